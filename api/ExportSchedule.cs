@@ -1,0 +1,266 @@
+using System.Text.Json.Serialization;
+
+namespace BulkExport.Api;
+
+/// <summary>
+/// The ExportSchedule custom resource. The same document is what <c>kubectl apply</c> takes and what
+/// the exporter reads as its config file, so these types are the one description of the API.
+/// </summary>
+public sealed class ExportSchedule
+{
+    public const string Group = "bulkexport.io";
+    public const string ApiVersionV1Alpha1 = "bulkexport.io/v1alpha1";
+    public const string KindName = "ExportSchedule";
+    public const string Plural = "exportschedules";
+
+    public string? ApiVersion { get; set; } = ApiVersionV1Alpha1;
+    public string? Kind { get; set; } = KindName;
+    public ObjectMeta Metadata { get; set; } = new();
+    public ExportScheduleSpec Spec { get; set; } = new();
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ExportScheduleStatus? Status { get; set; }
+}
+
+public sealed class ObjectMeta
+{
+    public string? Name { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Namespace { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Uid { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ResourceVersion { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public long Generation { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? CreationTimestamp { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? DeletionTimestamp { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, string>? Labels { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, string>? Annotations { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public List<OwnerReference>? OwnerReferences { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public List<string>? Finalizers { get; set; }
+}
+
+public sealed class OwnerReference
+{
+    public string ApiVersion { get; set; } = "";
+    public string Kind { get; set; } = "";
+    public string Name { get; set; } = "";
+    public string Uid { get; set; } = "";
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? Controller { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? BlockOwnerDeletion { get; set; }
+}
+
+public sealed class ExportScheduleSpec
+{
+    /// <summary>Register code, upper case; the first segment of every stored path.</summary>
+    public string Register { get; set; } = "";
+    public int Version { get; set; } = 1;
+    public string TimeZone { get; set; } = "UTC";
+    public CronSchedule Total { get; set; } = new();
+    public CronSchedule Delta { get; set; } = new();
+    public bool Suspend { get; set; }
+    public SourceSpec Source { get; set; } = new();
+    public List<EntitySpec> Entities { get; set; } = [];
+    public OutputSpec Output { get; set; } = new();
+    public StorageSpec Storage { get; set; } = new();
+    public RetentionSpec Retention { get; set; } = new();
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ExporterSpec? Exporter { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public JobsSpec? Jobs { get; set; }
+}
+
+public sealed class CronSchedule
+{
+    /// <summary>Five-field cron expression, evaluated in <see cref="ExportScheduleSpec.TimeZone"/>.</summary>
+    public string Schedule { get; set; } = "";
+}
+
+public sealed class SourceSpec
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public PostgresSourceSpec? Postgres { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public FilesSourceSpec? Files { get; set; }
+}
+
+public sealed class PostgresSourceSpec
+{
+    public SecretKeySelector ConnectionSecretRef { get; set; } = new();
+    /// <summary>How many entities are read at once; the readers share one exported snapshot.</summary>
+    public int Parallelism { get; set; } = 1;
+}
+
+public sealed class SecretKeySelector
+{
+    public string Name { get; set; } = "";
+    public string Key { get; set; } = "connectionString";
+}
+
+public sealed class FilesSourceSpec
+{
+    /// <summary>Directory holding one <c>{Entity}.jsonl</c> or <c>{Entity}.csv</c> per entity.</summary>
+    public string Path { get; set; } = "";
+    /// <summary>In a cluster: the PersistentVolumeClaim mounted at <see cref="Path"/>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ClaimName { get; set; }
+}
+
+public sealed class EntitySpec
+{
+    public string Name { get; set; } = "";
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Table { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Query { get; set; }
+    public List<string> Key { get; set; } = [];
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public TemporalSpec? Temporal { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public GeometrySpec? Geometry { get; set; }
+}
+
+public sealed class TemporalSpec
+{
+    public string RegistrationFrom { get; set; } = "";
+    public string RegistrationTo { get; set; } = "";
+    public string EffectiveFrom { get; set; } = "";
+    public string EffectiveTo { get; set; } = "";
+}
+
+public sealed class GeometrySpec
+{
+    public string Column { get; set; } = "";
+}
+
+public sealed class OutputSpec
+{
+    public List<string> Formats { get; set; } = [OutputFormats.Json];
+    public List<string> TypesOfData { get; set; } = [Api.TypesOfData.Bitemporal, Api.TypesOfData.Temporal, Api.TypesOfData.Current];
+    /// <summary>Kubernetes quantity; a data file above it is split into parts.</summary>
+    public string MaxUncompressedBytes { get; set; } = "1Gi";
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? MaxRecordsPerFile { get; set; }
+}
+
+public static class OutputFormats
+{
+    public const string Json = "JSON";
+    public const string JsonLines = "JSONL";
+    public const string Csv = "CSV";
+    public const string GeoJson = "GEOJSON";
+    public static readonly IReadOnlyList<string> All = [Json, JsonLines, Csv, GeoJson];
+}
+
+public static class TypesOfData
+{
+    public const string Bitemporal = "Bitemporal";
+    public const string Temporal = "Temporal";
+    public const string Current = "Current";
+    public static readonly IReadOnlyList<string> All = [Bitemporal, Temporal, Current];
+}
+
+public sealed class StorageSpec
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public S3StorageSpec? S3 { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public LocalStorageSpec? Local { get; set; }
+}
+
+public sealed class S3StorageSpec
+{
+    public string Bucket { get; set; } = "";
+    public string Prefix { get; set; } = "";
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Region { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Endpoint { get; set; }
+    public bool ForcePathStyle { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public S3CredentialsSecretRef? CredentialsSecretRef { get; set; }
+    /// <summary>
+    /// <c>Standard</c> for AWS S3; <c>Legacy</c> for stores that reject the SDK's default request
+    /// checksums or chunked uploads (checksums only when required, no chunk encoding).
+    /// </summary>
+    public string Compatibility { get; set; } = S3Compatibility.Standard;
+    /// <summary>Multipart upload part size (Kubernetes quantity, at least 5Mi).</summary>
+    public string PartSize { get; set; } = "16Mi";
+    public int UploadConcurrency { get; set; } = 4;
+}
+
+public static class S3Compatibility
+{
+    public const string Standard = "Standard";
+    public const string Legacy = "Legacy";
+    public static readonly IReadOnlyList<string> All = [Standard, Legacy];
+}
+
+public sealed class S3CredentialsSecretRef
+{
+    public string Name { get; set; } = "";
+    public string AccessKeyIdKey { get; set; } = "AWS_ACCESS_KEY_ID";
+    public string SecretAccessKeyKey { get; set; } = "AWS_SECRET_ACCESS_KEY";
+}
+
+public sealed class LocalStorageSpec
+{
+    public string Path { get; set; } = "";
+    /// <summary>In a cluster: the PersistentVolumeClaim mounted at <see cref="Path"/>.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ClaimName { get; set; }
+}
+
+public sealed class RetentionSpec
+{
+    /// <summary>Go duration: how long a delta stays published.</summary>
+    public string Deltas { get; set; } = "336h";
+    /// <summary>Go duration: how long a total stays published once a newer total of its group exists.</summary>
+    public string Totals { get; set; } = "168h";
+    /// <summary>Go duration: files no committed manifest references are deleted once older than this.</summary>
+    public string Orphans { get; set; } = "24h";
+}
+
+public sealed class ExporterSpec
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Image { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ImagePullPolicy { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ResourceRequirements? Resources { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ServiceAccountName { get; set; }
+}
+
+public sealed class ResourceRequirements
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, string>? Limits { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, string>? Requests { get; set; }
+}
+
+public sealed class JobsSpec
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? StartingDeadlineSeconds { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? BackoffLimit { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? ActiveDeadlineSeconds { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? SuccessfulJobsHistoryLimit { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? FailedJobsHistoryLimit { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? TtlSecondsAfterFinished { get; set; }
+}

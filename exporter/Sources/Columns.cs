@@ -1,0 +1,60 @@
+namespace BulkExport.Exporter.Sources;
+
+/// <summary>
+/// The value kinds the exporter moves. Every source maps its native types onto these, and every
+/// format (and the CSV's SQL DDL) is driven by them, so one mapping decides how a value looks everywhere.
+/// </summary>
+/// <remarks>
+/// CLR representation of a non-null value, per kind:
+/// Text → string; Integer → long; Decimal → <see cref="DecimalText"/> (exact, any precision);
+/// Float → double; Boolean → bool; Date → DateOnly; Timestamp → DateTime (Kind Unspecified);
+/// TimestampTz → DateTimeOffset (UTC); Uuid → Guid; Json → <see cref="RawJson"/>;
+/// Bytes → byte[]; Geometry → <see cref="GeometryValue"/>; Array → object?[] of ElementKind values.
+/// </remarks>
+internal enum ColumnKind
+{
+    Text,
+    Integer,
+    Decimal,
+    Float,
+    Boolean,
+    Date,
+    Timestamp,
+    TimestampTz,
+    Uuid,
+    Json,
+    Bytes,
+    Geometry,
+    Array,
+}
+
+/// <param name="Name">Column name as it appears in every format.</param>
+/// <param name="Kind">Value kind.</param>
+/// <param name="ElementKind">For <see cref="ColumnKind.Array"/>: the element kind.</param>
+/// <param name="SqlType">The source's own SQL type (e.g. <c>numeric(12,2)</c>) when it has one; the DDL prefers it.</param>
+internal sealed record Column(string Name, ColumnKind Kind, ColumnKind? ElementKind = null, string? SqlType = null, bool Nullable = true);
+
+/// <summary>An exact decimal number as its canonical text (no exponent), so no precision is lost.</summary>
+internal readonly record struct DecimalText(string Text)
+{
+    public override string ToString() => Text;
+}
+
+/// <summary>A JSON value kept as its serialized text, embedded verbatim in JSON formats.</summary>
+internal readonly record struct RawJson(string Json)
+{
+    public override string ToString() => Json;
+}
+
+/// <summary>A geometry in the two spellings the formats need: GeoJSON for JSON formats, WKT for CSV.</summary>
+internal sealed record GeometryValue(string GeoJson, string Wkt, int? Srid = null);
+
+/// <summary>Reads rows of one entity. <see cref="Current"/> is a fresh array per row; callers may keep it.</summary>
+internal interface IRowReader : IAsyncDisposable
+{
+    IReadOnlyList<Column> Columns { get; }
+
+    ValueTask<bool> ReadAsync(CancellationToken cancellationToken);
+
+    object?[] Current { get; }
+}

@@ -1,0 +1,39 @@
+using BulkExport.Api;
+
+namespace BulkExport.Exporter.Sources;
+
+/// <summary>A place entities are read from. One <see cref="ISourceSnapshot"/> per generation.</summary>
+internal interface ISource
+{
+    /// <summary>Opens one consistent snapshot of every entity. Its point in time stamps the generation.</summary>
+    ValueTask<ISourceSnapshot> OpenSnapshotAsync(CancellationToken cancellationToken);
+}
+
+internal interface ISourceSnapshot : IAsyncDisposable
+{
+    /// <summary>The instant the snapshot shows (for PostgreSQL the server's transaction time), UTC.</summary>
+    DateTimeOffset PointInTime { get; }
+
+    /// <summary>Whether readers of this snapshot may run in parallel (PostgreSQL exported snapshots).</summary>
+    int MaxParallelReaders { get; }
+
+    ValueTask<IRowReader> ReadAsync(EntitySpec entity, ReadRequest request, CancellationToken cancellationToken);
+}
+
+/// <param name="SortByKey">Rows must arrive ordered by the key's binary order (<see cref="Pipeline.KeyEncoder"/>); sources that cannot sort leave it to the pipeline and say so in <see cref="IRowReaderOrdering"/>.</param>
+/// <param name="RegistrationWindow">Temporal entities on a delta-only run: only rows whose registration started or ended in (From, To] are needed. A source may ignore it and return all rows; the pipeline filters again.</param>
+internal sealed record ReadRequest(bool SortByKey, TimeWindow? RegistrationWindow);
+
+internal readonly record struct TimeWindow(DateTimeOffset From, DateTimeOffset To);
+
+/// <summary>Implemented by readers that deliver rows in key order, so the pipeline can skip its external sort.</summary>
+internal interface IRowReaderOrdering
+{
+    bool IsSortedByKey { get; }
+}
+
+/// <summary>A failure of the source that names the entity; <see cref="Transient"/> ones are worth retrying (exit 75).</summary>
+internal sealed class SourceException(string message, bool transient, Exception? inner = null) : Exception(message, inner)
+{
+    public bool Transient { get; } = transient;
+}
