@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Installs the real components the tests run against. Idempotent; safe to run on a dev machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "install: nothing beyond the .NET SDK yet"
