@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace BulkExport.Exporter.Storage;
 
@@ -6,8 +7,9 @@ namespace BulkExport.Exporter.Storage;
 /// A directory as the store. Every object appears by rename, so readers never see a half-written
 /// file; create-if-absent is a hard link, which fails atomically when the name exists.
 /// </summary>
-internal sealed class LocalObjectStore : IObjectStore
+internal sealed partial class LocalObjectStore : IObjectStore
 {
+    private const int EEXIST = 17;
     private const string TempMarker = ".tmp-";
     private readonly string _root;
 
@@ -24,19 +26,47 @@ internal sealed class LocalObjectStore : IObjectStore
     public async Task<bool> TryCreateAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
         var target = PathOf(key);
-        var temp = await WriteTempAsync(target, content, cancellationToken).ConfigureAwait(false);
+        if (!OperatingSystem.IsWindows())
+        {
+            var temp = await WriteTempAsync(target, content, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                // link(2) fails with EEXIST when the name exists, atomically; .NET's File.Move
+                // without overwrite checks first and renames, so two writers can both "win".
+                if (Link(temp, target) == 0)
+                {
+                    return true;
+                }
+
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == EEXIST)
+                {
+                    return false;
+                }
+
+                // Filesystems without hard links: fall through to an exclusive create.
+            }
+            finally
+            {
+                File.Delete(temp);
+            }
+        }
+
         try
         {
-            // File.Move without overwrite is link()+unlink() on Unix: EEXIST when another writer won.
-            File.Move(temp, target, overwrite: false);
+            await using var stream = new FileStream(target, FileMode.CreateNew, FileAccess.Write, FileShare.None, 4096, FileOptions.Asynchronous);
+            await stream.WriteAsync(content, cancellationToken).ConfigureAwait(false);
+            stream.Flush(flushToDisk: true);
             return true;
         }
         catch (IOException) when (File.Exists(target))
         {
-            File.Delete(temp);
             return false;
         }
     }
+
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Link(string existing, string created);
 
     public async Task PutBytesAsync(string key, ReadOnlyMemory<byte> content, string contentType, CancellationToken cancellationToken)
     {
