@@ -109,6 +109,7 @@ internal sealed class EntityLayout
     public EntityLayout(EntitySpec entity)
     {
         Keys = new HashSet<string>(entity.Key, StringComparer.Ordinal);
+        Geometry = entity.Geometry?.Column;
         Temporal = new HashSet<string>(StringComparer.Ordinal);
         if (entity.Temporal is { } t)
         {
@@ -125,6 +126,12 @@ internal sealed class EntityLayout
     public HashSet<string> Keys { get; }
 
     public HashSet<string> Temporal { get; }
+
+    /// <summary>The geometry column: GeoJSON objects in JSONL, WKT text in CSV.</summary>
+    public string? Geometry { get; }
+
+    public ColumnKind? ForcedKind(string name) =>
+        Temporal.Contains(name) ? ColumnKind.TimestampTz : name == Geometry ? ColumnKind.Geometry : null;
 
     /// <summary>Checks that keys and temporal columns exist; names the entity, file and column otherwise.</summary>
     public void Validate(EntitySpec entity, string path, IReadOnlyList<Column> columns)

@@ -212,6 +212,23 @@ internal sealed class JsonLinesRowReader : IRowReader
                     throw Error($"column '{column.Name}': {e.Message}", e);
                 }
 
+            case ColumnKind.Geometry:
+                var geometryStart = (int)json.TokenStartIndex;
+                try
+                {
+                    if (json.TokenType == JsonTokenType.String)
+                    {
+                        return GeometryText.FromWkt(json.GetString()!);
+                    }
+
+                    json.Skip();
+                    return GeometryText.FromGeoJson(FileValues.StrictUtf8.GetString(line[geometryStart..(int)json.BytesConsumed]));
+                }
+                catch (Exception e) when (e is FormatException or JsonException or KeyNotFoundException or InvalidOperationException)
+                {
+                    throw Error($"column '{column.Name}': not a GeoJSON geometry or WKT: {e.Message}", e);
+                }
+
             case ColumnKind.Json:
                 var start = (int)json.TokenStartIndex;
                 if (json.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
@@ -308,7 +325,7 @@ internal sealed class JsonLinesRowReader : IRowReader
             for (var i = 0; i < columns.Length; i++)
             {
                 var name = _names[i];
-                var kind = layout.Temporal.Contains(name) ? ColumnKind.TimestampTz : _seen[i] switch
+                var kind = layout.ForcedKind(name) ?? _seen[i] switch
                 {
                     Seen.None or Seen.String => ColumnKind.Text,
                     Seen.Boolean => ColumnKind.Boolean,
