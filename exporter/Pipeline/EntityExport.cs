@@ -77,11 +77,21 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
         }
     }
 
-    /// <summary>Reading and writing overlap: the source is read on one thread while rows are encoded and compressed on another.</summary>
+    /// <summary>
+    /// Three stages overlap: the source is read on one thread, and each batch of rows goes to two
+    /// consumers, one writing the totals and one computing the delta (hash, sort, merge), which touch
+    /// disjoint writers. Rows are shared read-only between them.
+    /// </summary>
     private async Task<long> PumpAsync(IRowReader reader, EntityLayout layout, OutputWriters writers, PlainDelta? plainDelta, CancellationToken cancellationToken)
     {
-        var channel = Channel.CreateBounded<object?[][]>(new BoundedChannelOptions(8) { SingleReader = true, SingleWriter = true });
+        var options = new BoundedChannelOptions(8) { SingleReader = true, SingleWriter = true };
+        var totals = Channel.CreateBounded<object?[][]>(options);
+        var deltas = Channel.CreateBounded<object?[][]>(options);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var pointInTime = context.PointInTime;
+        var baseTime = context.Base?.PointInTime;
+        long records = 0;
+
         var produce = Task.Run(async () =>
         {
             try
@@ -92,30 +102,51 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
                     batch.Add(reader.Current);
                     if (batch.Count == BatchSize)
                     {
-                        await channel.Writer.WriteAsync([.. batch], cts.Token).ConfigureAwait(false);
+                        await PublishBatchAsync([.. batch]).ConfigureAwait(false);
                         batch.Clear();
                     }
                 }
 
                 if (batch.Count > 0)
                 {
-                    await channel.Writer.WriteAsync([.. batch], cts.Token).ConfigureAwait(false);
+                    await PublishBatchAsync([.. batch]).ConfigureAwait(false);
                 }
 
-                channel.Writer.Complete();
+                totals.Writer.Complete();
+                deltas.Writer.Complete();
             }
             catch (Exception e)
             {
-                channel.Writer.Complete(e);
+                totals.Writer.TryComplete(e);
+                deltas.Writer.TryComplete(e);
             }
         }, cts.Token);
 
-        long records = 0;
-        var pointInTime = context.PointInTime;
-        var baseTime = context.Base?.PointInTime;
-        try
+        async ValueTask PublishBatchAsync(object?[][] batch)
         {
-            await foreach (var batch in channel.Reader.ReadAllAsync(cts.Token).ConfigureAwait(false))
+            await totals.Writer.WriteAsync(batch, cts.Token).ConfigureAwait(false);
+            await deltas.Writer.WriteAsync(batch, cts.Token).ConfigureAwait(false);
+        }
+
+        var writeTotals = Task.Run(async () =>
+        {
+            await foreach (var batch in totals.Reader.ReadAllAsync(cts.Token).ConfigureAwait(false))
+            {
+                foreach (var row in batch)
+                {
+                    if (layout.Temporal is { } t && Instant(row, t.RegistrationFrom, layout, entity) > pointInTime)
+                    {
+                        continue;
+                    }
+
+                    writers.WriteTotal(row, layout, pointInTime);
+                }
+            }
+        }, cts.Token);
+
+        var computeDelta = Task.Run(async () =>
+        {
+            await foreach (var batch in deltas.Reader.ReadAllAsync(cts.Token).ConfigureAwait(false))
             {
                 foreach (var row in batch)
                 {
@@ -129,7 +160,6 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
                         }
 
                         records++;
-                        writers.WriteTotal(row, layout, pointInTime);
                         var registrationTo = Instant(row, t.RegistrationTo, layout, entity);
                         if (baseTime is null || registrationFrom > baseTime)
                         {
@@ -143,29 +173,42 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
                     else
                     {
                         records++;
-                        writers.WriteTotal(row, layout, pointInTime);
                         plainDelta!.Add(row);
                     }
                 }
 
                 context.Progress.EntityProgress(entity.Name, records, writers.UncompressedBytes);
             }
-        }
-        catch
+        }, cts.Token);
+
+        var stages = new[] { produce, writeTotals, computeDelta };
+        try
         {
-            await cts.CancelAsync().ConfigureAwait(false);
-            try
+            // The first failure stops the other stages instead of leaving them blocked on a full channel.
+            while (stages.Any(s => !s.IsCompleted))
             {
-                await produce.ConfigureAwait(false);
+                var finished = await Task.WhenAny(stages.Where(s => !s.IsCompleted)).ConfigureAwait(false);
+                if (finished.IsFaulted || finished.IsCanceled)
+                {
+                    await cts.CancelAsync().ConfigureAwait(false);
+                    break;
+                }
             }
-            catch (OperationCanceledException)
+
+            await Task.WhenAll(stages).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // A stage failed and the others were cancelled: surface the real failure.
+            var failure = stages.FirstOrDefault(s => s.IsFaulted)?.Exception?.InnerException;
+            if (failure is not null)
             {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
             }
 
             throw;
         }
 
-        await produce.ConfigureAwait(false);
         return records;
     }
 

@@ -13,6 +13,9 @@ internal sealed class InMemorySource(TimeProvider time) : ISource
 
     public bool SortedByKey { get; set; }
 
+    /// <summary>When set, reading fails with this exception after that many rows (a source that dies mid-read).</summary>
+    public (int AfterRows, Exception Error)? FailWhileReading { get; set; }
+
     public int OpenedSnapshots { get; private set; }
 
     public void Set(string entity, IReadOnlyList<Column> columns, IEnumerable<object?[]> rows) => _tables[entity] = (columns, rows.ToList());
@@ -23,10 +26,10 @@ internal sealed class InMemorySource(TimeProvider time) : ISource
     {
         OpenedSnapshots++;
         var copy = _tables.ToDictionary(kv => kv.Key, kv => (kv.Value.Columns, kv.Value.Rows.Select(r => (object?[])r.Clone()).ToList()));
-        return ValueTask.FromResult<ISourceSnapshot>(new Snapshot(copy, time.GetUtcNow(), SortedByKey));
+        return ValueTask.FromResult<ISourceSnapshot>(new Snapshot(copy, time.GetUtcNow(), SortedByKey, FailWhileReading));
     }
 
-    private sealed class Snapshot(Dictionary<string, (IReadOnlyList<Column> Columns, List<object?[]> Rows)> tables, DateTimeOffset pointInTime, bool sorted) : ISourceSnapshot
+    private sealed class Snapshot(Dictionary<string, (IReadOnlyList<Column> Columns, List<object?[]> Rows)> tables, DateTimeOffset pointInTime, bool sorted, (int AfterRows, Exception Error)? fail) : ISourceSnapshot
     {
         public DateTimeOffset PointInTime => pointInTime;
 
@@ -46,7 +49,7 @@ internal sealed class InMemorySource(TimeProvider time) : ISource
                 rows = rows.OrderBy(r => EncodeKey(r, keyIndexes), Comparer<byte[]>.Create((a, b) => a.AsSpan().SequenceCompareTo(b)));
             }
 
-            return ValueTask.FromResult<IRowReader>(new Reader(table.Columns, rows.ToList(), sorted && request.SortByKey));
+            return ValueTask.FromResult<IRowReader>(new Reader(table.Columns, rows.ToList(), sorted && request.SortByKey, fail));
         }
 
         private static byte[] EncodeKey(object?[] row, int[] keyIndexes)
@@ -59,7 +62,7 @@ internal sealed class InMemorySource(TimeProvider time) : ISource
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
-    private sealed class Reader(IReadOnlyList<Column> columns, List<object?[]> rows, bool sorted) : IRowReader, IRowReaderOrdering
+    private sealed class Reader(IReadOnlyList<Column> columns, List<object?[]> rows, bool sorted, (int AfterRows, Exception Error)? fail) : IRowReader, IRowReaderOrdering
     {
         private int _index = -1;
 
@@ -69,7 +72,15 @@ internal sealed class InMemorySource(TimeProvider time) : ISource
 
         public bool IsSortedByKey => sorted;
 
-        public ValueTask<bool> ReadAsync(CancellationToken cancellationToken) => ValueTask.FromResult(++_index < rows.Count);
+        public ValueTask<bool> ReadAsync(CancellationToken cancellationToken)
+        {
+            if (fail is { } f && _index + 1 == f.AfterRows)
+            {
+                throw f.Error;
+            }
+
+            return ValueTask.FromResult(++_index < rows.Count);
+        }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
