@@ -52,7 +52,7 @@ internal sealed class DataFileSetWriter : IDisposable
     private readonly IRecordFormat _format;
     private readonly IReadOnlyList<Column> _columns;
     private readonly DataFileSetOptions _options;
-    private readonly PartCompressor _compressor = new(BufferCount, FlushThreshold + (FlushThreshold / 2));
+    private readonly PartCompressor _compressor;
     private readonly List<string> _staged = [];
     private readonly int _footerLength;
     private ByteBuffer _buffer = new(FlushThreshold + (FlushThreshold / 2));
@@ -86,6 +86,8 @@ internal sealed class DataFileSetWriter : IDisposable
         format.CreateEncoder(columns).WriteFooter(probe);
         _footerLength = probe.Count;
 
+        // Last, after every check that can throw: it starts a thread that only Dispose stops.
+        _compressor = new PartCompressor(BufferCount, FlushThreshold + (FlushThreshold / 2));
         try
         {
             _encoder = StartPart();
