@@ -60,7 +60,7 @@ internal sealed class CsvRowReader : IRowReader
 
             columns[i] = new Column(
                 name,
-                layout.Temporal.Contains(name) ? ColumnKind.TimestampTz : ColumnKind.Text,
+                layout.ForcedKind(name) ?? ColumnKind.Text,
                 Nullable: !layout.Keys.Contains(name));
         }
 
@@ -128,9 +128,20 @@ internal sealed class CsvRowReader : IRowReader
                     throw Error($"column '{column.Name}': '{text}' is not an ISO 8601 timestamp");
                 }
             }
+            else if (column.Kind == ColumnKind.Geometry && !string.IsNullOrEmpty(text))
+            {
+                try
+                {
+                    row[i] = GeometryText.FromText(text);
+                }
+                catch (Exception e) when (e is FormatException or System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
+                {
+                    throw Error($"column '{column.Name}': not a WKT or GeoJSON geometry: {e.Message}");
+                }
+            }
             else
             {
-                row[i] = text;
+                row[i] = column.Kind == ColumnKind.Geometry ? null : text;
             }
 
             if (_isKey[i] && row[i] is null)

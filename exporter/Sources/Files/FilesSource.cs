@@ -109,6 +109,7 @@ internal sealed class EntityLayout
     public EntityLayout(EntitySpec entity)
     {
         Keys = new HashSet<string>(entity.Key, StringComparer.Ordinal);
+        Geometry = string.IsNullOrEmpty(entity.Geometry?.Column) ? null : entity.Geometry.Column;
         Temporal = new HashSet<string>(StringComparer.Ordinal);
         if (entity.Temporal is { } t)
         {
@@ -126,6 +127,13 @@ internal sealed class EntityLayout
 
     public HashSet<string> Temporal { get; }
 
+    /// <summary>The column holding GeoJSON or WKT that becomes a Geometry column, if the entity names one.</summary>
+    public string? Geometry { get; }
+
+    /// <summary>The kind the entity spec forces on a column, if any.</summary>
+    public ColumnKind? ForcedKind(string name) =>
+        Temporal.Contains(name) ? ColumnKind.TimestampTz : name == Geometry ? ColumnKind.Geometry : null;
+
     /// <summary>Checks that keys and temporal columns exist; names the entity, file and column otherwise.</summary>
     public void Validate(EntitySpec entity, string path, IReadOnlyList<Column> columns)
     {
@@ -138,11 +146,11 @@ internal sealed class EntityLayout
             }
         }
 
-        foreach (var name in Temporal)
+        foreach (var name in Geometry is null ? Temporal : Temporal.Append(Geometry))
         {
             if (!present.Contains(name))
             {
-                throw new SourceException($"Entity '{entity.Name}': temporal column '{name}' is missing from '{path}'.", transient: false);
+                throw new SourceException($"Entity '{entity.Name}': {(name == Geometry ? "geometry" : "temporal")} column '{name}' is missing from '{path}'.", transient: false);
             }
         }
     }

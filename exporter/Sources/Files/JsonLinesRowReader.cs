@@ -196,6 +196,18 @@ internal sealed class JsonLinesRowReader : IRowReader
                 return FileValues.TryParseTimestamp(text, out var timestamp)
                     ? timestamp
                     : throw Error($"column '{column.Name}': '{text}' is not an ISO 8601 timestamp");
+            case ColumnKind.Geometry when json.TokenType is JsonTokenType.StartObject or JsonTokenType.String:
+                var geometryStart = (int)json.TokenStartIndex;
+                json.Skip();
+                try
+                {
+                    return GeometryText.FromJson(line[geometryStart..(int)json.BytesConsumed]);
+                }
+                catch (Exception e) when (e is FormatException or JsonException or KeyNotFoundException or InvalidOperationException)
+                {
+                    throw Error($"column '{column.Name}': not a GeoJSON or WKT geometry: {e.Message}", e);
+                }
+
             case ColumnKind.Text when json.TokenType == JsonTokenType.String:
                 return json.GetString();
             case ColumnKind.Boolean when json.TokenType is JsonTokenType.True or JsonTokenType.False:
@@ -308,7 +320,7 @@ internal sealed class JsonLinesRowReader : IRowReader
             for (var i = 0; i < columns.Length; i++)
             {
                 var name = _names[i];
-                var kind = layout.Temporal.Contains(name) ? ColumnKind.TimestampTz : _seen[i] switch
+                var kind = layout.ForcedKind(name) ?? _seen[i] switch
                 {
                     Seen.None or Seen.String => ColumnKind.Text,
                     Seen.Boolean => ColumnKind.Boolean,
