@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Security.Cryptography;
 using BulkExport.Exporter.Formats.Zip;
 using BulkExport.Exporter.Sources;
@@ -47,24 +46,22 @@ internal sealed class DataFileSetWriter : IDisposable
 {
     // Deflate and hash in chunks this big: large enough to amortise the calls, small enough for L2.
     private const int FlushThreshold = 128 * 1024;
+    private const int BufferCount = 3;
     private const int FileBufferSize = 256 * 1024;
-
-    // zlib level 1 is what gzip -1 uses; measured on par with CompressionLevel.Fastest (both map to
-    // level 1 in zlib-ng), spelled out so a runtime change of the enum's meaning cannot slow us down.
-    private static readonly ZLibCompressionOptions Compression = new() { CompressionLevel = 1 };
 
     private readonly IRecordFormat _format;
     private readonly IReadOnlyList<Column> _columns;
     private readonly DataFileSetOptions _options;
-    private readonly ByteBuffer _buffer = new(FlushThreshold + (FlushThreshold / 2));
-    private readonly IncrementalHash _contentHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-    private readonly List<FinishedPart> _parts = [];
+    private readonly PartCompressor _compressor;
     private readonly List<string> _staged = [];
     private readonly int _footerLength;
+    private ByteBuffer _buffer = new(FlushThreshold + (FlushThreshold / 2));
     private IRecordEncoder _encoder;
-    private OpenPart? _current;
+    // Bytes and records of the open part, counted here so splitting never waits for the compressor.
+    private long _partBytes;
+    private long _partRecords;
+    private long _handedOff;
     private long _records;
-    private long _uncompressedBytes;
     private bool _completed;
     private bool _faulted;
     private bool _disposed;
@@ -90,39 +87,48 @@ internal sealed class DataFileSetWriter : IDisposable
         format.CreateEncoder(columns).WriteFooter(probe);
         _footerLength = probe.Count;
 
-        _encoder = StartPart();
+        // Last, after every check that can throw: it starts a thread that only Dispose stops.
+        _compressor = new PartCompressor(BufferCount, FlushThreshold + (FlushThreshold / 2));
+        try
+        {
+            _encoder = StartPart();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
     }
 
-    /// <summary>Uncompressed bytes written so far (flushed to deflate), for progress reporting.</summary>
-    public long UncompressedBytes => _uncompressedBytes + (_current?.Flushed ?? 0);
+    /// <summary>Appends a row. Synchronous and CPU-bound: encodes here, deflates on the compressor thread.</summary>
+    /// <summary>Uncompressed bytes handed to the compressor so far, for progress reporting.</summary>
+    public long UncompressedBytes => Interlocked.Read(ref _handedOff);
 
-    /// <summary>Appends a row. Synchronous: encoding and deflate are CPU work.</summary>
     public void Write(object?[] row)
     {
         ThrowIfNotWritable();
-        var part = _current!;
         try
         {
-            if (part.Records > 0 && part.Records >= _options.MaxRecordsPerFile)
+            if (_partRecords > 0 && _partRecords >= _options.MaxRecordsPerFile)
             {
-                part = Roll();
+                Roll();
             }
 
             var mark = _buffer.Count;
             _encoder.WriteRecord(row, _buffer);
-            if (part.Records > 0 && part.Flushed + _buffer.Count + _footerLength > _options.MaxUncompressedBytes)
+            if (_partRecords > 0 && _partBytes + _buffer.Count + _footerLength > _options.MaxUncompressedBytes)
             {
                 // The encoded record carries this part's separator, so it is encoded again for the next.
                 _buffer.Truncate(mark);
-                part = Roll();
+                Roll();
                 _encoder.WriteRecord(row, _buffer);
             }
 
-            part.Records++;
+            _partRecords++;
             _records++;
             if (_buffer.Count >= FlushThreshold)
             {
-                Flush(part);
+                HandOff();
             }
         }
         catch
@@ -141,18 +147,17 @@ internal sealed class DataFileSetWriter : IDisposable
         try
         {
             FinishPart();
-            var contentSha = Convert.ToHexStringLower(_contentHash.GetHashAndReset());
+            var (parts, contentSha) = _compressor.Finish();
             var companions = _encoder.CompanionFiles(_options.TableName, _options.KeyColumns);
-            var files = new List<StagedFile>(_parts.Count);
-            for (var i = 0; i < _parts.Count; i++)
+            var files = new List<StagedFile>(parts.Count);
+            for (var i = 0; i < parts.Count; i++)
             {
-                files.Add(Assemble(_parts[i], i + 1, _parts.Count, companions));
-                File.Delete(_parts[i].Path);
-                _staged.Remove(_parts[i].Path);
+                files.Add(Assemble(parts[i], i + 1, parts.Count, companions));
+                File.Delete(parts[i].Path);
             }
 
             _staged.Clear();
-            return new DataFileSet(files, contentSha, _records, _uncompressedBytes);
+            return new DataFileSet(files, contentSha, _records, parts.Sum(p => p.UncompressedSize));
         }
         catch
         {
@@ -170,9 +175,7 @@ internal sealed class DataFileSetWriter : IDisposable
         }
 
         _disposed = true;
-        _current?.Dispose();
-        _current = null;
-        _contentHash.Dispose();
+        _compressor.Dispose();
         DeleteStaged();
     }
 
@@ -189,51 +192,42 @@ internal sealed class DataFileSetWriter : IDisposable
     {
         var path = Path.Combine(_options.TempDirectory, $"bulkexport-{Guid.NewGuid():N}.deflate");
         _staged.Add(path);
+        // Created here rather than on the compressor thread, so a bad temp directory fails the caller at once.
         var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileBufferSize);
-        _current = new OpenPart(path, file, new DeflateStream(file, Compression, leaveOpen: true));
+        _compressor.StartPart(path, file);
+        _partBytes = 0;
+        _partRecords = 0;
         var encoder = _format.CreateEncoder(_columns);
         encoder.WriteHeader(_buffer);
         return encoder;
     }
 
-    private OpenPart Roll()
+    private void Roll()
     {
         FinishPart();
         _encoder = StartPart();
-        return _current!;
     }
 
     private void FinishPart()
     {
-        var part = _current!;
         _encoder.WriteFooter(_buffer);
-        Flush(part);
-        part.Deflate.Dispose();
-        part.File.Flush();
-        var compressed = part.File.Length;
-        part.File.Dispose();
-        _current = null;
-        _uncompressedBytes += part.Flushed;
-        _parts.Add(new FinishedPart(part.Path, part.Crc.Value, compressed, part.Flushed, part.Records));
+        HandOff();
+        _compressor.EndPart(_partRecords);
     }
 
-    private void Flush(OpenPart part)
+    private void HandOff()
     {
-        var data = _buffer.WrittenSpan;
-        if (data.IsEmpty)
+        if (_buffer.Count == 0)
         {
             return;
         }
 
-        part.Crc.Append(data);
-        _contentHash.AppendData(data);
-        part.Deflate.Write(data);
-        part.Flushed += data.Length;
-        _buffer.Clear();
-        _buffer.Shrink(FlushThreshold * 2);
+        _partBytes += _buffer.Count;
+        _handedOff += _buffer.Count;
+        _buffer = _compressor.Submit(_buffer);
     }
 
-    private StagedFile Assemble(FinishedPart part, int number, int count, IReadOnlyList<CompanionFile> companions)
+    private StagedFile Assemble(CompressedPart part, int number, int count, IReadOnlyList<CompanionFile> companions)
     {
         var baseName = _options.BaseName(number, count);
         if (string.IsNullOrWhiteSpace(baseName))
@@ -252,6 +246,7 @@ internal sealed class DataFileSetWriter : IDisposable
             var zip = new ZipWriter(hashing, _options.Timestamp);
             if (part.UncompressedSize == 0)
             {
+                // Deflate writes nothing at all for no input; a stored empty entry is the valid spelling.
                 zip.AddEntry(innerName, ReadOnlySpan<byte>.Empty);
             }
             else
@@ -297,29 +292,6 @@ internal sealed class DataFileSetWriter : IDisposable
 
         _staged.Clear();
     }
-
-    private sealed class OpenPart(string path, FileStream file, DeflateStream deflate) : IDisposable
-    {
-        public string Path { get; } = path;
-
-        public FileStream File { get; } = file;
-
-        public DeflateStream Deflate { get; } = deflate;
-
-        public Crc32 Crc = new();
-
-        public long Flushed { get; set; }
-
-        public long Records { get; set; }
-
-        public void Dispose()
-        {
-            Deflate.Dispose();
-            File.Dispose();
-        }
-    }
-
-    private sealed record FinishedPart(string Path, uint Crc, long CompressedSize, long UncompressedSize, long Records);
 }
 
 /// <summary>Hashes what passes through on the way to the file, so a staged zip is read only once.</summary>

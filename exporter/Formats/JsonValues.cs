@@ -89,9 +89,13 @@ internal static class JsonValues
             case ColumnKind.Timestamp:
             case ColumnKind.TimestampTz:
             case ColumnKind.Uuid:
-                Span<byte> scalar = stackalloc byte[ScalarText.MaxScalarBytes];
-                var written = ScalarText.Format(kind, value, column, scalar);
-                writer.WriteStringValue(scalar[..written]);
+                // These spellings never need JSON escaping, so the quoted text goes in raw,
+                // skipping the writer's escaping scan.
+                Span<byte> scalar = stackalloc byte[ScalarText.MaxScalarBytes + 2];
+                var written = ScalarText.Format(kind, value, column, scalar[1..]);
+                scalar[0] = (byte)'"';
+                scalar[written + 1] = (byte)'"';
+                writer.WriteRawValue(scalar[..(written + 2)], skipInputValidation: true);
                 break;
             case ColumnKind.Json:
                 // Validated: one malformed value must not corrupt a whole published file.

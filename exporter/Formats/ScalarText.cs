@@ -14,10 +14,6 @@ internal static class ScalarText
     /// <summary>Enough for any scalar rendered here (the longest is a TimestampTz: 28 bytes).</summary>
     public const int MaxScalarBytes = 64;
 
-    private const string DateFormat = "yyyy-MM-dd";
-    // The trailing F's print no fraction digits (and no period) for whole seconds.
-    private const string TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF";
-    private const string TimestampTzFormat = "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'";
 
     public static long ToInt64(object value, Column column) => value switch
     {
@@ -123,9 +119,9 @@ internal static class ScalarText
             ColumnKind.Integer => ToInt64(value, column).TryFormat(destination, out written, default, CultureInfo.InvariantCulture),
             ColumnKind.Float => FormatDouble(ToDouble(value, column), destination, out written),
             ColumnKind.Boolean => FormatBoolean(value, column, destination, out written),
-            ColumnKind.Date => ToDate(value, column).TryFormat(destination, out written, DateFormat, CultureInfo.InvariantCulture),
-            ColumnKind.Timestamp => ToTimestamp(value, column).TryFormat(destination, out written, TimestampFormat, CultureInfo.InvariantCulture),
-            ColumnKind.TimestampTz => ToUtc(value, column).TryFormat(destination, out written, TimestampTzFormat, CultureInfo.InvariantCulture),
+            ColumnKind.Date => FormatDate(ToDate(value, column), destination, out written),
+            ColumnKind.Timestamp => FormatTimestamp(ToTimestamp(value, column), utc: false, destination, out written),
+            ColumnKind.TimestampTz => FormatTimestamp(ToUtc(value, column), utc: true, destination, out written),
             ColumnKind.Uuid => value is Guid g
                 ? g.TryFormat(destination, out written, "D")
                 : throw Mismatch(value, column),
@@ -154,6 +150,72 @@ internal static class ScalarText
 
         // "R" is the shortest text that parses back to the same double.
         return d.TryFormat(destination, out written, "R", CultureInfo.InvariantCulture);
+    }
+
+    // Hand-written ISO 8601: a custom format string is parsed on every call and timestamps are the
+    // most common non-text values. Same output as "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF": the fraction
+    // loses trailing zeros, and a whole second has no fraction and no period.
+    private static bool FormatDate(DateOnly date, Span<byte> destination, out int written)
+    {
+        date.Deconstruct(out var year, out var month, out var day);
+        WriteDate(destination, year, month, day);
+        written = 10;
+        return true;
+    }
+
+    private static bool FormatTimestamp(DateTime value, bool utc, Span<byte> destination, out int written)
+    {
+        WriteDate(destination, value.Year, value.Month, value.Day);
+        destination[10] = (byte)'T';
+        WriteTwoDigits(destination[11..], value.Hour);
+        destination[13] = (byte)':';
+        WriteTwoDigits(destination[14..], value.Minute);
+        destination[16] = (byte)':';
+        WriteTwoDigits(destination[17..], value.Second);
+        var at = 19;
+        var fraction = (int)(value.Ticks % TimeSpan.TicksPerSecond);
+        if (fraction != 0)
+        {
+            destination[at++] = (byte)'.';
+            var digits = 7;
+            while (fraction % 10 == 0)
+            {
+                fraction /= 10;
+                digits--;
+            }
+
+            for (var i = digits - 1; i >= 0; i--)
+            {
+                destination[at + i] = (byte)('0' + (fraction % 10));
+                fraction /= 10;
+            }
+
+            at += digits;
+        }
+
+        if (utc)
+        {
+            destination[at++] = (byte)'Z';
+        }
+
+        written = at;
+        return true;
+    }
+
+    private static void WriteDate(Span<byte> destination, int year, int month, int day)
+    {
+        WriteTwoDigits(destination, year / 100);
+        WriteTwoDigits(destination[2..], year % 100);
+        destination[4] = (byte)'-';
+        WriteTwoDigits(destination[5..], month);
+        destination[7] = (byte)'-';
+        WriteTwoDigits(destination[8..], day);
+    }
+
+    private static void WriteTwoDigits(Span<byte> destination, int value)
+    {
+        destination[1] = (byte)('0' + (value % 10));
+        destination[0] = (byte)('0' + (value / 10));
     }
 
     private static bool FormatBoolean(object value, Column column, Span<byte> destination, out int written)

@@ -185,9 +185,9 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
         try
         {
             // The first failure stops the other stages instead of leaving them blocked on a full channel.
-            while (stages.Any(s => !s.IsCompleted))
+            while (stages.Where(s => !s.IsCompleted).ToList() is { Count: > 0 } pending)
             {
-                var finished = await Task.WhenAny(stages.Where(s => !s.IsCompleted)).ConfigureAwait(false);
+                var finished = await Task.WhenAny(pending).ConfigureAwait(false);
                 if (finished.IsFaulted || finished.IsCanceled)
                 {
                     await cts.CancelAsync().ConfigureAwait(false);

@@ -132,7 +132,7 @@ internal sealed class CsvRowReader : IRowReader
             {
                 try
                 {
-                    row[i] = text.TrimStart().StartsWith('{') ? GeometryText.FromGeoJson(text) : GeometryText.FromWkt(text);
+                    row[i] = GeometryText.FromText(text);
                 }
                 catch (Exception e) when (e is FormatException or System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
                 {
@@ -141,7 +141,7 @@ internal sealed class CsvRowReader : IRowReader
             }
             else
             {
-                row[i] = string.IsNullOrEmpty(text) && column.Kind == ColumnKind.Geometry ? null : text;
+                row[i] = column.Kind == ColumnKind.Geometry ? null : text;
             }
 
             if (_isKey[i] && row[i] is null)

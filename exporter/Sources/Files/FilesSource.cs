@@ -109,7 +109,7 @@ internal sealed class EntityLayout
     public EntityLayout(EntitySpec entity)
     {
         Keys = new HashSet<string>(entity.Key, StringComparer.Ordinal);
-        Geometry = entity.Geometry?.Column;
+        Geometry = string.IsNullOrEmpty(entity.Geometry?.Column) ? null : entity.Geometry.Column;
         Temporal = new HashSet<string>(StringComparer.Ordinal);
         if (entity.Temporal is { } t)
         {
@@ -127,9 +127,10 @@ internal sealed class EntityLayout
 
     public HashSet<string> Temporal { get; }
 
-    /// <summary>The geometry column: GeoJSON objects in JSONL, WKT text in CSV.</summary>
+    /// <summary>The column holding GeoJSON or WKT that becomes a Geometry column, if the entity names one.</summary>
     public string? Geometry { get; }
 
+    /// <summary>The kind the entity spec forces on a column, if any.</summary>
     public ColumnKind? ForcedKind(string name) =>
         Temporal.Contains(name) ? ColumnKind.TimestampTz : name == Geometry ? ColumnKind.Geometry : null;
 
@@ -145,11 +146,11 @@ internal sealed class EntityLayout
             }
         }
 
-        foreach (var name in Temporal)
+        foreach (var name in Geometry is null ? Temporal : Temporal.Append(Geometry))
         {
             if (!present.Contains(name))
             {
-                throw new SourceException($"Entity '{entity.Name}': temporal column '{name}' is missing from '{path}'.", transient: false);
+                throw new SourceException($"Entity '{entity.Name}': {(name == Geometry ? "geometry" : "temporal")} column '{name}' is missing from '{path}'.", transient: false);
             }
         }
     }

@@ -196,6 +196,18 @@ internal sealed class JsonLinesRowReader : IRowReader
                 return FileValues.TryParseTimestamp(text, out var timestamp)
                     ? timestamp
                     : throw Error($"column '{column.Name}': '{text}' is not an ISO 8601 timestamp");
+            case ColumnKind.Geometry when json.TokenType is JsonTokenType.StartObject or JsonTokenType.String:
+                var geometryStart = (int)json.TokenStartIndex;
+                json.Skip();
+                try
+                {
+                    return GeometryText.FromJson(line[geometryStart..(int)json.BytesConsumed]);
+                }
+                catch (Exception e) when (e is FormatException or JsonException or KeyNotFoundException or InvalidOperationException)
+                {
+                    throw Error($"column '{column.Name}': not a GeoJSON or WKT geometry: {e.Message}", e);
+                }
+
             case ColumnKind.Text when json.TokenType == JsonTokenType.String:
                 return json.GetString();
             case ColumnKind.Boolean when json.TokenType is JsonTokenType.True or JsonTokenType.False:
@@ -210,23 +222,6 @@ internal sealed class JsonLinesRowReader : IRowReader
                 catch (FormatException e)
                 {
                     throw Error($"column '{column.Name}': {e.Message}", e);
-                }
-
-            case ColumnKind.Geometry:
-                var geometryStart = (int)json.TokenStartIndex;
-                try
-                {
-                    if (json.TokenType == JsonTokenType.String)
-                    {
-                        return GeometryText.FromWkt(json.GetString()!);
-                    }
-
-                    json.Skip();
-                    return GeometryText.FromGeoJson(FileValues.StrictUtf8.GetString(line[geometryStart..(int)json.BytesConsumed]));
-                }
-                catch (Exception e) when (e is FormatException or JsonException or KeyNotFoundException or InvalidOperationException)
-                {
-                    throw Error($"column '{column.Name}': not a GeoJSON geometry or WKT: {e.Message}", e);
                 }
 
             case ColumnKind.Json:

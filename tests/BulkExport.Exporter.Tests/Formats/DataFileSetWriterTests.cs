@@ -8,7 +8,7 @@ namespace BulkExport.Exporter.Tests.Formats;
 
 public sealed class DataFileSetWriterTests : IDisposable
 {
-    private static readonly Column[] Columns =
+    internal static readonly Column[] Columns =
     [
         new("id", ColumnKind.Integer, Nullable: false),
         new("name", ColumnKind.Text),
@@ -213,26 +213,6 @@ public sealed class DataFileSetWriterTests : IDisposable
         Assert.Throws<InvalidOperationException>(() => writer.Write([1L, "x", null]));
     }
 
-    [Fact]
-    public void Write_200kRows_KeepsManagedMemoryBounded()
-    {
-        // Not a timing test: checks that rows stream through to disk instead of accumulating.
-        using var writer = new DataFileSetWriter(RecordFormats.Json, Columns, Options(maxBytes: 1L << 30, maxRecords: null));
-        var before = GC.GetTotalMemory(forceFullCollection: true);
-        var text = new string('n', 100);
-        for (var i = 0; i < 200_000; i++)
-        {
-            writer.Write([(long)i, text, new DecimalText("1.25")]);
-        }
-
-        var during = GC.GetTotalMemory(forceFullCollection: true);
-        var set = writer.Complete();
-
-        Assert.True(set.UncompressedBytes > 20_000_000, $"only {set.UncompressedBytes} bytes written");
-        Assert.True(during - before < 8 * 1024 * 1024, $"managed memory grew by {(during - before) / 1024} KiB while writing 200k rows");
-        Assert.Equal(200_000, set.Records);
-    }
-
     private DataFileSet WriteSet(IRecordFormat format, IReadOnlyList<object?[]> rows, long maxBytes, long? maxRecords, int generation = 7)
     {
         var options = Options(maxBytes, maxRecords, generation, format.Name);
@@ -281,5 +261,34 @@ public sealed class DataFileSetWriterTests : IDisposable
                     return doc.RootElement.EnumerateArray().Select(o => o.GetProperty("id").GetInt64()).ToList();
                 }
         }
+    }
+}
+
+/// <summary>Measures process-wide managed memory, so it must not share the process with running tests.</summary>
+[CollectionDefinition(nameof(MemoryMeasurement), DisableParallelization = true)]
+public sealed class MemoryMeasurement;
+
+[Collection(nameof(MemoryMeasurement))]
+public sealed class DataFileSetWriterMemoryTests
+{
+    [Fact]
+    public void Write_200kRows_KeepsManagedMemoryBounded()
+    {
+        using var temp = new TempDirectory();
+        // Not a timing test: checks that rows stream through to disk instead of accumulating.
+        using var writer = new DataFileSetWriter(RecordFormats.Json, DataFileSetWriterTests.Columns, new DataFileSetOptions((_, _) => "M", "M", ["id"], temp.Path, 1L << 30, null, DateTimeOffset.UnixEpoch));
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        var text = new string('n', 100);
+        for (var i = 0; i < 200_000; i++)
+        {
+            writer.Write([(long)i, text, new DecimalText("1.25")]);
+        }
+
+        var during = GC.GetTotalMemory(forceFullCollection: true);
+        var set = writer.Complete();
+
+        Assert.True(set.UncompressedBytes > 20_000_000, $"only {set.UncompressedBytes} bytes written");
+        Assert.True(during - before < 8 * 1024 * 1024, $"managed memory grew by {(during - before) / 1024} KiB while writing 200k rows");
+        Assert.Equal(200_000, set.Records);
     }
 }

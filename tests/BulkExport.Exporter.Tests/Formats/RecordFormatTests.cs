@@ -310,3 +310,31 @@ public sealed class RecordFormatTests
         Assert.All(o.EnumerateObject(), p => Assert.Equal(JsonValueKind.Null, p.Value.ValueKind));
     }
 }
+
+public sealed class ScalarTextTests
+{
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(638_000_000_000_000_001L)]
+    [InlineData(638_000_000_001_230_000L)]
+    [InlineData(638_000_000_000_000_000L)]
+    [InlineData(3_155_378_975_999_999_999L)]
+    public void Timestamps_MatchTheEquivalentCustomFormatStrings(long ticks)
+    {
+        var value = new DateTime(ticks, DateTimeKind.Unspecified);
+        var columns = new[]
+        {
+            new BulkExport.Exporter.Sources.Column("t", BulkExport.Exporter.Sources.ColumnKind.Timestamp),
+            new BulkExport.Exporter.Sources.Column("z", BulkExport.Exporter.Sources.ColumnKind.TimestampTz),
+            new BulkExport.Exporter.Sources.Column("d", BulkExport.Exporter.Sources.ColumnKind.Date),
+        };
+        var text = FormatTestData.EncodeText(BulkExport.Exporter.Formats.RecordFormats.Csv, columns, [value, new DateTimeOffset(value, TimeSpan.Zero), DateOnly.FromDateTime(value)]);
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        var expected = string.Join(
+            ",",
+            value.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF", invariant),
+            value.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", invariant),
+            value.ToString("yyyy-MM-dd", invariant));
+        Assert.Equal($"t,z,d\r\n{expected}\r\n", text);
+    }
+}

@@ -113,3 +113,148 @@ public sealed class ZipWriterTests
 
     private static int IndexOf(byte[] haystack, byte[] needle) => haystack.AsSpan().IndexOf(needle);
 }
+
+/// <summary>
+/// Real Zip64 sizes and offsets without 4 GiB on disk: the data is synthetic and only the archive's
+/// tail (central directory and end records) is kept and parsed.
+/// </summary>
+public sealed class ZipWriterLargeEntryTests
+{
+    [Fact]
+    public void Zip_EntryAbove4GiB_RecordsSizesAndNextOffsetInZip64Fields()
+    {
+        const long compressed = 0x1_0000_1000L;
+        const long uncompressed = 0x2_0000_0000L;
+        var tail = new TailStream(4096);
+        var zip = new ZipWriter(tail, DateTimeOffset.UnixEpoch.AddYears(20));
+        zip.AddEntry("big.json", new ZeroStream(), compressed, uncompressed, 0x12345678u, ZipWriter.MethodDeflate);
+        var secondOffset = zip.Position;
+        zip.AddEntry("big.sql", "CREATE TABLE t ();\n"u8);
+        zip.Finish();
+
+        var bytes = tail.Tail;
+        var end = bytes.AsSpan(bytes.Length - 22);
+        Assert.Equal(0x06054b50u, BitConverter.ToUInt32(end));
+        Assert.Equal(0xFFFFFFFFu, BitConverter.ToUInt32(end[16..])); // central directory offset lives in Zip64
+
+        var locator = bytes.AsSpan(bytes.Length - 22 - 20);
+        Assert.Equal(0x07064b50u, BitConverter.ToUInt32(locator));
+        var end64Offset = (long)BitConverter.ToUInt64(locator[8..]);
+        var end64 = At(tail, end64Offset, 56);
+        Assert.Equal(0x06064b50u, BitConverter.ToUInt32(end64));
+        Assert.Equal(2UL, BitConverter.ToUInt64(end64[24..]));
+        var centralOffset = (long)BitConverter.ToUInt64(end64[48..]);
+
+        var first = At(tail, centralOffset, 46 + 8 + 20 + 9);
+        Assert.Equal(0x02014b50u, BitConverter.ToUInt32(first));
+        Assert.Equal(0x12345678u, BitConverter.ToUInt32(first[16..]));
+        Assert.Equal(0xFFFFFFFFu, BitConverter.ToUInt32(first[20..]));
+        Assert.Equal(0xFFFFFFFFu, BitConverter.ToUInt32(first[24..]));
+        Assert.Equal(0u, BitConverter.ToUInt32(first[42..])); // offset 0 fits: not in the extra
+        var extra = first[(46 + 8)..];
+        Assert.Equal((ushort)1, BitConverter.ToUInt16(extra));
+        Assert.Equal((ushort)16, BitConverter.ToUInt16(extra[2..]));
+        Assert.Equal((ulong)uncompressed, BitConverter.ToUInt64(extra[4..]));
+        Assert.Equal((ulong)compressed, BitConverter.ToUInt64(extra[12..]));
+
+        var secondLength = 46 + 7 + 9 + 12 + 9;
+        var second = At(tail, centralOffset + 46 + 8 + 20 + 9, secondLength);
+        Assert.Equal(0x02014b50u, BitConverter.ToUInt32(second));
+        Assert.Equal(0xFFFFFFFFu, BitConverter.ToUInt32(second[42..]));
+        var secondExtra = second[(46 + 7)..];
+        Assert.Equal((ushort)1, BitConverter.ToUInt16(secondExtra));
+        Assert.Equal((ushort)8, BitConverter.ToUInt16(secondExtra[2..]));
+        Assert.Equal((ulong)secondOffset, BitConverter.ToUInt64(secondExtra[4..]));
+    }
+
+    private static ReadOnlySpan<byte> At(TailStream tail, long offset, int length) =>
+        tail.Tail.AsSpan((int)(offset - (tail.Length - tail.Tail.Length)), length);
+
+    private sealed class ZeroStream : Stream
+    {
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            // The buffer is reused and never written by us, so it is already zeros after the first call.
+            return count;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    /// <summary>Counts everything written and keeps only the last bytes.</summary>
+    private sealed class TailStream(int keep) : Stream
+    {
+        private readonly byte[] _ring = new byte[keep];
+        private long _length;
+
+        public byte[] Tail
+        {
+            get
+            {
+                var count = (int)Math.Min(_length, _ring.Length);
+                var result = new byte[count];
+                for (var i = 0; i < count; i++)
+                {
+                    result[i] = _ring[(_length - count + i) % _ring.Length];
+                }
+
+                return result;
+            }
+        }
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => _length;
+
+        public override long Position { get => _length; set => throw new NotSupportedException(); }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            if (buffer.Length >= _ring.Length)
+            {
+                _length += buffer.Length - _ring.Length;
+                buffer = buffer[^_ring.Length..];
+            }
+
+            foreach (var b in buffer)
+            {
+                _ring[_length % _ring.Length] = b;
+                _length++;
+            }
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}
