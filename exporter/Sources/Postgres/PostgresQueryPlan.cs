@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using BulkExport.Api;
 using Npgsql.PostgresTypes;
-using Npgsql.Schema;
 using NpgsqlTypes;
 
 namespace BulkExport.Exporter.Sources.Postgres;
@@ -39,6 +38,9 @@ internal enum ValueRead
 /// <param name="Read">How to read it.</param>
 /// <param name="Projection">SQL select-list items (geometry projects three: GeoJSON, WKT, SRID).</param>
 /// <param name="OrderBy">The SQL expression that sorts like the pipeline's byte order when this column is a key.</param>
+/// <summary>One result column as described by the server and the catalog.</summary>
+internal sealed record PostgresField(string Name, PostgresType Type, string SqlType, bool Nullable);
+
 internal sealed record ColumnPlan(Column Column, ValueRead Read, IReadOnlyList<string> Projection, string OrderBy);
 
 /// <summary>
@@ -92,17 +94,10 @@ internal sealed class PostgresQueryPlan
 
     public static PostgresQueryPlan Build(
         EntitySpec entity,
-        IReadOnlyList<NpgsqlDbColumn> schema,
-        IReadOnlyDictionary<string, bool>? notNullByColumn,
+        IReadOnlyList<PostgresField> fields,
         ReadRequest request)
     {
-        var plans = new List<ColumnPlan>(schema.Count);
-        foreach (var field in schema)
-        {
-            var name = field.ColumnName;
-            var nullable = notNullByColumn is null || !notNullByColumn.TryGetValue(name, out var notNull) || !notNull;
-            plans.Add(PlanColumn(name, field.PostgresType, field.DataTypeName, nullable));
-        }
+        var plans = fields.Select(f => PlanColumn(f.Name, f.Type, f.SqlType, f.Nullable)).ToList();
 
         var sql = new StringBuilder("SELECT ");
         sql.AppendJoin(", ", plans.SelectMany(p => p.Projection));

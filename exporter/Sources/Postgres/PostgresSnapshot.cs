@@ -98,22 +98,38 @@ internal sealed class PostgresSnapshot : ISourceSnapshot
             schema = [.. (await reader.GetColumnSchemaAsync(cancellationToken).ConfigureAwait(false)).Cast<Npgsql.Schema.NpgsqlDbColumn>()];
         }
 
-        Dictionary<string, bool>? notNull = null;
-        if (!string.IsNullOrWhiteSpace(entity.Table))
+        // The result description has no type modifiers worth showing (numeric(12,2) arrives as numeric); the
+        // catalog has them for every column taken straight from a table, and attnotnull with them.
+        var fromTables = schema.Where(f => f.TableOID != 0 && f.ColumnAttributeNumber > 0).ToList();
+        var catalog = new Dictionary<(uint, short), (string SqlType, bool NotNull)>();
+        if (fromTables.Count > 0)
         {
-            notNull = new Dictionary<string, bool>(StringComparer.Ordinal);
+            // Numbers the server just sent, not user input: inlining them is safe and keeps this one statement.
+            var pairs = string.Join(", ", fromTables.Select(f => FormattableString.Invariant($"({f.TableOID}::oid, {f.ColumnAttributeNumber}::int2)")).Distinct());
             await using var attributes = new NpgsqlCommand(
-                "SELECT attname, attnotnull FROM pg_catalog.pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped",
+                $"SELECT attrelid, attnum, format_type(atttypid, atttypmod), attnotnull FROM pg_catalog.pg_attribute WHERE (attrelid, attnum) IN ({pairs})",
                 connection);
-            attributes.Parameters.Add(new NpgsqlParameter { Value = PostgresQueryPlan.QuoteQualified(entity.Table) });
             await using var reader = await attributes.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                notNull[reader.GetString(0)] = reader.GetBoolean(1);
+                catalog[(reader.GetFieldValue<uint>(0), reader.GetInt16(1))] = (reader.GetString(2), reader.GetBoolean(3));
             }
         }
 
-        return PostgresQueryPlan.Build(entity, schema, notNull, request);
+        // Nullability only for a table entity: a query's column may come from the outer side of a join.
+        var isTable = !string.IsNullOrWhiteSpace(entity.Table);
+        var fields = schema.Select(f =>
+        {
+            (string SqlType, bool NotNull) attribute = default;
+            var found = f.TableOID != 0 && catalog.TryGetValue((f.TableOID, (short)(f.ColumnAttributeNumber ?? 0)), out attribute);
+            return new PostgresField(
+                f.ColumnName,
+                f.PostgresType,
+                found ? attribute.SqlType! : f.DataTypeName ?? f.PostgresType.DisplayName,
+                !(isTable && found && attribute.NotNull));
+        }).ToList();
+
+        return PostgresQueryPlan.Build(entity, fields, request);
     }
 
     private async ValueTask<Lease> AcquireAsync(string entityName, CancellationToken cancellationToken)
