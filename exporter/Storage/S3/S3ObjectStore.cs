@@ -472,7 +472,7 @@ internal sealed class S3ObjectStore : IObjectStore, IDisposable
         {
             throw;
         }
-        catch (Exception ex) when (ex is AmazonClientException or HttpRequestException or IOException or SocketException or TimeoutException or OperationCanceledException)
+        catch (Exception ex) when (ex is AmazonServiceException or AmazonClientException or HttpRequestException or IOException or SocketException or TimeoutException or OperationCanceledException)
         {
             var transient = IsTransient(ex);
             throw new StoreException(
