@@ -435,14 +435,24 @@ internal sealed class S3ObjectStore : IObjectStore, IDisposable
             var remaining = batch.Select(FullKey).ToList();
             await RunAsync("delete", batch[0], async token =>
             {
-                var response = await _client.DeleteObjectsAsync(new DeleteObjectsRequest
+                List<DeleteError> errors;
+                try
                 {
-                    BucketName = _bucket,
-                    Objects = [.. remaining.Select(k => new KeyVersion { Key = k })],
-                    Quiet = true,
-                }, token).ConfigureAwait(false);
-                // DeleteObjects answers 200 even when keys failed; each failure is in the body.
-                var failed = (response.DeleteErrors ?? []).Where(e => e.Code != "NoSuchKey").ToList();
+                    var response = await _client.DeleteObjectsAsync(new DeleteObjectsRequest
+                    {
+                        BucketName = _bucket,
+                        Objects = [.. remaining.Select(k => new KeyVersion { Key = k })],
+                        Quiet = true,
+                    }, token).ConfigureAwait(false);
+                    errors = response.DeleteErrors ?? [];
+                }
+                catch (DeleteObjectsException ex)
+                {
+                    // S3 answers 200 even when keys failed, each failure in the body; the SDK raises that as this.
+                    errors = ex.Response?.DeleteErrors ?? [];
+                }
+
+                var failed = errors.Where(e => e.Code != "NoSuchKey").ToList();
                 if (failed.Count == 0)
                 {
                     return true;

@@ -168,6 +168,21 @@ public sealed class S3ObjectStoreS3rverTests(S3rverFixture s3) : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(1000)]
+    [InlineData(6 * 1024 * 1024)]
+    public async Task StandardCompatibility_AgainstS3rver_CorruptionIsCaughtByVerification_AndTheObjectRemoved(int bytes)
+    {
+        // s3rver stores the SDK's aws-chunked framing as object bytes; the HEAD check after upload sees the size differ.
+        var path = RandomFile(bytes);
+        using var store = Store(compatibility: S3Compatibility.Standard);
+        var ex = await Assert.ThrowsAsync<StoreException>(() => store.PutFileAsync("std.zip", path, Sha256(path), "application/zip", CancellationToken.None));
+        Assert.False(ex.Transient);
+        Assert.Contains("did not verify", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("compatibility: Legacy", ex.Message, StringComparison.Ordinal);
+        Assert.Null(await store.GetBytesAsync("std.zip", CancellationToken.None));
+    }
+
     public void Dispose()
     {
         foreach (var file in _files)
