@@ -148,8 +148,9 @@ internal sealed class PostgresQueryPlan
         var typeName = baseType.InternalName;
         if (typeName is "geometry" or "geography")
         {
-            // PostGIS renders both spellings itself (measured against NetTopologySuite: no WKB parsing in
-            // the exporter); 15 digits keeps full double precision where ST_AsGeoJSON's default is 9.
+            // PostGIS renders both spellings itself: NetTopologySuite's core has no GeoJSON writer, and the
+            // server's text costs little over shipping WKB (bench/README.md). 15 digits keeps full double
+            // precision where ST_AsGeoJSON's default is 9.
             return new ColumnPlan(
                 new Column(name, ColumnKind.Geometry, null, sqlType, nullable),
                 ValueRead.Geometry,
