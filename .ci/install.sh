@@ -11,6 +11,7 @@ apt_missing=()
 [ -f /usr/share/postgresql/15/extension/postgis.control ] || apt_missing+=(postgresql-15-postgis-3)
 command -v unzip >/dev/null 2>&1 || apt_missing+=(unzip)
 [ -x /usr/bin/time ] || apt_missing+=(time)
+command -v npm >/dev/null 2>&1 || apt_missing+=(nodejs npm)
 if [ "${#apt_missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install: need root to apt-get install ${apt_missing[*]}" >&2
