@@ -105,6 +105,13 @@ internal abstract class PostgresRowReader : IRowReader, IRowReaderOrdering
         {
             throw _lease.Snapshot.Errors.Classify(ex, EntityName, "reading rows");
         }
+        catch (InvalidCastException ex)
+        {
+            // A value the mapping cannot represent, e.g. a multi-dimensional array: the data must change, not the timing.
+            throw new SourceException(
+                $"PostgreSQL source, entity '{EntityName}': row {Rows + 1} has a value that cannot be read: {ex.Message}",
+                transient: false, ex);
+        }
 
         _completed = true;
         _lease.Snapshot.Logger.ReadFinished(EntityName, Rows, _elapsed.Elapsed.TotalSeconds);

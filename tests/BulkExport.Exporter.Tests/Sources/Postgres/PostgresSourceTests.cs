@@ -263,6 +263,17 @@ public sealed class PostgresSourceTests(PostgresFixture pg)
     }
 
     [Fact]
+    public async Task MultiDimensionalArray_IsANonTransientErrorNamingTheEntity()
+    {
+        var entity = new EntitySpec { Name = "Matrix", Query = "SELECT 1 AS id, '{{1,2},{3,4}}'::int[] AS m", Key = ["id"] };
+        await using var snapshot = await Source(entity).OpenSnapshotAsync(CancellationToken.None);
+        await using var reader = await snapshot.ReadAsync(entity, Plain, CancellationToken.None);
+        var ex = await Assert.ThrowsAsync<SourceException>(async () => await reader.ReadAsync(CancellationToken.None));
+        Assert.False(ex.Transient);
+        Assert.Contains("'Matrix'", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task BadQuery_IsNotTransient()
     {
         var entity = new EntitySpec { Name = "Broken", Query = "SELECT no_such_column FROM pg_class", Key = [] };
