@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
+source bench/schedule.sh
 
 N="${N:-1000000}"
 EXPORTER_DLL="${EXPORTER_DLL:-exporter/bin/Release/net10.0/exporter.dll}"
@@ -64,58 +65,12 @@ WORK="$(mktemp -d /tmp/bulkexport-bench-out.XXXXXX)"
 bench_on_exit "rm -rf '$WORK'"
 export BULKEXPORT_POSTGRES_CONNECTION="$PG_CONNECTION"
 
-write_schedule() { # file format storage
-  local file="$1" format="$2" storage="$3" register="$4"
-  {
-    cat <<EOF
-apiVersion: bulkexport.io/v1alpha1
-kind: ExportSchedule
-metadata:
-  name: bench-$(echo "$register" | tr 'A-Z' 'a-z')
-spec:
-  register: $register
-  version: 1
-  timeZone: UTC
-  total: {schedule: "0 3 * * 6"}
-  delta: {schedule: "0 3 * * *"}
-  source:
-    postgres:
-      connectionSecretRef: {name: bench-db, key: connectionString}
-      parallelism: 1
-  entities:
-    - name: Bench
-      table: public.bench
-      key: [id]
-  output:
-    formats: [$format]
-    typesOfData: [Current]
-  retention: {deltas: 336h, totals: 168h}
-EOF
-    if [ "$storage" = local ]; then
-      printf '  storage:\n    local: {path: %s}\n' "$WORK/local-$register"
-    else
-      cat <<EOF
-  storage:
-    s3:
-      bucket: bench
-      prefix: runs/
-      region: us-east-1
-      endpoint: "$S3_ENDPOINT"
-      forcePathStyle: true
-      compatibility: Legacy
-      partSize: 16Mi
-      uploadConcurrency: 4
-EOF
-    fi
-  } >"$file"
-}
-
 configs=()
 for storage in local s3; do
   for format in CSV JSON; do
     register="B$(echo "$storage" | tr 'a-z' 'A-Z')$format"
     register="${register//3/X}"
-    write_schedule "$WORK/$storage-$format.yaml" "$format" "$storage" "$register"
+    write_schedule "$WORK/$storage-$format.yaml" "$format" "$storage" "$register" "$WORK" "${S3_ENDPOINT:-}"
     configs+=("$storage:$format")
   done
 done
