@@ -138,10 +138,17 @@ internal sealed class PostgresSnapshot : ISourceSnapshot
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_idle.TryPop(out var idle))
+            while (_idle.TryPop(out var idle))
             {
-                _leased++;
-                return new Lease(this, idle);
+                if (idle.FullState == ConnectionState.Open)
+                {
+                    _leased++;
+                    return new Lease(this, idle);
+                }
+
+                // Broken while idle (the server ended the session): its slot may join the snapshot anew.
+                _open--;
+                idle.Dispose();
             }
 
             if (_open >= MaxParallelReaders || _snapshotId is null)
@@ -173,6 +180,15 @@ internal sealed class PostgresSnapshot : ISourceSnapshot
             }
 
             await connection.DisposeAsync().ConfigureAwait(false);
+            if (ex is PostgresException { SqlState: PostgresErrorCodes.InvalidParameterValue } gone)
+            {
+                // The exporting transaction ended (its connection dropped): this generation's snapshot is lost,
+                // and a later run gets a new one.
+                throw new SourceException(
+                    Errors.Redact($"PostgreSQL source, entity '{entityName}': the exported snapshot on {Errors.Target} is gone ({gone.MessageText}) (temporary; retry later)"),
+                    transient: true, ex);
+            }
+
             if (PostgresErrors.IsDatabaseError(ex))
             {
                 throw Errors.Classify(ex, entityName, "joining the exported snapshot");
@@ -189,7 +205,8 @@ internal sealed class PostgresSnapshot : ISourceSnapshot
             await ExecuteAsync(connection, $"ROLLBACK TO SAVEPOINT {Savepoint}; RELEASE SAVEPOINT {Savepoint}", CancellationToken.None)
                 .ConfigureAwait(false);
         }
-        catch (Exception ex) when (PostgresErrors.IsDatabaseError(ex))
+        // Npgsql reports a connection it already knows is broken as InvalidOperationException ("not open").
+        catch (Exception ex) when (PostgresErrors.IsDatabaseError(ex) || ex is InvalidOperationException)
         {
             // The connection is gone or its transaction is beyond repair: drop it. A later read may open a new one
             // that joins the exported snapshot, which stays valid while the first connection lives.

@@ -157,6 +157,25 @@ public sealed class PostgresSourceTests(PostgresFixture pg)
     }
 
     [Fact]
+    public async Task LostSnapshotConnection_IsTransient()
+    {
+        var app = "lost-" + Guid.NewGuid().ToString("N")[..8];
+        var connection = new NpgsqlConnectionStringBuilder(pg.ConnectionString) { ApplicationName = app }.ConnectionString;
+        var a = new EntitySpec { Name = "A", Query = "SELECT 1 AS x" };
+        var b = new EntitySpec { Name = "B", Query = "SELECT 2 AS x" };
+        await using var snapshot = await Source(2, connection, a, b).OpenSnapshotAsync(CancellationToken.None);
+
+        // The server ends the session holding the exported snapshot (a restart, an admin, a timeout).
+        await pg.ExecuteAsync($"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{app}'");
+
+        var first = await Assert.ThrowsAsync<SourceException>(async () => await snapshot.ReadAsync(a, Plain, CancellationToken.None));
+        Assert.True(first.Transient, first.Message);
+        var second = await Assert.ThrowsAsync<SourceException>(async () => await snapshot.ReadAsync(b, Plain, CancellationToken.None));
+        Assert.True(second.Transient, second.Message);
+        Assert.Contains("'B'", second.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AbandonedRead_LeavesTheSnapshotUsable()
     {
         await pg.ExecuteAsync("""
