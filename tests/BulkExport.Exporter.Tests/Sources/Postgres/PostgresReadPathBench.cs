@@ -17,6 +17,8 @@ namespace BulkExport.Exporter.Tests.Sources.Postgres;
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresReadPathBench(PostgresFixture pg, ITestOutputHelper output)
 {
+    private long _peakWorkingSet;
+
     [Fact]
     public async Task ReadPathBench_BinaryCopy_Versus_DataReader()
     {
@@ -35,6 +37,8 @@ public sealed class PostgresReadPathBench(PostgresFixture pg, ITestOutputHelper 
         output.WriteLine($"generated {rows:N0} rows in {generate.Elapsed.TotalSeconds:F1} s");
 
         var entity = new EntitySpec { Name = "Bench", Table = "public.bench", Key = ["id"] };
+        GC.Collect();
+        var before = Environment.WorkingSet;
         foreach (var sorted in new[] { false, true })
         {
             var times = new Dictionary<string, List<double>>();
@@ -55,6 +59,8 @@ public sealed class PostgresReadPathBench(PostgresFixture pg, ITestOutputHelper 
                 output.WriteLine($"{variant,-10} sorted={sorted,-5} min {list[0]:F2} s ({rows / list[0]:N0} rows/s), median {list[1]:F2} s, max {list[2]:F2} s");
             }
         }
+
+        output.WriteLine($"working set: before reads {before / 1048576} MiB, peak while reading {_peakWorkingSet / 1048576} MiB");
 
         // The floor under both: the same COPY with every value skipped, not decoded (server + wire only).
         string sql;
@@ -113,7 +119,10 @@ public sealed class PostgresReadPathBench(PostgresFixture pg, ITestOutputHelper 
         long count = 0;
         while (await reader.ReadAsync(CancellationToken.None))
         {
-            count++;
+            if (++count % 50_000 == 0)
+            {
+                _peakWorkingSet = Math.Max(_peakWorkingSet, Environment.WorkingSet);
+            }
         }
 
         return (count, clock.Elapsed.TotalSeconds);
