@@ -4,7 +4,7 @@ using Npgsql;
 
 namespace BulkExport.Exporter.Sources.Postgres;
 
-/// <summary>Which Npgsql read path streams the rows. Both were measured; see bench/README.md.</summary>
+/// <summary>Which Npgsql read path streams the rows. Both were measured (a tie on a loaded 2-CPU machine); see bench/README.md.</summary>
 internal enum PostgresReadMode
 {
     /// <summary><c>COPY (SELECT …) TO STDOUT (FORMAT BINARY)</c> through <see cref="NpgsqlBinaryExporter"/>.</summary>
@@ -173,7 +173,7 @@ internal sealed class CopyRowReader : PostgresRowReader
     protected override async ValueTask<bool> ReadRowAsync(CancellationToken cancellationToken)
     {
         // Waiting for a row (a sort, a slow server) is asynchronous; the values of a row that has started
-        // are read synchronously, which on 1M bench rows was ~1.5-2x faster than ReadAsync per value
+        // are read synchronously, which on 1M bench rows was up to 1.8x faster than ReadAsync per value
         // (bench/README.md) and can block only briefly, for the rest of a row straddling a network read.
         if (await _exporter.StartRowAsync(cancellationToken).ConfigureAwait(false) < 0)
         {

@@ -51,7 +51,7 @@ internal sealed class PostgresSource : ISource
         _connectionString = builder.ConnectionString;
     }
 
-    /// <summary>Defaults to binary COPY, the faster of the two paths on the bench (see bench/README.md).</summary>
+    /// <summary>Binary COPY by default; the data reader measured level with it (bench/README.md) and stays available.</summary>
     public PostgresReadMode ReadMode { get; init; } = PostgresReadMode.BinaryCopy;
 
     public int MaxParallelReaders => Math.Max(1, _spec.Parallelism);
