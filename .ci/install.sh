@@ -2,7 +2,6 @@
 # Installs the real components the tests run against. Idempotent; safe to run on a dev machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-echo "install: nothing beyond the .NET SDK yet"
 
 # PostgreSQL 15 + PostGIS (the source tests initdb a throwaway cluster from these binaries),
 # unzip and GNU time (the bench). apt-get update runs once, and only when something is missing.

@@ -2,7 +2,9 @@ using BulkExport.Api;
 using BulkExport.Exporter.Pipeline;
 using BulkExport.Exporter.Sources;
 using BulkExport.Exporter.Sources.Files;
+using BulkExport.Exporter.Sources.Postgres;
 using BulkExport.Exporter.Storage;
+using BulkExport.Exporter.Storage.S3;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
@@ -44,8 +46,8 @@ internal static class ExporterServiceCollectionExtensions
         });
         services.AddSingleton(schedule);
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<IObjectStore>(_ => StoreFactory.Create(schedule.Spec.Storage));
-        services.AddSingleton<ISource>(sp => SourceFactory.Create(schedule, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IObjectStore>(sp => StoreFactory.Create(schedule.Spec.Storage, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
+        services.AddSingleton<ISource>(sp => SourceFactory.Create(schedule, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton<IExportProgress>(interactive ? new ConsoleProgress(Console.Error) : NoProgress.Instance);
         return services;
     }
@@ -53,20 +55,21 @@ internal static class ExporterServiceCollectionExtensions
 
 internal static class StoreFactory
 {
-    public static IObjectStore Create(StorageSpec storage)
+    public static IObjectStore Create(StorageSpec storage, TimeProvider time, ILoggerFactory loggers)
     {
         if (storage.Local is { } local)
         {
             return new LocalObjectStore(local.Path);
         }
 
-        throw new NotSupportedException("spec.storage.s3: the S3 store is not available in this build");
+        // The validator guarantees exactly one of local or s3.
+        return new S3ObjectStore(storage.S3!, S3ObjectStore.CredentialsFromEnvironment(), time, loggers.CreateLogger<S3ObjectStore>());
     }
 }
 
 internal static class SourceFactory
 {
-    public static ISource Create(ExportSchedule schedule, TimeProvider time)
+    public static ISource Create(ExportSchedule schedule, TimeProvider time, ILoggerFactory loggers)
     {
         var spec = schedule.Spec;
         if (spec.Source.Files is { } files)
@@ -74,6 +77,6 @@ internal static class SourceFactory
             return new FilesSource(files, spec.Entities, time);
         }
 
-        throw new NotSupportedException("spec.source.postgres: the PostgreSQL source is not available in this build");
+        return new PostgresSource(spec.Source.Postgres!, spec.Entities, PostgresSource.ResolveConnectionString(), loggers.CreateLogger<PostgresSource>());
     }
 }

@@ -124,11 +124,11 @@ internal static class ExporterCommandLine
             var ok = true;
             if (checkStore)
             {
-                var honoured = await StoreProbe.HonoursConditionalWritesAsync(store, cancellationToken).ConfigureAwait(false);
-                await Console.Out.WriteLineAsync(honoured
-                    ? "store: conditional writes are honoured (generation claims are safe against concurrent runs)"
-                    : "store: conditional writes are NOT honoured: two runs started at once could claim the same generation; run one exporter per register at a time (CronJob concurrencyPolicy: Forbid does this for one schedule)").ConfigureAwait(false);
-                ok &= honoured;
+                var check = await StoreDiagnostics.CheckConditionalWritesAsync(store, cancellationToken).ConfigureAwait(false);
+                await Console.Out.WriteLineAsync(check.Passed
+                    ? $"store: conditional writes are honoured (generation claims and commits are safe against concurrent runs): {check.Detail}"
+                    : $"store: conditional writes are NOT honoured: two runs started at once could claim or commit the same generation; run one exporter per register at a time: {check.Detail}").ConfigureAwait(false);
+                ok &= check.Passed;
             }
 
             var report = await new Verifier(store, schedule.Spec.Register).VerifyAsync(cancellationToken).ConfigureAwait(false);
