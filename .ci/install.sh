@@ -3,3 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "install: nothing beyond the .NET SDK yet"
+
+# Manifest validator's dependencies, exactly as locked (the operator's schema test runs it).
+(cd tools/k8s-validate && npm ci --no-audit --no-fund --loglevel=error)
