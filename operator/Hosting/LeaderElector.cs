@@ -67,7 +67,7 @@ internal sealed partial class LeaderElector(KubeApiClient client, OperatorOption
                 // Expected when stepping down.
             }
 
-            if (ct.IsCancellationRequested)
+            if (ct.IsCancellationRequested && options.ReleaseOnCancel)
             {
                 await ReleaseAsync().ConfigureAwait(false);
             }

@@ -20,6 +20,8 @@ internal sealed class OperatorOptions
     public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromSeconds(15);
     public TimeSpan RenewDeadline { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan RetryPeriod { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>Give the lease up on shutdown so a standby need not wait a lease duration (client-go's ReleaseOnCancel).</summary>
+    public bool ReleaseOnCancel { get; init; } = true;
 
     public IReadOnlyList<string> Validate()
     {
