@@ -126,6 +126,9 @@ internal sealed partial class ScheduleController
         }
     }
 
+    /// <summary>Queues every schedule, as the periodic resync does.</summary>
+    public void ResyncNow() => EnqueueAll();
+
     private void EnqueueAll()
     {
         foreach (var s in AllSchedules())

@@ -183,6 +183,14 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         }
     }
 
+    public int Count(string plural)
+    {
+        lock (_lock)
+        {
+            return Table(plural).Count;
+        }
+    }
+
     public int OpenWatches
     {
         get
