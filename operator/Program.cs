@@ -70,20 +70,7 @@ internal static class Program
 
     private static async Task<int> RunAsync(OperatorOptions options, CancellationToken ct)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Logging.AddJsonConsole(o =>
-        {
-            o.IncludeScopes = true;
-            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
-            o.UseUtcTimestamp = true;
-        });
-        builder.WebHost.UseKestrel(k => k.ListenAnyIP(options.HealthPort));
-        builder.Services.AddBulkExportOperator(options, KubeConfig.Load());
-        await using var app = builder.Build();
-        var runtime = app.Services.GetRequiredService<OperatorRuntime>();
-        app.MapGet("/healthz", () => Results.Text("ok"));
-        app.MapGet("/readyz", () => runtime.IsReady ? Results.Text("ok") : Results.Text("caches not synced", statusCode: 503));
+        await using var app = BuildApp(options, KubeConfig.Load());
 
         // Metrics leave the process only when an OTLP endpoint is configured, the standard OTel way.
         using var meters = Env("OTEL_EXPORTER_OTLP_ENDPOINT") is null
@@ -92,6 +79,28 @@ internal static class Program
         await app.StartAsync(ct).ConfigureAwait(false);
         await app.WaitForShutdownAsync(ct).ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>The operator host: reconciler, leader election and the health endpoints on --health-port.</summary>
+    internal static WebApplication BuildApp(OperatorOptions options, KubeConfig kubeConfig)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddJsonConsole(o =>
+        {
+            o.IncludeScopes = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            o.UseUtcTimestamp = true;
+        });
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.WebHost.UseKestrel(k => k.ListenAnyIP(options.HealthPort));
+        builder.Services.AddBulkExportOperator(options, kubeConfig);
+        var app = builder.Build();
+        var runtime = app.Services.GetRequiredService<OperatorRuntime>();
+        // Liveness: the process serves requests. Readiness: caches synced (or standing by for the lease).
+        app.MapGet("/healthz", () => Results.Text("ok"));
+        app.MapGet("/readyz", () => runtime.IsReady ? Results.Text("ok") : Results.Text("caches not synced", statusCode: 503));
+        return app;
     }
 
     private static Command RenderCommand()
