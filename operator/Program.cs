@@ -70,6 +70,12 @@ internal static class Program
 
     private static async Task<int> RunAsync(OperatorOptions options, CancellationToken ct)
     {
+        // Settings first: a wrong flag should be reported before a missing kubeconfig.
+        if (options.Validate() is { Count: > 0 } errors)
+        {
+            throw new OptionsValidationError(errors);
+        }
+
         await using var app = BuildApp(options, KubeConfig.Load());
 
         // Metrics leave the process only when an OTLP endpoint is configured, the standard OTel way.
