@@ -28,6 +28,7 @@ internal sealed partial class ScheduleController
     private readonly ConcurrentDictionary<string, RunSummaryResult> _summaries = new();
     private readonly ConcurrentDictionary<string, int> _failures = new();
     private readonly ConcurrentDictionary<string, DateTimeOffset> _wakeups = new();
+    private readonly ConcurrentDictionary<string, (string Version, string? Hash)> _lastWritten = new();
     private List<Informer> _scheduleInformers = [];
     private List<Informer> _cronJobInformers = [];
     private List<Informer> _configMapInformers = [];
@@ -388,6 +389,7 @@ internal sealed partial class ScheduleController
                 try
                 {
                     var created = await _client.CreateAsync(type, ns, desired, ct).ConfigureAwait(false);
+                    _lastWritten[$"{type.Plural}/{ns}/{name}"] = (created.ResourceVersion() ?? "", DesiredState.Hash(desired));
                     informer.Observe(created);
                     LogCreated(_logger, type.Kind, name);
                     return null;
@@ -409,9 +411,19 @@ internal sealed partial class ScheduleController
                 return null;
             }
 
+            var writtenKey = $"{type.Plural}/{ns}/{name}";
+            if (_lastWritten.TryGetValue(writtenKey, out var written) && written.Version == live.ResourceVersion() && written.Hash == DesiredState.Hash(desired))
+            {
+                // Unchanged since our own write of this very desired state, yet different from it: the
+                // server (or an admission webhook) rewrites a field. Writing again would loop forever.
+                LogServerRewrites(_logger, type.Kind, name);
+                return null;
+            }
+
             try
             {
                 var updated = await _client.UpdateAsync(type, Drift.Repair(desired, live), ct).ConfigureAwait(false);
+                _lastWritten[writtenKey] = (updated.ResourceVersion() ?? "", DesiredState.Hash(desired));
                 informer.Observe(updated);
                 LogUpdated(_logger, type.Kind, name);
                 return null;
@@ -597,6 +609,9 @@ internal sealed partial class ScheduleController
 
     [LoggerMessage(Level = LogLevel.Information, Message = "updated {Kind} {Name} (spec change or drift)")]
     private static partial void LogUpdated(ILogger logger, string kind, string name);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Kind} {Name} differs from the desired state right after our own update (the server or a webhook rewrites a field); not writing again until it changes")]
+    private static partial void LogServerRewrites(ILogger logger, string kind, string name);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "not ready: {Reason}: {Message}")]
     private static partial void LogNotReady(ILogger logger, string reason, string message);

@@ -98,6 +98,17 @@ internal static class Defaults
             c["terminationMessagePolicy"] ??= "File";
             c["imagePullPolicy"] ??= ((string?)c["image"])?.EndsWith(":latest", StringComparison.Ordinal) != false ? "Always" : "IfNotPresent";
             c["resources"] ??= new JsonObject();
+            foreach (var part in new[] { "limits", "requests" })
+            {
+                if (c["resources"]?[part] is JsonObject list && list["cpu"] is JsonValue cpu
+                    && decimal.TryParse(cpu.ToString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var cores)
+                    && cores != decimal.Truncate(cores))
+                {
+                    // Like the real server: quantities are stored canonically, so 0.5 reads back as 500m.
+                    list["cpu"] = $"{decimal.ToInt64(cores * 1000)}m";
+                }
+            }
+
             foreach (var env in (c["env"] as JsonArray ?? []).OfType<JsonObject>())
             {
                 if (env["valueFrom"]?["fieldRef"] is JsonObject fieldRef)

@@ -248,6 +248,9 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
     public bool RecordWrites { get; set; } = true;
 
+    /// <summary>Runs on every stored write after defaulting, like a mutating admission webhook.</summary>
+    public Action<string, JsonObject>? Admission { get; set; }
+
     // ---- HTTP ----
 
     private async Task HandleAsync(HttpContext ctx)
@@ -482,6 +485,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         }
 
         Defaults.Apply(plural, obj);
+        Admission?.Invoke(plural, obj);
         meta["resourceVersion"] = (++_rv).ToString(CultureInfo.InvariantCulture);
         table[key] = obj;
         Publish(new Change(_rv, plural, "ADDED", null, obj));
@@ -516,6 +520,11 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         else
         {
             Defaults.Apply(plural, next);
+        }
+
+        if (!status)
+        {
+            Admission?.Invoke(plural, next);
         }
 
         // Immutable metadata stays as the server set it.

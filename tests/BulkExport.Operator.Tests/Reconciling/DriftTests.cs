@@ -64,3 +64,28 @@ public sealed class DriftTests
         Assert.Null(repaired["spec"]!["concurrencyPolicy"]);
     }
 }
+
+public sealed class ResourceQuantityTests
+{
+    [Theory]
+    [InlineData("0.5", "500m")]
+    [InlineData("1", "1000m")]
+    [InlineData("1Gi", "1073741824")]
+    [InlineData("1e3", "1k")]
+    public void Equal_quantities_in_different_forms_are_equal(string a, string b)
+    {
+        Assert.True(ResourceQuantity.TryParse(a, out var x));
+        Assert.True(ResourceQuantity.TryParse(b, out var y));
+        Assert.Equal(x, y);
+    }
+
+    [Fact]
+    public void A_canonicalized_resource_quantity_is_not_drift()
+    {
+        var desired = new System.Text.Json.Nodes.JsonObject { ["resources"] = new System.Text.Json.Nodes.JsonObject { ["requests"] = new System.Text.Json.Nodes.JsonObject { ["cpu"] = "0.5" } } };
+        var live = new System.Text.Json.Nodes.JsonObject { ["resources"] = new System.Text.Json.Nodes.JsonObject { ["requests"] = new System.Text.Json.Nodes.JsonObject { ["cpu"] = "500m" } } };
+
+        Assert.True(Drift.Subset(desired, live));
+        Assert.False(Drift.Subset(new System.Text.Json.Nodes.JsonObject { ["image"] = "0.5" }, new System.Text.Json.Nodes.JsonObject { ["image"] = "500m" }));
+    }
+}

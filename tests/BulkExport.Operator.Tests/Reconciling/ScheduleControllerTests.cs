@@ -335,3 +335,49 @@ public sealed class ScheduleControllerTests
         Assert.Null(fx.CronJob("other-total", "elsewhere"));
     }
 }
+
+public sealed class ServerRewriteTests
+{
+    [Fact]
+    public async Task Quantities_the_server_rewrites_do_not_cause_an_update_loop()
+    {
+        await using var fx = await OperatorFixture.StartAsync();
+        var schedule = TestSchedules.Files("dar");
+        schedule["spec"]!["exporter"] = new JsonObject { ["resources"] = new JsonObject { ["requests"] = new JsonObject { ["cpu"] = "0.5", ["memory"] = "512Mi" } } };
+        fx.CreateSchedule(schedule);
+        await using var op = await fx.StartOperator().StartedAsync();
+        await OperatorFixture.Eventually(() => OperatorFixture.Condition(fx.Schedule("dar"), "Ready") == "True", "Ready=True");
+        await fx.Settle(op);
+        Assert.Equal("500m", (string?)fx.CronJob("dar-total")!["spec"]!["jobTemplate"]!["spec"]!["template"]!["spec"]!["containers"]![0]!["resources"]!["requests"]!["cpu"]);
+
+        Assert.Equal(0, fx.Server.Requests.GetValueOrDefault("PUT cronjobs"));
+        fx.Server.ResetCounters();
+        await op.Runtime.Controller.ReconcileAsync($"{TestSchedules.Namespace}/dar", CancellationToken.None);
+        Assert.Equal(0, fx.Server.WriteRequests);
+    }
+
+    [Fact]
+    public async Task A_webhook_that_rewrites_an_owned_field_does_not_cause_an_update_loop()
+    {
+        await using var fx = await OperatorFixture.StartAsync();
+        fx.Server.Admission = (plural, obj) =>
+        {
+            if (plural == "cronjobs" && obj["spec"]?["jobTemplate"]?["spec"]?["template"]?["spec"]?["containers"]?[0] is JsonObject c)
+            {
+                c["image"] = "mirror.example/" + ((string?)c["image"])!.Replace("mirror.example/", "", StringComparison.Ordinal);
+            }
+        };
+        fx.CreateSchedule(TestSchedules.Files("dar"));
+        await using var op = await fx.StartOperator().StartedAsync();
+        await OperatorFixture.Eventually(() => OperatorFixture.Condition(fx.Schedule("dar"), "Ready") == "True", "Ready=True");
+        await fx.Settle(op);
+
+        Assert.Equal(0, fx.Server.Requests.GetValueOrDefault("PUT cronjobs"));
+
+        // A real spec change is still applied (once), and the rewrite of it is tolerated again.
+        fx.Server.Mutate("exportschedules", TestSchedules.Namespace, "dar", s => s["spec"]!["delta"]!["schedule"] = "0 4 * * *");
+        await OperatorFixture.Eventually(() => (string?)fx.CronJob("dar-delta")!["spec"]!["schedule"] == "0 4 * * *", "spec change applied");
+        await fx.Settle(op);
+        Assert.Equal(1, fx.Server.Requests.GetValueOrDefault("PUT cronjobs"));
+    }
+}
