@@ -27,6 +27,23 @@ public sealed class CrdModelTests
     }
 
     [Fact]
+    public void A_field_missing_from_the_crd_or_one_the_model_lacks_is_reported()
+    {
+        var spec = (JsonObject)Schema["properties"]!["spec"]!.DeepClone();
+        var props = (JsonObject)spec["properties"]!;
+        props.Remove("suspend");
+        props["retention"]!["properties"]!.AsObject()["forever"] = new JsonObject { ["type"] = "boolean", ["description"] = "x" };
+        props["version"]!["type"] = "string";
+        var errors = new List<string>();
+
+        CompareObject(typeof(ExportScheduleSpec), spec, "spec", errors);
+
+        Assert.Contains(errors, e => e.StartsWith("spec.suspend: in the model", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("spec.retention.forever: in the CRD but not in the model", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("spec.version: CRD type is string", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void The_crd_validation_rules_are_the_ones_the_model_validator_enforces()
     {
         var spec = (JsonObject)Schema["properties"]!["spec"]!;
