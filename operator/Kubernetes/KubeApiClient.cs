@@ -109,6 +109,11 @@ internal sealed class KubeApiClient : IDisposable
             ("timeoutSeconds", ((int)timeout.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture)));
         using var request = new HttpRequestMessage(HttpMethod.Get, path);
         Counters.Count("WATCH");
+        // The server ends the stream after timeoutSeconds; if it vanishes without closing the
+        // connection, this deadline ends the wait so the informer reconnects.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(timeout + TimeSpan.FromSeconds(30));
+        ct = deadline.Token;
         using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode)
         {

@@ -269,7 +269,8 @@ internal static class DesiredState
                     ["name"] = owner.Metadata.Name,
                     ["uid"] = ownerUid,
                     ["controller"] = true,
-                    ["blockOwnerDeletion"] = true,
+                    // No blockOwnerDeletion: with the OwnerReferencesPermissionEnforcement admission
+                    // plugin it needs update on exportschedules/finalizers, which the operator's RBAC omits.
                 },
             };
         }
