@@ -45,6 +45,9 @@ internal sealed partial class Informer
     }
 
     public ResourceType Type => _type;
+
+    /// <summary>The namespace watched, or null for all namespaces.</summary>
+    public string? Namespace => _namespace;
     public Task Synced => _synced.Task;
     public bool HasSynced => _synced.Task.IsCompleted;
     public string ResourceVersion { get; private set; } = "";

@@ -73,6 +73,18 @@ internal sealed partial class ScheduleController
             informer.OnChange(OnScheduleChange);
         }
 
+        foreach (var informer in _jobInformers)
+        {
+            informer.OnChange((type, obj, previous) =>
+            {
+                if (type == WatchEventType.Deleted && obj.Uid() is { } uid)
+                {
+                    // Jobs leave with their history limit or TTL; their summaries need not stay.
+                    _summaries.TryRemove(uid, out _);
+                }
+            });
+        }
+
         foreach (var informer in _cronJobInformers.Concat(_configMapInformers).Concat(_jobInformers))
         {
             informer.OnChange((_, obj, _) =>
@@ -219,6 +231,12 @@ internal sealed partial class ScheduleController
         {
             // Deleted: the API server's garbage collector removes what the ownerReferences tie to it.
             _metrics.Forget(key);
+            _wakeups.TryRemove(key, out _);
+            foreach (var owned in new[] { $"configmaps/{ns}/{DesiredState.ConfigMapName(name)}", $"cronjobs/{ns}/{DesiredState.CronJobName(name, Labels.Total)}", $"cronjobs/{ns}/{DesiredState.CronJobName(name, Labels.Delta)}" })
+            {
+                _lastWritten.TryRemove(owned, out _);
+            }
+
             return;
         }
 
@@ -380,7 +398,7 @@ internal sealed partial class ScheduleController
     {
         var ns = desired.Namespace();
         var name = desired.Name();
-        var informer = cache.Count == 1 ? cache[0] : cache.FirstOrDefault(i => i.Get(ns, name) is not null) ?? cache[0];
+        var informer = cache.First(i => i.Namespace is null || i.Namespace == ns);
         for (var attempt = 0; attempt < MaxWriteAttempts; attempt++)
         {
             var live = attempt == 0 ? Cached(cache, ns, name) : await _client.GetAsync(type, ns, name, ct).ConfigureAwait(false);
@@ -453,13 +471,7 @@ internal sealed partial class ScheduleController
             try
             {
                 var updated = await _client.UpdateStatusAsync(ResourceType.ExportSchedules, next, ct).ConfigureAwait(false);
-                foreach (var informer in _scheduleInformers)
-                {
-                    if (informer.Get(updated.Namespace(), updated.Name()) is not null)
-                    {
-                        informer.Observe(updated);
-                    }
-                }
+                _scheduleInformers.First(i => i.Namespace is null || i.Namespace == updated.Namespace()).Observe(updated);
 
                 return status;
             }
