@@ -54,7 +54,7 @@ public sealed class LeaderElectionTests
         await OperatorFixture.Eventually(() => b.Runtime.IsLeading, "b takes over", TimeSpan.FromSeconds(10));
         var takeover = DateTime.UtcNow - killedAt;
         // Generous bound: the standby must wait out the lease (2 s) plus at most one retry period, not more.
-        Assert.True(takeover < TimeSpan.FromSeconds(3.5), $"takeover took {takeover}, lease duration is 2 s");
+        Assert.True(takeover < TimeSpan.FromSeconds(4.5), $"takeover took {takeover}, lease duration is 2 s");
 
         fx.CreateSchedule(TestSchedules.Files("dar"));
         await OperatorFixture.Eventually(() => fx.CronJob("dar-total") is not null, "new leader reconciles");
@@ -72,6 +72,7 @@ public sealed class LeaderElectionTests
 
         await a.StopAsync();
 
-        await OperatorFixture.Eventually(() => b.Runtime.IsLeading, "b takes over", TimeSpan.FromMilliseconds(1500));
+        // Well under the 2 s lease duration: the released lease is taken at the next retry.
+        await OperatorFixture.Eventually(() => b.Runtime.IsLeading, "b takes over", TimeSpan.FromMilliseconds(1900));
     }
 }
