@@ -377,7 +377,19 @@ internal sealed partial class ScheduleController
 
         foreach (var (field, secretName, keys) in refs)
         {
-            var secret = await _client.GetAsync(ResourceType.Secrets, ns, secretName, ct).ConfigureAwait(false);
+            JsonObject? secret;
+            try
+            {
+                secret = await _client.GetAsync(ResourceType.Secrets, ns, secretName, ct).ConfigureAwait(false);
+            }
+            catch (KubeApiException e) when (e.StatusCode == System.Net.HttpStatusCode.Forbidden)
+            {
+                // The chart can withhold `get` on Secrets (rbac.secretsAccess=false): then the check is
+                // skipped and a missing Secret shows up as a failing Job instead.
+                LogSecretCheckForbidden(_logger, secretName);
+                continue;
+            }
+
             if (secret is null)
             {
                 return new Readiness(false, "SecretNotFound", $"Secret {ns}/{secretName} named by {field} does not exist");
@@ -624,6 +636,9 @@ internal sealed partial class ScheduleController
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Kind} {Name} differs from the desired state right after our own update (the server or a webhook rewrites a field); not writing again until it changes")]
     private static partial void LogServerRewrites(ILogger logger, string kind, string name);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "not allowed to read Secret {Secret}; skipping the check that it exists")]
+    private static partial void LogSecretCheckForbidden(ILogger logger, string secret);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "not ready: {Reason}: {Message}")]
     private static partial void LogNotReady(ILogger logger, string reason, string message);

@@ -49,6 +49,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     private readonly LinkedList<Change> _history = new();
     private readonly List<Watcher> _watchers = [];
     private readonly Dictionary<string, int> _conflicts = [];
+    private readonly HashSet<string> _forbidden = [];
     private readonly Dictionary<string, long> _requests = [];
     private readonly List<(string Verb, string Plural, JsonObject Body)> _writes = [];
     private readonly FakeKubeApiOptions _options;
@@ -156,6 +157,15 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         {
             _failNext = count;
             _failCode = code;
+        }
+    }
+
+    /// <summary>Answers 403 Forbidden to every "VERB plural" request listed (e.g. "GET secrets"), as RBAC would.</summary>
+    public void Forbid(string verbAndPlural)
+    {
+        lock (_lock)
+        {
+            _forbidden.Add(verbAndPlural);
         }
     }
 
@@ -269,7 +279,11 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         {
             var counter = $"{verb} {route.Plural}";
             _requests[counter] = _requests.GetValueOrDefault(counter) + 1;
-            if (!watch && _failNext > 0)
+            if (_forbidden.Contains(counter))
+            {
+                injected = HttpStatusCode.Forbidden;
+            }
+            else if (!watch && _failNext > 0)
             {
                 _failNext--;
                 injected = _failCode;

@@ -197,6 +197,21 @@ public sealed class ScheduleControllerTests
     }
 
     [Fact]
+    public async Task Without_permission_to_read_secrets_the_existence_check_is_skipped()
+    {
+        await using var fx = await OperatorFixture.StartAsync();
+        fx.Server.Forbid("GET secrets");
+        fx.CreateSchedule(TestSchedules.Sample());
+        await using var op = await fx.StartOperator().StartedAsync();
+
+        await OperatorFixture.Eventually(() => OperatorFixture.Condition(fx.Schedule("dar"), "Ready") == "True", "Ready=True without the secret check",
+            detail: () => $"status {fx.Schedule("dar")!["status"]?.ToJsonString()}, requests {string.Join(", ", fx.Server.Requests)}");
+        await fx.Settle(op);
+        Assert.True(fx.Server.Requests.GetValueOrDefault("GET secrets") >= 2);
+        Assert.Equal("True", OperatorFixture.Condition(fx.Schedule("dar"), "Ready"));
+    }
+
+    [Fact]
     public async Task A_register_already_exported_to_the_same_storage_by_another_schedule_is_refused()
     {
         await using var fx = await OperatorFixture.StartAsync();

@@ -48,14 +48,14 @@ internal sealed class OperatorFixture : IAsyncDisposable
         (string?)(schedule?["status"]?["conditions"] as JsonArray)?.FirstOrDefault(c => (string?)c?["type"] == type)?[field];
 
     /// <summary>Polls until <paramref name="condition"/> holds; fails with <paramref name="what"/> after the timeout.</summary>
-    public static async Task Eventually(Func<bool> condition, string what, TimeSpan? timeout = null)
+    public static async Task Eventually(Func<bool> condition, string what, TimeSpan? timeout = null, Func<string>? detail = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
         while (!condition())
         {
             if (DateTime.UtcNow > deadline)
             {
-                Assert.Fail($"timed out waiting for: {what}");
+                Assert.Fail($"timed out waiting for: {what}{(detail is null ? "" : "; " + detail())}");
             }
 
             await Task.Delay(25);
