@@ -33,3 +33,6 @@ if [ ! -f "$tools_dir/node_modules/s3rver/bin/s3rver.js" ]; then
   mkdir -p "$tools_dir"
   npm install --prefix "$tools_dir" --no-audit --no-fund --loglevel=error s3rver@3.7.1 >/dev/null
 fi
+
+# Manifest validator's dependencies, exactly as locked (the operator's schema test runs it).
+(cd tools/k8s-validate && npm ci --no-audit --no-fund --loglevel=error)
