@@ -102,4 +102,17 @@ public sealed class DesiredStateTests
         changed.Spec.Jobs!.ActiveDeadlineSeconds = null;
         Assert.NotEqual(DesiredState.Hash(a.TotalCronJob), DesiredState.Hash(DesiredState.Build(changed, "uid-1", "exporter:1").TotalCronJob));
     }
+
+    [Fact]
+    public void ExporterConfig_LoadsThroughTheExportersOwnValidator_AndKeepsTheSpec()
+    {
+        var schedule = ScheduleDocument.LoadFile(TestSchedules.SamplePath);
+
+        var roundTripped = ScheduleDocument.LoadYaml(DesiredState.ExporterConfig(schedule), "configmap schedule.yaml");
+
+        Assert.Equal(
+            System.Text.Json.JsonSerializer.Serialize(schedule.Spec, ScheduleDocument.JsonOptions),
+            System.Text.Json.JsonSerializer.Serialize(roundTripped.Spec, ScheduleDocument.JsonOptions));
+        Assert.Equal(schedule.Metadata.Name, roundTripped.Metadata.Name);
+    }
 }
