@@ -18,11 +18,13 @@ internal sealed class ExternalSorter : IDisposable
     private int _used;
     private readonly List<Entry> _entries = [];
 
-    public ExternalSorter(string tempDirectory, int memoryBudget = 64 << 20)
+    public ExternalSorter(string tempDirectory, int memoryBudget = 32 << 20)
     {
         _tempDirectory = tempDirectory;
         _memoryBudget = memoryBudget;
-        _buffer = new byte[Math.Min(memoryBudget, 1 << 20)];
+        // Grown by doubling up to the budget; each outgrown array is large-object garbage until a
+        // full collection, so the first size is a compromise between small sorts and peak memory.
+        _buffer = new byte[Math.Min(memoryBudget, 4 << 20)];
     }
 
     public long Count { get; private set; }
