@@ -21,6 +21,7 @@ check() { # check <description> <command...>
   local what=$1; shift
   if "$@"; then echo "ok - $what"; pass=$((pass + 1)); else echo "not ok - $what"; fail=$((fail + 1)); fi
 }
+has_match() { compgen -G "$1" >/dev/null; }
 run_locked() { # the exporter pod's security context, as plain docker flags
   docker run --rm --network none --read-only --tmpfs /tmp:rw,nosuid,nodev,size=64m \
     --cap-drop ALL --security-opt no-new-privileges "$@"
@@ -79,8 +80,8 @@ YAML
   check "exporter run --type total exits 0" test "$run_rc" -eq 0 || echo "$run_out" | tail -20 | sed 's/^/    /'
   check "run printed a JSON summary for register SMOKE" grep -q '"register": *"SMOKE"' <<<"$run_out"
   check "run wrote the catalog to the mounted directory" test -s "$work/out/SMOKE/catalog.json"
-  check "run committed a generation manifest" compgen -G "$work/out/SMOKE/generations/*.json"
-  check "run wrote a zipped total for Item" compgen -G "$work/out/SMOKE/V1/Item/SMOKE_V1_Item_TotalDownload_JSON_Current_*.zip"
+  check "run committed a generation manifest" has_match "$work/out/SMOKE/generations/*.json"
+  check "run wrote a zipped total for Item" has_match "$work/out/SMOKE/V1/Item/SMOKE_V1_Item_TotalDownload_JSON_Current_*.zip"
 fi
 
 # --- operator (once its project exists on this branch) ----------------------------------------
