@@ -41,8 +41,8 @@ for lib in $(sort -u <<<"$libs"); do
   cp -L --parents "$lib" "$ctx/rootfs/"
 done
 cp -L /etc/ssl/certs/ca-certificates.crt "$ctx/rootfs/etc/ssl/certs/"
-printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/tmp:/sbin/nologin\n' >"$ctx/rootfs/etc/passwd"
-printf 'root:x:0:\nnonroot:x:65532:\n' >"$ctx/rootfs/etc/group"
+printf 'root:x:0:0:root:/root:/sbin/nologin\napp:x:1654:1654:app:/tmp:/sbin/nologin\n' >"$ctx/rootfs/etc/passwd"
+printf 'root:x:0:\napp:x:1654:\n' >"$ctx/rootfs/etc/group"
 chmod 1777 "$ctx/rootfs/tmp"
 
 cp packaging/Dockerfile.local "$ctx/Dockerfile"

@@ -42,7 +42,7 @@ packaging/image-local.sh exporter "$tag"
 img=bulkexport/exporter:$tag
 check "exporter image: runtime starts in the scratch rootfs (read-only, non-root)" runtime_starts "$img" --help
 check "exporter image runs as a non-root numeric user" \
-  test "$(docker image inspect -f '{{.Config.User}}' "$img")" = 65532:65532
+  test "$(docker image inspect -f '{{.Config.User}}' "$img")" = 1654:1654
 
 set +e
 help_out=$(run_locked "$img" --help 2>&1); help_rc=$?
@@ -72,7 +72,7 @@ spec:
   storage: {local: {path: /out}}
 YAML
   chmod -R a+rX "$work/data" "$work/config"
-  chmod 0777 "$work/out" # the container user (65532) writes there
+  chmod 0777 "$work/out" # the container user (1654) writes there
   set +e
   run_out=$(run_locked -v "$work/data:/data:ro" -v "$work/config:/etc/bulkexport:ro" -v "$work/out:/out" \
     "$img" run --config /etc/bulkexport/schedule.yaml --type total 2>&1); run_rc=$?
