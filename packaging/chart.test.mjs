@@ -192,12 +192,17 @@ test("the chart's CRD is identical to crds/", (t) => {
   assert.equal(crds.length, 1, "helm template --include-crds renders the CRD");
 });
 
-test("examples/kubernetes validate (ExportSchedules against the CRD)", (t) => {
-  const dir = join(root, "examples", "kubernetes");
+test("examples/kubernetes Secrets validate", () => {
+  const r = run(process.execPath, [validator, join(root, "examples", "kubernetes", "secrets.yaml")]);
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /^ok Secret s3-creds$/m);
+});
+
+test("examples/kubernetes validate, ExportSchedules against the CRD", (t) => {
   if (!existsSync(repoCrd)) {
     t.skip(`crds/${crdName} is not on this branch yet; ExportSchedule examples cannot be checked`);
     return;
   }
-  const r = run(process.execPath, [validator, "--crd", repoCrd, dir]);
+  const r = run(process.execPath, [validator, "--crd", repoCrd, join(root, "examples", "kubernetes")]);
   assert.equal(r.code, 0, r.out);
 });
