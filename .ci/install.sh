@@ -36,8 +36,8 @@ echo "install: $("$tools/bin/helm" version --short), kubectl $("$tools/bin/kubec
 
 # Docker engine for the image smoke test. A machine where dockerd cannot start still passes CI:
 # the smoke test then prints SKIP with the reason (see packaging/smoke-image.sh).
-apt_install dockerd docker.io
-if ! docker info >/dev/null 2>&1; then
+apt_install dockerd docker.io || echo "install: WARNING docker.io could not be installed; image smoke tests will be skipped"
+if command -v dockerd >/dev/null && ! docker info >/dev/null 2>&1; then
   mkdir -p /var/log
   nohup dockerd >/var/log/dockerd.log 2>&1 &
   for _ in $(seq 1 30); do docker info >/dev/null 2>&1 && break; sleep 1; done
