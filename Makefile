@@ -63,6 +63,7 @@ helm-lint:
 
 # The chart ships the CRD from crds/; test-chart fails while the two differ.
 chart-crds:
+	mkdir -p $(CHART)/crds
 	cp crds/exportschedules.bulkexport.io.yaml $(CHART)/crds/
 
 # helm upgrade --install into the current kubeconfig context. Extra flags: HELM_ARGS="--set ...".
