@@ -41,6 +41,10 @@ for lib in $(sort -u <<<"$libs"); do
   cp -L --parents "$lib" "$ctx/rootfs/"
 done
 cp -L /etc/ssl/certs/ca-certificates.crt "$ctx/rootfs/etc/ssl/certs/"
+# Time zone rules: schedules name IANA zones (spec.timeZone), and .NET reads them from here.
+[[ -f /usr/share/zoneinfo/Europe/Copenhagen ]] || { echo "image-local: host has no tzdata (apt-get install tzdata)" >&2; exit 3; }
+mkdir -p "$ctx/rootfs/usr/share"
+cp -a /usr/share/zoneinfo "$ctx/rootfs/usr/share/"
 printf 'root:x:0:0:root:/root:/sbin/nologin\napp:x:1654:1654:app:/tmp:/sbin/nologin\n' >"$ctx/rootfs/etc/passwd"
 printf 'root:x:0:\napp:x:1654:\n' >"$ctx/rootfs/etc/group"
 chmod 1777 "$ctx/rootfs/tmp"

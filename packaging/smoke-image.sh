@@ -34,6 +34,20 @@ runtime_starts() { # runtime_starts <image> <args...>
   grep -q 'Execute managed assembly exit code' <<<"$trace" || { tail -5 <<<"$trace" | sed 's/^/    /'; return 1; }
 }
 
+# Schedules name IANA zones; without tzdata .NET rejects every zone but UTC.
+has_tzdata() { # has_tzdata <image>
+  local id ok=0
+  id=$(docker create "$1")
+  docker cp "$id:/usr/share/zoneinfo/Europe/Copenhagen" - >/dev/null 2>&1 || ok=1
+  docker rm "$id" >/dev/null
+  return $ok
+}
+
+validates() { # validates <file>: quiet unless it fails
+  local out
+  out=$(node tools/k8s-validate/validate.mjs "$1" 2>&1) || { sed 's/^/    /' <<<"$out"; return 1; }
+}
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -41,6 +55,7 @@ trap 'rm -rf "$work"' EXIT
 packaging/image-local.sh exporter "$tag"
 img=bulkexport/exporter:$tag
 check "exporter image: runtime starts in the scratch rootfs (read-only, non-root)" runtime_starts "$img" --help
+check "exporter image has time zone data" has_tzdata "$img"
 check "exporter image runs as a non-root numeric user" \
   test "$(docker image inspect -f '{{.Config.User}}' "$img")" = 1654:1654
 
@@ -87,8 +102,20 @@ fi
 # --- operator (once its project exists on this branch) ----------------------------------------
 if [[ -f operator/BulkExport.Operator.csproj ]]; then
   packaging/image-local.sh operator "$tag"
-  check "operator image: runtime starts in the scratch rootfs (read-only, non-root)" \
-    runtime_starts "bulkexport/operator:$tag" --help
+  op=bulkexport/operator:$tag
+  check "operator image: runtime starts in the scratch rootfs (read-only, non-root)" runtime_starts "$op" --help
+  check "operator image has time zone data" has_tzdata "$op"
+  # `operator render` needs no cluster: the objects it would create for the examples must be
+  # valid Kubernetes objects, rendered inside the locked-down container.
+  for ex in examples/kubernetes/dar-postgres-minio.yaml examples/kubernetes/dar-local-storage.yaml; do
+    set +e
+    run_locked -v "$PWD/examples/kubernetes:/examples:ro" "$op" render -f "/examples/$(basename "$ex")" \
+      >"$work/rendered.yaml" 2>"$work/render.err"
+    rc=$?
+    set -e
+    check "operator render -f $(basename "$ex") exits 0" test "$rc" -eq 0 || sed 's/^/    /' "$work/render.err"
+    check "its output validates (tools/k8s-validate)" validates "$work/rendered.yaml"
+  done
 else
   echo "SKIP operator image: operator/BulkExport.Operator.csproj is not on this branch yet"
 fi
