@@ -92,7 +92,8 @@ YAML
   run_out=$(run_locked -v "$work/data:/data:ro" -v "$work/config:/etc/bulkexport:ro" -v "$work/out:/out" \
     "$img" run --config /etc/bulkexport/schedule.yaml --type total 2>&1); run_rc=$?
   set -e
-  check "exporter run --type total exits 0" test "$run_rc" -eq 0 || echo "$run_out" | tail -20 | sed 's/^/    /'
+  [[ $run_rc -eq 0 ]] || tail -20 <<<"$run_out" | sed 's/^/    /'
+  check "exporter run --type total exits 0" test "$run_rc" -eq 0
   check "run printed a JSON summary for register SMOKE" grep -q '"register": *"SMOKE"' <<<"$run_out"
   check "run wrote the catalog to the mounted directory" test -s "$work/out/SMOKE/catalog.json"
   check "run committed a generation manifest" has_match "$work/out/SMOKE/generations/*.json"
@@ -113,7 +114,8 @@ if [[ -f operator/BulkExport.Operator.csproj ]]; then
       >"$work/rendered.yaml" 2>"$work/render.err"
     rc=$?
     set -e
-    check "operator render -f $(basename "$ex") exits 0" test "$rc" -eq 0 || sed 's/^/    /' "$work/render.err"
+    [[ $rc -eq 0 ]] || sed 's/^/    /' "$work/render.err"
+    check "operator render -f $(basename "$ex") exits 0" test "$rc" -eq 0
     check "its output validates (tools/k8s-validate)" validates "$work/rendered.yaml"
   done
 else
