@@ -25,10 +25,16 @@ internal interface IRecordEncoder
 
     void WriteRecord(object?[] row, IBufferWriter<byte> output);
 
+    /// <summary>
+    /// Ends the file. Its bytes must not depend on the records written: the part splitter measures
+    /// the footer once and reserves that much room in every part.
+    /// </summary>
     void WriteFooter(IBufferWriter<byte> output);
 
     /// <summary>Files zipped beside the data file, e.g. the CSV's <c>CREATE TABLE</c> DDL, keyed by extension.</summary>
-    IReadOnlyList<CompanionFile> CompanionFiles(string tableName);
+    /// <param name="tableName">The entity name, for the DDL's table.</param>
+    /// <param name="keyColumns">The entity's key, for the DDL's PRIMARY KEY; empty for none.</param>
+    IReadOnlyList<CompanionFile> CompanionFiles(string tableName, IReadOnlyList<string> keyColumns);
 }
 
 internal sealed record CompanionFile(string Extension, byte[] Content);

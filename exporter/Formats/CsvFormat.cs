@@ -1,0 +1,309 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Text;
+using BulkExport.Exporter.Sources;
+
+namespace BulkExport.Exporter.Formats;
+
+/// <summary>
+/// RFC 4180 CSV: a header row, CRLF line ends, a field quoted only when it holds a comma, quote, CR or
+/// LF. An empty string is written <c>""</c> and null as nothing, which is also how PostgreSQL's
+/// <c>COPY … CSV</c> tells them apart, so the file loads into the companion DDL's table unchanged.
+/// </summary>
+internal sealed class CsvFormat : IRecordFormat
+{
+    public string Name => "CSV";
+
+    public string Extension => "csv";
+
+    public IRecordEncoder CreateEncoder(IReadOnlyList<Column> columns) => new CsvRecordEncoder(columns);
+}
+
+internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordEncoder
+{
+    private static readonly SearchValues<byte> NeedsQuoting = SearchValues.Create(",\"\r\n"u8);
+    private static readonly SearchValues<char> ArrayElementSpecial = SearchValues.Create("{}\",\\ \t\r\n\v\f");
+
+    // Reused for values built before escaping (array literals).
+    private readonly StringBuilder _scratch = new();
+
+    public void WriteHeader(IBufferWriter<byte> output)
+    {
+        for (var i = 0; i < columns.Count; i++)
+        {
+            if (i > 0)
+            {
+                output.Write(","u8);
+            }
+
+            WriteField(columns[i].Name, output);
+        }
+
+        output.Write("\r\n"u8);
+    }
+
+    public void WriteRecord(object?[] row, IBufferWriter<byte> output)
+    {
+        if (row.Length != columns.Count)
+        {
+            throw new ArgumentException($"Row has {row.Length} values for {columns.Count} columns.", nameof(row));
+        }
+
+        for (var i = 0; i < row.Length; i++)
+        {
+            if (i > 0)
+            {
+                output.Write(","u8);
+            }
+
+            var value = row[i];
+            if (value is not null)
+            {
+                WriteValue(columns[i], value, output);
+            }
+        }
+
+        output.Write("\r\n"u8);
+    }
+
+    public void WriteFooter(IBufferWriter<byte> output)
+    {
+    }
+
+    public IReadOnlyList<CompanionFile> CompanionFiles(string tableName, IReadOnlyList<string> keyColumns) =>
+        [new CompanionFile("sql", Encoding.UTF8.GetBytes(SqlDdl.CreateTable(tableName, columns, keyColumns)))];
+
+    private void WriteValue(Column column, object value, IBufferWriter<byte> output)
+    {
+        switch (column.Kind)
+        {
+            case ColumnKind.Text:
+                WriteField(value as string ?? throw ScalarText.Mismatch(value, column), output);
+                break;
+            case ColumnKind.Decimal:
+                WriteField(ScalarText.DecimalString(value, column), output);
+                break;
+            case ColumnKind.Json:
+                WriteField(value is RawJson raw ? raw.Json : throw ScalarText.Mismatch(value, column), output);
+                break;
+            case ColumnKind.Geometry:
+                WriteField(value is GeometryValue g ? g.Wkt : throw ScalarText.Mismatch(value, column), output);
+                break;
+            case ColumnKind.Bytes:
+                var bytes = value as byte[] ?? throw ScalarText.Mismatch(value, column);
+                var span = output.GetSpan(Base64.GetMaxEncodedToUtf8Length(bytes.Length));
+                Base64.EncodeToUtf8(bytes, span, out _, out var encoded);
+                output.Advance(encoded);
+                break;
+            case ColumnKind.Array:
+                _scratch.Clear();
+                AppendArrayLiteral(column, column.ElementKind ?? ColumnKind.Text, value as object?[] ?? throw ScalarText.Mismatch(value, column));
+                WriteField(_scratch.ToString(), output);
+                break;
+            default:
+                var destination = output.GetSpan(ScalarText.MaxScalarBytes);
+                output.Advance(ScalarText.Format(column.Kind, value, column, destination));
+                break;
+        }
+    }
+
+    /// <summary>Writes a string as a CSV field, quoted only when needed; the empty string as <c>""</c>.</summary>
+    internal static void WriteField(string text, IBufferWriter<byte> output)
+    {
+        if (text.Length == 0)
+        {
+            output.Write("\"\""u8);
+            return;
+        }
+
+        // Short strings: encode straight into the output and look for specials in place. Long ones
+        // are measured first rather than reserving three bytes per char.
+        var max = text.Length <= 8192 ? Encoding.UTF8.GetMaxByteCount(text.Length) : Encoding.UTF8.GetByteCount(text);
+        var span = output.GetSpan(max);
+        var length = Encoding.UTF8.GetBytes(text, span);
+        var encoded = span[..length];
+        if (encoded.IndexOfAny(NeedsQuoting) < 0)
+        {
+            output.Advance(length);
+            return;
+        }
+
+        var copy = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            encoded.CopyTo(copy);
+            WriteQuoted(copy.AsSpan(0, length), output);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(copy);
+        }
+    }
+
+    private static void WriteQuoted(ReadOnlySpan<byte> utf8, IBufferWriter<byte> output)
+    {
+        var quotes = utf8.Count((byte)'"');
+        var span = output.GetSpan(utf8.Length + quotes + 2);
+        span[0] = (byte)'"';
+        var at = 1;
+        while (true)
+        {
+            var next = utf8.IndexOf((byte)'"');
+            if (next < 0)
+            {
+                utf8.CopyTo(span[at..]);
+                at += utf8.Length;
+                break;
+            }
+
+            utf8[..(next + 1)].CopyTo(span[at..]);
+            at += next + 1;
+            span[at++] = (byte)'"';
+            utf8 = utf8[(next + 1)..];
+        }
+
+        span[at++] = (byte)'"';
+        output.Advance(at);
+    }
+
+    /// <summary>
+    /// PostgreSQL array input syntax, e.g. <c>{1,NULL,"a b"}</c>: elements quoted when empty, when they
+    /// hold a delimiter, brace, quote, backslash or white space, or when they would read as NULL.
+    /// </summary>
+    private void AppendArrayLiteral(Column column, ColumnKind elementKind, object?[] items)
+    {
+        Span<byte> scalar = stackalloc byte[ScalarText.MaxScalarBytes];
+        _scratch.Append('{');
+        for (var i = 0; i < items.Length; i++)
+        {
+            if (i > 0)
+            {
+                _scratch.Append(',');
+            }
+
+            var item = items[i];
+            switch (item)
+            {
+                case null:
+                    _scratch.Append("NULL");
+                    break;
+                case object?[] nested when elementKind != ColumnKind.Json:
+                    AppendArrayLiteral(column, elementKind, nested);
+                    break;
+                default:
+                    string text;
+                    switch (elementKind)
+                    {
+                        case ColumnKind.Text:
+                            text = item as string ?? throw ScalarText.Mismatch(item, column);
+                            break;
+                        case ColumnKind.Decimal:
+                            text = ScalarText.DecimalString(item, column);
+                            break;
+                        case ColumnKind.Json:
+                            text = item is RawJson raw ? raw.Json : throw ScalarText.Mismatch(item, column);
+                            break;
+                        case ColumnKind.Geometry:
+                            text = item is GeometryValue g ? g.Wkt : throw ScalarText.Mismatch(item, column);
+                            break;
+                        case ColumnKind.Bytes:
+                            text = Convert.ToBase64String(item as byte[] ?? throw ScalarText.Mismatch(item, column));
+                            break;
+                        default:
+                            var written = ScalarText.Format(elementKind, item, column, scalar);
+                            text = Encoding.UTF8.GetString(scalar[..written]);
+                            break;
+                    }
+
+                    AppendArrayElement(text);
+                    break;
+            }
+        }
+
+        _scratch.Append('}');
+    }
+
+    private void AppendArrayElement(string text)
+    {
+        if (text.Length > 0 && text.AsSpan().IndexOfAny(ArrayElementSpecial) < 0 && !text.Equals("NULL", StringComparison.OrdinalIgnoreCase))
+        {
+            _scratch.Append(text);
+            return;
+        }
+
+        _scratch.Append('"');
+        foreach (var c in text)
+        {
+            if (c is '"' or '\\')
+            {
+                _scratch.Append('\\');
+            }
+
+            _scratch.Append(c);
+        }
+
+        _scratch.Append('"');
+    }
+}
+
+/// <summary>The CSV's schema as PostgreSQL DDL, so <c>psql -f</c> then <c>\copy … csv header</c> loads it.</summary>
+internal static class SqlDdl
+{
+    public static string CreateTable(string tableName, IReadOnlyList<Column> columns, IReadOnlyList<string> keyColumns)
+    {
+        var sb = new StringBuilder();
+        sb.Append("CREATE TABLE ").Append(Quote(tableName)).Append(" (\n");
+        for (var i = 0; i < columns.Count; i++)
+        {
+            var column = columns[i];
+            sb.Append("    ").Append(Quote(column.Name)).Append(' ').Append(SqlType(column));
+            if (!column.Nullable)
+            {
+                sb.Append(" NOT NULL");
+            }
+
+            if (i < columns.Count - 1 || keyColumns.Count > 0)
+            {
+                sb.Append(',');
+            }
+
+            sb.Append('\n');
+        }
+
+        if (keyColumns.Count > 0)
+        {
+            sb.Append("    PRIMARY KEY (").AppendJoin(", ", keyColumns.Select(Quote)).Append(")\n");
+        }
+
+        sb.Append(");\n");
+        return sb.ToString();
+    }
+
+    public static string SqlType(Column column) =>
+        !string.IsNullOrWhiteSpace(column.SqlType)
+            ? column.SqlType
+            : column.Kind == ColumnKind.Array
+                ? KindType(column.ElementKind ?? ColumnKind.Text) + "[]"
+                : KindType(column.Kind);
+
+    private static string KindType(ColumnKind kind) => kind switch
+    {
+        ColumnKind.Text => "text",
+        ColumnKind.Integer => "bigint",
+        ColumnKind.Decimal => "numeric",
+        ColumnKind.Float => "double precision",
+        ColumnKind.Boolean => "boolean",
+        ColumnKind.Date => "date",
+        ColumnKind.Timestamp => "timestamp",
+        ColumnKind.TimestampTz => "timestamp with time zone",
+        ColumnKind.Uuid => "uuid",
+        ColumnKind.Json => "jsonb",
+        ColumnKind.Bytes => "bytea",
+        ColumnKind.Geometry => "geometry",
+        // Nested arrays of arrays are still one-dimensional in the type: PostgreSQL ignores dimensions.
+        ColumnKind.Array => "text",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
+
+    internal static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+}

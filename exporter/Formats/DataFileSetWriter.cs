@@ -1,0 +1,329 @@
+using System.Security.Cryptography;
+using BulkExport.Exporter.Formats.Zip;
+using BulkExport.Exporter.Sources;
+
+namespace BulkExport.Exporter.Formats;
+
+/// <param name="BaseName">(part, partCount) → file name without extension, parts counted from 1. The caller decides the <c>_partKofN</c> suffix.</param>
+/// <param name="TableName">Entity name, for the DDL.</param>
+/// <param name="KeyColumns">For the DDL's PRIMARY KEY.</param>
+/// <param name="TempDirectory">Existing directory for staged files; names inside are unique per writer.</param>
+/// <param name="MaxUncompressedBytes">A part's data file never exceeds this, unless one record alone does.</param>
+/// <param name="MaxRecordsPerFile">Optional record limit per part.</param>
+/// <param name="Timestamp">Modification time of the zip entries.</param>
+internal sealed record DataFileSetOptions(
+    Func<int, int, string> BaseName,
+    string TableName,
+    IReadOnlyList<string> KeyColumns,
+    string TempDirectory,
+    long MaxUncompressedBytes,
+    long? MaxRecordsPerFile,
+    DateTimeOffset Timestamp);
+
+/// <param name="Files">The zip files, in part order.</param>
+/// <param name="ContentSha256">SHA-256 (lowercase hex) over the uncompressed data files of all parts in order: equal exactly when the rows (and their split) are equal, whatever the generation.</param>
+/// <param name="Records">Rows written.</param>
+/// <param name="UncompressedBytes">Sum of the parts' data file sizes, companions excluded.</param>
+internal sealed record DataFileSet(IReadOnlyList<StagedFile> Files, string ContentSha256, long Records, long UncompressedBytes);
+
+/// <param name="FileName">The zip's name, <c>BaseName(k, n).zip</c>.</param>
+/// <param name="InnerFileName">The data file inside, <c>BaseName(k, n).{extension}</c>.</param>
+/// <param name="LocalPath">Where the zip is staged; the caller owns (and deletes) it after <see cref="DataFileSetWriter.Complete"/>.</param>
+/// <param name="SizeBytes">Zip size.</param>
+/// <param name="Sha256">SHA-256 of the zip, lowercase hex.</param>
+/// <param name="Records">Rows in this part.</param>
+/// <param name="UncompressedBytes">Size of this part's data file.</param>
+/// <param name="Part">1-based part number.</param>
+/// <param name="PartCount">Number of parts of the set.</param>
+internal sealed record StagedFile(string FileName, string InnerFileName, string LocalPath, long SizeBytes, string Sha256, long Records, long UncompressedBytes, int Part, int PartCount);
+
+/// <summary>
+/// Writes the rows of one output group into size- and count-limited parts and zips them. Each part's
+/// data is deflated to a temp file as rows arrive (memory stays bounded); the zips are assembled at
+/// <see cref="Complete"/>, when the part count, and so every entry name, is known.
+/// </summary>
+internal sealed class DataFileSetWriter : IDisposable
+{
+    // Deflate and hash in chunks this big: large enough to amortise the calls, small enough for L2.
+    private const int FlushThreshold = 128 * 1024;
+    private const int BufferCount = 3;
+    private const int FileBufferSize = 256 * 1024;
+
+    private readonly IRecordFormat _format;
+    private readonly IReadOnlyList<Column> _columns;
+    private readonly DataFileSetOptions _options;
+    private readonly PartCompressor _compressor;
+    private readonly List<string> _staged = [];
+    private readonly int _footerLength;
+    private ByteBuffer _buffer = new(FlushThreshold + (FlushThreshold / 2));
+    private IRecordEncoder _encoder;
+    // Bytes and records of the open part, counted here so splitting never waits for the compressor.
+    private long _partBytes;
+    private long _partRecords;
+    private long _handedOff;
+    private long _records;
+    private bool _completed;
+    private bool _faulted;
+    private bool _disposed;
+
+    public DataFileSetWriter(IRecordFormat format, IReadOnlyList<Column> columns, DataFileSetOptions options)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxUncompressedBytes, 1);
+        if (options.MaxRecordsPerFile is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "MaxRecordsPerFile must be at least 1.");
+        }
+
+        if (!Directory.Exists(options.TempDirectory))
+        {
+            throw new DirectoryNotFoundException($"Temp directory '{options.TempDirectory}' does not exist.");
+        }
+
+        _format = format;
+        _columns = columns;
+        _options = options;
+
+        var probe = new ByteBuffer(64);
+        format.CreateEncoder(columns).WriteFooter(probe);
+        _footerLength = probe.Count;
+
+        // Last, after every check that can throw: it starts a thread that only Dispose stops.
+        _compressor = new PartCompressor(BufferCount, FlushThreshold + (FlushThreshold / 2));
+        try
+        {
+            _encoder = StartPart();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Appends a row. Synchronous and CPU-bound: encodes here, deflates on the compressor thread.</summary>
+    /// <summary>Uncompressed bytes handed to the compressor so far, for progress reporting.</summary>
+    public long UncompressedBytes => Interlocked.Read(ref _handedOff);
+
+    public void Write(object?[] row)
+    {
+        ThrowIfNotWritable();
+        try
+        {
+            if (_partRecords > 0 && _partRecords >= _options.MaxRecordsPerFile)
+            {
+                Roll();
+            }
+
+            var mark = _buffer.Count;
+            _encoder.WriteRecord(row, _buffer);
+            if (_partRecords > 0 && _partBytes + _buffer.Count + _footerLength > _options.MaxUncompressedBytes)
+            {
+                // The encoded record carries this part's separator, so it is encoded again for the next.
+                _buffer.Truncate(mark);
+                Roll();
+                _encoder.WriteRecord(row, _buffer);
+            }
+
+            _partRecords++;
+            _records++;
+            if (_buffer.Count >= FlushThreshold)
+            {
+                HandOff();
+            }
+        }
+        catch
+        {
+            // The encoder may have written half a record; nothing after this can be trusted.
+            _faulted = true;
+            throw;
+        }
+    }
+
+    /// <summary>Closes the last part and assembles the zips in the temp directory.</summary>
+    public DataFileSet Complete()
+    {
+        ThrowIfNotWritable();
+        _completed = true;
+        try
+        {
+            FinishPart();
+            var (parts, contentSha) = _compressor.Finish();
+            var companions = _encoder.CompanionFiles(_options.TableName, _options.KeyColumns);
+            var files = new List<StagedFile>(parts.Count);
+            for (var i = 0; i < parts.Count; i++)
+            {
+                files.Add(Assemble(parts[i], i + 1, parts.Count, companions));
+                File.Delete(parts[i].Path);
+            }
+
+            _staged.Clear();
+            return new DataFileSet(files, contentSha, _records, parts.Sum(p => p.UncompressedSize));
+        }
+        catch
+        {
+            _faulted = true;
+            DeleteStaged();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _compressor.Dispose();
+        DeleteStaged();
+    }
+
+    private void ThrowIfNotWritable()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_completed || _faulted)
+        {
+            throw new InvalidOperationException(_faulted ? "The writer failed earlier and cannot continue." : "Complete() was already called.");
+        }
+    }
+
+    private IRecordEncoder StartPart()
+    {
+        var path = Path.Combine(_options.TempDirectory, $"bulkexport-{Guid.NewGuid():N}.deflate");
+        _staged.Add(path);
+        // Created here rather than on the compressor thread, so a bad temp directory fails the caller at once.
+        var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileBufferSize);
+        _compressor.StartPart(path, file);
+        _partBytes = 0;
+        _partRecords = 0;
+        var encoder = _format.CreateEncoder(_columns);
+        encoder.WriteHeader(_buffer);
+        return encoder;
+    }
+
+    private void Roll()
+    {
+        FinishPart();
+        _encoder = StartPart();
+    }
+
+    private void FinishPart()
+    {
+        _encoder.WriteFooter(_buffer);
+        HandOff();
+        _compressor.EndPart(_partRecords);
+    }
+
+    private void HandOff()
+    {
+        if (_buffer.Count == 0)
+        {
+            return;
+        }
+
+        _partBytes += _buffer.Count;
+        _handedOff += _buffer.Count;
+        _buffer = _compressor.Submit(_buffer);
+    }
+
+    private StagedFile Assemble(CompressedPart part, int number, int count, IReadOnlyList<CompanionFile> companions)
+    {
+        var baseName = _options.BaseName(number, count);
+        if (string.IsNullOrWhiteSpace(baseName))
+        {
+            throw new InvalidOperationException($"BaseName({number}, {count}) returned an empty name.");
+        }
+
+        var innerName = baseName + "." + _format.Extension;
+        var path = Path.Combine(_options.TempDirectory, $"bulkexport-{Guid.NewGuid():N}.zip");
+        _staged.Add(path);
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long size;
+        using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileBufferSize))
+        {
+            using var hashing = new HashingWriteStream(file, sha);
+            var zip = new ZipWriter(hashing, _options.Timestamp);
+            if (part.UncompressedSize == 0)
+            {
+                // Deflate writes nothing at all for no input; a stored empty entry is the valid spelling.
+                zip.AddEntry(innerName, ReadOnlySpan<byte>.Empty);
+            }
+            else
+            {
+                using var data = new FileStream(part.Path, FileMode.Open, FileAccess.Read, FileShare.None, FileBufferSize, FileOptions.SequentialScan);
+                zip.AddEntry(innerName, data, part.CompressedSize, part.UncompressedSize, part.Crc, ZipWriter.MethodDeflate);
+            }
+
+            foreach (var companion in companions)
+            {
+                zip.AddEntry(baseName + "." + companion.Extension, companion.Content);
+            }
+
+            zip.Finish();
+            size = zip.Position;
+        }
+
+        return new StagedFile(
+            baseName + ".zip",
+            innerName,
+            path,
+            size,
+            Convert.ToHexStringLower(sha.GetHashAndReset()),
+            part.Records,
+            part.UncompressedSize,
+            number,
+            count);
+    }
+
+    private void DeleteStaged()
+    {
+        foreach (var path in _staged)
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (IOException)
+            {
+                // Best effort: the temp directory is the caller's scratch space and is cleaned with it.
+            }
+        }
+
+        _staged.Clear();
+    }
+}
+
+/// <summary>Hashes what passes through on the way to the file, so a staged zip is read only once.</summary>
+internal sealed class HashingWriteStream(Stream inner, IncrementalHash hash) : Stream
+{
+    public override bool CanRead => false;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        hash.AppendData(buffer);
+        inner.Write(buffer);
+    }
+
+    public override void Flush() => inner.Flush();
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+}

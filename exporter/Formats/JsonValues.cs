@@ -1,0 +1,141 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using BulkExport.Exporter.Sources;
+
+namespace BulkExport.Exporter.Formats;
+
+/// <summary>Writes column values with a <see cref="Utf8JsonWriter"/>; shared by JSON, JSONL and GEOJSON.</summary>
+internal static class JsonValues
+{
+    /// <summary>
+    /// Non-ASCII text stays as UTF-8 (Danish names stay readable and files stay small). The "unsafe"
+    /// encoder only matters when JSON is pasted into HTML, which a download file never is.
+    /// </summary>
+    public static readonly JsonWriterOptions WriterOptions = new()
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Indented = false,
+        // The encoders write one root value per Reset and add separators themselves.
+        SkipValidation = true,
+    };
+
+    public static JsonEncodedText[] EncodeNames(IReadOnlyList<Column> columns)
+    {
+        var names = new JsonEncodedText[columns.Count];
+        for (var i = 0; i < names.Length; i++)
+        {
+            names[i] = JsonEncodedText.Encode(columns[i].Name, WriterOptions.Encoder);
+        }
+
+        return names;
+    }
+
+    public static void WriteValue(Utf8JsonWriter writer, Column column, ColumnKind kind, object? value)
+    {
+        if (value is null)
+        {
+            writer.WriteNullValue();
+            return;
+        }
+
+        switch (kind)
+        {
+            case ColumnKind.Text:
+                if (value is string s)
+                {
+                    writer.WriteStringValue(s);
+                }
+                else
+                {
+                    throw ScalarText.Mismatch(value, column);
+                }
+
+                break;
+            case ColumnKind.Integer:
+                writer.WriteNumberValue(ScalarText.ToInt64(value, column));
+                break;
+            case ColumnKind.Decimal:
+                var text = ScalarText.DecimalString(value, column);
+                if (ScalarText.IsJsonNumber(text))
+                {
+                    writer.WriteRawValue(text, skipInputValidation: true);
+                }
+                else
+                {
+                    // NaN and the infinities of numeric: not JSON numbers.
+                    writer.WriteStringValue(text);
+                }
+
+                break;
+            case ColumnKind.Float:
+                var d = ScalarText.ToDouble(value, column);
+                var nonFinite = ScalarText.NonFiniteName(d);
+                if (nonFinite is not null)
+                {
+                    writer.WriteStringValue(nonFinite);
+                }
+                else
+                {
+                    Span<byte> number = stackalloc byte[ScalarText.MaxScalarBytes];
+                    var length = ScalarText.Format(ColumnKind.Float, d, column, number);
+                    writer.WriteRawValue(number[..length], skipInputValidation: true);
+                }
+
+                break;
+            case ColumnKind.Boolean:
+                writer.WriteBooleanValue(value is bool b ? b : throw ScalarText.Mismatch(value, column));
+                break;
+            case ColumnKind.Date:
+            case ColumnKind.Timestamp:
+            case ColumnKind.TimestampTz:
+            case ColumnKind.Uuid:
+                // These spellings never need JSON escaping, so the quoted text goes in raw,
+                // skipping the writer's escaping scan.
+                Span<byte> scalar = stackalloc byte[ScalarText.MaxScalarBytes + 2];
+                var written = ScalarText.Format(kind, value, column, scalar[1..]);
+                scalar[0] = (byte)'"';
+                scalar[written + 1] = (byte)'"';
+                writer.WriteRawValue(scalar[..(written + 2)], skipInputValidation: true);
+                break;
+            case ColumnKind.Json:
+                // Validated: one malformed value must not corrupt a whole published file.
+                writer.WriteRawValue(value is RawJson raw ? raw.Json : throw ScalarText.Mismatch(value, column));
+                break;
+            case ColumnKind.Bytes:
+                writer.WriteBase64StringValue(value is byte[] bytes ? bytes : throw ScalarText.Mismatch(value, column));
+                break;
+            case ColumnKind.Geometry:
+                writer.WriteRawValue(value is GeometryValue g ? g.GeoJson : throw ScalarText.Mismatch(value, column));
+                break;
+            case ColumnKind.Array:
+                if (value is not object?[] items)
+                {
+                    throw ScalarText.Mismatch(value, column);
+                }
+
+                WriteArray(writer, column, column.ElementKind ?? ColumnKind.Text, items);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
+        }
+    }
+
+    // A nested object?[] is a further dimension of a multi-dimensional array, with the same element kind.
+    private static void WriteArray(Utf8JsonWriter writer, Column column, ColumnKind elementKind, object?[] items)
+    {
+        writer.WriteStartArray();
+        foreach (var item in items)
+        {
+            if (item is object?[] nested && elementKind != ColumnKind.Json)
+            {
+                WriteArray(writer, column, elementKind, nested);
+            }
+            else
+            {
+                WriteValue(writer, column, elementKind, item);
+            }
+        }
+
+        writer.WriteEndArray();
+    }
+}

@@ -1,0 +1,106 @@
+namespace BulkExport.Exporter.Pipeline;
+
+/// <summary>
+/// Merge-joins the current rows of a plain entity, arriving in key order, with the base
+/// generation's state: keys only in the current rows are inserts, keys in both with another hash
+/// are updates, keys only in the base are deletes. Writes the new state as it goes, so memory holds
+/// one row of each side.
+/// </summary>
+internal sealed class DeltaMerger(DeltaStateReader baseState, DeltaStateWriter newState, string entity, int keyColumnCount, IDeltaSink sink)
+{
+    private byte[]? _previousKey;
+    private bool _started;
+
+    public long Inserts { get; private set; }
+
+    public long Updates { get; private set; }
+
+    public long Deletes { get; private set; }
+
+    /// <param name="row">Produces the row when it is needed (it may have to be decoded).</param>
+    public void Accept(byte[] key, ReadOnlySpan<byte> hash, Func<object?[]> row)
+    {
+        if (!_started)
+        {
+            baseState.MoveNext();
+            _started = true;
+        }
+
+        if (_previousKey is not null)
+        {
+            var order = key.AsSpan().SequenceCompareTo(_previousKey);
+            if (order == 0)
+            {
+                throw new DuplicateKeyException(entity, KeyEncoder.Decode(key, keyColumnCount));
+            }
+
+            if (order < 0)
+            {
+                throw new InvalidOperationException($"entity {entity}: rows did not arrive in key order");
+            }
+        }
+
+        _previousKey = key;
+        while (baseState.HasCurrent && baseState.Key.AsSpan().SequenceCompareTo(key) < 0)
+        {
+            EmitDelete();
+        }
+
+        if (baseState.HasCurrent && baseState.Key.AsSpan().SequenceEqual(key))
+        {
+            if (!baseState.Hash.AsSpan().SequenceEqual(hash[..ExternalSorter.HashLength]))
+            {
+                sink.Change(row(), DeltaOperation.Update);
+                Updates++;
+            }
+
+            baseState.MoveNext();
+        }
+        else
+        {
+            sink.Change(row(), DeltaOperation.Insert);
+            Inserts++;
+        }
+
+        newState.Write(key, hash);
+    }
+
+    public void Finish()
+    {
+        if (!_started)
+        {
+            baseState.MoveNext();
+            _started = true;
+        }
+
+        while (baseState.HasCurrent)
+        {
+            EmitDelete();
+        }
+    }
+
+    private void EmitDelete()
+    {
+        sink.Delete(KeyEncoder.Decode(baseState.Key, keyColumnCount));
+        Deletes++;
+        baseState.MoveNext();
+    }
+}
+
+internal enum DeltaOperation
+{
+    Insert,
+    Update,
+    Delete,
+}
+
+internal interface IDeltaSink
+{
+    void Change(object?[] row, DeltaOperation operation);
+
+    /// <summary>A tombstone: only the key values are known.</summary>
+    void Delete(object?[] keyValues);
+}
+
+internal sealed class DuplicateKeyException(string entity, object?[] key)
+    : Exception($"entity {entity}: key ({string.Join(", ", key.Select(k => k?.ToString() ?? "null"))}) appears more than once; the key in spec.entities[].key must identify one row");

@@ -1,0 +1,184 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+using BulkExport.Exporter.Sources;
+
+namespace BulkExport.Exporter.Pipeline;
+
+/// <summary>
+/// Encodes key values as bytes whose ordinal order is the key order: integers and times numerically,
+/// text by UTF-8 bytes (PostgreSQL's C collation), uuids by their bytes. Delta state is sorted by
+/// this encoding and merge-joined, and the encoding decodes back to the values for tombstone rows.
+/// </summary>
+internal static class KeyEncoder
+{
+    private const byte NullTag = 0x01;
+    private const byte FalseTag = 0x08;
+    private const byte TrueTag = 0x09;
+    private const byte IntegerTag = 0x10;
+    private const byte DateTag = 0x11;
+    private const byte TimestampTag = 0x12;
+    private const byte TimestampTzTag = 0x13;
+    private const byte UuidTag = 0x20;
+    private const byte TextTag = 0x30;
+    private const byte OtherTag = 0x40;
+
+    /// <summary>Kinds whose encoded order equals the order PostgreSQL's ORDER BY (COLLATE "C") gives.</summary>
+    public static bool HasSourceCompatibleOrder(ColumnKind kind) =>
+        kind is ColumnKind.Integer or ColumnKind.Text or ColumnKind.Uuid or ColumnKind.Date or ColumnKind.Timestamp or ColumnKind.TimestampTz or ColumnKind.Boolean;
+
+    public static void Encode(object?[] row, ReadOnlySpan<int> keyIndexes, ArrayBufferWriter<byte> output)
+    {
+        foreach (var index in keyIndexes)
+        {
+            EncodeValue(row[index], output);
+        }
+    }
+
+    private static void EncodeValue(object? value, ArrayBufferWriter<byte> output)
+    {
+        switch (value)
+        {
+            case null:
+                Put(output, NullTag);
+                break;
+            case bool b:
+                Put(output, b ? TrueTag : FalseTag);
+                break;
+            case long l:
+                PutInt64(output, IntegerTag, l);
+                break;
+            case DateOnly d:
+                PutInt64(output, DateTag, d.DayNumber);
+                break;
+            case DateTime dt:
+                PutInt64(output, TimestampTag, dt.Ticks);
+                break;
+            case DateTimeOffset dto:
+                PutInt64(output, TimestampTzTag, dto.UtcTicks);
+                break;
+            case Guid g:
+                Put(output, UuidTag);
+                g.TryWriteBytes(output.GetSpan(16), bigEndian: true, out _);
+                output.Advance(16);
+                break;
+            case string s:
+                PutText(output, TextTag, s);
+                break;
+            default:
+                PutText(output, OtherTag, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "");
+                break;
+        }
+    }
+
+    public static object?[] Decode(ReadOnlySpan<byte> key, int count)
+    {
+        var values = new object?[count];
+        for (var i = 0; i < count; i++)
+        {
+            var tag = key[0];
+            key = key[1..];
+            switch (tag)
+            {
+                case NullTag:
+                    values[i] = null;
+                    break;
+                case FalseTag or TrueTag:
+                    values[i] = tag == TrueTag;
+                    break;
+                case IntegerTag or DateTag or TimestampTag or TimestampTzTag:
+                    var raw = (long)(BinaryPrimitives.ReadUInt64BigEndian(key) ^ 0x8000_0000_0000_0000UL);
+                    key = key[8..];
+                    values[i] = tag switch
+                    {
+                        IntegerTag => raw,
+                        DateTag => DateOnly.FromDayNumber((int)raw),
+                        TimestampTag => new DateTime(raw, DateTimeKind.Unspecified),
+                        _ => new DateTimeOffset(raw, TimeSpan.Zero),
+                    };
+                    break;
+                case UuidTag:
+                    values[i] = new Guid(key[..16], bigEndian: true);
+                    key = key[16..];
+                    break;
+                case TextTag or OtherTag:
+                    values[i] = ReadText(ref key);
+                    break;
+                default:
+                    throw new InvalidDataException($"corrupt key encoding (tag 0x{tag:x2})");
+            }
+        }
+
+        return values;
+    }
+
+    private static void Put(ArrayBufferWriter<byte> output, byte b)
+    {
+        output.GetSpan(1)[0] = b;
+        output.Advance(1);
+    }
+
+    private static void PutInt64(ArrayBufferWriter<byte> output, byte tag, long value)
+    {
+        var span = output.GetSpan(9);
+        span[0] = tag;
+        BinaryPrimitives.WriteUInt64BigEndian(span[1..], (ulong)value ^ 0x8000_0000_0000_0000UL);
+        output.Advance(9);
+    }
+
+    // 0x00 inside text is escaped as 00 FF and the text ends with 00 01, so a shorter text sorts
+    // before any longer text it prefixes, exactly as byte-wise string comparison does.
+    private static void PutText(ArrayBufferWriter<byte> output, byte tag, string text)
+    {
+        Put(output, tag);
+        var max = Encoding.UTF8.GetMaxByteCount(text.Length);
+        var rented = ArrayPool<byte>.Shared.Rent(max);
+        try
+        {
+            var n = Encoding.UTF8.GetBytes(text, rented);
+            var bytes = rented.AsSpan(0, n);
+            while (bytes.Length > 0)
+            {
+                var zero = bytes.IndexOf((byte)0);
+                var chunk = zero < 0 ? bytes : bytes[..zero];
+                output.Write(chunk);
+                if (zero < 0)
+                {
+                    break;
+                }
+
+                output.Write<byte>([0x00, 0xFF]);
+                bytes = bytes[(zero + 1)..];
+            }
+
+            output.Write<byte>([0x00, 0x01]);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private static string ReadText(ref ReadOnlySpan<byte> key)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        while (true)
+        {
+            var zero = key.IndexOf((byte)0);
+            if (zero < 0 || zero + 1 >= key.Length)
+            {
+                throw new InvalidDataException("corrupt key encoding (unterminated text)");
+            }
+
+            buffer.Write(key[..zero]);
+            var marker = key[zero + 1];
+            key = key[(zero + 2)..];
+            if (marker == 0x01)
+            {
+                return Encoding.UTF8.GetString(buffer.WrittenSpan);
+            }
+
+            buffer.Write<byte>([0x00]);
+        }
+    }
+}

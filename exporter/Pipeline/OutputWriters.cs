@@ -1,0 +1,255 @@
+using System.Security.Cryptography;
+using System.Text;
+using BulkExport.Api;
+using BulkExport.Exporter.Formats;
+using BulkExport.Exporter.Publishing;
+using BulkExport.Exporter.Sources;
+
+namespace BulkExport.Exporter.Pipeline;
+
+/// <summary>
+/// The data files one entity gets in one generation: a writer per format × type of data for the
+/// totals, and a writer per format for the delta. Publishing re-issues a total whose content is
+/// unchanged since the last total (a server-side copy) and uploads the rest.
+/// </summary>
+internal sealed class OutputWriters : IDeltaSink, IDisposable
+{
+    private readonly GenerationContext _context;
+    private readonly EntitySpec _entity;
+    private readonly EntityLayout _layout;
+    private readonly List<Group> _totals = [];
+    private readonly List<Group> _deltas = [];
+    private readonly int _width;
+
+    public OutputWriters(GenerationContext context, EntitySpec entity, EntityLayout layout)
+    {
+        _context = context;
+        _entity = entity;
+        _layout = layout;
+        _width = layout.Columns.Count;
+        var output = context.Schedule.Spec.Output;
+        var formats = output.Formats
+            .Where(f => f != OutputFormats.GeoJson || layout.HasGeometry)
+            .Select(RecordFormats.Get)
+            .ToList();
+        var temporal = layout.Temporal is not null;
+        var typesOfData = temporal ? output.TypesOfData : [TypesOfData.Current];
+        var totalKey = temporal
+            ? [.. entity.Key, entity.Temporal!.RegistrationFrom, entity.Temporal.EffectiveFrom]
+            : entity.Key;
+
+        if (context.IsTotal)
+        {
+            foreach (var format in formats)
+            {
+                foreach (var typeOfData in TypesOfData.All.Where(typesOfData.Contains))
+                {
+                    _totals.Add(CreateGroup(FileNaming.TotalDownload, format, typeOfData, layout.Columns, totalKey));
+                }
+            }
+        }
+
+        var deltaColumns = layout.Columns.Append(new Column(EntityExport.OperationColumn, ColumnKind.Text, Nullable: false)).ToList();
+        var deltaType = temporal ? TypesOfData.Bitemporal : TypesOfData.Current;
+        foreach (var format in formats)
+        {
+            _deltas.Add(CreateGroup(FileNaming.DeltaDownload, format, deltaType, deltaColumns, totalKey));
+        }
+    }
+
+    public long UncompressedBytes => _totals.Concat(_deltas).Sum(g => g.Writer.UncompressedBytes);
+
+    public long DeltaRecords { get; private set; }
+
+    private Group CreateGroup(string typeOfDownload, IRecordFormat format, string typeOfData, IReadOnlyList<Column> columns, IReadOnlyList<string> keyColumns)
+    {
+        var spec = _context.Schedule.Spec;
+        var options = new DataFileSetOptions(
+            (part, count) => FileNaming.BaseName(spec.Register, spec.Version, _entity.Name, typeOfDownload, format.Name, typeOfData, _context.Generation, part, count),
+            _entity.Name,
+            keyColumns,
+            _context.TempDirectory,
+            Quantity.Parse(spec.Output.MaxUncompressedBytes),
+            spec.Output.MaxRecordsPerFile,
+            _context.PointInTime);
+        return new Group(typeOfDownload, format, typeOfData, columns, new DataFileSetWriter(format, columns, options));
+    }
+
+    public void WriteTotal(object?[] row, EntityLayout layout, DateTimeOffset pointInTime)
+    {
+        if (_totals.Count == 0)
+        {
+            return;
+        }
+
+        var registrationCurrent = true;
+        var effectCurrent = true;
+        if (layout.Temporal is { } t)
+        {
+            var registrationTo = EntityExport.Instant(row, t.RegistrationTo, layout, _entity);
+            registrationCurrent = registrationTo is null || registrationTo > pointInTime;
+            var effectiveFrom = EntityExport.Instant(row, t.EffectiveFrom, layout, _entity);
+            var effectiveTo = EntityExport.Instant(row, t.EffectiveTo, layout, _entity);
+            effectCurrent = (effectiveFrom is null || effectiveFrom <= pointInTime) && (effectiveTo is null || effectiveTo > pointInTime);
+        }
+
+        foreach (var group in _totals)
+        {
+            var include = group.TypeOfData switch
+            {
+                TypesOfData.Bitemporal => true,
+                TypesOfData.Temporal => registrationCurrent,
+                _ => registrationCurrent && effectCurrent,
+            };
+            if (include)
+            {
+                group.Writer.Write(row);
+            }
+        }
+    }
+
+    public void WriteDelta(object?[] row, DeltaOperation operation)
+    {
+        var withOperation = new object?[_width + 1];
+        Array.Copy(row, withOperation, _width);
+        withOperation[_width] = OperationName(operation);
+        foreach (var group in _deltas)
+        {
+            group.Writer.Write(withOperation);
+        }
+
+        DeltaRecords++;
+    }
+
+    void IDeltaSink.Change(object?[] row, DeltaOperation operation) => WriteDelta(row, operation);
+
+    void IDeltaSink.Delete(object?[] keyValues)
+    {
+        var tombstone = new object?[_width + 1];
+        for (var i = 0; i < _layout.KeyIndexes.Length; i++)
+        {
+            tombstone[_layout.KeyIndexes[i]] = keyValues[i];
+        }
+
+        tombstone[_width] = OperationName(DeltaOperation.Delete);
+        foreach (var group in _deltas)
+        {
+            group.Writer.Write(tombstone);
+        }
+
+        DeltaRecords++;
+    }
+
+    public static string OperationName(DeltaOperation operation) => operation switch
+    {
+        DeltaOperation.Insert => "insert",
+        DeltaOperation.Update => "update",
+        _ => "delete",
+    };
+
+    /// <summary>Finishes every file and puts it in the store (unreferenced until the manifest commits).</summary>
+    public async Task<(List<ManifestFile> Files, long Bytes)> PublishAsync(CancellationToken cancellationToken)
+    {
+        var files = new List<ManifestFile>();
+        long bytes = 0;
+        var spec = _context.Schedule.Spec;
+        foreach (var group in _totals.Concat(_deltas))
+        {
+            var set = group.Writer.Complete();
+            var contentId = ContentId(group, set.ContentSha256);
+            var groupFiles = new List<ManifestFile>();
+            var previous = group.TypeOfDownload == FileNaming.TotalDownload
+                && _context.LastTotals.TryGetValue(GroupKey(group), out var last)
+                && last.Count > 0 && last.All(f => f.ContentId == contentId)
+                ? last
+                : null;
+
+            if (previous is not null)
+            {
+                // Unchanged since the last total: the same zip under the new generation's name, so
+                // consumers see from the inner name that they already have it.
+                foreach (var old in previous.OrderBy(f => f.Part))
+                {
+                    var fileName = FileNaming.BaseName(spec.Register, spec.Version, _entity.Name, group.TypeOfDownload, group.Format.Name, group.TypeOfData, _context.Generation, old.Part, old.PartCount) + ".zip";
+                    var key = FileNaming.DataKey(spec.Register, spec.Version, _entity.Name, fileName);
+                    await _context.Store.CopyAsync(old.Key, key, cancellationToken).ConfigureAwait(false);
+                    groupFiles.Add(new ManifestFile
+                    {
+                        Key = key,
+                        FileName = fileName,
+                        EntityName = _entity.Name,
+                        TypeOfDownload = group.TypeOfDownload,
+                        TypeOfData = group.TypeOfData,
+                        Format = group.Format.Name,
+                        ContainedFileName = old.ContainedFileName,
+                        ContainedGenerationNumber = old.ContainedGenerationNumber,
+                        Part = old.Part,
+                        PartCount = old.PartCount,
+                        SizeBytes = old.SizeBytes,
+                        Sha256 = old.Sha256,
+                        RecordCount = old.RecordCount,
+                        UncompressedBytes = old.UncompressedBytes,
+                        ContentId = contentId,
+                    });
+                }
+
+                foreach (var staged in set.Files)
+                {
+                    File.Delete(staged.LocalPath);
+                }
+            }
+            else
+            {
+                foreach (var staged in set.Files)
+                {
+                    var key = FileNaming.DataKey(spec.Register, spec.Version, _entity.Name, staged.FileName);
+                    await _context.Store.PutFileAsync(key, staged.LocalPath, staged.Sha256, "application/zip", cancellationToken).ConfigureAwait(false);
+                    File.Delete(staged.LocalPath);
+                    groupFiles.Add(new ManifestFile
+                    {
+                        Key = key,
+                        FileName = staged.FileName,
+                        EntityName = _entity.Name,
+                        TypeOfDownload = group.TypeOfDownload,
+                        TypeOfData = group.TypeOfData,
+                        Format = group.Format.Name,
+                        ContainedFileName = staged.InnerFileName,
+                        ContainedGenerationNumber = _context.Generation,
+                        Part = staged.Part,
+                        PartCount = staged.PartCount,
+                        SizeBytes = staged.SizeBytes,
+                        Sha256 = staged.Sha256,
+                        RecordCount = staged.Records,
+                        UncompressedBytes = staged.UncompressedBytes,
+                        ContentId = contentId,
+                    });
+                }
+            }
+
+            bytes += groupFiles.Sum(f => f.SizeBytes);
+            files.AddRange(groupFiles);
+        }
+
+        return (files, bytes);
+    }
+
+    private string GroupKey(Group group) => $"{_context.Register}|{_context.Version}|{_entity.Name}|{group.TypeOfDownload}|{group.TypeOfData}|{group.Format.Name}";
+
+    /// <summary>The data (and its schema) without the generation: equal ids mean byte-identical content.</summary>
+    private static string ContentId(Group group, string contentSha256)
+    {
+        var schema = string.Join(",", group.Columns.Select(c => $"{c.Name}:{c.Kind}:{c.ElementKind}:{c.SqlType}:{c.Nullable}"));
+        var text = $"{group.Format.Name}|{group.TypeOfData}|{schema}|{contentSha256}";
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+    }
+
+    public void Dispose()
+    {
+        foreach (var group in _totals.Concat(_deltas))
+        {
+            group.Writer.Dispose();
+        }
+    }
+
+    private sealed record Group(string TypeOfDownload, IRecordFormat Format, string TypeOfData, IReadOnlyList<Column> Columns, DataFileSetWriter Writer);
+}

@@ -1,0 +1,93 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace BulkExport.Exporter.Publishing;
+
+/// <summary>
+/// The commit record of one generation (<c>{REG}/generations/{gen:D10}.json</c>): every file it
+/// published, with sizes, checksums and record counts, and the base generation its deltas follow.
+/// Immutable once committed; the catalog is rebuilt from these.
+/// </summary>
+internal sealed class GenerationManifest
+{
+    public int SchemaVersion { get; set; } = 1;
+    public string Register { get; set; } = "";
+    public int Version { get; set; }
+    public long Generation { get; set; }
+    /// <summary>The last committed generation before this one; null for the first.</summary>
+    public long? BaseGeneration { get; set; }
+    /// <summary><c>total</c> or <c>delta</c>.</summary>
+    public string Run { get; set; } = "";
+    public DateTimeOffset PointInTime { get; set; }
+    public DateTimeOffset? BasePointInTime { get; set; }
+    public DateTimeOffset GenerationTime { get; set; }
+    public string? Job { get; set; }
+    public string TotalFrequency { get; set; } = "";
+    public string DeltaFrequency { get; set; } = "";
+    public List<ManifestEntity> Entities { get; set; } = [];
+    public List<ManifestFile> Files { get; set; } = [];
+
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
+
+    public static GenerationManifest FromBytes(ReadOnlySpan<byte> bytes, string key)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<GenerationManifest>(bytes, Json)
+                ?? throw new InvalidDataException($"{key}: empty manifest");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{key}: not a valid generation manifest: {e.Message}", e);
+        }
+    }
+}
+
+internal sealed class ManifestEntity
+{
+    public string Name { get; set; } = "";
+    public bool Temporal { get; set; }
+    /// <summary>Rows of the entity in this generation's snapshot.</summary>
+    public long Records { get; set; }
+    /// <summary>Key + row-hash state of a plain entity, the base of the next generation's delta.</summary>
+    public StateFile? State { get; set; }
+}
+
+internal sealed class StateFile
+{
+    public string Key { get; set; } = "";
+    public long SizeBytes { get; set; }
+    public string Sha256 { get; set; } = "";
+    public long Records { get; set; }
+}
+
+internal sealed class ManifestFile
+{
+    public string Key { get; set; } = "";
+    public string FileName { get; set; } = "";
+    public string EntityName { get; set; } = "";
+    public string TypeOfDownload { get; set; } = "";
+    public string TypeOfData { get; set; } = "";
+    public string Format { get; set; } = "";
+    public string ContainedFileName { get; set; } = "";
+    /// <summary>Differs from the generation when an unchanged total was re-issued.</summary>
+    public long ContainedGenerationNumber { get; set; }
+    public int Part { get; set; } = 1;
+    public int PartCount { get; set; } = 1;
+    public long SizeBytes { get; set; }
+    public string Sha256 { get; set; } = "";
+    public long RecordCount { get; set; }
+    public long UncompressedBytes { get; set; }
+    /// <summary>Identifies the data of the whole group (all parts), independent of the generation number.</summary>
+    public string ContentId { get; set; } = "";
+    public DateTimeOffset ExpirationDate { get; set; }
+
+    public string GroupKey(string register, int version) =>
+        $"{register}|{version}|{EntityName}|{TypeOfDownload}|{TypeOfData}|{Format}";
+}

@@ -1,0 +1,337 @@
+using System.Text;
+using System.Text.Json;
+using BulkExport.Api;
+
+namespace BulkExport.Exporter.Sources.Files;
+
+/// <summary>
+/// Rows of a JSON Lines file. A first pass over the file finds the columns (the union of keys, in
+/// first-seen order) and their kinds; the second pass yields the rows. Only one line is in memory.
+/// </summary>
+internal sealed class JsonLinesRowReader : IRowReader
+{
+    private readonly EntityFile _file;
+    private readonly EntitySpec _entity;
+    private readonly Column[] _columns;
+    private readonly byte[][] _utf8Names;
+    private readonly Dictionary<string, int> _index;
+    private readonly bool[] _isKey;
+    private readonly FileChunkReader _reader;
+    private long _lineNumber;
+    private object?[] _current = [];
+
+    private JsonLinesRowReader(EntityFile file, EntitySpec entity, Column[] columns, bool[] isKey)
+    {
+        _file = file;
+        _entity = entity;
+        _columns = columns;
+        _isKey = isKey;
+        _utf8Names = columns.Select(c => Encoding.UTF8.GetBytes(c.Name)).ToArray();
+        _index = new Dictionary<string, int>(columns.Length, StringComparer.Ordinal);
+        for (var i = 0; i < columns.Length; i++)
+        {
+            _index[columns[i].Name] = i;
+        }
+
+        _reader = new FileChunkReader(file.Handle);
+    }
+
+    public IReadOnlyList<Column> Columns => _columns;
+
+    public object?[] Current => _current;
+
+    public static async ValueTask<JsonLinesRowReader> OpenAsync(EntityFile file, EntitySpec entity, EntityLayout layout, CancellationToken cancellationToken)
+    {
+        var inference = new Inference();
+        var reader = new FileChunkReader(file.Handle);
+        long lineNumber = 0;
+        while (true)
+        {
+            var (found, length, consumed) = await NextLineAsync(reader, cancellationToken).ConfigureAwait(false);
+            if (!found)
+            {
+                break;
+            }
+
+            lineNumber++;
+            inference.Observe(reader.Buffer.AsSpan(reader.Start, length), file.Path, lineNumber);
+            reader.Consume(consumed);
+            reader.Trim();
+        }
+
+        var columns = inference.Columns(layout);
+        layout.Validate(entity, file.Path, columns);
+        var isKey = columns.Select(c => layout.Keys.Contains(c.Name)).ToArray();
+        return new JsonLinesRowReader(file, entity, columns, isKey);
+    }
+
+    public async ValueTask<bool> ReadAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var (found, length, consumed) = await NextLineAsync(_reader, cancellationToken).ConfigureAwait(false);
+            if (!found)
+            {
+                return false;
+            }
+
+            _lineNumber++;
+            var row = ParseRow(_reader.Buffer.AsSpan(_reader.Start, length));
+            _reader.Consume(consumed);
+            _reader.Trim();
+            if (row is not null)
+            {
+                _current = row;
+                return true;
+            }
+        }
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    /// <summary>The next line (without its line end) at the reader's start; consumed includes the line end.</summary>
+    private static async ValueTask<(bool Found, int Length, int Consumed)> NextLineAsync(FileChunkReader reader, CancellationToken cancellationToken)
+    {
+        var searched = 0;
+        while (true)
+        {
+            var newline = reader.Available[searched..].IndexOf((byte)'\n');
+            if (newline >= 0)
+            {
+                var end = searched + newline;
+                var length = end > 0 && reader.Available[end - 1] == '\r' ? end - 1 : end;
+                return (true, length, end + 1);
+            }
+
+            searched = reader.Length;
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!await reader.ReadMoreAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (reader.Length == 0)
+                {
+                    return (false, 0, 0);
+                }
+
+                var length = reader.Available[^1] == '\r' ? reader.Length - 1 : reader.Length;
+                return (true, length, reader.Length);
+            }
+        }
+    }
+
+    private static bool IsBlank(ReadOnlySpan<byte> line) => line.Trim(" \t\r"u8).IsEmpty;
+
+    private object?[]? ParseRow(ReadOnlySpan<byte> line)
+    {
+        if (IsBlank(line))
+        {
+            return null;
+        }
+
+        var row = new object?[_columns.Length];
+        var json = new Utf8JsonReader(line);
+        try
+        {
+            ExpectObject(ref json, _file.Path, _lineNumber);
+            var guess = 0;
+            while (json.Read() && json.TokenType == JsonTokenType.PropertyName)
+            {
+                int column;
+                // Lines usually repeat the same key order, so the next column is the likely match.
+                if (guess < _utf8Names.Length && json.ValueTextEquals(_utf8Names[guess]))
+                {
+                    column = guess;
+                }
+                else if (!_index.TryGetValue(json.GetString()!, out column))
+                {
+                    throw Error($"key '{json.GetString()}' did not appear in the first pass (did the file change during the run?)");
+                }
+
+                guess = column + 1;
+                json.Read();
+                row[column] = Convert(ref json, line, _columns[column]);
+            }
+
+            while (json.Read())
+            {
+                // Reaching the end checks that nothing follows the object.
+            }
+        }
+        catch (JsonException e)
+        {
+            throw Error($"invalid JSON: {e.Message}", e);
+        }
+
+        for (var i = 0; i < _isKey.Length; i++)
+        {
+            if (_isKey[i] && row[i] is null)
+            {
+                throw Error($"key column '{_columns[i].Name}' is null or missing");
+            }
+        }
+
+        return row;
+    }
+
+    private object? Convert(ref Utf8JsonReader json, ReadOnlySpan<byte> line, Column column)
+    {
+        if (json.TokenType == JsonTokenType.Null)
+        {
+            return null;
+        }
+
+        switch (column.Kind)
+        {
+            case ColumnKind.TimestampTz:
+                if (json.TokenType != JsonTokenType.String)
+                {
+                    throw Error($"column '{column.Name}': expected an ISO 8601 timestamp string, found {json.TokenType}");
+                }
+
+                var text = json.GetString()!;
+                if (text.Length == 0)
+                {
+                    return null;
+                }
+
+                return FileValues.TryParseTimestamp(text, out var timestamp)
+                    ? timestamp
+                    : throw Error($"column '{column.Name}': '{text}' is not an ISO 8601 timestamp");
+            case ColumnKind.Geometry when json.TokenType is JsonTokenType.StartObject or JsonTokenType.String:
+                var geometryStart = (int)json.TokenStartIndex;
+                json.Skip();
+                try
+                {
+                    return GeometryText.FromJson(line[geometryStart..(int)json.BytesConsumed]);
+                }
+                catch (Exception e) when (e is FormatException or JsonException or KeyNotFoundException or InvalidOperationException)
+                {
+                    throw Error($"column '{column.Name}': not a GeoJSON or WKT geometry: {e.Message}", e);
+                }
+
+            case ColumnKind.Text when json.TokenType == JsonTokenType.String:
+                return json.GetString();
+            case ColumnKind.Boolean when json.TokenType is JsonTokenType.True or JsonTokenType.False:
+                return json.GetBoolean();
+            case ColumnKind.Integer when json.TokenType == JsonTokenType.Number && json.TryGetInt64(out var l):
+                return l;
+            case ColumnKind.Decimal when json.TokenType == JsonTokenType.Number:
+                try
+                {
+                    return new DecimalText(FileValues.CanonicalDecimal(json.ValueSpan));
+                }
+                catch (FormatException e)
+                {
+                    throw Error($"column '{column.Name}': {e.Message}", e);
+                }
+
+            case ColumnKind.Json:
+                var start = (int)json.TokenStartIndex;
+                if (json.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+                {
+                    json.Skip();
+                }
+
+                return new RawJson(FileValues.StrictUtf8.GetString(line[start..(int)json.BytesConsumed]));
+            default:
+                throw Error($"column '{column.Name}': a {json.TokenType} value does not fit kind {column.Kind} (did the file change during the run?)");
+        }
+    }
+
+    private SourceException Error(string message, Exception? inner = null) =>
+        new($"Entity '{_entity.Name}': {_file.Path}:{_lineNumber}: {message}.", transient: false, inner);
+
+    private static void ExpectObject(ref Utf8JsonReader json, string path, long lineNumber)
+    {
+        if (!json.Read() || json.TokenType != JsonTokenType.StartObject)
+        {
+            throw new JsonException($"line {lineNumber} of '{path}' is not a JSON object");
+        }
+    }
+
+    /// <summary>Column discovery and kind inference of the first pass.</summary>
+    private sealed class Inference
+    {
+        private readonly List<string> _names = [];
+        private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
+        private readonly List<Seen> _seen = [];
+
+        [Flags]
+        private enum Seen
+        {
+            None = 0,
+            Boolean = 1,
+            Integer = 2,
+            Number = 4,
+            String = 8,
+            Structure = 16,
+        }
+
+        public void Observe(ReadOnlySpan<byte> line, string path, long lineNumber)
+        {
+            if (IsBlank(line))
+            {
+                return;
+            }
+
+            var json = new Utf8JsonReader(line);
+            try
+            {
+                ExpectObject(ref json, path, lineNumber);
+                while (json.Read() && json.TokenType == JsonTokenType.PropertyName)
+                {
+                    var name = json.GetString()!;
+                    if (!_index.TryGetValue(name, out var column))
+                    {
+                        column = _names.Count;
+                        _index[name] = column;
+                        _names.Add(name);
+                        _seen.Add(Seen.None);
+                    }
+
+                    json.Read();
+                    _seen[column] |= json.TokenType switch
+                    {
+                        JsonTokenType.True or JsonTokenType.False => Seen.Boolean,
+                        JsonTokenType.Number => json.TryGetInt64(out _) ? Seen.Integer : Seen.Number,
+                        JsonTokenType.String => Seen.String,
+                        JsonTokenType.StartObject or JsonTokenType.StartArray => Seen.Structure,
+                        _ => Seen.None,
+                    };
+                    if (json.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+                    {
+                        json.Skip();
+                    }
+                }
+
+                while (json.Read())
+                {
+                    // Validates the rest of the line.
+                }
+            }
+            catch (JsonException e)
+            {
+                throw new SourceException($"{path}:{lineNumber}: invalid JSON: {e.Message}.", transient: false, e);
+            }
+        }
+
+        public Column[] Columns(EntityLayout layout)
+        {
+            var columns = new Column[_names.Count];
+            for (var i = 0; i < columns.Length; i++)
+            {
+                var name = _names[i];
+                var kind = layout.ForcedKind(name) ?? _seen[i] switch
+                {
+                    Seen.None or Seen.String => ColumnKind.Text,
+                    Seen.Boolean => ColumnKind.Boolean,
+                    Seen.Integer => ColumnKind.Integer,
+                    Seen.Number or (Seen.Integer | Seen.Number) => ColumnKind.Decimal,
+                    _ => ColumnKind.Json,
+                };
+                columns[i] = new Column(name, kind, Nullable: !layout.Keys.Contains(name));
+            }
+
+            return columns;
+        }
+    }
+}

@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Logging;
+
+namespace BulkExport.Exporter.Sources.Postgres;
+
+internal static partial class PostgresLog
+{
+    [LoggerMessage(EventId = 2100, Level = LogLevel.Information,
+        Message = "PostgreSQL snapshot opened on {Target}: point in time {PointInTime:O}, up to {Readers} parallel readers, exported snapshot {SnapshotId}")]
+    public static partial void SnapshotOpened(this ILogger logger, string target, DateTimeOffset pointInTime, int readers, string? snapshotId);
+
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Debug, Message = "Reading entity {Entity} ({Mode}, sorted: {Sorted}): {Sql}")]
+    public static partial void ReadStarted(this ILogger logger, string entity, PostgresReadMode mode, bool sorted, string sql);
+
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Information, Message = "Read {Rows} rows of entity {Entity} in {Seconds:F1} s")]
+    public static partial void ReadFinished(this ILogger logger, string entity, long rows, double seconds);
+
+    [LoggerMessage(EventId = 2103, Level = LogLevel.Debug, Message = "Closing the reader of entity {Entity} ended with {Error}; the read's savepoint is rolled back")]
+    public static partial void ReaderCloseFailed(this ILogger logger, string entity, string error);
+
+    [LoggerMessage(EventId = 2104, Level = LogLevel.Warning, Message = "A snapshot connection to {Target} was dropped after {Error}")]
+    public static partial void ConnectionDropped(this ILogger logger, string target, string error);
+
+    [LoggerMessage(EventId = 2105, Level = LogLevel.Debug, Message = "Reader connection {Number} joined exported snapshot {SnapshotId}")]
+    public static partial void ReaderJoined(this ILogger logger, int number, string snapshotId);
+}

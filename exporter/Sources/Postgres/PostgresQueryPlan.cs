@@ -1,0 +1,234 @@
+using System.Globalization;
+using System.Text;
+using BulkExport.Api;
+using Npgsql.PostgresTypes;
+using NpgsqlTypes;
+
+namespace BulkExport.Exporter.Sources.Postgres;
+
+/// <summary>How one output column is read off the wire after the projection has cast it.</summary>
+internal enum ValueRead
+{
+    Long,
+    Double,
+    Bool,
+    Text,
+    DecimalText,
+    RawJson,
+    Date,
+    Timestamp,
+    TimestampTz,
+    Uuid,
+    Bytes,
+    Geometry,
+    LongArray,
+    DoubleArray,
+    BoolArray,
+    TextArray,
+    DecimalArray,
+    JsonArray,
+    DateArray,
+    TimestampArray,
+    TimestampTzArray,
+    UuidArray,
+    BytesArray,
+}
+
+/// <param name="Column">The column as the pipeline sees it.</param>
+/// <param name="Read">How to read it.</param>
+/// <param name="Projection">SQL select-list items (geometry projects three: GeoJSON, WKT, SRID).</param>
+/// <param name="OrderBy">The SQL expression that sorts like the pipeline's byte order when this column is a key.</param>
+/// <summary>One result column as described by the server and the catalog.</summary>
+internal sealed record PostgresField(string Name, PostgresType Type, string SqlType, bool Nullable);
+
+internal sealed record ColumnPlan(Column Column, ValueRead Read, IReadOnlyList<string> Projection, string OrderBy);
+
+/// <summary>
+/// The SELECT the exporter runs for an entity, built from the entity's result metadata. Every value is
+/// cast in SQL to one of a handful of wire types, so the readers need no per-type special cases and
+/// binary COPY (which carries no type information) can be read with known types.
+/// </summary>
+internal sealed class PostgresQueryPlan
+{
+    private const string Alias = "q";
+
+    private PostgresQueryPlan(IReadOnlyList<ColumnPlan> columns, string select)
+    {
+        Columns = columns;
+        Select = select;
+    }
+
+    public IReadOnlyList<ColumnPlan> Columns { get; }
+
+    /// <summary>The SELECT statement (no trailing semicolon), usable inside <c>COPY (…) TO STDOUT</c>.</summary>
+    public string Select { get; }
+
+    /// <summary>The inner statement every plan wraps: the table or the entity's own query.</summary>
+    public static string InnerSelect(EntitySpec entity)
+    {
+        if (!string.IsNullOrWhiteSpace(entity.Table))
+        {
+            return "SELECT * FROM " + QuoteQualified(entity.Table);
+        }
+
+        if (!string.IsNullOrWhiteSpace(entity.Query))
+        {
+            return entity.Query.Trim().TrimEnd(';').Trim();
+        }
+
+        throw new SourceException($"PostgreSQL source, entity '{entity.Name}': neither table nor query is set", transient: false);
+    }
+
+    /// <summary><c>schema.table</c> → <c>"schema"."table"</c>; names already quoted are kept as written.</summary>
+    public static string QuoteQualified(string name)
+    {
+        if (name.Contains('"', StringComparison.Ordinal))
+        {
+            return name;
+        }
+
+        return string.Join('.', name.Split('.').Select(QuoteIdentifier));
+    }
+
+    public static string QuoteIdentifier(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    public static PostgresQueryPlan Build(
+        EntitySpec entity,
+        IReadOnlyList<PostgresField> fields,
+        ReadRequest request)
+    {
+        var plans = fields.Select(f => PlanColumn(f.Name, f.Type, f.SqlType, f.Nullable)).ToList();
+
+        var sql = new StringBuilder("SELECT ");
+        sql.AppendJoin(", ", plans.SelectMany(p => p.Projection));
+        sql.Append(" FROM (").Append(InnerSelect(entity)).Append(") AS ").Append(Alias);
+
+        if (request.RegistrationWindow is { } window && entity.Temporal is { } temporal)
+        {
+            var from = Literal(window.From);
+            var to = Literal(window.To);
+            var regFrom = Alias + "." + QuoteIdentifier(temporal.RegistrationFrom);
+            var regTo = Alias + "." + QuoteIdentifier(temporal.RegistrationTo);
+            sql.Append(CultureInfo.InvariantCulture, $" WHERE ({regFrom} > {from} AND {regFrom} <= {to}) OR ({regTo} > {from} AND {regTo} <= {to})");
+        }
+
+        if (request.SortByKey && entity.Key.Count > 0)
+        {
+            var orderBy = entity.Key.Select(k =>
+                plans.FirstOrDefault(p => p.Column.Name == k)?.OrderBy
+                ?? throw new SourceException($"PostgreSQL source, entity '{entity.Name}': key column '{k}' is not in the result", transient: false));
+            sql.Append(" ORDER BY ").AppendJoin(", ", orderBy);
+        }
+
+        return new PostgresQueryPlan(plans, sql.ToString());
+    }
+
+    /// <summary>
+    /// Timestamps are inlined as literals because COPY takes no parameters; the text is produced here
+    /// from a DateTimeOffset, never from user input, so there is nothing to inject.
+    /// </summary>
+    private static string Literal(DateTimeOffset value) =>
+        "'" + value.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture) + "+00'::timestamptz";
+
+    private static ColumnPlan PlanColumn(string name, PostgresType type, string sqlType, bool nullable)
+    {
+        var col = Alias + "." + QuoteIdentifier(name);
+        var baseType = Unwrap(type);
+
+        if (baseType is PostgresArrayType array)
+        {
+            var (elementKind, read, cast) = ArrayMapping(Unwrap(array.Element));
+            return new ColumnPlan(
+                new Column(name, ColumnKind.Array, elementKind, sqlType, nullable),
+                read,
+                [$"{col}::{cast}"],
+                $"{col}::text COLLATE \"C\"");
+        }
+
+        var typeName = baseType.InternalName;
+        if (typeName is "geometry" or "geography")
+        {
+            // PostGIS renders both spellings itself: NetTopologySuite's core has no GeoJSON writer, and the
+            // server's text costs little over shipping WKB (bench/README.md). 15 digits keeps full double
+            // precision where ST_AsGeoJSON's default is 9.
+            return new ColumnPlan(
+                new Column(name, ColumnKind.Geometry, null, sqlType, nullable),
+                ValueRead.Geometry,
+                [$"ST_AsGeoJSON({col}, 15)", $"ST_AsText({col}, 15)", $"ST_SRID({col})"],
+                $"ST_AsEWKB({col})");
+        }
+
+        var (kind, valueRead, castTo) = ScalarMapping(typeName);
+        var projection = castTo is null ? col : $"{col}::{castTo}";
+        var orderBy = kind == ColumnKind.Text ? $"{projection} COLLATE \"C\"" : col;
+        return new ColumnPlan(new Column(name, kind, null, sqlType, nullable), valueRead, [projection], orderBy);
+    }
+
+    private static PostgresType Unwrap(PostgresType type)
+    {
+        while (type is PostgresDomainType domain)
+        {
+            type = domain.BaseType;
+        }
+
+        return type;
+    }
+
+    private static (ColumnKind Kind, ValueRead Read, string? Cast) ScalarMapping(string internalName) => internalName switch
+    {
+        "int2" or "int4" => (ColumnKind.Integer, ValueRead.Long, "int8"),
+        "int8" => (ColumnKind.Integer, ValueRead.Long, null),
+        "numeric" => (ColumnKind.Decimal, ValueRead.DecimalText, "text"),
+        "float4" => (ColumnKind.Float, ValueRead.Double, "float8"),
+        "float8" => (ColumnKind.Float, ValueRead.Double, null),
+        "bool" => (ColumnKind.Boolean, ValueRead.Bool, null),
+        "date" => (ColumnKind.Date, ValueRead.Date, null),
+        "timestamp" => (ColumnKind.Timestamp, ValueRead.Timestamp, null),
+        "timestamptz" => (ColumnKind.TimestampTz, ValueRead.TimestampTz, null),
+        "uuid" => (ColumnKind.Uuid, ValueRead.Uuid, null),
+        "json" or "jsonb" => (ColumnKind.Json, ValueRead.RawJson, "text"),
+        "bytea" => (ColumnKind.Bytes, ValueRead.Bytes, null),
+        "text" => (ColumnKind.Text, ValueRead.Text, null),
+        // varchar, char, name, enums, intervals, inet, … : PostgreSQL's own text rendering.
+        _ => (ColumnKind.Text, ValueRead.Text, "text"),
+    };
+
+    private static (ColumnKind Kind, ValueRead Read, string Cast) ArrayMapping(PostgresType element) => element.InternalName switch
+    {
+        "int2" or "int4" or "int8" => (ColumnKind.Integer, ValueRead.LongArray, "int8[]"),
+        "numeric" => (ColumnKind.Decimal, ValueRead.DecimalArray, "text[]"),
+        "float4" or "float8" => (ColumnKind.Float, ValueRead.DoubleArray, "float8[]"),
+        "bool" => (ColumnKind.Boolean, ValueRead.BoolArray, "bool[]"),
+        "date" => (ColumnKind.Date, ValueRead.DateArray, "date[]"),
+        "timestamp" => (ColumnKind.Timestamp, ValueRead.TimestampArray, "timestamp[]"),
+        "timestamptz" => (ColumnKind.TimestampTz, ValueRead.TimestampTzArray, "timestamptz[]"),
+        "uuid" => (ColumnKind.Uuid, ValueRead.UuidArray, "uuid[]"),
+        "json" or "jsonb" => (ColumnKind.Json, ValueRead.JsonArray, "text[]"),
+        "bytea" => (ColumnKind.Bytes, ValueRead.BytesArray, "bytea[]"),
+        _ => (ColumnKind.Text, ValueRead.TextArray, "text[]"),
+    };
+
+    /// <summary>The wire type each read uses; binary COPY needs it because its stream carries no type OIDs.</summary>
+    public static NpgsqlDbType WireType(ValueRead read) => read switch
+    {
+        ValueRead.Long => NpgsqlDbType.Bigint,
+        ValueRead.Double => NpgsqlDbType.Double,
+        ValueRead.Bool => NpgsqlDbType.Boolean,
+        ValueRead.Text or ValueRead.DecimalText or ValueRead.RawJson or ValueRead.Geometry => NpgsqlDbType.Text,
+        ValueRead.Date => NpgsqlDbType.Date,
+        ValueRead.Timestamp => NpgsqlDbType.Timestamp,
+        ValueRead.TimestampTz => NpgsqlDbType.TimestampTz,
+        ValueRead.Uuid => NpgsqlDbType.Uuid,
+        ValueRead.Bytes => NpgsqlDbType.Bytea,
+        ValueRead.LongArray => NpgsqlDbType.Array | NpgsqlDbType.Bigint,
+        ValueRead.DoubleArray => NpgsqlDbType.Array | NpgsqlDbType.Double,
+        ValueRead.BoolArray => NpgsqlDbType.Array | NpgsqlDbType.Boolean,
+        ValueRead.TextArray or ValueRead.DecimalArray or ValueRead.JsonArray => NpgsqlDbType.Array | NpgsqlDbType.Text,
+        ValueRead.DateArray => NpgsqlDbType.Array | NpgsqlDbType.Date,
+        ValueRead.TimestampArray => NpgsqlDbType.Array | NpgsqlDbType.Timestamp,
+        ValueRead.TimestampTzArray => NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
+        ValueRead.UuidArray => NpgsqlDbType.Array | NpgsqlDbType.Uuid,
+        ValueRead.BytesArray => NpgsqlDbType.Array | NpgsqlDbType.Bytea,
+        _ => throw new ArgumentOutOfRangeException(nameof(read), read, null),
+    };
+}

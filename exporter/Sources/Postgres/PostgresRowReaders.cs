@@ -1,0 +1,361 @@
+using System.Data;
+using System.Diagnostics;
+using Npgsql;
+
+namespace BulkExport.Exporter.Sources.Postgres;
+
+/// <summary>Which Npgsql read path streams the rows. Both were measured (a tie on a loaded 2-CPU machine); see bench/README.md.</summary>
+internal enum PostgresReadMode
+{
+    /// <summary><c>COPY (SELECT …) TO STDOUT (FORMAT BINARY)</c> through <see cref="NpgsqlBinaryExporter"/>.</summary>
+    BinaryCopy,
+
+    /// <summary>A plain SELECT read row by row with <see cref="NpgsqlDataReader"/>.</summary>
+    DataReader,
+}
+
+/// <summary>Turns the wire values (already cast by <see cref="PostgresQueryPlan"/>) into the kinds' CLR values.</summary>
+internal static class PostgresValues
+{
+    public static object? Convert(ValueRead read, object value) => read switch
+    {
+        ValueRead.DecimalText => new DecimalText((string)value),
+        ValueRead.RawJson => new RawJson((string)value),
+        ValueRead.TimestampTz => ToUtc((DateTime)value),
+        ValueRead.LongArray => Box((long?[])value),
+        ValueRead.DoubleArray => Box((double?[])value),
+        ValueRead.BoolArray => Box((bool?[])value),
+        ValueRead.TextArray => Box((string?[])value),
+        ValueRead.DecimalArray => Array.ConvertAll((string?[])value, s => s is null ? null : (object)new DecimalText(s)),
+        ValueRead.JsonArray => Array.ConvertAll((string?[])value, s => s is null ? null : (object)new RawJson(s)),
+        ValueRead.DateArray => Box((DateOnly?[])value),
+        ValueRead.TimestampArray => Box((DateTime?[])value),
+        ValueRead.TimestampTzArray => Array.ConvertAll((DateTime?[])value, d => d is { } t ? (object)ToUtc(t) : null),
+        ValueRead.UuidArray => Box((Guid?[])value),
+        ValueRead.BytesArray => Box((byte[]?[])value),
+        _ => value,
+    };
+
+    public static DateTimeOffset ToUtc(DateTime value) =>
+        new(DateTime.SpecifyKind(value, DateTimeKind.Utc), TimeSpan.Zero);
+
+    private static object?[] Box<T>(T[] values)
+    {
+        var result = new object?[values.Length];
+        for (var i = 0; i < values.Length; i++)
+        {
+            result[i] = values[i];
+        }
+
+        return result;
+    }
+}
+
+/// <summary>Common life cycle: hands the connection back to the snapshot when done, counts rows.</summary>
+internal abstract class PostgresRowReader : IRowReader, IRowReaderOrdering
+{
+    private readonly PostgresSnapshot.Lease _lease;
+    private readonly Stopwatch _elapsed = Stopwatch.StartNew();
+    private bool _completed;
+    private bool _disposed;
+
+    protected PostgresRowReader(PostgresSnapshot.Lease lease, string entityName, PostgresQueryPlan plan, bool sorted)
+    {
+        _lease = lease;
+        EntityName = entityName;
+        Plan = plan;
+        Columns = [.. plan.Columns.Select(c => c.Column)];
+        IsSortedByKey = sorted;
+    }
+
+    public IReadOnlyList<Column> Columns { get; }
+
+    public object?[] Current { get; protected set; } = [];
+
+    public bool IsSortedByKey { get; }
+
+    public long Rows { get; private set; }
+
+    /// <summary>The statement this reader streams (diagnostics, bench).</summary>
+    public string Sql => Plan.Select;
+
+    protected string EntityName { get; }
+
+    protected PostgresQueryPlan Plan { get; }
+
+    protected PostgresSnapshot.Lease Lease => _lease;
+
+    public async ValueTask<bool> ReadAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_completed)
+        {
+            return false;
+        }
+
+        try
+        {
+            if (await ReadRowAsync(cancellationToken).ConfigureAwait(false))
+            {
+                Rows++;
+                return true;
+            }
+        }
+        catch (Exception ex) when (PostgresErrors.IsDatabaseError(ex))
+        {
+            throw _lease.Snapshot.Errors.Classify(ex, EntityName, "reading rows");
+        }
+        catch (InvalidCastException ex)
+        {
+            // A value the mapping cannot represent, e.g. a multi-dimensional array: the data must change, not the timing.
+            throw new SourceException(
+                $"PostgreSQL source, entity '{EntityName}': row {Rows + 1} has a value that cannot be read: {ex.Message}",
+                transient: false, ex);
+        }
+
+        _completed = true;
+        _lease.Snapshot.Logger.ReadFinished(EntityName, Rows, _elapsed.Elapsed.TotalSeconds);
+        return false;
+    }
+
+    protected abstract ValueTask<bool> ReadRowAsync(CancellationToken cancellationToken);
+
+    protected abstract ValueTask CloseAsync(bool completed);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        try
+        {
+            await CloseAsync(_completed).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (PostgresErrors.IsDatabaseError(ex))
+        {
+            // An abandoned COPY ends in a cancellation error; the savepoint rollback below recovers.
+            _lease.Snapshot.Logger.ReaderCloseFailed(EntityName, ex.GetType().Name);
+        }
+
+        await _lease.ReturnAsync().ConfigureAwait(false);
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>Streams <c>COPY (SELECT …) TO STDOUT (FORMAT BINARY)</c>: Npgsql buffers one network read at a time.</summary>
+internal sealed class CopyRowReader : PostgresRowReader
+{
+    private readonly NpgsqlBinaryExporter _exporter;
+    private readonly NpgsqlTypes.NpgsqlDbType[] _wireTypes;
+    private readonly ValueRead[] _reads;
+
+    private CopyRowReader(PostgresSnapshot.Lease lease, string entityName, PostgresQueryPlan plan, bool sorted, NpgsqlBinaryExporter exporter)
+        : base(lease, entityName, plan, sorted)
+    {
+        _exporter = exporter;
+        _reads = [.. plan.Columns.Select(c => c.Read)];
+        _wireTypes = [.. _reads.Select(PostgresQueryPlan.WireType)];
+    }
+
+    public static async ValueTask<CopyRowReader> StartAsync(PostgresSnapshot.Lease lease, string entityName, PostgresQueryPlan plan, bool sorted, CancellationToken cancellationToken)
+    {
+        var exporter = await lease.Connection
+            .BeginBinaryExportAsync($"COPY ({plan.Select}) TO STDOUT (FORMAT BINARY)", cancellationToken)
+            .ConfigureAwait(false);
+        // A sorted COPY may think for minutes before its first row; the job's deadline bounds it instead.
+        exporter.Timeout = Timeout.InfiniteTimeSpan;
+        return new CopyRowReader(lease, entityName, plan, sorted, exporter);
+    }
+
+    protected override async ValueTask<bool> ReadRowAsync(CancellationToken cancellationToken)
+    {
+        // Waiting for a row (a sort, a slow server) is asynchronous; the values of a row that has started
+        // are read synchronously, which on 1M bench rows was up to 1.8x faster than ReadAsync per value
+        // (bench/README.md) and can block only briefly, for the rest of a row straddling a network read.
+        if (await _exporter.StartRowAsync(cancellationToken).ConfigureAwait(false) < 0)
+        {
+            return false;
+        }
+
+        var row = new object?[_reads.Length];
+        for (var i = 0; i < _reads.Length; i++)
+        {
+            row[i] = ReadValue(i);
+        }
+
+        Current = row;
+        return true;
+    }
+
+    private object? ReadValue(int i)
+    {
+        var read = _reads[i];
+        if (_exporter.IsNull)
+        {
+            _exporter.Skip();
+            if (read == ValueRead.Geometry)
+            {
+                // GeoJSON, WKT and SRID are null together.
+                _exporter.Skip();
+                _exporter.Skip();
+            }
+
+            return null;
+        }
+
+        var type = _wireTypes[i];
+        return read switch
+        {
+            ValueRead.Geometry => new GeometryValue(
+                _exporter.Read<string>(NpgsqlTypes.NpgsqlDbType.Text),
+                _exporter.Read<string>(NpgsqlTypes.NpgsqlDbType.Text),
+                ReadSrid()),
+            ValueRead.Long => _exporter.Read<long>(type),
+            ValueRead.Double => _exporter.Read<double>(type),
+            ValueRead.Bool => _exporter.Read<bool>(type),
+            ValueRead.Text => _exporter.Read<string>(type),
+            ValueRead.DecimalText or ValueRead.RawJson => PostgresValues.Convert(read, _exporter.Read<string>(type)),
+            ValueRead.Date => _exporter.Read<DateOnly>(type),
+            ValueRead.Timestamp => DateTime.SpecifyKind(_exporter.Read<DateTime>(type), DateTimeKind.Unspecified),
+            ValueRead.TimestampTz => PostgresValues.ToUtc(_exporter.Read<DateTime>(type)),
+            ValueRead.Uuid => _exporter.Read<Guid>(type),
+            ValueRead.Bytes => _exporter.Read<byte[]>(type),
+            ValueRead.LongArray => PostgresValues.Convert(read, _exporter.Read<long?[]>(type)),
+            ValueRead.DoubleArray => PostgresValues.Convert(read, _exporter.Read<double?[]>(type)),
+            ValueRead.BoolArray => PostgresValues.Convert(read, _exporter.Read<bool?[]>(type)),
+            ValueRead.TextArray or ValueRead.DecimalArray or ValueRead.JsonArray => PostgresValues.Convert(read, _exporter.Read<string?[]>(type)),
+            ValueRead.DateArray => PostgresValues.Convert(read, _exporter.Read<DateOnly?[]>(type)),
+            ValueRead.TimestampArray or ValueRead.TimestampTzArray => PostgresValues.Convert(read, _exporter.Read<DateTime?[]>(type)),
+            ValueRead.UuidArray => PostgresValues.Convert(read, _exporter.Read<Guid?[]>(type)),
+            ValueRead.BytesArray => PostgresValues.Convert(read, _exporter.Read<byte[]?[]>(type)),
+            _ => throw new InvalidOperationException($"unhandled read {read}"),
+        };
+    }
+
+    private int? ReadSrid()
+    {
+        if (_exporter.IsNull)
+        {
+            _exporter.Skip();
+            return null;
+        }
+
+        return _exporter.Read<int>(NpgsqlTypes.NpgsqlDbType.Integer);
+    }
+
+    protected override ValueTask CloseAsync(bool completed) => _exporter.DisposeAsync();
+}
+
+/// <summary>Streams a plain SELECT through <see cref="NpgsqlDataReader"/>; each row is buffered whole, so the sync getters never block.</summary>
+internal sealed class DataReaderRowReader : PostgresRowReader
+{
+    private readonly NpgsqlCommand _command;
+    private readonly NpgsqlDataReader _reader;
+    private readonly ValueRead[] _reads;
+    private readonly int[] _ordinals;
+
+    private DataReaderRowReader(PostgresSnapshot.Lease lease, string entityName, PostgresQueryPlan plan, bool sorted, NpgsqlCommand command, NpgsqlDataReader reader)
+        : base(lease, entityName, plan, sorted)
+    {
+        _command = command;
+        _reader = reader;
+        _reads = [.. plan.Columns.Select(c => c.Read)];
+        _ordinals = new int[_reads.Length];
+        var ordinal = 0;
+        for (var i = 0; i < _reads.Length; i++)
+        {
+            _ordinals[i] = ordinal;
+            ordinal += plan.Columns[i].Projection.Count;
+        }
+    }
+
+    public static async ValueTask<DataReaderRowReader> StartAsync(PostgresSnapshot.Lease lease, string entityName, PostgresQueryPlan plan, bool sorted, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlCommand(plan.Select, lease.Connection) { CommandTimeout = 0 };
+        try
+        {
+            var reader = await command.ExecuteReaderAsync(CommandBehavior.SingleResult, cancellationToken).ConfigureAwait(false);
+            return new DataReaderRowReader(lease, entityName, plan, sorted, command, reader);
+        }
+        catch
+        {
+            await command.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    protected override async ValueTask<bool> ReadRowAsync(CancellationToken cancellationToken)
+    {
+        if (!await _reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        var row = new object?[_reads.Length];
+        for (var i = 0; i < _reads.Length; i++)
+        {
+            row[i] = ReadValue(i);
+        }
+
+        Current = row;
+        return true;
+    }
+
+    private object? ReadValue(int i)
+    {
+        var o = _ordinals[i];
+        var read = _reads[i];
+        if (_reader.IsDBNull(o))
+        {
+            return null;
+        }
+
+        return read switch
+        {
+            ValueRead.Geometry => new GeometryValue(
+                _reader.GetFieldValue<string>(o),
+                _reader.GetFieldValue<string>(o + 1),
+                _reader.IsDBNull(o + 2) ? null : _reader.GetFieldValue<int>(o + 2)),
+            ValueRead.Long => _reader.GetFieldValue<long>(o),
+            ValueRead.Double => _reader.GetFieldValue<double>(o),
+            ValueRead.Bool => _reader.GetFieldValue<bool>(o),
+            ValueRead.Text => _reader.GetFieldValue<string>(o),
+            ValueRead.DecimalText or ValueRead.RawJson => PostgresValues.Convert(read, _reader.GetFieldValue<string>(o)),
+            ValueRead.Date => _reader.GetFieldValue<DateOnly>(o),
+            ValueRead.Timestamp => DateTime.SpecifyKind(_reader.GetFieldValue<DateTime>(o), DateTimeKind.Unspecified),
+            ValueRead.TimestampTz => PostgresValues.ToUtc(_reader.GetFieldValue<DateTime>(o)),
+            ValueRead.Uuid => _reader.GetFieldValue<Guid>(o),
+            ValueRead.Bytes => _reader.GetFieldValue<byte[]>(o),
+            ValueRead.LongArray => PostgresValues.Convert(read, _reader.GetFieldValue<long?[]>(o)),
+            ValueRead.DoubleArray => PostgresValues.Convert(read, _reader.GetFieldValue<double?[]>(o)),
+            ValueRead.BoolArray => PostgresValues.Convert(read, _reader.GetFieldValue<bool?[]>(o)),
+            ValueRead.TextArray or ValueRead.DecimalArray or ValueRead.JsonArray => PostgresValues.Convert(read, _reader.GetFieldValue<string?[]>(o)),
+            ValueRead.DateArray => PostgresValues.Convert(read, _reader.GetFieldValue<DateOnly?[]>(o)),
+            ValueRead.TimestampArray or ValueRead.TimestampTzArray => PostgresValues.Convert(read, _reader.GetFieldValue<DateTime?[]>(o)),
+            ValueRead.UuidArray => PostgresValues.Convert(read, _reader.GetFieldValue<Guid?[]>(o)),
+            ValueRead.BytesArray => PostgresValues.Convert(read, _reader.GetFieldValue<byte[]?[]>(o)),
+            _ => throw new InvalidOperationException($"unhandled read {read}"),
+        };
+    }
+
+    protected override async ValueTask CloseAsync(bool completed)
+    {
+        try
+        {
+            if (!completed)
+            {
+                // Disposing a data reader drains every remaining row; cancelling ends an abandoned read at once.
+                _command.Cancel();
+            }
+
+            await _reader.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            await _command.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

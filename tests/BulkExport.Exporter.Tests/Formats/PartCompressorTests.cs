@@ -1,0 +1,75 @@
+using System.Buffers;
+using System.IO.Compression;
+using BulkExport.Exporter.Formats;
+using BulkExport.Exporter.Formats.Zip;
+
+namespace BulkExport.Exporter.Tests.Formats;
+
+public sealed class PartCompressorTests
+{
+    [Fact]
+    public void Finish_AfterSeveralParts_ReturnsThemInOrderWithCrcSizesAndInflatableData()
+    {
+        using var temp = new TempDirectory();
+        using var compressor = new PartCompressor(bufferCount: 2, bufferSize: 16);
+        var contents = new[] { "first part, first chunk|first part, second chunk", "", "third" };
+        for (var i = 0; i < contents.Length; i++)
+        {
+            var path = Path.Combine(temp.Path, $"p{i}");
+            compressor.StartPart(path, new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite));
+            var buffer = new ByteBuffer(16);
+            foreach (var chunk in contents[i].Split('|', StringSplitOptions.RemoveEmptyEntries))
+            {
+                buffer.Write(System.Text.Encoding.UTF8.GetBytes(chunk));
+                buffer = compressor.Submit(buffer);
+                Assert.Equal(0, buffer.Count);
+            }
+
+            compressor.EndPart(records: i + 10);
+        }
+
+        var (parts, _) = compressor.Finish();
+
+        Assert.Equal(3, parts.Count);
+        for (var i = 0; i < parts.Count; i++)
+        {
+            var expected = System.Text.Encoding.UTF8.GetBytes(contents[i].Replace("|", "", StringComparison.Ordinal));
+            Assert.Equal(Path.Combine(temp.Path, $"p{i}"), parts[i].Path);
+            Assert.Equal(i + 10, parts[i].Records);
+            Assert.Equal(expected.Length, parts[i].UncompressedSize);
+            Assert.Equal(Crc32.Compute(expected), parts[i].Crc);
+            Assert.Equal(new FileInfo(parts[i].Path).Length, parts[i].CompressedSize);
+            using var inflate = new DeflateStream(File.OpenRead(parts[i].Path), CompressionMode.Decompress);
+            using var copy = new MemoryStream();
+            inflate.CopyTo(copy);
+            Assert.Equal(expected, copy.ToArray());
+        }
+    }
+
+    [Fact]
+    public void WorkerFailure_SurfacesOnTheCallersSideAndNeverHangs()
+    {
+        using var temp = new TempDirectory();
+        var path = Path.Combine(temp.Path, "readonly");
+        File.WriteAllText(path, "");
+        using var compressor = new PartCompressor(bufferCount: 2, bufferSize: 16);
+        // A read-only stream makes the worker fail; when the caller notices depends on timing, but
+        // it must notice by Finish at the latest, and no call may block forever.
+        compressor.StartPart(path, new FileStream(path, FileMode.Open, FileAccess.Read));
+        var error = Record.Exception(() =>
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                var buffer = new ByteBuffer(16);
+                buffer.Write("data"u8);
+                compressor.Submit(buffer);
+            }
+
+            compressor.EndPart(1);
+            compressor.Finish();
+        });
+
+        Assert.IsType<ArgumentException>(error);
+        Assert.Throws<ArgumentException>(() => compressor.Finish());
+    }
+}

@@ -1,0 +1,79 @@
+using BulkExport.Api;
+using BulkExport.Exporter.Pipeline;
+using BulkExport.Exporter.Publishing;
+using BulkExport.Exporter.Sources;
+using BulkExport.Exporter.Storage;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace BulkExport.Exporter.Tests.Support;
+
+/// <summary>A register in a temporary directory, an in-memory source and a fake clock.</summary>
+internal sealed class ExportHarness : IDisposable
+{
+    public ExportHarness(Action<ExportScheduleSpec>? configure = null)
+    {
+        Root = Directory.CreateTempSubdirectory("bulkexport-test-").FullName;
+        Store = new LocalObjectStore(Path.Combine(Root, "store"));
+        Time = new FakeTimeProvider();
+        Source = new InMemorySource(Time);
+        Schedule = new ExportSchedule
+        {
+            Metadata = new ObjectMeta { Name = "test" },
+            Spec = new ExportScheduleSpec
+            {
+                Register = "DAR",
+                Total = new CronSchedule { Schedule = "0 3 * * 6" },
+                Delta = new CronSchedule { Schedule = "0 3 * * *" },
+                Source = new SourceSpec { Files = new FilesSourceSpec { Path = "unused" } },
+                Output = new OutputSpec { Formats = [OutputFormats.JsonLines] },
+                Storage = new StorageSpec { Local = new LocalStorageSpec { Path = Path.Combine(Root, "store") } },
+            },
+        };
+        configure?.Invoke(Schedule.Spec);
+    }
+
+    public string Root { get; }
+
+    public LocalObjectStore Store { get; }
+
+    public FakeTimeProvider Time { get; }
+
+    public InMemorySource Source { get; }
+
+    public ExportSchedule Schedule { get; }
+
+    public string Register => Schedule.Spec.Register;
+
+    public ExportRunner Runner(CrashPoint crashAt = CrashPoint.None, ISource? source = null, IObjectStore? store = null) => new(
+        Schedule,
+        source ?? Source,
+        store ?? Store,
+        Time,
+        NullLogger<ExportRunner>.Instance,
+        NoProgress.Instance,
+        new ExportRunnerOptions { TempRoot = Path.Combine(Root, "tmp"), CrashAt = crashAt });
+
+    public async Task<RunSummary> RunAsync(RunKind kind, TimeSpan? advance = null)
+    {
+        Directory.CreateDirectory(Path.Combine(Root, "tmp"));
+        var summary = await Runner().RunAsync(kind, CancellationToken.None);
+        Time.Advance(advance ?? TimeSpan.FromHours(1));
+        return summary;
+    }
+
+    public async Task<Catalog> CatalogAsync() =>
+        Catalog.FromBytes((await Store.GetBytesAsync(FileNaming.CatalogKey(Register), CancellationToken.None))!, "catalog");
+
+    public Task<VerifyReport> VerifyAsync() => new Verifier(Store, Register).VerifyAsync(CancellationToken.None);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
