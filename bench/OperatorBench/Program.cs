@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using BulkExport.Api;
+using BulkExport.FakeKubeApi;
+using BulkExport.Operator.Hosting;
+using BulkExport.Operator.Kubernetes;
+using BulkExport.Operator.Reconciling;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace BulkExport.OperatorBench;
+
+/// <summary>
+/// Scale benchmark: N schedules created at once against the in-process fake API server. Measures the
+/// time until all 2N CronJobs exist, compared in the same run with writing the same 2N CronJobs
+/// directly; the requests of a second, no-change pass (must be 0 writes); and operator memory.
+/// </summary>
+internal static class Program
+{
+    private const string Ns = "bench";
+
+    public static async Task<int> Main(string[] args)
+    {
+        var count = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1000;
+        const int workers = 8;
+        var schedules = Enumerable.Range(0, count).Select(Schedule).ToList();
+
+        // 1. Baseline: the same CronJobs written directly, with as many concurrent writers as the operator has workers.
+        double directSeconds;
+        await using (var server = await FakeKubeApiServer.StartAsync(new FakeKubeApiOptions { BookmarkInterval = TimeSpan.FromSeconds(5) }))
+        {
+            server.RecordWrites = false;
+            using var client = new KubeApiClient(new KubeConfig { Server = server.Url });
+            var cronJobs = schedules.SelectMany(s => DesiredState.Build(ScheduleDocument.FromJson(s), Guid.NewGuid().ToString(), "exporter:bench").CronJobs).ToList();
+            var sw = Stopwatch.StartNew();
+            await Parallel.ForEachAsync(cronJobs, new ParallelOptions { MaxDegreeOfParallelism = workers }, async (c, ct) => await client.CreateAsync(ResourceType.CronJobs, Ns, c, ct));
+            directSeconds = sw.Elapsed.TotalSeconds;
+        }
+
+        // 2. The operator, from N schedules that exist before it starts.
+        await using var fake = await FakeKubeApiServer.StartAsync(new FakeKubeApiOptions { BookmarkInterval = TimeSpan.FromSeconds(5) });
+        fake.RecordWrites = false;
+        foreach (var s in schedules)
+        {
+            fake.Create("exportschedules", s);
+        }
+
+        var heapBefore = Heap();
+        using var opClient = new KubeApiClient(new KubeConfig { Server = fake.Url });
+        var options = new OperatorOptions { Workers = workers, ExporterImage = "exporter:bench", ResyncPeriod = TimeSpan.FromHours(1) };
+        using var runtime = new OperatorRuntime(opClient, options, TimeProvider.System, NullLoggerFactory.Instance, new OperatorMetrics());
+        var total = Stopwatch.StartNew();
+        await runtime.StartAsync(CancellationToken.None);
+        await Until(() => fake.Count("cronjobs") >= 2 * count, TimeSpan.FromMinutes(5));
+        var cronJobsSeconds = total.Elapsed.TotalSeconds;
+        await Until(() => runtime.Controller.Queue.Depth == 0 && AllReady(fake, count), TimeSpan.FromMinutes(5));
+        var readySeconds = total.Elapsed.TotalSeconds;
+        var firstPass = fake.Requests;
+        await Task.Delay(1000);
+
+        // 3. A second pass over unchanged schedules.
+        fake.ResetCounters();
+        var before = runtime.Controller.Reconciles;
+        var pass = Stopwatch.StartNew();
+        runtime.Controller.ResyncNow();
+        await Until(() => runtime.Controller.Reconciles >= before + count && runtime.Controller.Queue.Depth == 0, TimeSpan.FromMinutes(5));
+        var secondPassSeconds = pass.Elapsed.TotalSeconds;
+        await Task.Delay(500);
+        var second = fake.Requests;
+        var secondWrites = fake.WriteRequests;
+
+        var heapAfter = Heap();
+        var workingSet = Process.GetCurrentProcess().WorkingSet64;
+        await runtime.StopAsync(CancellationToken.None);
+
+        Console.WriteLine($"# Operator scale benchmark: {count} ExportSchedules, fake API server in process, {workers} workers");
+        Console.WriteLine();
+        Console.WriteLine("| measure | value |");
+        Console.WriteLine("|---|---|");
+        Console.WriteLine($"| direct: create {2 * count} CronJobs ({workers} writers) | {directSeconds:F2} s |");
+        Console.WriteLine($"| operator: start until all {2 * count} CronJobs exist | {cronJobsSeconds:F2} s ({cronJobsSeconds / directSeconds:F1}x direct) |");
+        Console.WriteLine($"| operator: start until all {count} schedules Ready=True in status | {readySeconds:F2} s |");
+        Console.WriteLine($"| operator first pass requests | {Describe(firstPass)} |");
+        Console.WriteLine($"| second pass (no change): reconciles | {runtime.Controller.Reconciles - before} in {secondPassSeconds:F2} s |");
+        Console.WriteLine($"| second pass requests | {(second.Count == 0 ? "none" : Describe(second))} |");
+        Console.WriteLine($"| second pass writes | {secondWrites} |");
+        Console.WriteLine($"| operator managed heap (caches etc., after GC) | {(heapAfter - heapBefore) / 1048576.0:F1} MiB |");
+        Console.WriteLine($"| process working set (operator + fake server + {count} schedules) | {workingSet / 1048576.0:F0} MiB |");
+        return secondWrites == 0 ? 0 : 1;
+    }
+
+    private static string Describe(IReadOnlyDictionary<string, long> requests) =>
+        string.Join(", ", requests.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}: {kv.Value}"));
+
+    private static bool AllReady(FakeKubeApiServer fake, int count) =>
+        fake.List("exportschedules", Ns).Count(s => (s["status"]?["conditions"] as JsonArray)?.Any(c => (string?)c?["type"] == "Ready" && (string?)c["status"] == "True") == true) == count;
+
+    private static long Heap()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
+
+    private static async Task Until(Func<bool> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("benchmark condition not reached");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    private static JsonObject Schedule(int i) => (JsonObject)ScheduleDocument.ParseYaml($"""
+        apiVersion: bulkexport.io/v1alpha1
+        kind: ExportSchedule
+        metadata:
+          name: reg{i}
+          namespace: {Ns}
+        spec:
+          register: R{i}
+          total: {"{"}schedule: "0 3 * * 6"{"}"}
+          delta: {"{"}schedule: "0 3 * * *"{"}"}
+          source:
+            files: {"{"}path: /data{"}"}
+          entities:
+            - name: Adresse
+              key: [id]
+          storage:
+            local: {"{"}path: /out{"}"}
+        """)[0]!;
+}

@@ -1,0 +1,30 @@
+using BulkExport.Operator.Kubernetes;
+using BulkExport.Operator.Reconciling;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace BulkExport.Operator.Hosting;
+
+/// <summary>One operator replica: with leader election it reconciles only while it holds the lease.</summary>
+internal sealed class OperatorRuntime : BackgroundService
+{
+    private readonly OperatorOptions _options;
+
+    public OperatorRuntime(KubeApiClient client, OperatorOptions options, TimeProvider time, ILoggerFactory loggers, OperatorMetrics metrics, InformerOptions? informerOptions = null)
+    {
+        _options = options;
+        Controller = new ScheduleController(client, options, loggers.CreateLogger("BulkExport.Operator.Controller"), time, metrics, informerOptions);
+        Elector = options.LeaderElection ? new LeaderElector(client, options, time, loggers.CreateLogger("BulkExport.Operator.LeaderElection")) : null;
+    }
+
+    public ScheduleController Controller { get; }
+    public LeaderElector? Elector { get; }
+
+    public bool IsLeading => Elector?.IsLeader ?? true;
+
+    /// <summary>Ready to serve: a standby is ready (it is waiting by design); a leader once its caches are synced.</summary>
+    public bool IsReady => Elector is { IsLeader: false } || Controller.Synced;
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        _options.LeaderElection ? Elector!.RunAsync(Controller.RunAsync, stoppingToken) : Controller.RunAsync(stoppingToken);
+}

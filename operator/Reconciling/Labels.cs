@@ -1,0 +1,17 @@
+namespace BulkExport.Operator.Reconciling;
+
+internal static class Labels
+{
+    public const string ManagedBy = "app.kubernetes.io/managed-by";
+    public const string ManagedByValue = "bulkexport-operator";
+    public const string Schedule = "bulkexport.io/schedule";
+    public const string Type = "bulkexport.io/type";
+    public const string JobName = "batch.kubernetes.io/job-name";
+    public const string DesiredHash = "bulkexport.io/desired-hash";
+
+    /// <summary>Selects everything the operator created, for the watches of owned objects.</summary>
+    public const string ManagedSelector = ManagedBy + "=" + ManagedByValue;
+
+    public const string Total = "total";
+    public const string Delta = "delta";
+}

@@ -1,0 +1,651 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using BulkExport.Api;
+using BulkExport.Operator.Hosting;
+using BulkExport.Operator.Kubernetes;
+using Microsoft.Extensions.Logging;
+
+namespace BulkExport.Operator.Reconciling;
+
+/// <summary>
+/// Turns ExportSchedules into a ConfigMap and two CronJobs each and keeps their status. Watches
+/// schedules and, by label, the ConfigMaps, CronJobs and Jobs it owns; every change enqueues the
+/// owning schedule's key, and a reconcile compares desired with cached state and writes only what
+/// differs.
+/// </summary>
+internal sealed partial class ScheduleController
+{
+    private const int MaxWriteAttempts = 6;
+
+    private readonly KubeApiClient _client;
+    private readonly OperatorOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly OperatorMetrics _metrics;
+    private readonly InformerOptions _informerOptions;
+    private readonly EventRecorder _events;
+    private readonly ConcurrentDictionary<string, RunSummaryResult> _summaries = new();
+    private readonly ConcurrentDictionary<string, int> _failures = new();
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _wakeups = new();
+    private readonly ConcurrentDictionary<string, (string Version, string? Hash)> _lastWritten = new();
+    private List<Informer> _scheduleInformers = [];
+    private List<Informer> _cronJobInformers = [];
+    private List<Informer> _configMapInformers = [];
+    private List<Informer> _jobInformers = [];
+    private long _reconciles;
+
+    public ScheduleController(KubeApiClient client, OperatorOptions options, ILogger logger, TimeProvider time, OperatorMetrics metrics, InformerOptions? informerOptions = null)
+    {
+        _client = client;
+        _options = options;
+        _logger = logger;
+        _time = time;
+        _metrics = metrics;
+        _informerOptions = informerOptions ?? new InformerOptions();
+        _events = new EventRecorder(client, time, options.Identity, logger);
+        Queue = new WorkQueue(time);
+        _metrics.QueueDepth = () => Queue.Depth;
+    }
+
+    public WorkQueue Queue { get; private set; }
+
+    public long Reconciles => Interlocked.Read(ref _reconciles);
+
+    /// <summary>True once every cache has its first list; until then the controller writes nothing.</summary>
+    public bool Synced { get; private set; }
+
+    public IEnumerable<Informer> Informers => [.. _scheduleInformers, .. _cronJobInformers, .. _configMapInformers, .. _jobInformers];
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        Synced = false;
+        Queue = new WorkQueue(_time);
+        var namespaces = _options.Namespaces.Count == 0 ? [null] : _options.Namespaces.Select(n => (string?)n).ToList();
+        Informer Make(ResourceType type, string? ns, string? selector) => new(_client, type, ns, selector, _logger, _time, _informerOptions);
+        _scheduleInformers = [.. namespaces.Select(ns => Make(ResourceType.ExportSchedules, ns, null))];
+        _cronJobInformers = [.. namespaces.Select(ns => Make(ResourceType.CronJobs, ns, Labels.ManagedSelector))];
+        _configMapInformers = [.. namespaces.Select(ns => Make(ResourceType.ConfigMaps, ns, Labels.ManagedSelector))];
+        _jobInformers = [.. namespaces.Select(ns => Make(ResourceType.Jobs, ns, Labels.ManagedSelector))];
+
+        foreach (var informer in _scheduleInformers)
+        {
+            informer.OnChange(OnScheduleChange);
+        }
+
+        foreach (var informer in _jobInformers)
+        {
+            informer.OnChange((type, obj, previous) =>
+            {
+                if (type == WatchEventType.Deleted && obj.Uid() is { } uid)
+                {
+                    // Jobs leave with their history limit or TTL; their summaries need not stay.
+                    _summaries.TryRemove(uid, out _);
+                }
+            });
+        }
+
+        foreach (var informer in _cronJobInformers.Concat(_configMapInformers).Concat(_jobInformers))
+        {
+            informer.OnChange((_, obj, _) =>
+            {
+                if (obj.Label(Labels.Schedule) is { } schedule)
+                {
+                    Queue.Add(Meta.Key(obj.Namespace(), schedule));
+                }
+            });
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var running = Informers.Select(i => i.RunAsync(stop.Token)).ToList();
+        try
+        {
+            await Task.WhenAll(Informers.Select(i => i.Synced)).WaitAsync(ct).ConfigureAwait(false);
+            Synced = true;
+            LogSynced(_logger, _scheduleInformers.Sum(i => i.Items.Count()));
+            EnqueueAll();
+            running.AddRange(Enumerable.Range(0, _options.Workers).Select(_ => WorkerAsync(stop.Token)));
+            running.Add(ResyncAsync(stop.Token));
+            await Task.WhenAll(running).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Stopping (shutdown or lost leadership).
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(running.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default))).ConfigureAwait(false);
+            Synced = false;
+        }
+    }
+
+    private void OnScheduleChange(WatchEventType type, JsonObject obj, JsonObject? old)
+    {
+        // Our own status writes come back as MODIFIED events with the same generation: skip those.
+        if (type == WatchEventType.Modified && old is not null && old.Generation() == obj.Generation()
+            && JsonNode.DeepEquals(old["metadata"]?["labels"], obj["metadata"]?["labels"])
+            && JsonNode.DeepEquals(old["metadata"]?["deletionTimestamp"], obj["metadata"]?["deletionTimestamp"]))
+        {
+            return;
+        }
+
+        Queue.Add(obj.Key());
+        // A schedule appearing, leaving or moving can settle a register conflict of others.
+        var register = (string?)obj["spec"]?["register"];
+        foreach (var other in AllSchedules().Where(s => (string?)s["spec"]?["register"] == register && s.Key() != obj.Key()))
+        {
+            Queue.Add(other.Key());
+        }
+    }
+
+    /// <summary>Queues every schedule, as the periodic resync does.</summary>
+    public void ResyncNow() => EnqueueAll();
+
+    private void EnqueueAll()
+    {
+        foreach (var s in AllSchedules())
+        {
+            Queue.Add(s.Key());
+        }
+    }
+
+    private IEnumerable<JsonObject> AllSchedules() => _scheduleInformers.SelectMany(i => i.Items);
+
+    private JsonObject? Cached(List<Informer> informers, string? ns, string name)
+    {
+        foreach (var informer in informers)
+        {
+            if (informer.Get(ns, name) is { } obj)
+            {
+                return obj;
+            }
+        }
+
+        return null;
+    }
+
+    private async Task ResyncAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_options.ResyncPeriod, _time, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            EnqueueAll();
+        }
+    }
+
+    private async Task WorkerAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            string key;
+            try
+            {
+                key = await Queue.TakeAsync(ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            try
+            {
+                await ReconcileAsync(key, ct).ConfigureAwait(false);
+                _failures.TryRemove(key, out _);
+                _metrics.Reconciled("success");
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                var attempt = _failures.AddOrUpdate(key, 1, (_, n) => n + 1);
+                var delay = TimeSpan.FromMilliseconds(Math.Min(100 * Math.Pow(2, attempt), 60_000) * (0.5 + (Random.Shared.NextDouble() / 2)));
+                _metrics.Reconciled("error");
+                _metrics.Error();
+                LogReconcileFailed(_logger, e, key, delay.TotalMilliseconds);
+                Queue.AddAfter(key, delay, ct);
+            }
+            finally
+            {
+                Interlocked.Increment(ref _reconciles);
+                Queue.Done(key);
+            }
+        }
+    }
+
+    public async Task ReconcileAsync(string key, CancellationToken ct)
+    {
+        var (ns, name) = Meta.SplitKey(key);
+        var obj = Cached(_scheduleInformers, ns, name);
+        if (obj is null)
+        {
+            // Deleted: the API server's garbage collector removes what the ownerReferences tie to it.
+            _metrics.Forget(key);
+            _wakeups.TryRemove(key, out _);
+            foreach (var owned in new[] { $"configmaps/{ns}/{DesiredState.ConfigMapName(name)}", $"cronjobs/{ns}/{DesiredState.CronJobName(name, Labels.Total)}", $"cronjobs/{ns}/{DesiredState.CronJobName(name, Labels.Delta)}" })
+            {
+                _lastWritten.TryRemove(owned, out _);
+            }
+
+            return;
+        }
+
+        if (obj["metadata"]?["deletionTimestamp"] is not null)
+        {
+            return;
+        }
+
+        using var scope = _logger.BeginScope(new Dictionary<string, object?> { ["schedule"] = key, ["generation"] = obj.Generation() });
+
+        ExportSchedule? schedule = null;
+        Readiness readiness;
+        var errors = ScheduleValidator.Validate(obj);
+        if (errors.Count > 0)
+        {
+            readiness = new Readiness(false, InvalidReason(errors), string.Join("; ", errors));
+        }
+        else
+        {
+            schedule = ScheduleDocument.FromJson(obj, key);
+            readiness = CheckRegisterConflict(obj) ?? await CheckSecretsAsync(schedule, ns, ct).ConfigureAwait(false) ?? new Readiness(true, "", "");
+        }
+
+        if (readiness.Ready)
+        {
+            var desired = DesiredState.Build(schedule!, obj.Uid(), _options.ExporterImage);
+            readiness = await ApplyAsync(ResourceType.ConfigMaps, _configMapInformers, desired.ConfigMap, obj.Uid()!, ct).ConfigureAwait(false)
+                ?? await ApplyAsync(ResourceType.CronJobs, _cronJobInformers, desired.TotalCronJob, obj.Uid()!, ct).ConfigureAwait(false)
+                ?? await ApplyAsync(ResourceType.CronJobs, _cronJobInformers, desired.DeltaCronJob, obj.Uid()!, ct).ConfigureAwait(false)
+                ?? new Readiness(true, "Reconciled", $"ConfigMap {desired.ConfigMap.Name()} and CronJobs {desired.TotalCronJob.Name()} and {desired.DeltaCronJob.Name()} are up to date");
+        }
+
+        var current = ParseStatus(obj);
+        var previousReady = current?.Conditions.FirstOrDefault(c => c.Type == ConditionTypes.Ready);
+        if (!readiness.Ready)
+        {
+            LogNotReady(_logger, readiness.Reason, readiness.Message);
+            if (previousReady is null || previousReady.Status != "False" || previousReady.Reason != readiness.Reason || previousReady.Message != readiness.Message)
+            {
+                await _events.WarningAsync(obj, readiness.Reason, readiness.Message, ct).ConfigureAwait(false);
+            }
+        }
+
+        var finished = await FinishedJobsAsync(ns, name, current, ct).ConfigureAwait(false);
+        var status = await WriteStatusAsync(obj, schedule, readiness, finished, ct).ConfigureAwait(false);
+        _metrics.Schedule(key, Latest(status.LastTotal?.CompletionTime, status.LastDelta?.CompletionTime), status.LastGeneration);
+
+        if (!readiness.Ready && schedule is not null)
+        {
+            // Secrets and other schedules are not watched for this; look again later.
+            WakeAt(key, _time.GetUtcNow() + TimeSpan.FromMinutes(1), ct);
+        }
+
+        if (schedule is not null)
+        {
+            var createdAt = CreatedAt(obj);
+            var next = new[] { status.NextTotalTime, status.NextDeltaTime, StatusBuilder.StaleDeadline(schedule, status, _time.GetUtcNow(), createdAt) }
+                .Where(t => t is not null).Select(t => t!.Value).DefaultIfEmpty(DateTimeOffset.MaxValue).Min();
+            if (next != DateTimeOffset.MaxValue)
+            {
+                WakeAt(key, next + TimeSpan.FromSeconds(1), ct);
+            }
+        }
+    }
+
+    private void WakeAt(string key, DateTimeOffset when, CancellationToken ct)
+    {
+        var now = _time.GetUtcNow();
+        if (when - now > _options.ResyncPeriod)
+        {
+            return;
+        }
+
+        // One pending wake-up per key: a later one is covered by the earlier reconcile.
+        if (_wakeups.TryGetValue(key, out var pending) && pending > now && pending <= when)
+        {
+            return;
+        }
+
+        _wakeups[key] = when;
+        Queue.AddAfter(key, when - now, ct);
+    }
+
+    private static string InvalidReason(IReadOnlyList<ValidationError> errors) =>
+        errors.All(e => e.Path.EndsWith(".schedule", StringComparison.Ordinal)) ? "InvalidSchedule"
+        : errors.All(e => e.Path == "spec.timeZone") ? "InvalidTimeZone"
+        : "InvalidSpec";
+
+    private Readiness? CheckRegisterConflict(JsonObject obj)
+    {
+        var register = (string?)obj["spec"]?["register"];
+        var storage = StorageKey(obj);
+        var mine = (CreatedAt(obj) ?? DateTimeOffset.MaxValue, obj.Key());
+        var holder = AllSchedules()
+            .Where(s => s.Key() != obj.Key() && s["metadata"]?["deletionTimestamp"] is null
+                && (string?)s["spec"]?["register"] == register && StorageKey(s) == storage)
+            .Select(s => (Created: CreatedAt(s) ?? DateTimeOffset.MaxValue, Key: s.Key()))
+            .Where(s => s.Created < mine.Item1 || (s.Created == mine.Item1 && string.CompareOrdinal(s.Key, mine.Item2) < 0))
+            .OrderBy(s => s.Created).ThenBy(s => s.Key, StringComparer.Ordinal)
+            .FirstOrDefault();
+        return holder.Key is null
+            ? null
+            : new Readiness(false, "RegisterConflict",
+                $"register {register} in storage {storage} is already exported by ExportSchedule {holder.Key}; two schedules would claim the same generation numbers");
+    }
+
+    /// <summary>Where a schedule publishes: two schedules with the same register there would share one generation sequence.</summary>
+    internal static string StorageKey(JsonObject obj)
+    {
+        var storage = obj["spec"]?["storage"];
+        if (storage?["s3"] is JsonObject s3)
+        {
+            var prefix = ((string?)s3["prefix"] ?? "").Trim('/');
+            return $"s3://{(string?)s3["endpoint"] ?? "aws"}/{(string?)s3["bucket"]}/{prefix}";
+        }
+
+        if (storage?["local"] is JsonObject local)
+        {
+            var path = ((string?)local["path"] ?? "").TrimEnd('/');
+            return (string?)local["claimName"] is { } claim ? $"pvc://{obj.Namespace()}/{claim}{path}" : $"file://{path}";
+        }
+
+        return "";
+    }
+
+    private async Task<Readiness?> CheckSecretsAsync(ExportSchedule schedule, string? ns, CancellationToken ct)
+    {
+        var refs = new List<(string Field, string Name, string[] Keys)>();
+        if (schedule.Spec.Source.Postgres is { } pg)
+        {
+            refs.Add(("spec.source.postgres.connectionSecretRef", pg.ConnectionSecretRef.Name, [pg.ConnectionSecretRef.Key]));
+        }
+
+        if (schedule.Spec.Storage.S3?.CredentialsSecretRef is { } creds)
+        {
+            refs.Add(("spec.storage.s3.credentialsSecretRef", creds.Name, [creds.AccessKeyIdKey, creds.SecretAccessKeyKey]));
+        }
+
+        foreach (var (field, secretName, keys) in refs)
+        {
+            JsonObject? secret;
+            try
+            {
+                secret = await _client.GetAsync(ResourceType.Secrets, ns, secretName, ct).ConfigureAwait(false);
+            }
+            catch (KubeApiException e) when (e.StatusCode == System.Net.HttpStatusCode.Forbidden)
+            {
+                // The chart can withhold `get` on Secrets (rbac.secretsAccess=false): then the check is
+                // skipped and a missing Secret shows up as a failing Job instead.
+                LogSecretCheckForbidden(_logger, secretName);
+                continue;
+            }
+
+            if (secret is null)
+            {
+                return new Readiness(false, "SecretNotFound", $"Secret {ns}/{secretName} named by {field} does not exist");
+            }
+
+            var missing = keys.Where(k => secret["data"]?[k] is null && secret["stringData"]?[k] is null).ToList();
+            if (missing.Count > 0)
+            {
+                return new Readiness(false, "SecretKeyNotFound", $"Secret {ns}/{secretName} named by {field} has no key {string.Join(", ", missing)}");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Creates or repairs one owned object. Null when done; a Readiness when the object belongs to someone else.</summary>
+    private async Task<Readiness?> ApplyAsync(ResourceType type, List<Informer> cache, JsonObject desired, string ownerUid, CancellationToken ct)
+    {
+        var ns = desired.Namespace();
+        var name = desired.Name();
+        var informer = cache.First(i => i.Namespace is null || i.Namespace == ns);
+        for (var attempt = 0; attempt < MaxWriteAttempts; attempt++)
+        {
+            var live = attempt == 0 ? Cached(cache, ns, name) : await _client.GetAsync(type, ns, name, ct).ConfigureAwait(false);
+            if (live is null)
+            {
+                try
+                {
+                    var created = await _client.CreateAsync(type, ns, desired, ct).ConfigureAwait(false);
+                    _lastWritten[$"{type.Plural}/{ns}/{name}"] = (created.ResourceVersion() ?? "", DesiredState.Hash(desired));
+                    informer.Observe(created);
+                    LogCreated(_logger, type.Kind, name);
+                    return null;
+                }
+                catch (KubeApiException e) when (e.IsAlreadyExists)
+                {
+                    continue;
+                }
+            }
+
+            if (!live.IsControlledBy(ownerUid) && live["metadata"]?["ownerReferences"] is JsonArray owners
+                && owners.Any(o => o?["controller"] is JsonValue c && c.TryGetValue<bool>(out var b) && b))
+            {
+                return new Readiness(false, "OwnedElsewhere", $"{type.Kind} {ns}/{name} exists and is controlled by another object; rename or delete it");
+            }
+
+            if (Drift.Matches(desired, live))
+            {
+                return null;
+            }
+
+            var writtenKey = $"{type.Plural}/{ns}/{name}";
+            if (_lastWritten.TryGetValue(writtenKey, out var written) && written.Version == live.ResourceVersion() && written.Hash == DesiredState.Hash(desired))
+            {
+                // Unchanged since our own write of this very desired state, yet different from it: the
+                // server (or an admission webhook) rewrites a field. Writing again would loop forever.
+                LogServerRewrites(_logger, type.Kind, name);
+                return null;
+            }
+
+            try
+            {
+                var updated = await _client.UpdateAsync(type, Drift.Repair(desired, live), ct).ConfigureAwait(false);
+                _lastWritten[writtenKey] = (updated.ResourceVersion() ?? "", DesiredState.Hash(desired));
+                informer.Observe(updated);
+                LogUpdated(_logger, type.Kind, name);
+                return null;
+            }
+            catch (KubeApiException e) when (e.IsConflict || e.IsNotFound)
+            {
+                // Someone wrote in between: re-read and decide again.
+            }
+        }
+
+        throw new InvalidOperationException($"{type.Kind} {ns}/{name}: still conflicting after {MaxWriteAttempts} attempts");
+    }
+
+    private async Task<ExportScheduleStatus> WriteStatusAsync(JsonObject obj, ExportSchedule? schedule, Readiness readiness, IReadOnlyList<FinishedJob> finished, CancellationToken ct)
+    {
+        for (var attempt = 0; attempt < MaxWriteAttempts; attempt++)
+        {
+            var status = StatusBuilder.Build(ParseStatus(obj), obj.Generation(), schedule, readiness, finished, _time.GetUtcNow(), CreatedAt(obj));
+            var node = JsonSerializer.SerializeToNode(status, ScheduleDocument.JsonOptions);
+            if (JsonNode.DeepEquals(obj["status"], node))
+            {
+                return status;
+            }
+
+            var next = (JsonObject)obj.DeepClone();
+            next["status"] = node;
+            try
+            {
+                var updated = await _client.UpdateStatusAsync(ResourceType.ExportSchedules, next, ct).ConfigureAwait(false);
+                _scheduleInformers.First(i => i.Namespace is null || i.Namespace == updated.Namespace()).Observe(updated);
+
+                return status;
+            }
+            catch (KubeApiException e) when (e.IsConflict)
+            {
+                obj = await _client.GetAsync(ResourceType.ExportSchedules, obj.Namespace(), obj.Name(), ct).ConfigureAwait(false)
+                    ?? throw new InvalidOperationException($"ExportSchedule {obj.Key()} was deleted while its status was written");
+            }
+        }
+
+        throw new InvalidOperationException($"ExportSchedule {obj.Key()}: status still conflicting after {MaxWriteAttempts} attempts");
+    }
+
+    private async Task<IReadOnlyList<FinishedJob>> FinishedJobsAsync(string? ns, string schedule, ExportScheduleStatus? status, CancellationToken ct)
+    {
+        var result = new List<FinishedJob>();
+        foreach (var job in _jobInformers.SelectMany(i => i.Items).Where(j => j.Namespace() == ns && j.Label(Labels.Schedule) == schedule))
+        {
+            if (Finished(job) is not { } outcome)
+            {
+                continue;
+            }
+
+            var type = job.Label(Labels.Type) ?? Labels.Delta;
+            var jobName = job.Name();
+            var finishedAt = StatusBuilder.Seconds(outcome.At);
+            var recorded = outcome.Succeeded
+                ? (type == Labels.Total ? status?.LastTotal : status?.LastDelta) is { } run && (run.Job == jobName || run.CompletionTime >= finishedAt)
+                : status?.LastFailure is { } failure && (failure.Job == jobName || failure.Time >= finishedAt);
+            if (recorded)
+            {
+                continue;
+            }
+
+            var summary = await ReadSummaryAsync(job, ct).ConfigureAwait(false);
+            if (outcome.Succeeded && summary.Summary is not null)
+            {
+                LogJobRecorded(_logger, jobName, type, summary.Summary.Generation ?? 0);
+            }
+
+            result.Add(new FinishedJob(jobName, type, outcome.Succeeded, outcome.At, summary.Summary, summary.RawMessage ?? outcome.Message));
+        }
+
+        return result;
+    }
+
+    private static (bool Succeeded, DateTimeOffset At, string? Message)? Finished(JsonObject job)
+    {
+        foreach (var c in (job["status"]?["conditions"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            if ((string?)c["status"] != "True")
+            {
+                continue;
+            }
+
+            var type = (string?)c["type"];
+            if (type == "Complete")
+            {
+                var at = Time(job["status"]?["completionTime"]) ?? Time(c["lastTransitionTime"]);
+                return at is null ? null : (true, at.Value, null);
+            }
+
+            if (type == "Failed")
+            {
+                var at = Time(c["lastTransitionTime"]);
+                return at is null ? null : (false, at.Value, $"{(string?)c["reason"]}: {(string?)c["message"]}");
+            }
+        }
+
+        return null;
+    }
+
+    private sealed record RunSummaryResult(RunSummary? Summary, string? RawMessage);
+
+    /// <summary>The exporter's JSON summary from the termination message of the Job's newest finished pod.</summary>
+    private async Task<RunSummaryResult> ReadSummaryAsync(JsonObject job, CancellationToken ct)
+    {
+        var uid = job.Uid() ?? job.Key();
+        if (_summaries.TryGetValue(uid, out var cached))
+        {
+            return cached;
+        }
+
+        var pods = await _client.ListAsync(ResourceType.Pods, job.Namespace(), $"{Labels.JobName}={job.Name()}", ct).ConfigureAwait(false);
+        var messages = pods.Items
+            .SelectMany(p => (p["status"]?["containerStatuses"] as JsonArray ?? []).OfType<JsonObject>()
+                .Where(cs => (string?)cs["name"] == DesiredState.ContainerName)
+                .Select(cs => cs["state"]?["terminated"] ?? cs["lastState"]?["terminated"]))
+            .OfType<JsonObject>()
+            .Select(t => (At: Time(t["finishedAt"]) ?? DateTimeOffset.MinValue, Message: (string?)t["message"]))
+            .Where(t => !string.IsNullOrWhiteSpace(t.Message))
+            .OrderByDescending(t => t.At)
+            .ToList();
+
+        var result = new RunSummaryResult(null, null);
+        foreach (var (_, message) in messages)
+        {
+            try
+            {
+                if (JsonSerializer.Deserialize<RunSummary>(message!, ScheduleDocument.JsonOptions) is { } summary)
+                {
+                    result = new RunSummaryResult(summary, summary.Error);
+                    break;
+                }
+            }
+            catch (JsonException)
+            {
+                // FallbackToLogsOnError: the message is the log tail, useful as a failure message.
+                result = new RunSummaryResult(null, message!.Trim());
+                break;
+            }
+        }
+
+        if (pods.Items.Count > 0)
+        {
+            _summaries[uid] = result;
+        }
+
+        return result;
+    }
+
+    private static ExportScheduleStatus? ParseStatus(JsonObject obj)
+    {
+        try
+        {
+            return obj["status"] is JsonObject s ? s.Deserialize<ExportScheduleStatus>(ScheduleDocument.JsonOptions) : null;
+        }
+        catch (JsonException)
+        {
+            // A status this version cannot read is rebuilt from the Jobs.
+            return null;
+        }
+    }
+
+    private static DateTimeOffset? CreatedAt(JsonObject obj) => Time(obj["metadata"]?["creationTimestamp"]);
+
+    private static DateTimeOffset? Time(JsonNode? node) =>
+        node is JsonValue v && v.TryGetValue<string>(out var s) && DateTimeOffset.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t) ? t : null;
+
+    private static DateTimeOffset? Latest(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a > b ? a : b;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "caches synced; {Count} schedules")]
+    private static partial void LogSynced(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "created {Kind} {Name}")]
+    private static partial void LogCreated(ILogger logger, string kind, string name);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "updated {Kind} {Name} (spec change or drift)")]
+    private static partial void LogUpdated(ILogger logger, string kind, string name);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Kind} {Name} differs from the desired state right after our own update (the server or a webhook rewrites a field); not writing again until it changes")]
+    private static partial void LogServerRewrites(ILogger logger, string kind, string name);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "not allowed to read Secret {Secret}; skipping the check that it exists")]
+    private static partial void LogSecretCheckForbidden(ILogger logger, string secret);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "not ready: {Reason}: {Message}")]
+    private static partial void LogNotReady(ILogger logger, string reason, string message);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "recorded Job {Job} ({Type}) generation {Generation}")]
+    private static partial void LogJobRecorded(ILogger logger, string job, string type, long generation);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "reconcile of {Key} failed; retrying in {DelayMs:F0} ms")]
+    private static partial void LogReconcileFailed(ILogger logger, Exception exception, string key, double delayMs);
+}

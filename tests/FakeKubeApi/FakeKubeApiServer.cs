@@ -1,0 +1,925 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace BulkExport.FakeKubeApi;
+
+public sealed class FakeKubeApiOptions
+{
+    /// <summary>How often an idle watch that asked for bookmarks gets one.</summary>
+    public TimeSpan BookmarkInterval { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>Watch events kept for resuming; older resourceVersions get 410 Gone.</summary>
+    public int HistoryLimit { get; init; } = 200_000;
+}
+
+/// <summary>
+/// An in-process Kubernetes API server for tests: Kestrel on 127.0.0.1 with a random port, speaking
+/// the REST conventions the operator relies on. It keeps one resourceVersion sequence, answers 404,
+/// 409 (AlreadyExists and Conflict) and 410 (expired watch) as a real server does, frames watch
+/// events as newline-delimited JSON with bookmarks, filters by label selector, separates the status
+/// subresource, applies server-side defaults and cascades deletes along ownerReferences.
+/// Faults (conflicts, failures, closed streams, compaction) are injected through methods.
+/// </summary>
+public sealed class FakeKubeApiServer : IAsyncDisposable
+{
+    private static readonly HashSet<string> WithStatusSubresource = ["exportschedules", "cronjobs", "jobs", "pods"];
+    private static readonly Dictionary<string, (string ApiVersion, string Kind)> Kinds = new()
+    {
+        ["exportschedules"] = ("bulkexport.io/v1alpha1", "ExportSchedule"),
+        ["cronjobs"] = ("batch/v1", "CronJob"),
+        ["jobs"] = ("batch/v1", "Job"),
+        ["pods"] = ("v1", "Pod"),
+        ["configmaps"] = ("v1", "ConfigMap"),
+        ["secrets"] = ("v1", "Secret"),
+        ["events"] = ("v1", "Event"),
+        ["leases"] = ("coordination.k8s.io/v1", "Lease"),
+    };
+
+    private readonly object _lock = new();
+    private readonly Dictionary<string, Dictionary<string, JsonObject>> _objects = [];
+    private readonly LinkedList<Change> _history = new();
+    private readonly List<Watcher> _watchers = [];
+    private readonly Dictionary<string, int> _conflicts = [];
+    private readonly HashSet<string> _forbidden = [];
+    private readonly Dictionary<string, long> _requests = [];
+    private readonly List<(string Verb, string Plural, JsonObject Body)> _writes = [];
+    private readonly FakeKubeApiOptions _options;
+    private readonly WebApplication _app;
+    private long _rv = 100;
+    private long _expiredThrough;
+    private int _failNext;
+    private HttpStatusCode _failCode;
+
+    private FakeKubeApiServer(FakeKubeApiOptions options, WebApplication app)
+    {
+        _options = options;
+        _app = app;
+    }
+
+    public Uri Url { get; private set; } = null!;
+
+    public static async Task<FakeKubeApiServer> StartAsync(FakeKubeApiOptions? options = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        var app = builder.Build();
+        var server = new FakeKubeApiServer(options ?? new FakeKubeApiOptions(), app);
+        app.Run(server.HandleAsync);
+        await app.StartAsync().ConfigureAwait(false);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server.Url = new Uri(address.EndsWith('/') ? address : address + "/");
+        return server;
+    }
+
+    public long CurrentResourceVersion
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _rv;
+            }
+        }
+    }
+
+    // ---- direct access for tests (no HTTP, not counted as client writes) ----
+
+    public JsonObject Create(string plural, JsonObject obj)
+    {
+        lock (_lock)
+        {
+            return CreateLocked(plural, (JsonObject)obj.DeepClone()).DeepClone().AsObject();
+        }
+    }
+
+    public JsonObject? Get(string plural, string? ns, string name)
+    {
+        lock (_lock)
+        {
+            return Table(plural).TryGetValue(Key(ns, name), out var obj) ? obj.DeepClone().AsObject() : null;
+        }
+    }
+
+    public IReadOnlyList<JsonObject> List(string plural, string? ns = null, string? labelSelector = null)
+    {
+        var selector = LabelSelector.Parse(labelSelector);
+        lock (_lock)
+        {
+            return [.. Table(plural).Values.Where(o => (ns is null || Ns(o) == ns) && selector.Matches(o)).Select(o => o.DeepClone().AsObject())];
+        }
+    }
+
+    /// <summary>Mutates an object as another client would (no resourceVersion check); bumps the version.</summary>
+    public JsonObject Mutate(string plural, string? ns, string name, Action<JsonObject> change, bool status = false)
+    {
+        lock (_lock)
+        {
+            var current = Table(plural)[Key(ns, name)];
+            var next = (JsonObject)current.DeepClone();
+            change(next);
+            return StoreUpdateLocked(plural, current, next, status).DeepClone().AsObject();
+        }
+    }
+
+    public bool Delete(string plural, string? ns, string name)
+    {
+        lock (_lock)
+        {
+            return DeleteLocked(plural, Key(ns, name));
+        }
+    }
+
+    // ---- fault injection and observation ----
+
+    /// <summary>The next <paramref name="count"/> updates of <paramref name="plural"/> race another writer and get 409.</summary>
+    public void InjectConflicts(string plural, int count)
+    {
+        lock (_lock)
+        {
+            _conflicts[plural] = count;
+        }
+    }
+
+    /// <summary>The next <paramref name="count"/> non-watch requests fail with <paramref name="code"/>.</summary>
+    public void FailNextRequests(int count, HttpStatusCode code = HttpStatusCode.ServiceUnavailable)
+    {
+        lock (_lock)
+        {
+            _failNext = count;
+            _failCode = code;
+        }
+    }
+
+    /// <summary>Answers 403 Forbidden to every "VERB plural" request listed (e.g. "GET secrets"), as RBAC would.</summary>
+    public void Forbid(string verbAndPlural)
+    {
+        lock (_lock)
+        {
+            _forbidden.Add(verbAndPlural);
+        }
+    }
+
+    /// <summary>Ends every open watch stream, as an API server restart or a load balancer timeout does.</summary>
+    public void CloseWatches()
+    {
+        lock (_lock)
+        {
+            foreach (var w in _watchers)
+            {
+                w.Channel.Writer.TryComplete();
+            }
+
+            _watchers.Clear();
+        }
+    }
+
+    /// <summary>Forgets the event history: any watch resuming from a version up to now gets 410 Gone.</summary>
+    public void Compact()
+    {
+        lock (_lock)
+        {
+            _history.Clear();
+            _expiredThrough = _rv;
+        }
+    }
+
+    public int Count(string plural)
+    {
+        lock (_lock)
+        {
+            return Table(plural).Count;
+        }
+    }
+
+    public int OpenWatches
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _watchers.Count;
+            }
+        }
+    }
+
+    /// <summary>Requests by "VERB plural" (watches as "WATCH plural").</summary>
+    public IReadOnlyDictionary<string, long> Requests
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return new Dictionary<string, long>(_requests);
+            }
+        }
+    }
+
+    public long WriteRequests
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _requests.Where(kv => kv.Key.StartsWith("POST", StringComparison.Ordinal) || kv.Key.StartsWith("PUT", StringComparison.Ordinal)
+                    || kv.Key.StartsWith("PATCH", StringComparison.Ordinal) || kv.Key.StartsWith("DELETE", StringComparison.Ordinal)).Sum(kv => kv.Value);
+            }
+        }
+    }
+
+    public void ResetCounters()
+    {
+        lock (_lock)
+        {
+            _requests.Clear();
+        }
+    }
+
+    /// <summary>Every object written through HTTP: the body for create and update, the result for patches.</summary>
+    public IReadOnlyList<(string Verb, string Plural, JsonObject Body)> Writes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _writes];
+            }
+        }
+    }
+
+    public bool RecordWrites { get; set; } = true;
+
+    /// <summary>Runs on every stored write after defaulting, like a mutating admission webhook.</summary>
+    public Action<string, JsonObject>? Admission { get; set; }
+
+    // ---- HTTP ----
+
+    private async Task HandleAsync(HttpContext ctx)
+    {
+        var route = Route.Parse(ctx.Request.Path.Value ?? "");
+        if (route is null)
+        {
+            await WriteStatusAsync(ctx, HttpStatusCode.NotFound, "NotFound", $"the server could not find the requested resource ({ctx.Request.Path})").ConfigureAwait(false);
+            return;
+        }
+
+        var watch = ctx.Request.Query["watch"] is var w && (w == "true" || w == "1");
+        var verb = watch ? "WATCH" : ctx.Request.Method;
+        HttpStatusCode? injected = null;
+        lock (_lock)
+        {
+            var counter = $"{verb} {route.Plural}";
+            _requests[counter] = _requests.GetValueOrDefault(counter) + 1;
+            if (_forbidden.Contains(counter))
+            {
+                injected = HttpStatusCode.Forbidden;
+            }
+            else if (!watch && _failNext > 0)
+            {
+                _failNext--;
+                injected = _failCode;
+            }
+        }
+
+        if (injected is { } failure)
+        {
+            await WriteStatusAsync(ctx, failure, failure.ToString(), "injected failure").ConfigureAwait(false);
+            return;
+        }
+
+        if (watch)
+        {
+            await WatchAsync(ctx, route).ConfigureAwait(false);
+            return;
+        }
+
+        JsonObject? body = null;
+        if (ctx.Request.ContentLength is > 0 || ctx.Request.Method is "POST" or "PUT" or "PATCH")
+        {
+            using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8);
+            var text = await reader.ReadToEndAsync(ctx.RequestAborted).ConfigureAwait(false);
+            body = text.Length == 0 ? null : JsonNode.Parse(text) as JsonObject;
+        }
+
+        Result result;
+        lock (_lock)
+        {
+            result = Dispatch(ctx.Request.Method, route, body, ctx.Request.Query["labelSelector"], ctx.Request.ContentType);
+        }
+
+        ctx.Response.StatusCode = (int)result.Code;
+        ctx.Response.ContentType = "application/json";
+        await ctx.Response.WriteAsync(result.Body.ToJsonString(), ctx.RequestAborted).ConfigureAwait(false);
+    }
+
+    private sealed record Result(HttpStatusCode Code, JsonObject Body);
+
+    private Result Dispatch(string method, Route route, JsonObject? body, string? labelSelector, string? contentType)
+    {
+        try
+        {
+            switch (method)
+            {
+                case "GET" when route.Name is null:
+                    return new Result(HttpStatusCode.OK, ListLocked(route, labelSelector));
+                case "GET":
+                    return new Result(HttpStatusCode.OK, Existing(route).DeepClone().AsObject());
+                case "POST" when route.Name is null && route.Namespace is not null && body is not null:
+                    {
+                        body.Metadata()["namespace"] ??= route.Namespace;
+                        if (body.Metadata()["resourceVersion"] is not null)
+                        {
+                            throw new ApiError(HttpStatusCode.BadRequest, "BadRequest", "resourceVersion should not be set on objects to be created");
+                        }
+
+                        var created = CreateLocked(route.Plural, (JsonObject)body.DeepClone());
+                        Record("POST", route.Plural, body);
+                        return new Result(HttpStatusCode.Created, created.DeepClone().AsObject());
+                    }
+
+                case "PUT" when route.Name is not null && body is not null:
+                    {
+                        var current = Existing(route);
+                        if (route.Name != body.Name())
+                        {
+                            throw new ApiError(HttpStatusCode.BadRequest, "BadRequest", "the name of the object does not match the name on the URL");
+                        }
+
+                        var rv = (string?)body["metadata"]?["resourceVersion"];
+                        if (string.IsNullOrEmpty(rv))
+                        {
+                            throw new ApiError(HttpStatusCode.UnprocessableEntity, "Invalid", "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update");
+                        }
+
+                        RaceIfInjected(route.Plural, current);
+                        current = Existing(route);
+                        if (rv != current.ResourceVersionOf())
+                        {
+                            throw Conflict(route);
+                        }
+
+                        var updated = StoreUpdateLocked(route.Plural, current, (JsonObject)body.DeepClone(), route.Status);
+                        Record("PUT", route.Plural, body);
+                        return new Result(HttpStatusCode.OK, updated.DeepClone().AsObject());
+                    }
+
+                case "PATCH" when route.Name is not null && body is not null:
+                    {
+                        if (contentType?.StartsWith("application/merge-patch+json", StringComparison.Ordinal) != true)
+                        {
+                            throw new ApiError(HttpStatusCode.UnsupportedMediaType, "UnsupportedMediaType", $"the fake supports only merge patches, got {contentType}");
+                        }
+
+                        var current = Existing(route);
+                        RaceIfInjected(route.Plural, current);
+                        current = Existing(route);
+                        if ((string?)body["metadata"]?["resourceVersion"] is { } rv && rv != current.ResourceVersionOf())
+                        {
+                            throw Conflict(route);
+                        }
+
+                        var next = (JsonObject)current.DeepClone();
+                        MergePatch(next, body);
+                        next.Metadata()["resourceVersion"] = current.ResourceVersionOf();
+                        var updated = StoreUpdateLocked(route.Plural, current, next, route.Status);
+                        Record("PATCH", route.Plural, updated);
+                        return new Result(HttpStatusCode.OK, updated.DeepClone().AsObject());
+                    }
+
+                case "DELETE" when route.Name is not null:
+                    {
+                        Existing(route);
+                        DeleteLocked(route.Plural, Key(route.Namespace, route.Name));
+                        return new Result(HttpStatusCode.OK, StatusBody(HttpStatusCode.OK, "", "Success"));
+                    }
+
+                default:
+                    throw new ApiError(HttpStatusCode.MethodNotAllowed, "MethodNotAllowed", $"{method} is not supported on {route}");
+            }
+        }
+        catch (ApiError e)
+        {
+            return new Result(e.Code, StatusBody(e.Code, e.Reason, e.Message));
+        }
+    }
+
+    private void Record(string verb, string plural, JsonObject body)
+    {
+        if (RecordWrites)
+        {
+            _writes.Add((verb, plural, (JsonObject)body.DeepClone()));
+        }
+    }
+
+    private void RaceIfInjected(string plural, JsonObject current)
+    {
+        if (_conflicts.TryGetValue(plural, out var n) && n > 0)
+        {
+            _conflicts[plural] = n - 1;
+            var next = (JsonObject)current.DeepClone();
+            var annotations = next.Metadata()["annotations"] as JsonObject ?? [];
+            annotations["fake.k8s.io/racing-writer"] = (_rv + 1).ToString(CultureInfo.InvariantCulture);
+            next.Metadata()["annotations"] = annotations;
+            StoreUpdateLocked(plural, current, next, status: false);
+        }
+    }
+
+    private static ApiError Conflict(Route route) => new(HttpStatusCode.Conflict, "Conflict",
+        $"Operation cannot be fulfilled on {route.Plural} \"{route.Name}\": the object has been modified; please apply your changes to the latest version and try again");
+
+    private JsonObject Existing(Route route) =>
+        Table(route.Plural).TryGetValue(Key(route.Namespace, route.Name!), out var obj)
+            ? obj
+            : throw new ApiError(HttpStatusCode.NotFound, "NotFound", $"{route.Plural} \"{route.Name}\" not found");
+
+    private JsonObject ListLocked(Route route, string? labelSelector)
+    {
+        var selector = LabelSelector.Parse(labelSelector);
+        var items = new JsonArray();
+        foreach (var obj in Table(route.Plural).Values.Where(o => (route.Namespace is null || Ns(o) == route.Namespace) && selector.Matches(o)).OrderBy(o => o.Key()))
+        {
+            var copy = obj.DeepClone().AsObject();
+            // Like a real server, list items carry no apiVersion/kind; the list does.
+            copy.Remove("apiVersion");
+            copy.Remove("kind");
+            items.Add(copy);
+        }
+
+        var kind = Kinds.TryGetValue(route.Plural, out var k) ? k : (ApiVersion: "v1", Kind: "Unknown");
+        return new JsonObject
+        {
+            ["apiVersion"] = kind.ApiVersion,
+            ["kind"] = kind.Kind + "List",
+            ["metadata"] = new JsonObject { ["resourceVersion"] = _rv.ToString(CultureInfo.InvariantCulture) },
+            ["items"] = items,
+        };
+    }
+
+    private JsonObject CreateLocked(string plural, JsonObject obj)
+    {
+        var meta = obj.Metadata();
+        if (string.IsNullOrEmpty((string?)meta["name"]) && (string?)meta["generateName"] is { } prefix)
+        {
+            meta["name"] = prefix + Guid.NewGuid().ToString("N")[..5];
+        }
+
+        var name = (string?)meta["name"];
+        if (string.IsNullOrEmpty(name))
+        {
+            throw new ApiError(HttpStatusCode.UnprocessableEntity, "Invalid", "metadata.name: Required value: name or generateName is required");
+        }
+
+        var key = Key(Ns(obj), name);
+        var table = Table(plural);
+        if (table.ContainsKey(key))
+        {
+            throw new ApiError(HttpStatusCode.Conflict, "AlreadyExists", $"{plural} \"{name}\" already exists");
+        }
+
+        if (Kinds.TryGetValue(plural, out var kind))
+        {
+            obj["apiVersion"] = kind.ApiVersion;
+            obj["kind"] = kind.Kind;
+        }
+
+        meta["uid"] = Guid.NewGuid().ToString();
+        meta["creationTimestamp"] = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+        if (WithStatusSubresource.Contains(plural))
+        {
+            meta["generation"] = 1;
+        }
+
+        Defaults.Apply(plural, obj);
+        Admission?.Invoke(plural, obj);
+        meta["resourceVersion"] = (++_rv).ToString(CultureInfo.InvariantCulture);
+        table[key] = obj;
+        Publish(new Change(_rv, plural, "ADDED", null, obj));
+        return obj;
+    }
+
+    private JsonObject StoreUpdateLocked(string plural, JsonObject current, JsonObject next, bool status)
+    {
+        if (WithStatusSubresource.Contains(plural))
+        {
+            if (status)
+            {
+                // The status subresource changes status only.
+                var merged = (JsonObject)current.DeepClone();
+                merged["status"] = next["status"]?.DeepClone();
+                next = merged;
+            }
+            else
+            {
+                // The main resource ignores status; spec changes bump the generation.
+                next["status"] = current["status"]?.DeepClone();
+                var generation = long.TryParse(current["metadata"]?["generation"]?.ToJsonString(), out var g) ? g : 1;
+                Defaults.Apply(plural, next);
+                if (!JsonNode.DeepEquals(current["spec"], next["spec"]))
+                {
+                    generation++;
+                }
+
+                next.Metadata()["generation"] = generation;
+            }
+        }
+        else
+        {
+            Defaults.Apply(plural, next);
+        }
+
+        if (!status)
+        {
+            Admission?.Invoke(plural, next);
+        }
+
+        // Immutable metadata stays as the server set it.
+        var meta = next.Metadata();
+        var old = current.Metadata();
+        meta["uid"] = old["uid"]?.DeepClone();
+        meta["creationTimestamp"] = old["creationTimestamp"]?.DeepClone();
+        meta["namespace"] = old["namespace"]?.DeepClone();
+        if (Kinds.TryGetValue(plural, out var kind))
+        {
+            next["apiVersion"] = kind.ApiVersion;
+            next["kind"] = kind.Kind;
+        }
+
+        if (JsonNode.DeepEquals(WithoutVersion(current), WithoutVersion(next)))
+        {
+            // A no-op update does not change the resourceVersion and emits no event.
+            return current;
+        }
+
+        meta["resourceVersion"] = (++_rv).ToString(CultureInfo.InvariantCulture);
+        Table(plural)[Key(Ns(next), next.Name())] = next;
+        Publish(new Change(_rv, plural, "MODIFIED", current, next));
+        return next;
+    }
+
+    private static JsonObject WithoutVersion(JsonObject obj)
+    {
+        var copy = (JsonObject)obj.DeepClone();
+        copy.Metadata().Remove("resourceVersion");
+        return copy;
+    }
+
+    private bool DeleteLocked(string plural, string key)
+    {
+        if (!Table(plural).Remove(key, out var gone))
+        {
+            return false;
+        }
+
+        gone = (JsonObject)gone.DeepClone();
+        gone.Metadata()["resourceVersion"] = (++_rv).ToString(CultureInfo.InvariantCulture);
+        Publish(new Change(_rv, plural, "DELETED", gone, null));
+
+        // Garbage collection: dependents whose owners are all gone are deleted too (background propagation).
+        var uid = gone.Uid();
+        foreach (var (depPlural, table) in _objects.ToList())
+        {
+            foreach (var dep in table.Values.Where(o => Owners(o).Contains(uid)).ToList())
+            {
+                var remaining = Owners(dep).Where(u => u != uid && _objects.Values.Any(t => t.Values.Any(x => x.Uid() == u)));
+                if (!remaining.Any())
+                {
+                    DeleteLocked(depPlural, Key(Ns(dep), dep.Name()));
+                }
+            }
+        }
+
+        return true;
+    }
+
+    private static IEnumerable<string?> Owners(JsonObject obj) =>
+        (obj["metadata"]?["ownerReferences"] as JsonArray ?? []).Select(r => (string?)r?["uid"]);
+
+    private static void MergePatch(JsonObject target, JsonObject patch)
+    {
+        foreach (var (key, value) in patch)
+        {
+            if (value is null)
+            {
+                target.Remove(key);
+            }
+            else if (value is JsonObject patchChild && target[key] is JsonObject targetChild)
+            {
+                MergePatch(targetChild, patchChild);
+            }
+            else
+            {
+                target[key] = value.DeepClone();
+            }
+        }
+    }
+
+    // ---- watches ----
+
+    private sealed record Change(long ResourceVersion, string Plural, string Type, JsonObject? Old, JsonObject? New);
+
+    private sealed class Watcher(string plural, string? ns, LabelSelector selector)
+    {
+        public string Plural { get; } = plural;
+        public string? Namespace { get; } = ns;
+        public LabelSelector Selector { get; } = selector;
+        public Channel<string> Channel { get; } = System.Threading.Channels.Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
+    }
+
+    private void Publish(Change change)
+    {
+        _history.AddLast(change);
+        while (_history.Count > _options.HistoryLimit)
+        {
+            _expiredThrough = _history.First!.Value.ResourceVersion;
+            _history.RemoveFirst();
+        }
+
+        foreach (var w in _watchers)
+        {
+            if (Frame(w, change) is { } line)
+            {
+                w.Channel.Writer.TryWrite(line);
+            }
+        }
+    }
+
+    /// <summary>What a watcher sees of a change: selectors turn moves in and out of the set into ADDED and DELETED.</summary>
+    private static string? Frame(Watcher w, Change c)
+    {
+        if (w.Plural != c.Plural)
+        {
+            return null;
+        }
+
+        var obj = c.New ?? c.Old!;
+        if (w.Namespace is not null && Ns(obj) != w.Namespace)
+        {
+            return null;
+        }
+
+        var oldMatch = c.Old is not null && w.Selector.Matches(c.Old);
+        var newMatch = c.New is not null && w.Selector.Matches(c.New);
+        string? type = (c.Type, oldMatch, newMatch) switch
+        {
+            ("ADDED", _, true) => "ADDED",
+            ("MODIFIED", true, true) => "MODIFIED",
+            ("MODIFIED", false, true) => "ADDED",
+            ("MODIFIED", true, false) => "DELETED",
+            ("DELETED", true, _) => "DELETED",
+            _ => null,
+        };
+        if (type is null)
+        {
+            return null;
+        }
+
+        var sent = (JsonObject)obj.DeepClone();
+        if (type == "DELETED" && c.Type == "MODIFIED")
+        {
+            sent.Metadata()["resourceVersion"] = c.ResourceVersion.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return new JsonObject { ["type"] = type, ["object"] = sent }.ToJsonString();
+    }
+
+    private async Task WatchAsync(HttpContext ctx, Route route)
+    {
+        var q = ctx.Request.Query;
+        var bookmarks = q["allowWatchBookmarks"] == "true";
+        var timeout = int.TryParse(q["timeoutSeconds"], out var t) && t > 0 ? TimeSpan.FromSeconds(t) : TimeSpan.FromMinutes(30);
+        var watcher = new Watcher(route.Plural, route.Namespace, LabelSelector.Parse(q["labelSelector"]));
+        string? rvText = q["resourceVersion"];
+        string? expired = null;
+        lock (_lock)
+        {
+            if (string.IsNullOrEmpty(rvText) || rvText == "0")
+            {
+                // No version: the current state as ADDED events, then changes.
+                foreach (var obj in Table(route.Plural).Values.OrderBy(o => o.Key()))
+                {
+                    if (Frame(watcher, new Change(_rv, route.Plural, "ADDED", null, obj)) is { } line)
+                    {
+                        watcher.Channel.Writer.TryWrite(line);
+                    }
+                }
+            }
+            else if (!long.TryParse(rvText, out var from) || from <= _expiredThrough)
+            {
+                expired = $"too old resource version: {rvText} ({_expiredThrough + 1})";
+            }
+            else
+            {
+                foreach (var change in _history.Where(c => c.ResourceVersion > from))
+                {
+                    if (Frame(watcher, change) is { } line)
+                    {
+                        watcher.Channel.Writer.TryWrite(line);
+                    }
+                }
+            }
+
+            if (expired is null)
+            {
+                _watchers.Add(watcher);
+            }
+        }
+
+        ctx.Response.StatusCode = 200;
+        ctx.Response.ContentType = "application/json";
+        if (expired is not null)
+        {
+            // As the real server: 200, then one ERROR event carrying a 410 Status.
+            var error = new JsonObject { ["type"] = "ERROR", ["object"] = StatusBody(HttpStatusCode.Gone, "Expired", expired) };
+            await ctx.Response.WriteAsync(error.ToJsonString() + "\n", ctx.RequestAborted).ConfigureAwait(false);
+            return;
+        }
+
+        await ctx.Response.Body.FlushAsync(ctx.RequestAborted).ConfigureAwait(false);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            var reader = watcher.Channel.Reader;
+            while (true)
+            {
+                using var tick = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
+                tick.CancelAfter(_options.BookmarkInterval);
+                bool more;
+                try
+                {
+                    more = await reader.WaitToReadAsync(tick.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!deadline.IsCancellationRequested)
+                {
+                    if (bookmarks)
+                    {
+                        await WriteLineAsync(ctx, BookmarkLine(route.Plural), deadline.Token).ConfigureAwait(false);
+                    }
+
+                    continue;
+                }
+
+                if (!more)
+                {
+                    return;
+                }
+
+                var sb = new StringBuilder();
+                while (reader.TryRead(out var line))
+                {
+                    sb.Append(line).Append('\n');
+                }
+
+                await ctx.Response.WriteAsync(sb.ToString(), deadline.Token).ConfigureAwait(false);
+                await ctx.Response.Body.FlushAsync(deadline.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Timeout or client gone: end the stream.
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _watchers.Remove(watcher);
+            }
+        }
+    }
+
+    private string BookmarkLine(string plural)
+    {
+        var kind = Kinds.TryGetValue(plural, out var k) ? k : (ApiVersion: "v1", Kind: "Unknown");
+        long rv;
+        lock (_lock)
+        {
+            rv = _rv;
+        }
+
+        return new JsonObject
+        {
+            ["type"] = "BOOKMARK",
+            ["object"] = new JsonObject
+            {
+                ["apiVersion"] = kind.ApiVersion,
+                ["kind"] = kind.Kind,
+                ["metadata"] = new JsonObject { ["resourceVersion"] = rv.ToString(CultureInfo.InvariantCulture) },
+            },
+        }.ToJsonString();
+    }
+
+    private static async Task WriteLineAsync(HttpContext ctx, string line, CancellationToken ct)
+    {
+        await ctx.Response.WriteAsync(line + "\n", ct).ConfigureAwait(false);
+        await ctx.Response.Body.FlushAsync(ct).ConfigureAwait(false);
+    }
+
+    // ---- helpers ----
+
+    private Dictionary<string, JsonObject> Table(string plural)
+    {
+        if (!_objects.TryGetValue(plural, out var table))
+        {
+            table = [];
+            _objects[plural] = table;
+        }
+
+        return table;
+    }
+
+    private static string? Ns(JsonObject obj) => (string?)obj["metadata"]?["namespace"];
+
+    private static string Key(string? ns, string name) => $"{ns}/{name}";
+
+    private static JsonObject StatusBody(HttpStatusCode code, string reason, string message) => new()
+    {
+        ["kind"] = "Status",
+        ["apiVersion"] = "v1",
+        ["metadata"] = new JsonObject(),
+        ["status"] = code is HttpStatusCode.OK ? "Success" : "Failure",
+        ["message"] = message,
+        ["reason"] = reason,
+        ["code"] = (int)code,
+    };
+
+    private static async Task WriteStatusAsync(HttpContext ctx, HttpStatusCode code, string reason, string message)
+    {
+        ctx.Response.StatusCode = (int)code;
+        ctx.Response.ContentType = "application/json";
+        await ctx.Response.WriteAsync(StatusBody(code, reason, message).ToJsonString()).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        CloseWatches();
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private sealed class ApiError(HttpStatusCode code, string reason, string message) : Exception(message)
+    {
+        public HttpStatusCode Code { get; } = code;
+        public string Reason { get; } = reason;
+    }
+
+    private sealed record Route(string Plural, string? Namespace, string? Name, bool Status)
+    {
+        public static Route? Parse(string path)
+        {
+            var s = path.Trim('/').Split('/').Select(Uri.UnescapeDataString).ToArray();
+            int i;
+            if (s.Length >= 2 && s[0] == "api")
+            {
+                i = 2;
+            }
+            else if (s.Length >= 3 && s[0] == "apis")
+            {
+                i = 3;
+            }
+            else
+            {
+                return null;
+            }
+
+            var rest = s[i..];
+            return rest switch
+            {
+                [var plural] => new Route(plural, null, null, false),
+                ["namespaces", var ns, var plural] => new Route(plural, ns, null, false),
+                ["namespaces", var ns, var plural, var name] => new Route(plural, ns, name, false),
+                ["namespaces", var ns, var plural, var name, "status"] => new Route(plural, ns, name, true),
+                _ => null,
+            };
+        }
+
+        public override string ToString() => $"{Plural} {Namespace}/{Name}";
+    }
+}
+
+internal static class JsonExtensions
+{
+    public static JsonObject Metadata(this JsonObject obj)
+    {
+        if (obj["metadata"] is not JsonObject m)
+        {
+            m = [];
+            obj["metadata"] = m;
+        }
+
+        return m;
+    }
+
+    public static string Name(this JsonObject obj) => (string?)obj["metadata"]?["name"] ?? "";
+    public static string? Uid(this JsonObject obj) => (string?)obj["metadata"]?["uid"];
+    public static string? ResourceVersionOf(this JsonObject obj) => (string?)obj["metadata"]?["resourceVersion"];
+    public static string Key(this JsonObject obj) => $"{(string?)obj["metadata"]?["namespace"]}/{obj.Name()}";
+}
