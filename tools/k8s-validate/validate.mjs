@@ -20,7 +20,7 @@ const CUSTOM_KIND = "ExportSchedule";
 function usage(code) {
   const out = code === 0 ? console.log : console.error;
   out(`usage: validate.mjs [--crd FILE] [--no-strict] <file-or-dir>...
-  Validates every object in the given .yaml/.yml/.json files (directories are walked).
+  Validates every object in the given .yaml/.yml/.json files (directories are walked; - is stdin).
   --crd FILE    CRD used for ExportSchedule objects (default: crds/exportschedules.bulkexport.io.yaml)
   --no-strict   do not report fields the schema does not know (kubectl rejects them by default)`);
   process.exit(code);
@@ -34,7 +34,7 @@ function parseArgs(argv) {
     else if (a === "--crd") { if (!argv[i + 1]) usage(2); opts.crd = resolve(argv[++i]); }
     else if (a.startsWith("--crd=")) opts.crd = resolve(a.slice(6));
     else if (a === "--no-strict") opts.strict = false;
-    else if (a.startsWith("-")) { console.error(`unknown option ${a}`); usage(2); }
+    else if (a.startsWith("-") && a !== "-") { console.error(`unknown option ${a}`); usage(2); }
     else opts.paths.push(a);
   }
   if (opts.paths.length === 0) usage(2);
@@ -42,6 +42,7 @@ function parseArgs(argv) {
 }
 
 function collectFiles(p, acc) {
+  if (p === "-") { acc.push("-"); return acc; }
   if (!existsSync(p)) throw new Error(`no such file or directory: ${p}`);
   if (statSync(p).isDirectory()) {
     for (const e of readdirSync(p).sort()) {
@@ -56,7 +57,8 @@ function collectFiles(p, acc) {
 
 // Returns [{ source, obj }] or [{ source, parseError }]; empty YAML documents are dropped.
 function loadObjects(file) {
-  const text = readFileSync(file, "utf8");
+  // "-" is standard input (e.g. `helm template … | validate.mjs -`), always read as YAML.
+  const text = readFileSync(file === "-" ? 0 : file, "utf8");
   if (extname(file).toLowerCase() === ".json") {
     try { return [{ source: file, obj: JSON.parse(text) }]; }
     catch (e) { return [{ source: file, parseError: e.message }]; }
@@ -222,7 +224,7 @@ function label(obj) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   let files;
-  try { files = opts.paths.flatMap((p) => collectFiles(resolve(p), [])); }
+  try { files = opts.paths.flatMap((p) => collectFiles(p === "-" ? p : resolve(p), [])); }
   catch (e) { console.error(e.message); process.exit(2); }
   let crd; // loaded on first ExportSchedule only, so plain manifests do not need the CRD file
   let failed = 0, total = 0, sawCustom = false;

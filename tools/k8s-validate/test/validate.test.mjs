@@ -64,3 +64,9 @@ test("unknown kinds are an error", () => {
   assert.equal(r.code, 1);
   assert.match(r.out, /unknown kind example\.com\/v1\/Widget/);
 });
+
+test("- reads standard input", () => {
+  const r = spawnSync(process.execPath, [cli, "-"], { encoding: "utf8", input: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: n}\ndata: {a: b}\n" });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^ok ConfigMap n\/c$/m);
+});
