@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# `make bench`: the PostgreSQL → zip bench (N rows, default 1,000,000). See bench/README.md.
+# `make bench` (after the operator bench): the exporter on the file source, then PostgreSQL -> zip
+# against psql | gzip -1 (N rows, default 1,000,000). See bench/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec bash bench/pg-bench.sh "$@"
+bash bench/files-bench.sh
+bash bench/pg-bench.sh "$@"
