@@ -89,4 +89,11 @@ for c in "${configs[@]}"; do
   rows_line "(c) delta 1% $format → $storage" "$T_SECONDS" "$T_RSS_MB" "$T_EXIT" | tee -a "$REPORT"
 done
 
+# (d) a total once a base exists, as every scheduled total after the first: the first total above also
+# wrote a delta of all N rows (inserts against nothing), this one a delta of what changed (nothing).
+for format in CSV JSON; do
+  timed "steady total local $format" dotnet "$EXPORTER_DLL" run --config "$WORK/local-$format.yaml" --type total
+  rows_line "(d) total $format → local, steady" "$T_SECONDS" "$T_RSS_MB" "$T_EXIT" | tee -a "$REPORT"
+done
+
 echo "report: $REPORT; log: $BENCH_LOG"

