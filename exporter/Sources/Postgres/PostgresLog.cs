@@ -8,8 +8,8 @@ internal static partial class PostgresLog
         Message = "PostgreSQL snapshot opened on {Target}: point in time {PointInTime:O}, up to {Readers} parallel readers, exported snapshot {SnapshotId}")]
     public static partial void SnapshotOpened(this ILogger logger, string target, DateTimeOffset pointInTime, int readers, string? snapshotId);
 
-    [LoggerMessage(EventId = 2101, Level = LogLevel.Debug, Message = "Reading entity {Entity} ({Mode}, sorted: {Sorted}): {Sql}")]
-    public static partial void ReadStarted(this ILogger logger, string entity, PostgresReadMode mode, bool sorted, string sql);
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Debug, Message = "Reading entity {Entity} by binary COPY (sorted: {Sorted}): {Sql}")]
+    public static partial void ReadStarted(this ILogger logger, string entity, bool sorted, string sql);
 
     [LoggerMessage(EventId = 2102, Level = LogLevel.Information, Message = "Read {Rows} rows of entity {Entity} in {Seconds:F1} s")]
     public static partial void ReadFinished(this ILogger logger, string entity, long rows, double seconds);

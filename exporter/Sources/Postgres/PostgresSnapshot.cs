@@ -18,7 +18,6 @@ internal sealed class PostgresSnapshot : ISourceSnapshot
     private readonly string _connectionString;
     private readonly string? _snapshotId;
     private readonly IReadOnlyDictionary<string, EntitySpec> _entities;
-    private readonly PostgresReadMode _readMode;
     private readonly Lock _lock = new();
     private readonly Stack<NpgsqlConnection> _idle = new();
     /// <summary>Connections open or being opened, leased or idle.</summary>
@@ -33,14 +32,12 @@ internal sealed class PostgresSnapshot : ISourceSnapshot
         string? snapshotId,
         int maxParallelReaders,
         IReadOnlyDictionary<string, EntitySpec> entities,
-        PostgresReadMode readMode,
         PostgresErrors errors,
         ILogger logger)
     {
         _connectionString = connectionString;
         _snapshotId = snapshotId;
         _entities = entities;
-        _readMode = readMode;
         Errors = errors;
         Logger = logger;
         PointInTime = pointInTime;
@@ -71,10 +68,8 @@ internal sealed class PostgresSnapshot : ISourceSnapshot
             await ExecuteAsync(lease.Connection, $"SAVEPOINT {Savepoint}", cancellationToken).ConfigureAwait(false);
             var plan = await PlanAsync(lease.Connection, entity, request, cancellationToken).ConfigureAwait(false);
             var sorted = request.SortByKey && entity.Key.Count > 0;
-            Logger.ReadStarted(entity.Name, _readMode, sorted, plan.Select);
-            return _readMode == PostgresReadMode.BinaryCopy
-                ? await CopyRowReader.StartAsync(lease, entity.Name, plan, sorted, cancellationToken).ConfigureAwait(false)
-                : await DataReaderRowReader.StartAsync(lease, entity.Name, plan, sorted, cancellationToken).ConfigureAwait(false);
+            Logger.ReadStarted(entity.Name, sorted, plan.Select);
+            return await CopyRowReader.StartAsync(lease, entity.Name, plan, sorted, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (PostgresErrors.IsDatabaseError(ex))
         {

@@ -51,9 +51,6 @@ internal sealed class PostgresSource : ISource
         _connectionString = builder.ConnectionString;
     }
 
-    /// <summary>Binary COPY by default; the data reader measured level with it (bench/README.md) and stays available.</summary>
-    public PostgresReadMode ReadMode { get; init; } = PostgresReadMode.BinaryCopy;
-
     public int MaxParallelReaders => Math.Max(1, _spec.Parallelism);
 
     /// <summary>
@@ -127,7 +124,7 @@ internal sealed class PostgresSource : ISource
 
             _logger.SnapshotOpened(_errors.Target, pointInTime, MaxParallelReaders, snapshotId);
             return new PostgresSnapshot(_connectionString, connection, pointInTime, snapshotId, MaxParallelReaders,
-                _entities, ReadMode, _errors, _logger);
+                _entities, _errors, _logger);
         }
         catch (Exception ex) when (PostgresErrors.IsDatabaseError(ex))
         {
