@@ -32,7 +32,8 @@ ln -s "$app" "$ctx/rootfs/app/entrypoint"
 libs=$( { ldd "$ctx/rootfs/app/$app"; find "$ctx/rootfs/app" -name '*.so' -exec ldd {} \; ; } 2>/dev/null \
   | grep -oE '/[^ ]+\.so[^ ]*' | sort -u)
 for dl in libssl.so.3 libcrypto.so.3; do
-  p=$(ldconfig -p | awk -v n="$dl" '$1 == n && /x86-64|AArch64|aarch64/ {print $NF; exit}')
+  # awk reads to the end: exiting at the first match would SIGPIPE ldconfig (exit 141 under pipefail).
+  p=$(ldconfig -p | awk -v n="$dl" '$1 == n && /x86-64|AArch64|aarch64/ && p == "" {p = $NF} END {print p}')
   [[ -n $p ]] || { echo "image-local: host has no $dl (apt-get install libssl3)" >&2; exit 3; }
   libs+=$'\n'"$p"$'\n'$(ldd "$p" | grep -oE '/[^ ]+\.so[^ ]*')
 done
