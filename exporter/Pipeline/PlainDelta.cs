@@ -25,7 +25,7 @@ internal sealed class PlainDelta : IDisposable
     private readonly byte[] _hash = new byte[32];
 
     // One reused digest context: the one-shot SHA256.HashData sets up and frees an OpenSSL context per
-    // row, which cost as much as the hashing itself on million-row entities.
+    // row (about 1 s of user CPU per million rows in the PostgreSQL bench).
     private readonly IncrementalHash _rowHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
     private PlainDelta(GenerationContext context, EntitySpec entity, EntityLayout layout, IDeltaSink sink, DeltaStateReader baseState, bool sorted)

@@ -50,8 +50,7 @@ public sealed class PostgresSourceTests(PostgresFixture pg)
             INSERT INTO public.{{table}} (id, i8) VALUES (2, 0);
             """);
         var entity = new EntitySpec { Name = "Types", Table = "public." + table, Key = ["id"] };
-        var source = new PostgresSource(new PostgresSourceSpec(), [entity], pg.ConnectionString);
-        await using var snapshot = await source.OpenSnapshotAsync(CancellationToken.None);
+        await using var snapshot = await Source(entity).OpenSnapshotAsync(CancellationToken.None);
         await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(true, null), CancellationToken.None);
 
         var columns = reader.Columns.ToDictionary(c => c.Name);
@@ -180,8 +179,7 @@ public sealed class PostgresSourceTests(PostgresFixture pg)
             INSERT INTO abandon SELECT i, repeat('x', 200) FROM generate_series(1, 200000) i;
             """);
         var entity = new EntitySpec { Name = "Abandon", Table = "abandon", Key = ["id"] };
-        var source = new PostgresSource(new PostgresSourceSpec(), [entity], pg.ConnectionString);
-        await using var snapshot = await source.OpenSnapshotAsync(CancellationToken.None);
+        await using var snapshot = await Source(entity).OpenSnapshotAsync(CancellationToken.None);
         await using (var first = await snapshot.ReadAsync(entity, Plain, CancellationToken.None))
         {
             Assert.True(await first.ReadAsync(CancellationToken.None));
