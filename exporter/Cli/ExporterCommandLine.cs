@@ -3,10 +3,12 @@ using System.Globalization;
 using System.Text.Json;
 using BulkExport.Api;
 using BulkExport.Exporter.Pipeline;
-using BulkExport.Exporter.Publishing;
-using BulkExport.Exporter.Retention;
+using BulkExport.Publishing.Layout;
+using BulkExport.Publishing.Ledger;
+using BulkExport.Publishing.Verification;
+using BulkExport.Publishing.Retention;
 using BulkExport.Exporter.Sources;
-using BulkExport.Exporter.Storage;
+using BulkExport.Publishing.Stores;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 

@@ -4,9 +4,11 @@ using System.Text;
 using System.Threading.Channels;
 using BulkExport.Api;
 using BulkExport.Exporter.Formats;
-using BulkExport.Exporter.Publishing;
+using BulkExport.Publishing.Layout;
+using BulkExport.Publishing.Ledger;
+using BulkExport.Publishing.Verification;
 using BulkExport.Exporter.Sources;
-using BulkExport.Exporter.Storage;
+using BulkExport.Publishing.Stores;
 
 namespace BulkExport.Exporter.Pipeline;
 

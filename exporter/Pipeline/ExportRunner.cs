@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using BulkExport.Api;
-using BulkExport.Exporter.Publishing;
-using BulkExport.Exporter.Retention;
+using BulkExport.Publishing.Layout;
+using BulkExport.Publishing.Ledger;
+using BulkExport.Publishing.Verification;
+using BulkExport.Publishing.Retention;
 using BulkExport.Exporter.Sources;
-using BulkExport.Exporter.Storage;
+using BulkExport.Publishing.Stores;
 using Microsoft.Extensions.Logging;
 
 namespace BulkExport.Exporter.Pipeline;

@@ -2,7 +2,9 @@ using System.Security.Cryptography;
 using System.Text;
 using BulkExport.Api;
 using BulkExport.Exporter.Formats;
-using BulkExport.Exporter.Publishing;
+using BulkExport.Publishing.Layout;
+using BulkExport.Publishing.Ledger;
+using BulkExport.Publishing.Verification;
 using BulkExport.Exporter.Sources;
 
 namespace BulkExport.Exporter.Pipeline;

@@ -1,7 +1,9 @@
 using System.Buffers;
 using System.Security.Cryptography;
 using BulkExport.Api;
-using BulkExport.Exporter.Publishing;
+using BulkExport.Publishing.Layout;
+using BulkExport.Publishing.Ledger;
+using BulkExport.Publishing.Verification;
 using BulkExport.Exporter.Sources;
 
 namespace BulkExport.Exporter.Pipeline;

@@ -1,8 +1,10 @@
 using BulkExport.Api;
 using BulkExport.Exporter.Pipeline;
-using BulkExport.Exporter.Publishing;
+using BulkExport.Publishing.Layout;
+using BulkExport.Publishing.Ledger;
+using BulkExport.Publishing.Verification;
 using BulkExport.Exporter.Sources.Postgres;
-using BulkExport.Exporter.Storage.S3;
+using BulkExport.Publishing.Stores.S3;
 using BulkExport.Exporter.Tests.Fixtures;
 using BulkExport.Exporter.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,6 +1,8 @@
 using BulkExport.Api;
 using BulkExport.Exporter.Pipeline;
-using BulkExport.Exporter.Publishing;
+using BulkExport.Publishing.Layout;
+using BulkExport.Publishing.Ledger;
+using BulkExport.Publishing.Verification;
 using BulkExport.Exporter.Sources;
 using BulkExport.Exporter.Tests.Support;
 

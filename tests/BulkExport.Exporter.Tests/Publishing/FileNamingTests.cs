@@ -1,4 +1,6 @@
-using BulkExport.Exporter.Publishing;
+using BulkExport.Publishing.Layout;
+using BulkExport.Publishing.Ledger;
+using BulkExport.Publishing.Verification;
 
 namespace BulkExport.Exporter.Tests.Publishing;
 

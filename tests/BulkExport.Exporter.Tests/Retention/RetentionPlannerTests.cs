@@ -1,6 +1,8 @@
-using BulkExport.Exporter.Publishing;
-using BulkExport.Exporter.Retention;
-using BulkExport.Exporter.Storage;
+using BulkExport.Publishing.Layout;
+using BulkExport.Publishing.Ledger;
+using BulkExport.Publishing.Verification;
+using BulkExport.Publishing.Retention;
+using BulkExport.Publishing.Stores;
 
 namespace BulkExport.Exporter.Tests.Retention;
 

@@ -1,8 +1,10 @@
 using BulkExport.Api;
 using BulkExport.Exporter.Pipeline;
-using BulkExport.Exporter.Publishing;
+using BulkExport.Publishing.Layout;
+using BulkExport.Publishing.Ledger;
+using BulkExport.Publishing.Verification;
 using BulkExport.Exporter.Sources;
-using BulkExport.Exporter.Storage;
+using BulkExport.Publishing.Stores;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace BulkExport.Exporter.Tests.Support;

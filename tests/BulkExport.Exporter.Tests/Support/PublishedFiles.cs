@@ -1,7 +1,9 @@
 using System.IO.Compression;
 using System.Text.Json.Nodes;
-using BulkExport.Exporter.Publishing;
-using BulkExport.Exporter.Storage;
+using BulkExport.Publishing.Layout;
+using BulkExport.Publishing.Ledger;
+using BulkExport.Publishing.Verification;
+using BulkExport.Publishing.Stores;
 
 namespace BulkExport.Exporter.Tests.Support;
 

@@ -3,8 +3,8 @@ using System.Text;
 using System.Xml.Linq;
 using Amazon.Runtime;
 using BulkExport.Api;
-using BulkExport.Exporter.Storage;
-using BulkExport.Exporter.Storage.S3;
+using BulkExport.Publishing.Stores;
+using BulkExport.Publishing.Stores.S3;
 
 namespace BulkExport.Exporter.Tests.Storage.S3;
 

@@ -3,8 +3,8 @@ using System.Text;
 using Amazon.S3;
 using Amazon.S3.Model;
 using BulkExport.Api;
-using BulkExport.Exporter.Storage;
-using BulkExport.Exporter.Storage.S3;
+using BulkExport.Publishing.Stores;
+using BulkExport.Publishing.Stores.S3;
 using BulkExport.Exporter.Tests.Fixtures;
 
 namespace BulkExport.Exporter.Tests.Storage.S3;

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using BulkExport.Api;
-using BulkExport.Exporter.Storage.S3;
+using BulkExport.Publishing.Stores.S3;
 using BulkExport.Exporter.Tests.Fixtures;
 using Xunit.Abstractions;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace BulkExport.Exporter.Publishing;
+namespace BulkExport.Publishing.Layout;
 
 /// <summary>
 /// The storage layout of DESIGN.md, in one place: consumers and mirrors depend on these names.

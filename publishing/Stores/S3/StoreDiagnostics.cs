@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace BulkExport.Exporter.Storage;
+namespace BulkExport.Publishing.Stores;
 
 /// <param name="Passed">Whether the store honours conditional writes.</param>
 /// <param name="Detail">What was observed, for `exporter verify --store`.</param>

@@ -13,7 +13,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Polly;
 using Polly.Retry;
 
-namespace BulkExport.Exporter.Storage.S3;
+namespace BulkExport.Publishing.Stores.S3;
 
 /// <summary>Knobs the spec does not carry: tests shorten the backoff and inject HTTP faults.</summary>
 internal sealed record S3StoreOptions

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace BulkExport.Exporter.Storage;
+namespace BulkExport.Publishing.Stores;
 
 /// <summary>
 /// A directory as the store. Every object appears by rename, so readers never see a half-written

@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text;
-using BulkExport.Exporter.Storage;
+using BulkExport.Publishing.Layout;
+using BulkExport.Publishing.Stores;
 
-namespace BulkExport.Exporter.Publishing;
+namespace BulkExport.Publishing.Ledger;
 
 /// <summary>
 /// The generation sequence of one register, kept in the store itself:

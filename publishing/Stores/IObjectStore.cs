@@ -1,4 +1,4 @@
-namespace BulkExport.Exporter.Storage;
+namespace BulkExport.Publishing.Stores;
 
 /// <summary>
 /// Where files are published: an S3 bucket and prefix, or a local directory. Keys are relative to

@@ -1,8 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using BulkExport.Exporter.Retention;
+using BulkExport.Publishing.Retention;
 
-namespace BulkExport.Exporter.Publishing;
+namespace BulkExport.Publishing.Layout;
 
 /// <summary>
 /// <c>{REG}/catalog.json</c>: every live file, as the rows of Datafordeleren's

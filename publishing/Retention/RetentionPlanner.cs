@@ -1,7 +1,9 @@
-using BulkExport.Exporter.Publishing;
-using BulkExport.Exporter.Storage;
+using BulkExport.Publishing.Layout;
+using BulkExport.Publishing.Ledger;
+using BulkExport.Publishing.Verification;
+using BulkExport.Publishing.Stores;
 
-namespace BulkExport.Exporter.Retention;
+namespace BulkExport.Publishing.Retention;
 
 /// <summary>
 /// Decides what retention deletes, as a pure function of the committed manifests, the objects under

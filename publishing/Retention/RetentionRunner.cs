@@ -1,7 +1,9 @@
-using BulkExport.Exporter.Publishing;
-using BulkExport.Exporter.Storage;
+using BulkExport.Publishing.Layout;
+using BulkExport.Publishing.Ledger;
+using BulkExport.Publishing.Verification;
+using BulkExport.Publishing.Stores;
 
-namespace BulkExport.Exporter.Retention;
+namespace BulkExport.Publishing.Retention;
 
 /// <summary>
 /// Applies retention and rewrites the catalog: the catalog without the doomed files is written

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace BulkExport.Exporter.Publishing;
+namespace BulkExport.Publishing.Layout;
 
 /// <summary>
 /// The commit record of one generation (<c>{REG}/generations/{gen:D10}.json</c>): every file it

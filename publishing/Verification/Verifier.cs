@@ -1,8 +1,10 @@
 using System.IO.Compression;
 using System.Security.Cryptography;
-using BulkExport.Exporter.Storage;
+using BulkExport.Publishing.Layout;
+using BulkExport.Publishing.Ledger;
+using BulkExport.Publishing.Stores;
 
-namespace BulkExport.Exporter.Publishing;
+namespace BulkExport.Publishing.Verification;
 
 /// <summary>
 /// What a careful mirror would check: every catalog row's file exists with its size and SHA-256 and

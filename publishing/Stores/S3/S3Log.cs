@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace BulkExport.Exporter.Storage.S3;
+namespace BulkExport.Publishing.Stores.S3;
 
 internal static partial class S3Log
 {
