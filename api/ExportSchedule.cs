@@ -76,6 +76,36 @@ public sealed class ExportScheduleSpec
     public ExporterSpec? Exporter { get; set; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public JobsSpec? Jobs { get; set; }
+    /// <summary>Signs every generation manifest and the catalog (detached JWS, ES256); unsigned when absent.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public SigningSpec? Signing { get; set; }
+}
+
+/// <summary>
+/// Where the EC P-256 signing key comes from: a PEM file outside a cluster, or a Secret in one. The
+/// optional next public key is announced in every manifest until it takes over (key rotation).
+/// </summary>
+public sealed class SigningSpec
+{
+    /// <summary>PEM file with the private key (PKCS#8 or SEC1), read by the exporter.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? KeyFile { get; set; }
+    /// <summary>PEM or JWK file with the public key that will replace the current one.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? NextPublicKeyFile { get; set; }
+    /// <summary>In a cluster: the Secret holding the private key (and the next public key).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public SigningSecretRef? SecretRef { get; set; }
+}
+
+public sealed class SigningSecretRef
+{
+    public string Name { get; set; } = "";
+    /// <summary>The Secret's entry with the PEM private key.</summary>
+    public string Key { get; set; } = "signing.pem";
+    /// <summary>The Secret's entry with the next public key (PEM or JWK), during a rotation.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? NextPublicKeyKey { get; set; }
 }
 
 public sealed class CronSchedule

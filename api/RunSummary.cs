@@ -40,6 +40,14 @@ public static class ExporterEnvironment
     public const string AwsSessionToken = "AWS_SESSION_TOKEN";
     /// <summary>The Job name, recorded in manifests so status can point at the run.</summary>
     public const string JobName = "BULKEXPORT_JOB_NAME";
+    /// <summary>PEM private key, from the Secret named by <c>spec.signing.secretRef</c> (entry <c>key</c>).</summary>
+    public const string SigningKey = "BULKEXPORT_SIGNING_KEY";
+    /// <summary>Alternative to the variable above: a file holding the PEM private key (a mounted Secret).</summary>
+    public const string SigningKeyFile = "BULKEXPORT_SIGNING_KEY_FILE";
+    /// <summary>The next public key (PEM or JWK), from the Secret's <c>nextPublicKeyKey</c> entry.</summary>
+    public const string SigningNextPublicKey = "BULKEXPORT_SIGNING_NEXT_PUBLIC_KEY";
+    /// <summary>Alternative to the variable above: a file holding the next public key.</summary>
+    public const string SigningNextPublicKeyFile = "BULKEXPORT_SIGNING_NEXT_PUBLIC_KEY_FILE";
     public const string ConfigPath = "/etc/bulkexport/schedule.yaml";
     public const string TerminationLogPath = "/dev/termination-log";
 

@@ -64,7 +64,7 @@ public static partial class ScheduleValidator
     private static void ValidateSpec(Walker v, JsonObject spec)
     {
         const string p = "spec";
-        v.Known(spec, p, "register", "version", "timeZone", "total", "delta", "suspend", "source", "entities", "output", "storage", "retention", "exporter", "jobs");
+        v.Known(spec, p, "register", "version", "timeZone", "total", "delta", "suspend", "source", "entities", "output", "storage", "retention", "exporter", "jobs", "signing");
         v.String(spec, p, "register", required: true, pattern: RegisterRegex(), patternText: RegisterPattern);
         v.Integer(spec, p, "version", required: false, min: 1, max: 999);
         var tz = v.String(spec, p, "timeZone", required: false);
@@ -92,6 +92,7 @@ public static partial class ScheduleValidator
         var geometryEntities = ValidateEntities(v, spec, sourceKind);
         ValidateOutput(v, spec, geometryEntities);
         ValidateStorage(v, spec);
+        ValidateSigning(v, spec);
 
         if (v.Object(spec, p, "retention", required: false) is { } retention)
         {
@@ -327,6 +328,52 @@ public static partial class ScheduleValidator
         }
 
         v.Integer(output, p, "maxRecordsPerFile", required: false, min: 1, max: long.MaxValue);
+    }
+
+    private static void ValidateSigning(Walker v, JsonObject spec)
+    {
+        if (v.Object(spec, "spec", "signing", required: false) is not { } signing)
+        {
+            return;
+        }
+
+        const string p = "spec.signing";
+        v.Known(signing, p, "keyFile", "nextPublicKeyFile", "secretRef");
+        var keyFile = v.String(signing, p, "keyFile", required: false);
+        var nextFile = v.String(signing, p, "nextPublicKeyFile", required: false);
+        var hasSecret = signing["secretRef"] is not null;
+        if ((signing["keyFile"] is not null) == hasSecret)
+        {
+            v.Error(p, hasSecret
+                ? "exactly one of keyFile or secretRef is allowed, found both"
+                : "exactly one of keyFile (a PEM file, outside a cluster) or secretRef (a Secret, in a cluster) is required");
+        }
+
+        foreach (var (field, text) in new[] { ("keyFile", keyFile), ("nextPublicKeyFile", nextFile) })
+        {
+            if (text is { Length: 0 })
+            {
+                v.Error($"{p}.{field}", "must not be empty");
+            }
+        }
+
+        if (nextFile is not null && hasSecret)
+        {
+            v.Error($"{p}.nextPublicKeyFile", "not used with secretRef; put the next public key in the Secret and name it in secretRef.nextPublicKeyKey");
+        }
+
+        if (v.Object(signing, p, "secretRef", required: false) is { } secret)
+        {
+            const string sp = p + ".secretRef";
+            v.Known(secret, sp, "name", "key", "nextPublicKeyKey");
+            v.String(secret, sp, "name", required: true, pattern: DnsLabelRegex(), patternText: DnsLabelPattern);
+            var key = v.String(secret, sp, "key", required: false, pattern: SecretKeyRegex(), patternText: SecretKeyPattern) ?? new SigningSecretRef().Key;
+            var next = v.String(secret, sp, "nextPublicKeyKey", required: false, pattern: SecretKeyRegex(), patternText: SecretKeyPattern);
+            if (next is not null && next == key)
+            {
+                v.Error($"{sp}.nextPublicKeyKey", $"'{next}' is the signing key's own entry; name the entry holding the next public key");
+            }
+        }
     }
 
     private static void ValidateStorage(Walker v, JsonObject spec)

@@ -7,6 +7,7 @@ using BulkExport.Publishing.Layout;
 using BulkExport.Publishing.Ledger;
 using BulkExport.Publishing.Verification;
 using BulkExport.Publishing.Retention;
+using BulkExport.Publishing.Signing;
 using BulkExport.Exporter.Sources;
 using BulkExport.Publishing.Stores;
 using Microsoft.Extensions.DependencyInjection;
@@ -61,8 +62,13 @@ internal static class ExporterCommandLine
         list.SetAction((result, ct) => ListAsync(result.GetValue(config)!, result.GetValue(json), ct));
 
         var storeCheck = new Option<bool>("--store") { Description = "Also check whether the store honours conditional writes (If-None-Match)" };
-        var verify = new Command("verify", "Re-hash every live file and check the catalog and the delta chain") { config, storeCheck };
-        verify.SetAction((result, ct) => VerifyAsync(result.GetValue(config)!, result.GetValue(storeCheck), ct));
+        var publicKeys = new Option<FileInfo[]>("--public-key")
+        {
+            Description = "Public key (PEM or JWK) whose signatures to require on every manifest and the catalog; repeat to trust several",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var verify = new Command("verify", "Re-hash every live file and check the catalog, the delta chain and, with --public-key, the signatures") { config, storeCheck, publicKeys };
+        verify.SetAction((result, ct) => VerifyAsync(result.GetValue(config)!, result.GetValue(storeCheck), result.GetValue(publicKeys) ?? [], ct));
 
         var dryRun = new Option<bool>("--dry-run") { Description = "Show what retention would delete without deleting" };
         var gc = new Command("gc", "Apply the retention rules and rewrite the catalog") { config, dryRun };
@@ -76,6 +82,7 @@ internal static class ExporterCommandLine
         var kind = type == "total" ? RunKind.Total : RunKind.Delta;
         return await WithScheduleAsync(config, type, async (services, schedule) =>
         {
+            using var signer = SignerFactory.Create(schedule.Spec.Signing);
             var runner = new ExportRunner(
                 schedule,
                 services.GetRequiredService<ISource>(),
@@ -87,6 +94,7 @@ internal static class ExporterCommandLine
                 {
                     TempRoot = temp?.FullName ?? Path.GetTempPath(),
                     JobName = Environment.GetEnvironmentVariable(ExporterEnvironment.JobName),
+                    Signer = signer,
                 });
             var summary = await runner.RunAsync(kind, cancellationToken).ConfigureAwait(false);
             await SummaryOutput.WriteAsync(summary).ConfigureAwait(false);
@@ -119,10 +127,11 @@ internal static class ExporterCommandLine
             return ExporterEnvironment.ExitCodes.Success;
         });
 
-    private static Task<int> VerifyAsync(FileInfo config, bool checkStore, CancellationToken cancellationToken) =>
+    private static Task<int> VerifyAsync(FileInfo config, bool checkStore, FileInfo[] publicKeys, CancellationToken cancellationToken) =>
         WithScheduleAsync(config, "verify", async (services, schedule) =>
         {
             var store = services.GetRequiredService<IObjectStore>();
+            var anchors = publicKeys.Select(LoadPublicKey).ToList();
             var ok = true;
             if (checkStore)
             {
@@ -133,6 +142,7 @@ internal static class ExporterCommandLine
                 ok &= check.Passed;
             }
 
+            ok &= await VerifySignaturesAsync(store, schedule.Spec.Register, anchors, cancellationToken).ConfigureAwait(false);
             var report = await new Verifier(store, schedule.Spec.Register).VerifyAsync(cancellationToken).ConfigureAwait(false);
             foreach (var warning in report.Warnings)
             {
@@ -150,11 +160,48 @@ internal static class ExporterCommandLine
             return ok && report.Ok ? ExporterEnvironment.ExitCodes.Success : ExporterEnvironment.ExitCodes.Failure;
         });
 
+    private static SigningJwk LoadPublicKey(FileInfo file)
+    {
+        try
+        {
+            return SigningJwk.Parse(File.ReadAllText(file.FullName), $"--public-key {file.FullName}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SigningKeyException($"--public-key {file.FullName}: cannot read: {e.Message}", e);
+        }
+    }
+
+    /// <summary>One line when nothing is checked; every missing or wrong signature otherwise.</summary>
+    private static async Task<bool> VerifySignaturesAsync(IObjectStore store, string register, IReadOnlyList<SigningJwk> anchors, CancellationToken cancellationToken)
+    {
+        var verifier = new SignatureVerifier(store, register);
+        if (anchors.Count == 0)
+        {
+            await Console.Out.WriteLineAsync(await verifier.AnySignaturesAsync(cancellationToken).ConfigureAwait(false)
+                ? $"signatures: not checked; {register} is signed (keys under {store.Describe(FileNaming.KeysFolder(register))}), pass --public-key to check them"
+                : $"signatures: none; {register} is not signed (no spec.signing), nothing to check").ConfigureAwait(false);
+            return true;
+        }
+
+        var report = await verifier.VerifyAsync(anchors, cancellationToken).ConfigureAwait(false);
+        foreach (var problem in report.Problems)
+        {
+            await Console.Out.WriteLineAsync($"problem: {problem}").ConfigureAwait(false);
+        }
+
+        await Console.Out.WriteLineAsync(report.Ok
+            ? $"signatures: {report.Signed} manifests and catalog signed by trusted keys ({string.Join(", ", anchors.Select(a => a.Kid))} and the keys they announce)"
+            : $"signatures: {report.Problems.Count} problem(s)").ConfigureAwait(false);
+        return report.Ok;
+    }
+
     private static Task<int> GcAsync(FileInfo config, bool dryRun, CancellationToken cancellationToken) =>
         WithScheduleAsync(config, "gc", async (services, schedule) =>
         {
             var spec = schedule.Spec;
-            var result = await new RetentionRunner(services.GetRequiredService<IObjectStore>(), spec.Register, GoDuration.Parse(spec.Retention.Orphans), services.GetRequiredService<TimeProvider>())
+            using var signer = dryRun ? null : SignerFactory.Create(spec.Signing);
+            var result = await new RetentionRunner(services.GetRequiredService<IObjectStore>(), spec.Register, GoDuration.Parse(spec.Retention.Orphans), services.GetRequiredService<TimeProvider>(), signer)
                 .RunAsync(dryRun, cancellationToken).ConfigureAwait(false);
             foreach (var obj in result.Plan.Delete.OrderBy(o => o.Key, StringComparer.Ordinal))
             {
@@ -220,7 +267,7 @@ internal static class ExporterCommandLine
         OperationCanceledException => ExporterEnvironment.ExitCodes.TemporaryFailure,
         SourceException { Transient: true } or StoreException { Transient: true } or CommitConflictException => ExporterEnvironment.ExitCodes.TemporaryFailure,
         NotSupportedException => ExporterEnvironment.ExitCodes.BadConfiguration,
-        ScheduleValidationException => ExporterEnvironment.ExitCodes.BadConfiguration,
+        ScheduleValidationException or SigningKeyException => ExporterEnvironment.ExitCodes.BadConfiguration,
         _ => ExporterEnvironment.ExitCodes.Failure,
     };
 }

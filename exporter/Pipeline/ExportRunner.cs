@@ -4,6 +4,7 @@ using BulkExport.Publishing.Layout;
 using BulkExport.Publishing.Ledger;
 using BulkExport.Publishing.Verification;
 using BulkExport.Publishing.Retention;
+using BulkExport.Publishing.Signing;
 using BulkExport.Exporter.Sources;
 using BulkExport.Publishing.Stores;
 using Microsoft.Extensions.Logging;
@@ -32,6 +33,9 @@ internal sealed class ExportRunnerOptions
     public string TempRoot { get; set; } = Path.GetTempPath();
 
     public string? JobName { get; set; }
+
+    /// <summary>Signs the manifest and the catalog; null when <c>spec.signing</c> is absent.</summary>
+    public PublicationSigner? Signer { get; set; }
 
     /// <summary>Test hook: throw <see cref="SimulatedCrashException"/> at this point.</summary>
     public CrashPoint CrashAt { get; set; } = CrashPoint.None;
@@ -67,11 +71,11 @@ internal sealed partial class ExportRunner(
         {
             var manifest = await ExportAsync(kind, generation, ledger, ledgerState, temp.FullName, cancellationToken).ConfigureAwait(false);
             Crash(CrashPoint.BeforeCommit);
-            await ledger.CommitAsync(manifest, cancellationToken).ConfigureAwait(false);
+            await ledger.CommitAsync(manifest, cancellationToken, options.Signer).ConfigureAwait(false);
             LogCommitted(spec.Register, generation, manifest.Files.Count);
             Crash(CrashPoint.AfterCommit);
 
-            var retention = await new RetentionRunner(store, spec.Register, GoDuration.Parse(spec.Retention.Orphans), time)
+            var retention = await new RetentionRunner(store, spec.Register, GoDuration.Parse(spec.Retention.Orphans), time, options.Signer)
                 .RunAsync(dryRun: false, cancellationToken).ConfigureAwait(false);
             LogRetention(retention.DeletedFiles, retention.DeletedBytes, retention.Plan.Missing.Count);
 

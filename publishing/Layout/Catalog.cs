@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using BulkExport.Publishing.Retention;
+using BulkExport.Publishing.Signing;
 
 namespace BulkExport.Publishing.Layout;
 
@@ -17,6 +18,8 @@ internal sealed class Catalog
     public DateTimeOffset? LatestPointInTime { get; set; }
     public DateTimeOffset GeneratedAt { get; set; }
     public List<CatalogRow> Files { get; set; } = [];
+    /// <summary>The next signing key, as in the newest manifest (see <see cref="GenerationManifest.NextSigningKey"/>).</summary>
+    public SigningJwk? NextSigningKey { get; set; }
 
     public static readonly JsonSerializerOptions Json = new()
     {

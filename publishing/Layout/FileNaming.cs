@@ -45,6 +45,23 @@ internal static class FileNaming
 
     public static string CatalogKey(string register) => $"{register}/catalog.json";
 
+    /// <summary>The detached JWS of the manifest of <paramref name="generation"/>, written before its commit.</summary>
+    public static string ManifestSignatureKey(string register, long generation) => ManifestKey(register, generation) + ".jws";
+
+    public static string KeysFolder(string register) => $"{register}/keys/";
+
+    /// <summary>A public signing key as a JWK, named by its RFC 7638 thumbprint (the JWS <c>kid</c>).</summary>
+    public static string PublicKeyKey(string register, string kid) => $"{KeysFolder(register)}{kid}.jwk";
+
+    public static string SignaturesFolder(string register) => $"{register}/signatures/";
+
+    /// <summary>
+    /// The detached JWS of one version of the catalog, named by the SHA-256 of the catalog's bytes:
+    /// it is created before the catalog it signs replaces the old one, so every catalog a reader
+    /// can fetch already has its signature, whatever the timing of reads, writes and crashes.
+    /// </summary>
+    public static string CatalogSignatureKey(string register, string catalogSha256Hex) => $"{SignaturesFolder(register)}catalog-{catalogSha256Hex}.jws";
+
     public static bool TryParseGenerationFile(string key, string register, out long generation, out string suffix)
     {
         generation = 0;

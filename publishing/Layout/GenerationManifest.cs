@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using BulkExport.Publishing.Signing;
 
 namespace BulkExport.Publishing.Layout;
 
@@ -26,6 +27,11 @@ internal sealed class GenerationManifest
     public string DeltaFrequency { get; set; } = "";
     public List<ManifestEntity> Entities { get; set; } = [];
     public List<ManifestFile> Files { get; set; } = [];
+    /// <summary>
+    /// With signing configured and a rotation prepared: the public key that will sign after the
+    /// current one. Covered by the current key's signature, so trusting the current key means trusting it.
+    /// </summary>
+    public SigningJwk? NextSigningKey { get; set; }
 
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using BulkExport.Publishing.Layout;
+using BulkExport.Publishing.Signing;
 using BulkExport.Publishing.Stores;
 
 namespace BulkExport.Publishing.Ledger;
@@ -94,11 +95,22 @@ internal sealed class GenerationLedger(IObjectStore store, string register)
     /// Commits <paramref name="manifest"/>. Throws <see cref="CommitConflictException"/> when another
     /// generation was committed after this run's base; this run's files then stay unreferenced.
     /// </summary>
-    public async Task CommitAsync(GenerationManifest manifest, CancellationToken cancellationToken)
+    /// <param name="signer">
+    /// With signing configured: the manifest names the next key, and its detached signature is
+    /// written before the commit point, so the manifest never exists without it (a roll-forward
+    /// publishes the prepared bytes the signature covers).
+    /// </param>
+    public async Task CommitAsync(GenerationManifest manifest, CancellationToken cancellationToken, PublicationSigner? signer = null)
     {
+        manifest.NextSigningKey = signer?.Next;
         var bytes = manifest.ToBytes();
         var generation = manifest.Generation;
         await store.PutBytesAsync(FileNaming.PendingKey(Register, generation), bytes, "application/json", cancellationToken).ConfigureAwait(false);
+        if (signer is not null)
+        {
+            await signer.PublishKeysAsync(store, Register, cancellationToken).ConfigureAwait(false);
+            await store.PutBytesAsync(FileNaming.ManifestSignatureKey(Register, generation), System.Text.Encoding.ASCII.GetBytes(signer.Sign(bytes)), "application/jose", cancellationToken).ConfigureAwait(false);
+        }
 
         var baseGeneration = manifest.BaseGeneration ?? 0;
         var link = Encoding.UTF8.GetBytes(generation.ToString(CultureInfo.InvariantCulture));

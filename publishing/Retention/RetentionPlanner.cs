@@ -78,7 +78,8 @@ internal static class RetentionPlanner
         var committedNumbers = ordered.Select(m => m.Generation).ToHashSet();
         foreach (var obj in existing.Values)
         {
-            if (referenced.Contains(obj.Key) || obj.Key == FileNaming.CatalogKey(register))
+            // Public keys stay for good: they verify every manifest ever signed with them.
+            if (referenced.Contains(obj.Key) || obj.Key == FileNaming.CatalogKey(register) || obj.Key.StartsWith(FileNaming.KeysFolder(register), StringComparison.Ordinal))
             {
                 continue;
             }
@@ -88,6 +89,12 @@ internal static class RetentionPlanner
                 // Claims, commit links and manifests are the sequence itself and stay. A prepared
                 // manifest is redundant once its generation is committed.
                 if (suffix == "pending" && (committedNumbers.Contains(generation) || now - obj.LastModified > orphanGrace))
+                {
+                    delete.Add(obj);
+                }
+
+                // The signature of a manifest that never got committed (written just before the commit point).
+                if (suffix == "json.jws" && !committedNumbers.Contains(generation) && now - obj.LastModified > orphanGrace)
                 {
                     delete.Add(obj);
                 }

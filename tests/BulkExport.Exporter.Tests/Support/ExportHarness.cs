@@ -4,6 +4,7 @@ using BulkExport.Publishing.Layout;
 using BulkExport.Publishing.Ledger;
 using BulkExport.Publishing.Verification;
 using BulkExport.Exporter.Sources;
+using BulkExport.Publishing.Signing;
 using BulkExport.Publishing.Stores;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -46,6 +47,9 @@ internal sealed class ExportHarness : IDisposable
 
     public string Register => Schedule.Spec.Register;
 
+    /// <summary>Signs every run's manifest and catalog when set.</summary>
+    public PublicationSigner? Signer { get; set; }
+
     public ExportRunner Runner(CrashPoint crashAt = CrashPoint.None, ISource? source = null, IObjectStore? store = null) => new(
         Schedule,
         source ?? Source,
@@ -53,7 +57,7 @@ internal sealed class ExportHarness : IDisposable
         Time,
         NullLogger<ExportRunner>.Instance,
         NoProgress.Instance,
-        new ExportRunnerOptions { TempRoot = Path.Combine(Root, "tmp"), CrashAt = crashAt });
+        new ExportRunnerOptions { TempRoot = Path.Combine(Root, "tmp"), CrashAt = crashAt, Signer = Signer });
 
     public async Task<RunSummary> RunAsync(RunKind kind, TimeSpan? advance = null)
     {

@@ -1,0 +1,83 @@
+using BulkExport.Exporter.Tests.Configuration;
+using BulkExport.Exporter.Tests.Publishing.Signing;
+
+namespace BulkExport.Exporter.Tests.Cli;
+
+/// <summary><c>exporter run</c> with <c>spec.signing</c>, and <c>exporter verify --public-key</c>, as processes.</summary>
+public sealed class SignedExportProcessTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("exporter-signed-").FullName;
+
+    private string Config(string? signing)
+    {
+        var source = Path.Combine(_dir, "src");
+        Directory.CreateDirectory(source);
+        File.WriteAllText(Path.Combine(source, "Postnummer.jsonl"), "{\"postnr\":8000,\"navn\":\"Aarhus C\"}\n");
+        File.WriteAllText(Path.Combine(source, "Adresse.jsonl"), "{\"id\":\"a\",\"registreringfra\":\"2020-01-01T00:00:00Z\",\"registreringtil\":null,\"virkningfra\":\"2020-01-01T00:00:00Z\",\"virkningtil\":null}\n");
+        var path = Path.Combine(_dir, "schedule.yaml");
+        File.WriteAllText(path, ScheduleDocumentTests.Valid
+            .Replace("files: {path: /data}", $"files: {{path: {source}}}", StringComparison.Ordinal)
+            .Replace("local: {path: ./out}", $"local: {{path: {_dir}/out}}", StringComparison.Ordinal)
+            + (signing is null ? "" : $"\n  signing: {signing}\n"));
+        return path;
+    }
+
+    private string WriteKey(string name, string pem)
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllText(path, pem);
+        return path;
+    }
+
+    [Fact]
+    public async Task SignedRun_VerifiesWithItsPublicKey_AndFailsWithAnotherNamingTheObject()
+    {
+        var pem = SignedPublicationTests.NewKeyPem();
+        var config = Config($"{{keyFile: {WriteKey("key.pem", pem)}}}");
+        var run = await ExporterProcess.RunAsync(_dir, "run", "--config", config, "--type", "total");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+
+        var good = await ExporterProcess.RunAsync(_dir, "verify", "--config", config, "--public-key", WriteKey("key.pub", SignedPublicationTests.PublicPem(pem)));
+        Assert.True(good.ExitCode == 0, good.Stdout + good.Stderr);
+        Assert.Contains("signatures: 2 manifests and catalog signed by trusted keys", good.Stdout, StringComparison.Ordinal);
+
+        var wrong = await ExporterProcess.RunAsync(_dir, "verify", "--config", config, "--public-key", WriteKey("other.pub", SignedPublicationTests.PublicPem(SignedPublicationTests.NewKeyPem())));
+        Assert.Equal(1, wrong.ExitCode);
+        Assert.Contains("0000000001.json: signed by key", wrong.Stdout, StringComparison.Ordinal);
+        Assert.Contains("catalog.json: signed by key", wrong.Stdout, StringComparison.Ordinal);
+
+        var unchecked_ = await ExporterProcess.RunAsync(_dir, "verify", "--config", config);
+        Assert.Equal(0, unchecked_.ExitCode);
+        Assert.Single(unchecked_.Stdout.Split('\n'), l => l.StartsWith("signatures: not checked", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task UnsignedRegister_VerifySaysSoInOneLine_AndFailsWhenAKeyIsRequired()
+    {
+        var config = Config(null);
+        var run = await ExporterProcess.RunAsync(_dir, "run", "--config", config, "--type", "total");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+
+        var verify = await ExporterProcess.RunAsync(_dir, "verify", "--config", config);
+        Assert.Equal(0, verify.ExitCode);
+        Assert.Single(verify.Stdout.Split('\n'), l => l.StartsWith("signatures: none;", StringComparison.Ordinal));
+
+        var required = await ExporterProcess.RunAsync(_dir, "verify", "--config", config, "--public-key", WriteKey("key.pub", SignedPublicationTests.PublicPem(SignedPublicationTests.NewKeyPem())));
+        Assert.Equal(1, required.ExitCode);
+        Assert.Contains("0000000001.json: not signed", required.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UnreadableSigningKey_ExitsWith2_NamingTheSetting_AndPublishesNothing()
+    {
+        var config = Config($"{{keyFile: {_dir}/absent.pem}}");
+
+        var run = await ExporterProcess.RunAsync(_dir, "run", "--config", config, "--type", "total");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("spec.signing.keyFile", run.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "out", "DAR")));
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}
