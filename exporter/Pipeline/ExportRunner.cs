@@ -66,8 +66,14 @@ internal sealed partial class ExportRunner(
         LogClaimed(spec.Register, generation, kind, ledgerState.Latest?.Generation);
         Crash(CrashPoint.AfterClaim);
 
-        var temp = Directory.CreateDirectory(Path.Combine(options.TempRoot, $"bulkexport-{spec.Register}-{generation}-{Guid.NewGuid():N}"));
-        try
+        var abandoned = RunTempDirectory.DeleteAbandoned(options.TempRoot, time);
+        if (abandoned.Count > 0)
+        {
+            LogAbandonedTemp(abandoned.Count, options.TempRoot);
+        }
+
+        // Disposing deletes the staging folder; a killed run's folder is deleted by a later run (above).
+        using (var temp = RunTempDirectory.Create(options.TempRoot))
         {
             var manifest = await ExportAsync(kind, generation, ledger, ledgerState, temp.FullName, cancellationToken).ConfigureAwait(false);
             Crash(CrashPoint.BeforeCommit);
@@ -95,16 +101,6 @@ internal sealed partial class ExportRunner(
                 PrunedBytes = retention.DeletedBytes,
                 DurationSeconds = Math.Round(Stopwatch.GetElapsedTime(started).TotalSeconds, 3),
             };
-        }
-        finally
-        {
-            try
-            {
-                temp.Delete(recursive: true);
-            }
-            catch (IOException)
-            {
-            }
         }
     }
 
@@ -212,6 +208,9 @@ internal sealed partial class ExportRunner(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Committed generation {Generation} of {Register} with {Files} files")]
     private partial void LogCommitted(string register, long generation, int files);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Count} staging folders that crashed runs left in {TempRoot}")]
+    private partial void LogAbandonedTemp(int count, string tempRoot);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Retention deleted {Files} objects ({Bytes} bytes); {Missing} referenced files are missing from the store")]
     private partial void LogRetention(long files, long bytes, int missing);

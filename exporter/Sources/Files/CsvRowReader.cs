@@ -46,7 +46,7 @@ internal sealed class CsvRowReader : IRowReader
         }
 
         var names = new List<string?>();
-        ParseFields(reader.Buffer.AsSpan(reader.Start, length), names, file.Path, 1);
+        ParseFields(reader.Buffer.AsSpan(reader.Start, length), names, new Where(entity.Name, file.Path, 1, null));
         reader.Consume(consumed);
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var columns = new Column[names.Count];
@@ -102,7 +102,7 @@ internal sealed class CsvRowReader : IRowReader
             return null;
         }
 
-        ParseFields(record, _fields, _file.Path, _lineNumber);
+        ParseFields(record, _fields, new Where(_entity.Name, _file.Path, _lineNumber, _columns));
         if (_fields.Count != _columns.Length)
         {
             throw Error($"{_fields.Count} fields where the header has {_columns.Length}");
@@ -219,7 +219,16 @@ internal sealed class CsvRowReader : IRowReader
         }
     }
 
-    private static void ParseFields(ReadOnlySpan<byte> record, List<string?> fields, string path, long lineNumber)
+    /// <summary>Where a field is, for messages: entity, file, physical line and, past the header, the column names.</summary>
+    private readonly record struct Where(string Entity, string Path, long Line, Column[]? Columns)
+    {
+        public SourceException Error(string message, Exception? inner = null) =>
+            new($"Entity '{Entity}': {Path}:{Line}: {message}.", transient: false, inner);
+
+        public string Field(int index) => Columns is not null && index < Columns.Length ? $"column '{Columns[index].Name}'" : $"field {index + 1}";
+    }
+
+    private static void ParseFields(ReadOnlySpan<byte> record, List<string?> fields, Where where)
     {
         fields.Clear();
         var at = 0;
@@ -234,10 +243,10 @@ internal sealed class CsvRowReader : IRowReader
                     var quote = record[at..].IndexOf((byte)'"');
                     if (quote < 0)
                     {
-                        throw new SourceException($"{path}:{lineNumber}: unterminated quoted field.", transient: false);
+                        throw where.Error($"{where.Field(fields.Count)}: unterminated quoted field");
                     }
 
-                    sb.Append(Decode(record.Slice(at, quote), path, lineNumber));
+                    sb.Append(Decode(record, at, quote, where, fields.Count));
                     at += quote + 1;
                     if (at < record.Length && record[at] == '"')
                     {
@@ -252,14 +261,14 @@ internal sealed class CsvRowReader : IRowReader
                 fields.Add(sb.ToString());
                 if (at < record.Length && record[at] != ',')
                 {
-                    throw new SourceException($"{path}:{lineNumber}: unexpected character after a closing quote.", transient: false);
+                    throw where.Error($"{where.Field(fields.Count - 1)}: unexpected character after a closing quote");
                 }
             }
             else
             {
                 var comma = record[at..].IndexOf((byte)',');
                 var end = comma < 0 ? record.Length : at + comma;
-                fields.Add(end == at ? null : Decode(record[at..end], path, lineNumber));
+                fields.Add(end == at ? null : Decode(record, at, end - at, where, fields.Count));
                 at = end;
             }
 
@@ -272,15 +281,15 @@ internal sealed class CsvRowReader : IRowReader
         }
     }
 
-    private static string Decode(ReadOnlySpan<byte> bytes, string path, long lineNumber)
+    private static string Decode(ReadOnlySpan<byte> record, int start, int length, Where where, int field)
     {
         try
         {
-            return FileValues.StrictUtf8.GetString(bytes);
+            return FileValues.StrictUtf8.GetString(record.Slice(start, length));
         }
         catch (DecoderFallbackException e)
         {
-            throw new SourceException($"{path}:{lineNumber}: invalid UTF-8.", transient: false, e);
+            throw where.Error($"{where.Field(field)}: invalid UTF-8 at byte {start + Math.Max(e.Index, 0) + 1} of the record", e);
         }
     }
 }

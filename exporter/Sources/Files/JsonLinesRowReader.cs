@@ -42,7 +42,7 @@ internal sealed class JsonLinesRowReader : IRowReader
 
     public static async ValueTask<JsonLinesRowReader> OpenAsync(EntityFile file, EntitySpec entity, EntityLayout layout, CancellationToken cancellationToken)
     {
-        var inference = new Inference();
+        var inference = new Inference(entity.Name);
         var reader = new FileChunkReader(file.Handle);
         long lineNumber = 0;
         while (true)
@@ -129,12 +129,14 @@ internal sealed class JsonLinesRowReader : IRowReader
 
         var row = new object?[_columns.Length];
         var json = new Utf8JsonReader(line);
+        string? member = null;
         try
         {
             ExpectObject(ref json, _file.Path, _lineNumber);
             var guess = 0;
             while (json.Read() && json.TokenType == JsonTokenType.PropertyName)
             {
+                member = null;
                 int column;
                 // Lines usually repeat the same key order, so the next column is the likely match.
                 if (guess < _utf8Names.Length && json.ValueTextEquals(_utf8Names[guess]))
@@ -147,6 +149,7 @@ internal sealed class JsonLinesRowReader : IRowReader
                 }
 
                 guess = column + 1;
+                member = _columns[column].Name;
                 json.Read();
                 row[column] = Convert(ref json, line, _columns[column]);
             }
@@ -158,7 +161,12 @@ internal sealed class JsonLinesRowReader : IRowReader
         }
         catch (JsonException e)
         {
-            throw Error($"invalid JSON: {e.Message}", e);
+            throw Error($"invalid JSON{(member is null ? "" : $" in column '{member}'")}: {e.Message}", e);
+        }
+        catch (InvalidOperationException e)
+        {
+            // Utf8JsonReader reports text it cannot transcode this way, not as a JsonException.
+            throw Error($"{(member is null ? "a member name" : $"column '{member}'")}: invalid UTF-8: {e.Message}", e);
         }
 
         for (var i = 0; i < _isKey.Length; i++)
@@ -203,7 +211,7 @@ internal sealed class JsonLinesRowReader : IRowReader
                 {
                     return GeometryText.FromJson(line[geometryStart..(int)json.BytesConsumed]);
                 }
-                catch (Exception e) when (e is FormatException or JsonException or KeyNotFoundException or InvalidOperationException)
+                catch (Exception e) when (e is FormatException or JsonException or KeyNotFoundException or InvalidOperationException or DecoderFallbackException)
                 {
                     throw Error($"column '{column.Name}': not a GeoJSON or WKT geometry: {e.Message}", e);
                 }
@@ -231,11 +239,39 @@ internal sealed class JsonLinesRowReader : IRowReader
                     json.Skip();
                 }
 
-                return new RawJson(FileValues.StrictUtf8.GetString(line[start..(int)json.BytesConsumed]));
+                var raw = line[start..(int)json.BytesConsumed];
+                if (json.TokenType is JsonTokenType.EndObject or JsonTokenType.EndArray)
+                {
+                    RefuseDuplicateMembers(raw, column);
+                }
+
+                try
+                {
+                    return new RawJson(FileValues.StrictUtf8.GetString(raw));
+                }
+                catch (DecoderFallbackException e)
+                {
+                    throw Error($"column '{column.Name}': invalid UTF-8 at byte {start + e.Index + 1} of the line", e);
+                }
             default:
                 throw Error($"column '{column.Name}': a {json.TokenType} value does not fit kind {column.Kind} (did the file change during the run?)");
         }
     }
+
+    /// <summary>A nested object with a repeated member would reach consumers ambiguous (which value wins depends on their parser).</summary>
+    private void RefuseDuplicateMembers(ReadOnlySpan<byte> value, Column column)
+    {
+        try
+        {
+            using var _ = JsonDocument.Parse(value.ToArray(), NoDuplicates);
+        }
+        catch (JsonException e)
+        {
+            throw Error($"column '{column.Name}': {e.Message}", e);
+        }
+    }
+
+    private static readonly JsonDocumentOptions NoDuplicates = new() { AllowDuplicateProperties = false };
 
     private SourceException Error(string message, Exception? inner = null) =>
         new($"Entity '{_entity.Name}': {_file.Path}:{_lineNumber}: {message}.", transient: false, inner);
@@ -249,9 +285,11 @@ internal sealed class JsonLinesRowReader : IRowReader
     }
 
     /// <summary>Column discovery and kind inference of the first pass.</summary>
-    private sealed class Inference
+    private sealed class Inference(string entity)
     {
         private readonly List<string> _names = [];
+        // The line each column was last seen on: a second sighting on the same line is a duplicated member.
+        private readonly List<long> _lastLine = [];
         private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
         private readonly List<Seen> _seen = [];
 
@@ -274,19 +312,29 @@ internal sealed class JsonLinesRowReader : IRowReader
             }
 
             var json = new Utf8JsonReader(line);
+            string? member = null;
             try
             {
                 ExpectObject(ref json, path, lineNumber);
                 while (json.Read() && json.TokenType == JsonTokenType.PropertyName)
                 {
+                    member = null;
                     var name = json.GetString()!;
+                    member = name;
                     if (!_index.TryGetValue(name, out var column))
                     {
                         column = _names.Count;
                         _index[name] = column;
                         _names.Add(name);
                         _seen.Add(Seen.None);
+                        _lastLine.Add(0);
                     }
+                    else if (_lastLine[column] == lineNumber)
+                    {
+                        throw new SourceException($"Entity '{entity}': {path}:{lineNumber}: member '{name}' appears twice in the object; which value was meant is ambiguous.", transient: false);
+                    }
+
+                    _lastLine[column] = lineNumber;
 
                     json.Read();
                     _seen[column] |= json.TokenType switch
@@ -310,7 +358,11 @@ internal sealed class JsonLinesRowReader : IRowReader
             }
             catch (JsonException e)
             {
-                throw new SourceException($"{path}:{lineNumber}: invalid JSON: {e.Message}.", transient: false, e);
+                throw new SourceException($"Entity '{entity}': {path}:{lineNumber}: invalid JSON{(member is null ? "" : $" in column '{member}'")}: {e.Message}.", transient: false, e);
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new SourceException($"Entity '{entity}': {path}:{lineNumber}: {(member is null ? "a member name" : $"column '{member}'")}: invalid UTF-8: {e.Message}.", transient: false, e);
             }
         }
 

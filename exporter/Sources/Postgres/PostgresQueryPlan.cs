@@ -52,13 +52,17 @@ internal sealed class PostgresQueryPlan
 {
     private const string Alias = "q";
 
-    private PostgresQueryPlan(IReadOnlyList<ColumnPlan> columns, string select)
+    private PostgresQueryPlan(IReadOnlyList<ColumnPlan> columns, string select, IReadOnlyList<string> keyColumns)
     {
         Columns = columns;
         Select = select;
+        KeyColumns = keyColumns;
     }
 
     public IReadOnlyList<ColumnPlan> Columns { get; }
+
+    /// <summary>The entity's key columns, so a data error can say which row it is.</summary>
+    public IReadOnlyList<string> KeyColumns { get; }
 
     /// <summary>The SELECT statement (no trailing semicolon), usable inside <c>COPY (…) TO STDOUT</c>.</summary>
     public string Select { get; }
@@ -120,7 +124,7 @@ internal sealed class PostgresQueryPlan
             sql.Append(" ORDER BY ").AppendJoin(", ", orderBy);
         }
 
-        return new PostgresQueryPlan(plans, sql.ToString());
+        return new PostgresQueryPlan(plans, sql.ToString(), entity.Key);
     }
 
     /// <summary>

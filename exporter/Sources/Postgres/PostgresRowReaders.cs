@@ -94,12 +94,12 @@ internal abstract class PostgresRowReader : IRowReader, IRowReaderOrdering
         {
             throw _lease.Snapshot.Errors.Classify(ex, EntityName, "reading rows");
         }
-        catch (InvalidCastException ex)
+        catch (ValueReadException ex)
         {
             // A value the mapping cannot represent, e.g. a multi-dimensional array: the data must change, not the timing.
             throw new SourceException(
-                $"PostgreSQL source, entity '{EntityName}': row {Rows + 1} has a value that cannot be read: {ex.Message}",
-                transient: false, ex);
+                $"PostgreSQL source, entity '{EntityName}': row {Rows + 1}{DescribeKey(ex.Row, ex.Column)}: column '{Columns[ex.Column].Name}' has a value that cannot be read: {ex.InnerException!.Message}",
+                transient: false, ex.InnerException);
         }
 
         _completed = true;
@@ -108,6 +108,21 @@ internal abstract class PostgresRowReader : IRowReader, IRowReaderOrdering
     }
 
     protected abstract ValueTask<bool> ReadRowAsync(CancellationToken cancellationToken);
+
+    /// <summary>", key id=7" from the key columns read before the failing one; empty when none were.</summary>
+    private string DescribeKey(object?[] row, int failedColumn)
+    {
+        var parts = new List<string>();
+        for (var i = 0; i < failedColumn; i++)
+        {
+            if (Plan.KeyColumns.Contains(Columns[i].Name))
+            {
+                parts.Add($"{Columns[i].Name}={Convert.ToString(row[i], System.Globalization.CultureInfo.InvariantCulture)}");
+            }
+        }
+
+        return parts.Count == 0 ? "" : $", key {string.Join(", ", parts)}";
+    }
 
     protected abstract ValueTask CloseAsync(bool completed);
 
@@ -172,7 +187,14 @@ internal sealed class CopyRowReader : PostgresRowReader
         var row = new object?[_reads.Length];
         for (var i = 0; i < _reads.Length; i++)
         {
-            row[i] = ReadValue(i);
+            try
+            {
+                row[i] = ReadValue(i);
+            }
+            catch (InvalidCastException e)
+            {
+                throw new ValueReadException(row, i, e);
+            }
         }
 
         Current = row;
@@ -236,4 +258,12 @@ internal sealed class CopyRowReader : PostgresRowReader
     }
 
     protected override ValueTask CloseAsync(bool completed) => _exporter.DisposeAsync();
+}
+
+/// <summary>The value of column <see cref="Column"/> could not be read; <see cref="Row"/> holds the columns read before it.</summary>
+internal sealed class ValueReadException(object?[] row, int column, Exception inner) : Exception(inner.Message, inner)
+{
+    public object?[] Row { get; } = row;
+
+    public int Column { get; } = column;
 }
