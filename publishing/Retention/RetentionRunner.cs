@@ -30,6 +30,11 @@ internal sealed class RetentionRunner(IObjectStore store, string register, TimeS
         plan = await KeepCurrentCatalogSignatureAsync(plan, cancellationToken).ConfigureAwait(false);
         if (!dryRun)
         {
+            if (signer is not null)
+            {
+                await SignUnsignedManifestsAsync(signer, state.Committed, objects, cancellationToken).ConfigureAwait(false);
+            }
+
             var catalog = Catalog.Build(register, plan.Live, state.Latest, now);
             catalog.NextSigningKey = signer?.Next;
             var catalogBytes = catalog.ToBytes();
@@ -51,6 +56,27 @@ internal sealed class RetentionRunner(IObjectStore store, string register, TimeS
         }
 
         return new RetentionResult(plan, plan.Delete.Count, plan.Delete.Sum(o => o.Size), dryRun);
+    }
+
+    /// <summary>
+    /// Manifests committed before signing was configured get their signature now, so that a register
+    /// that starts signing verifies completely from its next run on. Committed manifests never
+    /// change, so the signature covers exactly what consumers have been reading.
+    /// </summary>
+    private async Task SignUnsignedManifestsAsync(PublicationSigner signer, IReadOnlyList<long> committed, List<StoredObject> objects, CancellationToken cancellationToken)
+    {
+        var present = objects.Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
+        foreach (var generation in committed)
+        {
+            if (present.Contains(FileNaming.ManifestSignatureKey(register, generation))
+                || await store.GetBytesAsync(FileNaming.ManifestKey(register, generation), cancellationToken).ConfigureAwait(false) is not { } bytes)
+            {
+                continue;
+            }
+
+            await signer.PublishKeysAsync(store, register, cancellationToken).ConfigureAwait(false);
+            await store.PutBytesAsync(FileNaming.ManifestSignatureKey(register, generation), Encoding.ASCII.GetBytes(signer.Sign(bytes)), "application/jose", cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>

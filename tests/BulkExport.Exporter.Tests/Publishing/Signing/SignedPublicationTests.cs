@@ -145,6 +145,25 @@ public sealed class SignedPublicationTests
     }
 
     [Fact]
+    public async Task ARegisterThatStartsSigning_SignsItsEarlierManifestsOnTheNextRun()
+    {
+        var pem = NewKeyPem();
+        using var h = Harness(pem);
+        var signer = h.Signer;
+        h.Signer = null;
+        await h.RunAsync(RunKind.Total);
+        await h.RunAsync(RunKind.Delta);
+        Assert.False((await VerifySignaturesAsync(h, Public(pem))).Ok);
+
+        h.Signer = signer;
+        await h.RunAsync(RunKind.Delta);
+
+        var report = await VerifySignaturesAsync(h, Public(pem));
+        Assert.True(report.Ok, string.Join("; ", report.Problems));
+        Assert.Equal(4, report.Signed);
+    }
+
+    [Fact]
     public async Task Rotation_TheOldKeyAnnouncesTheNext_SoAConsumerTrustingOnlyTheOldKeyAcceptsTheNewOne()
     {
         var oldKey = NewKeyPem();
