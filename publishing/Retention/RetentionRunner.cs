@@ -75,7 +75,8 @@ internal sealed class RetentionRunner(IObjectStore store, string register, TimeS
             }
 
             await signer.PublishKeysAsync(store, register, cancellationToken).ConfigureAwait(false);
-            await store.PutBytesAsync(FileNaming.ManifestSignatureKey(register, generation), Encoding.ASCII.GetBytes(signer.Sign(bytes)), "application/jose", cancellationToken).ConfigureAwait(false);
+            // Create-if-absent: a signature that exists is never replaced.
+            await store.TryCreateAsync(FileNaming.ManifestSignatureKey(register, generation), Encoding.ASCII.GetBytes(signer.Sign(bytes)), cancellationToken).ConfigureAwait(false);
         }
     }
 
