@@ -1,5 +1,6 @@
 using BulkExport.Exporter.Tests.Configuration;
 using BulkExport.Exporter.Tests.Publishing.Signing;
+using BulkExport.Exporter.Tests.Support;
 
 namespace BulkExport.Exporter.Tests.Cli;
 
@@ -49,6 +50,40 @@ public sealed class SignedExportProcessTests : IDisposable
         var unchecked_ = await ExporterProcess.RunAsync(_dir, "verify", "--config", config);
         Assert.Equal(0, unchecked_.ExitCode);
         Assert.Single(unchecked_.Stdout.Split('\n'), l => l.StartsWith("signatures: not checked", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Signatures_VerifyWithOpenssl_ThroughTheStandardLibraryScriptInTheReadme()
+    {
+        var pem = SignedPublicationTests.NewKeyPem();
+        var config = Config($"{{keyFile: {WriteKey("key.pem", pem)}}}");
+        var run = await ExporterProcess.RunAsync(_dir, "run", "--config", config, "--type", "total");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var store = Path.Combine(_dir, "out");
+
+        var catalog = await ScriptAsync(store, WriteKey("key.pub", SignedPublicationTests.PublicPem(pem)));
+        var manifest = await ScriptAsync(store, Path.Combine(_dir, "key.pub"), "1");
+        var other = await ScriptAsync(store, WriteKey("other.pub", SignedPublicationTests.PublicPem(SignedPublicationTests.NewKeyPem())));
+
+        Assert.True(catalog.ExitCode == 0, catalog.Output);
+        Assert.Contains("Verified OK", catalog.Output, StringComparison.Ordinal);
+        Assert.True(manifest.ExitCode == 0, manifest.Output);
+        Assert.Equal(1, other.ExitCode);
+    }
+
+    private static async Task<(int ExitCode, string Output)> ScriptAsync(string store, string publicKey, params string[] generation)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { Path.Combine(RepoPaths.Root, "examples", "verify_signature.py"), store, "DAR", publicKey }.Concat(generation))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        return (process.ExitCode, await stdout + await stderr);
     }
 
     [Fact]

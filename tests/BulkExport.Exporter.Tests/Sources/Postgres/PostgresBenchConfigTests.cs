@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using BulkExport.Api;
+using BulkExport.Exporter.Tests.Support;
 
 namespace BulkExport.Exporter.Tests.Sources.Postgres;
 
@@ -11,7 +12,7 @@ public sealed class PostgresBenchConfigTests
     [InlineData("JSON", "s3")]
     public async Task BenchSchedule_IsAValidExportSchedule(string format, string storage)
     {
-        var repo = FindRepo();
+        var repo = RepoPaths.Root;
         var work = Directory.CreateTempSubdirectory("bulkexport-bench-config-").FullName;
         try
         {
@@ -44,18 +45,5 @@ public sealed class PostgresBenchConfigTests
         {
             Directory.Delete(work, recursive: true);
         }
-    }
-
-    private static string FindRepo()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "bench", "schedule.sh")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException("bench/schedule.sh not found");
     }
 }
