@@ -191,7 +191,7 @@ internal static class ExporterCommandLine
         }
 
         await Console.Out.WriteLineAsync(report.Ok
-            ? $"signatures: {report.Signed} manifests and catalog signed by trusted keys ({string.Join(", ", anchors.Select(a => a.Kid))} and the keys they announce)"
+            ? $"signatures: {report.Signed} objects (manifests and the catalog) signed by trusted keys ({string.Join(", ", anchors.Select(a => a.Kid))} and the keys they announce)"
             : $"signatures: {report.Problems.Count} problem(s)").ConfigureAwait(false);
         return report.Ok;
     }

@@ -30,17 +30,24 @@ public sealed class SignedExportProcessTests : IDisposable
         return path;
     }
 
-    [Fact]
-    public async Task SignedRun_VerifiesWithItsPublicKey_AndFailsWithAnotherNamingTheObject()
+    /// <summary>A signed total run of the sample: the private key PEM and the config path.</summary>
+    private async Task<(string Pem, string Config)> SignedTotalAsync()
     {
         var pem = SignedPublicationTests.NewKeyPem();
         var config = Config($"{{keyFile: {WriteKey("key.pem", pem)}}}");
         var run = await ExporterProcess.RunAsync(_dir, "run", "--config", config, "--type", "total");
         Assert.True(run.ExitCode == 0, run.Stderr);
+        return (pem, config);
+    }
+
+    [Fact]
+    public async Task SignedRun_VerifiesWithItsPublicKey_AndFailsWithAnotherNamingTheObject()
+    {
+        var (pem, config) = await SignedTotalAsync();
 
         var good = await ExporterProcess.RunAsync(_dir, "verify", "--config", config, "--public-key", WriteKey("key.pub", SignedPublicationTests.PublicPem(pem)));
         Assert.True(good.ExitCode == 0, good.Stdout + good.Stderr);
-        Assert.Contains("signatures: 2 manifests and catalog signed by trusted keys", good.Stdout, StringComparison.Ordinal);
+        Assert.Contains("signatures: 2 objects (manifests and the catalog) signed by trusted keys", good.Stdout, StringComparison.Ordinal);
 
         var wrong = await ExporterProcess.RunAsync(_dir, "verify", "--config", config, "--public-key", WriteKey("other.pub", SignedPublicationTests.PublicPem(SignedPublicationTests.NewKeyPem())));
         Assert.Equal(1, wrong.ExitCode);
@@ -55,10 +62,7 @@ public sealed class SignedExportProcessTests : IDisposable
     [Fact]
     public async Task Signatures_VerifyWithOpenssl_ThroughTheStandardLibraryScriptInTheReadme()
     {
-        var pem = SignedPublicationTests.NewKeyPem();
-        var config = Config($"{{keyFile: {WriteKey("key.pem", pem)}}}");
-        var run = await ExporterProcess.RunAsync(_dir, "run", "--config", config, "--type", "total");
-        Assert.True(run.ExitCode == 0, run.Stderr);
+        var (pem, _) = await SignedTotalAsync();
         var store = Path.Combine(_dir, "out");
 
         var catalog = await ScriptAsync(store, WriteKey("key.pub", SignedPublicationTests.PublicPem(pem)));
