@@ -102,7 +102,7 @@ internal static class StatusBuilder
     }
 
     /// <summary>The delta period: the gap between the next two delta runs.</summary>
-    public static TimeSpan? DeltaPeriod(NCrontab.CrontabSchedule cron, TimeZoneInfo zone, DateTimeOffset now)
+    public static TimeSpan? DeltaPeriod(KubeCron cron, TimeZoneInfo zone, DateTimeOffset now)
     {
         var first = Schedules.NextOccurrence(cron, zone, now);
         var second = first is null ? null : Schedules.NextOccurrence(cron, zone, first.Value);
@@ -110,7 +110,7 @@ internal static class StatusBuilder
     }
 
     private static (bool Stale, string Reason, string Message) Staleness(
-        ExportSchedule schedule, NCrontab.CrontabSchedule deltaCron, TimeZoneInfo zone, DateTimeOffset? lastSuccess, DateTimeOffset now, DateTimeOffset? createdAt)
+        ExportSchedule schedule, KubeCron deltaCron, TimeZoneInfo zone, DateTimeOffset? lastSuccess, DateTimeOffset now, DateTimeOffset? createdAt)
     {
         if (schedule.Spec.Suspend)
         {
