@@ -2,6 +2,7 @@ using System.CommandLine;
 using BulkExport.Api;
 using BulkExport.Operator.Hosting;
 using BulkExport.Operator.Kubernetes;
+using k8s;
 using BulkExport.Operator.Reconciling;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -88,7 +89,7 @@ internal static class Program
     }
 
     /// <summary>The operator host: reconciler, leader election and the health endpoints on --health-port.</summary>
-    internal static WebApplication BuildApp(OperatorOptions options, KubeConfig kubeConfig)
+    internal static WebApplication BuildApp(OperatorOptions options, KubernetesClientConfiguration kubeConfig)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();

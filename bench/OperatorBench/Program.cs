@@ -30,7 +30,7 @@ internal static class Program
         await using (var server = await FakeKubeApiServer.StartAsync(new FakeKubeApiOptions { BookmarkInterval = TimeSpan.FromSeconds(5) }))
         {
             server.RecordWrites = false;
-            using var client = new KubeApiClient(new KubeConfig { Server = server.Url });
+            using var client = KubeApiClient.ForServer(server.Url);
             var cronJobs = schedules.SelectMany(s => DesiredState.Build(ScheduleDocument.FromJson(s), Guid.NewGuid().ToString(), "exporter:bench").CronJobs).ToList();
             var sw = Stopwatch.StartNew();
             await Parallel.ForEachAsync(cronJobs, new ParallelOptions { MaxDegreeOfParallelism = workers }, async (c, ct) => await client.CreateAsync(ResourceType.CronJobs, Ns, c, ct));
@@ -46,7 +46,7 @@ internal static class Program
         }
 
         var heapBefore = Heap();
-        using var opClient = new KubeApiClient(new KubeConfig { Server = fake.Url });
+        using var opClient = KubeApiClient.ForServer(fake.Url);
         var options = new OperatorOptions { Workers = workers, ExporterImage = "exporter:bench", ResyncPeriod = TimeSpan.FromHours(1) };
         using var runtime = new OperatorRuntime(opClient, options, TimeProvider.System, NullLoggerFactory.Instance, new OperatorMetrics());
         var total = Stopwatch.StartNew();

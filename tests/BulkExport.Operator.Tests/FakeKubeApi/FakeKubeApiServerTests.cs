@@ -14,7 +14,7 @@ public sealed class FakeKubeApiServerTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _server = await FakeKubeApiServer.StartAsync(new FakeKubeApiOptions { BookmarkInterval = TimeSpan.FromMilliseconds(100) });
-        _client = new KubeApiClient(new KubeConfig { Server = _server.Url });
+        _client = KubeApiClient.ForServer(_server.Url);
     }
 
     public async Task DisposeAsync()

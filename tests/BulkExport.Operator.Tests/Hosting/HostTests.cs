@@ -16,7 +16,7 @@ public sealed class HostTests
     {
         await using var fx = await OperatorFixture.StartAsync();
         fx.CreateSchedule(TestSchedules.Files("dar"));
-        await using var app = Program.BuildApp(new OperatorOptions { HealthPort = 0, ExporterImage = "exporter:test" }, new KubeConfig { Server = fx.Server.Url });
+        await using var app = Program.BuildApp(new OperatorOptions { HealthPort = 0, ExporterImage = "exporter:test" }, new k8s.KubernetesClientConfiguration { Host = fx.Server.Url.ToString() });
         await app.StartAsync();
         try
         {

@@ -26,7 +26,7 @@ internal sealed class OperatorFixture : IAsyncDisposable
     public static async Task<OperatorFixture> StartAsync() =>
         new(await FakeKubeApiServer.StartAsync(new FakeKubeApiOptions { BookmarkInterval = TimeSpan.FromMilliseconds(200) }));
 
-    public KubeApiClient NewClient() => new(new KubeConfig { Server = Server.Url });
+    public KubeApiClient NewClient() => KubeApiClient.ForServer(Server.Url);
 
     public Replica StartOperator(OperatorOptions? options = null)
     {
