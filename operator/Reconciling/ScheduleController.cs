@@ -284,7 +284,7 @@ internal sealed partial class ScheduleController
         var status = await WriteStatusAsync(obj, schedule, readiness, finished, ct).ConfigureAwait(false);
         _metrics.Schedule(key, Latest(status.LastTotal?.CompletionTime, status.LastDelta?.CompletionTime), status.LastGeneration);
 
-        if (!readiness.Ready && schedule is not null)
+        if (!readiness.Ready && schedule is not null && !readiness.Reason.EndsWith("Invalid", StringComparison.Ordinal))
         {
             // Secrets and other schedules are not watched for this; look again later.
             WakeAt(key, _time.GetUtcNow() + TimeSpan.FromMinutes(1), ct);
@@ -428,6 +428,10 @@ internal sealed partial class ScheduleController
                 {
                     continue;
                 }
+                catch (KubeApiException e) when (e.StatusCode == System.Net.HttpStatusCode.UnprocessableEntity)
+                {
+                    return Rejected(type, ns, name, e);
+                }
             }
 
             if (!live.IsControlledBy(ownerUid) && live["metadata"]?["ownerReferences"] is JsonArray owners
@@ -462,9 +466,24 @@ internal sealed partial class ScheduleController
             {
                 // Someone wrote in between: re-read and decide again.
             }
+            catch (KubeApiException e) when (e.StatusCode == System.Net.HttpStatusCode.UnprocessableEntity)
+            {
+                return Rejected(type, ns, name, e);
+            }
         }
 
         throw new InvalidOperationException($"{type.Kind} {ns}/{name}: still conflicting after {MaxWriteAttempts} attempts");
+    }
+
+    /// <summary>
+    /// 422 Invalid: the server will refuse the same object every time, so this is a condition to
+    /// report (with the server's reason and message), not an error to retry; the next spec change
+    /// or resync tries again.
+    /// </summary>
+    private Readiness Rejected(ResourceType type, string? ns, string name, KubeApiException e)
+    {
+        LogRejected(_logger, type.Kind, name, e.ApiMessage);
+        return new Readiness(false, $"{type.Kind}{e.Reason}", $"the API server rejected {type.Kind} {ns}/{name}: {e.ApiMessage}");
     }
 
     private async Task<ExportScheduleStatus> WriteStatusAsync(JsonObject obj, ExportSchedule? schedule, Readiness readiness, IReadOnlyList<FinishedJob> finished, CancellationToken ct)
@@ -636,6 +655,9 @@ internal sealed partial class ScheduleController
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Kind} {Name} differs from the desired state right after our own update (the server or a webhook rewrites a field); not writing again until it changes")]
     private static partial void LogServerRewrites(ILogger logger, string kind, string name);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the API server rejected {Kind} {Name}: {Message}")]
+    private static partial void LogRejected(ILogger logger, string kind, string name, string message);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "not allowed to read Secret {Secret}; skipping the check that it exists")]
     private static partial void LogSecretCheckForbidden(ILogger logger, string secret);

@@ -1,0 +1,97 @@
+using System.Text.Json.Nodes;
+using BulkExport.Operator.Kubernetes;
+using BulkExport.Operator.Tests.Support;
+
+namespace BulkExport.Operator.Tests.Reconciling;
+
+/// <summary>
+/// What a real cluster does that an in-process fake used to hide (issue 13), each reproduced in the
+/// fake API server and run through the official client.
+/// </summary>
+public sealed class ClusterBehaviourTests
+{
+    private const string Ns = TestSchedules.Namespace;
+
+    [Fact]
+    public async Task Case2_an_object_the_API_server_rejects_gives_ready_false_with_its_reason_one_warning_event_and_no_retry_loop()
+    {
+        await using var fx = await OperatorFixture.StartAsync();
+        var schedule = TestSchedules.Files("dar");
+        // Our validator accepts each quantity; the API server refuses requests above limits.
+        schedule["spec"]!["exporter"] = new JsonObject
+        {
+            ["resources"] = new JsonObject
+            {
+                ["requests"] = new JsonObject { ["cpu"] = "2" },
+                ["limits"] = new JsonObject { ["cpu"] = "1" },
+            },
+        };
+        fx.CreateSchedule(schedule);
+        await using var op = await fx.StartOperator().StartedAsync();
+
+        await OperatorFixture.Eventually(() => OperatorFixture.Condition(fx.Schedule("dar"), "Ready") == "False", "Ready=False");
+        await fx.Settle(op, TimeSpan.FromSeconds(1));
+        var posts = fx.Server.Requests.GetValueOrDefault("POST cronjobs");
+        op.Runtime.Controller.ResyncNow();
+        await fx.Settle(op, TimeSpan.FromMilliseconds(500));
+
+        Assert.Equal("CronJobInvalid", OperatorFixture.Condition(fx.Schedule("dar"), "Ready", "reason"));
+        Assert.Contains("must be less than or equal to cpu limit of 1", OperatorFixture.Condition(fx.Schedule("dar"), "Ready", "message"), StringComparison.Ordinal);
+        Assert.Null(fx.CronJob("dar-total"));
+        var ev = Assert.Single(fx.Server.List("events", Ns), e => (string?)e["reason"] == "CronJobInvalid");
+        Assert.Equal("Warning", (string?)ev["type"]);
+        // The rejected create is not retried with backoff; a resync tries once more, no more.
+        Assert.InRange(posts, 1, 2);
+        Assert.InRange(fx.Server.Requests.GetValueOrDefault("POST cronjobs") - posts, 0, 1);
+    }
+
+    [Fact]
+    public async Task Case2_the_fake_server_rejects_unknown_groups_and_versions_with_404()
+    {
+        await using var fx = await OperatorFixture.StartAsync();
+        using var client = fx.NewClient();
+        var wrongVersion = new ResourceType("batch", "v1beta1", "cronjobs", "CronJob");
+        var wrongGroup = new ResourceType("apps", "v1", "configmaps", "ConfigMap");
+
+        var e1 = await Assert.ThrowsAsync<KubeApiException>(() => client.ListAsync(wrongVersion, Ns, null, default));
+        var e2 = await Assert.ThrowsAsync<KubeApiException>(() => client.CreateAsync(wrongGroup, Ns, new JsonObject { ["metadata"] = new JsonObject { ["name"] = "x" } }, default));
+
+        Assert.True(e1.IsNotFound);
+        Assert.True(e2.IsNotFound);
+    }
+
+    [Fact]
+    public async Task Case6_lists_are_read_in_pages_with_limit_and_continue_and_the_watch_resumes_from_the_first_page()
+    {
+        await using var fx = await OperatorFixture.StartAsync();
+        for (var i = 0; i < 7; i++)
+        {
+            fx.Server.Create("configmaps", new JsonObject { ["metadata"] = new JsonObject { ["name"] = $"cm-{i}", ["namespace"] = Ns } });
+        }
+
+        using var client = KubeApiClient.ForServer(fx.Server.Url, pageSize: 3);
+        var pagesBefore = fx.Server.ListPages;
+        var list = await client.ListAsync(ResourceType.ConfigMaps, Ns, null, default);
+
+        Assert.Equal(7, list.Items.Count);
+        Assert.Equal(Enumerable.Range(0, 7).Select(i => $"cm-{i}"), list.Items.Select(i => i.Name()));
+        Assert.Equal(3, fx.Server.ListPages - pagesBefore);
+    }
+
+    [Fact]
+    public async Task Case6_a_request_to_a_server_that_never_answers_times_out()
+    {
+        await using var fx = await OperatorFixture.StartAsync();
+        using var client = KubeApiClient.ForServer(fx.Server.Url, requestTimeout: TimeSpan.FromMilliseconds(300));
+        fx.Server.Hang();
+        try
+        {
+            var e = await Assert.ThrowsAsync<KubeApiException>(() => client.GetAsync(ResourceType.ConfigMaps, Ns, "x", default));
+            Assert.Equal(System.Net.HttpStatusCode.RequestTimeout, e.StatusCode);
+        }
+        finally
+        {
+            fx.Server.Resume();
+        }
+    }
+}
