@@ -134,6 +134,11 @@ internal static class Program
     internal static string Render(string path, string exporterImage)
     {
         var schedule = ScheduleDocument.LoadFile(path);
+        if (ClusterRules.Validate(schedule) is { Count: > 0 } errors)
+        {
+            throw new ScheduleValidationException(path, errors);
+        }
+
         var desired = DesiredState.Build(schedule, ownerUid: null, exporterImage);
         return YamlWriter.WriteDocuments([desired.ConfigMap, desired.TotalCronJob, desired.DeltaCronJob]);
     }

@@ -254,6 +254,10 @@ internal sealed partial class ScheduleController
         {
             readiness = new Readiness(false, InvalidReason(errors), string.Join("; ", errors));
         }
+        else if (ClusterRules.Validate(ScheduleDocument.FromJson(obj, key)) is { Count: > 0 } clusterErrors)
+        {
+            readiness = new Readiness(false, "InvalidSpec", string.Join("; ", clusterErrors));
+        }
         else
         {
             schedule = ScheduleDocument.FromJson(obj, key);

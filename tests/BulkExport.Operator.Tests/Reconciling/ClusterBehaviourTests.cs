@@ -94,4 +94,50 @@ public sealed class ClusterBehaviourTests
             fx.Server.Resume();
         }
     }
+
+    [Theory]
+    [InlineData("source", "spec.source.files.claimName")]
+    [InlineData("storage", "spec.storage.local.claimName")]
+    public async Task Case8_a_files_source_or_local_store_without_a_volume_is_a_validation_error_not_a_ready_schedule(string part, string field)
+    {
+        await using var fx = await OperatorFixture.StartAsync();
+        var schedule = TestSchedules.Files("dar");
+        var section = part == "source" ? schedule["spec"]!["source"]!["files"]! : schedule["spec"]!["storage"]!["local"]!;
+        section.AsObject().Remove("claimName");
+        fx.CreateSchedule(schedule);
+        await using var op = await fx.StartOperator().StartedAsync();
+
+        await OperatorFixture.Eventually(() => OperatorFixture.Condition(fx.Schedule("dar"), "Ready") == "False", "Ready=False");
+        Assert.Equal("InvalidSpec", OperatorFixture.Condition(fx.Schedule("dar"), "Ready", "reason"));
+        Assert.StartsWith(field + ":", OperatorFixture.Condition(fx.Schedule("dar"), "Ready", "message"), StringComparison.Ordinal);
+        Assert.Null(fx.CronJob("dar-total"));
+        Assert.Null(fx.CronJob("dar-delta"));
+    }
+
+    [Fact]
+    public async Task Case7_after_a_total_run_delta_and_last_delta_are_filled_and_next_run_is_a_time()
+    {
+        await using var fx = await OperatorFixture.StartAsync();
+        fx.CreateSchedule(TestSchedules.Files("dar"));
+        await using var op = await fx.StartOperator().StartedAsync();
+        await OperatorFixture.Eventually(() => fx.CronJob("dar-total") is not null, "CronJobs");
+
+        fx.FinishJob("dar", "total", "dar-total-1", succeeded: true, TestSchedules.SummaryJson(10, "total"), DateTimeOffset.UtcNow.AddMinutes(-1));
+
+        await OperatorFixture.Eventually(() => fx.Schedule("dar")?["status"]?["lastDelta"] is not null, "lastDelta");
+        var status = fx.Schedule("dar")!["status"]!;
+        Assert.Equal(10, (long)status["lastDelta"]!["generation"]!);
+        Assert.Equal("dar-total-1", (string?)status["lastDelta"]!["job"]);
+        Assert.Equal((string?)status["lastTotal"]!["completionTime"], (string?)status["lastDelta"]!["completionTime"]);
+        var next = DateTimeOffset.Parse((string)status["nextRunTime"]!, System.Globalization.CultureInfo.InvariantCulture);
+        var total = DateTimeOffset.Parse((string)status["nextTotalTime"]!, System.Globalization.CultureInfo.InvariantCulture);
+        var delta = DateTimeOffset.Parse((string)status["nextDeltaTime"]!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(total < delta ? total : delta, next);
+
+        // kubectl renders a `date` column as an age: a future time would print as <invalid>.
+        var crd = (JsonObject)BulkExport.Api.ScheduleDocument.ParseYaml(File.ReadAllText(RepoPaths.Crd))[0]!;
+        var column = crd["spec"]!["versions"]![0]!["additionalPrinterColumns"]!.AsArray().Single(c => (string?)c!["name"] == "Next Run")!;
+        Assert.Equal("string", (string?)column["type"]);
+        Assert.Equal(".status.nextRunTime", (string?)column["jsonPath"]);
+    }
 }
