@@ -25,7 +25,13 @@ internal sealed partial class ScheduleController
     private readonly OperatorMetrics _metrics;
     private readonly InformerOptions _informerOptions;
     private readonly EventRecorder _events;
-    private readonly ConcurrentDictionary<string, RunSummaryResult> _summaries = new();
+    /// <summary>
+    /// What each exporter pod reported when it terminated, by Job (namespace/job), kept until the
+    /// schedule's status has it: a Job and its pods may be gone (ttlSecondsAfterFinished: 0, history
+    /// limits of 0) before the schedule is reconciled, and this is then the only record of the run.
+    /// </summary>
+    private readonly ConcurrentDictionary<string, PodRun> _podRuns = new();
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _unreadableReported = new();
     private readonly ConcurrentDictionary<string, int> _failures = new();
     private readonly ConcurrentDictionary<string, DateTimeOffset> _wakeups = new();
     private readonly ConcurrentDictionary<string, (string Version, string? Hash)> _lastWritten = new();
@@ -33,6 +39,7 @@ internal sealed partial class ScheduleController
     private List<Informer> _cronJobInformers = [];
     private List<Informer> _configMapInformers = [];
     private List<Informer> _jobInformers = [];
+    private List<Informer> _podInformers = [];
     private long _reconciles;
 
     public ScheduleController(KubeApiClient client, OperatorOptions options, ILogger logger, TimeProvider time, OperatorMetrics metrics, InformerOptions? informerOptions = null)
@@ -55,7 +62,7 @@ internal sealed partial class ScheduleController
     /// <summary>True once every cache has its first list; until then the controller writes nothing.</summary>
     public bool Synced { get; private set; }
 
-    public IEnumerable<Informer> Informers => [.. _scheduleInformers, .. _cronJobInformers, .. _configMapInformers, .. _jobInformers];
+    public IEnumerable<Informer> Informers => [.. _scheduleInformers, .. _cronJobInformers, .. _configMapInformers, .. _jobInformers, .. _podInformers];
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -67,25 +74,21 @@ internal sealed partial class ScheduleController
         _cronJobInformers = [.. namespaces.Select(ns => Make(ResourceType.CronJobs, ns, Labels.ManagedSelector))];
         _configMapInformers = [.. namespaces.Select(ns => Make(ResourceType.ConfigMaps, ns, Labels.ManagedSelector))];
         _jobInformers = [.. namespaces.Select(ns => Make(ResourceType.Jobs, ns, Labels.ManagedSelector))];
+        // Pods carry the Job template's labels; their terminated state holds the exporter's summary.
+        _podInformers = [.. namespaces.Select(ns => Make(ResourceType.Pods, ns, Labels.ManagedSelector))];
 
         foreach (var informer in _scheduleInformers)
         {
             informer.OnChange(OnScheduleChange);
         }
 
-        foreach (var informer in _jobInformers)
+        foreach (var informer in _podInformers)
         {
-            informer.OnChange((type, obj, previous) =>
-            {
-                if (type == WatchEventType.Deleted && obj.Uid() is { } uid)
-                {
-                    // Jobs leave with their history limit or TTL; their summaries need not stay.
-                    _summaries.TryRemove(uid, out _);
-                }
-            });
+            // Deleted pods too: the last state of a pod removed with its Job is in the DELETED event.
+            informer.OnChange((_, pod, _) => RecordPod(pod));
         }
 
-        foreach (var informer in _cronJobInformers.Concat(_configMapInformers).Concat(_jobInformers))
+        foreach (var informer in _cronJobInformers.Concat(_configMapInformers).Concat(_jobInformers).Concat(_podInformers))
         {
             informer.OnChange((_, obj, _) =>
             {
@@ -286,6 +289,7 @@ internal sealed partial class ScheduleController
 
         var finished = await FinishedJobsAsync(ns, name, current, ct).ConfigureAwait(false);
         var status = await WriteStatusAsync(obj, schedule, readiness, finished, ct).ConfigureAwait(false);
+        await ReportUnreadableRunsAsync(obj, status, ct).ConfigureAwait(false);
         _metrics.Schedule(key, Latest(status.LastTotal?.CompletionTime, status.LastDelta?.CompletionTime), status.LastGeneration);
 
         if (!readiness.Ready && schedule is not null && !readiness.Reason.EndsWith("Invalid", StringComparison.Ordinal))
@@ -520,11 +524,22 @@ internal sealed partial class ScheduleController
         throw new InvalidOperationException($"ExportSchedule {obj.Key()}: status still conflicting after {MaxWriteAttempts} attempts");
     }
 
-    private async Task<IReadOnlyList<FinishedJob>> FinishedJobsAsync(string? ns, string schedule, ExportScheduleStatus? status, CancellationToken ct)
+    private Task<IReadOnlyList<FinishedJob>> FinishedJobsAsync(string? ns, string schedule, ExportScheduleStatus? status, CancellationToken ct)
     {
+        _ = ct;
+        bool Recorded(string jobName, string type, bool succeeded, DateTimeOffset at)
+        {
+            var finishedAt = StatusBuilder.Seconds(at);
+            return succeeded
+                ? (type == Labels.Total ? status?.LastTotal : status?.LastDelta) is { } run && (run.Job == jobName || run.CompletionTime >= finishedAt)
+                : status?.LastFailure is { } failure && (failure.Job == jobName || failure.Time >= finishedAt);
+        }
+
         var result = new List<FinishedJob>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var job in _jobInformers.SelectMany(i => i.Items).Where(j => j.Namespace() == ns && j.Label(Labels.Schedule) == schedule))
         {
+            seen.Add(job.Name());
             if (Finished(job) is not { } outcome)
             {
                 continue;
@@ -532,26 +547,95 @@ internal sealed partial class ScheduleController
 
             var type = job.Label(Labels.Type) ?? Labels.Delta;
             var jobName = job.Name();
-            var finishedAt = StatusBuilder.Seconds(outcome.At);
-            var recorded = outcome.Succeeded
-                ? (type == Labels.Total ? status?.LastTotal : status?.LastDelta) is { } run && (run.Job == jobName || run.CompletionTime >= finishedAt)
-                : status?.LastFailure is { } failure && (failure.Job == jobName || failure.Time >= finishedAt);
-            if (recorded)
+            var podRun = _podRuns.GetValueOrDefault(Meta.Key(ns, jobName));
+            if (Recorded(jobName, type, outcome.Succeeded, outcome.At))
+            {
+                _podRuns.TryRemove(Meta.Key(ns, jobName), out _);
+                continue;
+            }
+
+            if (outcome.Succeeded && podRun?.Summary is { } s)
+            {
+                LogJobRecorded(_logger, jobName, type, s.Generation ?? 0);
+            }
+
+            result.Add(new FinishedJob(jobName, type, outcome.Succeeded, outcome.At, podRun?.Summary, podRun?.RawMessage ?? outcome.Message));
+        }
+
+        // Jobs already gone (TTL 0, history limit 0): what their pods said when they terminated.
+        foreach (var (key, run) in _podRuns.Where(kv => kv.Value.Namespace == ns && kv.Value.Schedule == schedule && !seen.Contains(kv.Value.Job)))
+        {
+            if (Recorded(run.Job, run.Type, run.Succeeded, run.At))
+            {
+                _podRuns.TryRemove(key, out _);
+                continue;
+            }
+
+            LogVanishedJobRecorded(_logger, run.Job, run.Type);
+            result.Add(new FinishedJob(run.Job, run.Type, run.Succeeded, run.At, run.Summary, run.RawMessage ?? "the exporter pod failed"));
+        }
+
+        return Task.FromResult<IReadOnlyList<FinishedJob>>(result);
+    }
+
+    /// <summary>
+    /// Runs the CronJob controller saw finish (status.lastSuccessfulTime) that left no Job, pod or
+    /// record here: the operator was down while TTL or history limits removed them. Reported, not skipped.
+    /// </summary>
+    private async Task ReportUnreadableRunsAsync(JsonObject obj, ExportScheduleStatus status, CancellationToken ct)
+    {
+        foreach (var type in new[] { Labels.Total, Labels.Delta })
+        {
+            var cronJob = Cached(_cronJobInformers, obj.Namespace(), DesiredState.CronJobName(obj.Name(), type));
+            if (Time(cronJob?["status"]?["lastSuccessfulTime"]) is not { } succeededAt)
             {
                 continue;
             }
 
-            var summary = await ReadSummaryAsync(job, ct).ConfigureAwait(false);
-            if (outcome.Succeeded && summary.Summary is not null)
+            var recorded = type == Labels.Total ? status.LastTotal?.CompletionTime : status.LastDelta?.CompletionTime;
+            // The CronJob controller stamps lastSuccessfulTime from the Job's completion; allow clock rounding.
+            if (recorded is not null && recorded >= succeededAt - TimeSpan.FromSeconds(2))
             {
-                LogJobRecorded(_logger, jobName, type, summary.Summary.Generation ?? 0);
+                continue;
             }
 
-            result.Add(new FinishedJob(jobName, type, outcome.Succeeded, outcome.At, summary.Summary, summary.RawMessage ?? outcome.Message));
+            var key = $"{obj.Key()}/{type}";
+            if (_unreadableReported.TryGetValue(key, out var reported) && reported >= succeededAt)
+            {
+                continue;
+            }
+
+            _unreadableReported[key] = succeededAt;
+            var message = $"a {type} run succeeded at {succeededAt:O} (CronJob {cronJob!.Name()} status.lastSuccessfulTime) but its Job and pods were removed before the operator could read its summary (ttlSecondsAfterFinished or a history limit of 0 while the operator was not watching); its generation is not in status";
+            LogRunUnreadable(_logger, message);
+            await _events.WarningAsync(obj, "RunNotRecorded", message, ct).ConfigureAwait(false);
+        }
+    }
+
+    private void RecordPod(JsonObject pod)
+    {
+        if (pod.Label(Labels.JobName) is not { } jobName || pod.Label(Labels.Schedule) is not { } schedule)
+        {
+            return;
         }
 
-        return result;
+        var terminated = (pod["status"]?["containerStatuses"] as JsonArray ?? []).OfType<JsonObject>()
+            .Where(cs => (string?)cs["name"] == DesiredState.ContainerName)
+            .Select(cs => cs["state"]?["terminated"] as JsonObject)
+            .FirstOrDefault(t => t is not null);
+        if (terminated is null || Time(terminated["finishedAt"]) is not { } at)
+        {
+            return;
+        }
+
+        var exitCode = terminated["exitCode"] is JsonValue e && e.TryGetValue<int>(out var code) ? code : 1;
+        var parsed = ParseSummary((string?)terminated["message"]);
+        var run = new PodRun(pod.Namespace(), schedule, jobName, pod.Label(Labels.Type) ?? Labels.Delta, exitCode == 0, at, parsed.Summary, parsed.RawMessage);
+        // A retried Job has several pods: the newest one speaks for it.
+        _podRuns.AddOrUpdate(Meta.Key(pod.Namespace(), jobName), run, (_, existing) => existing.At > at ? existing : run);
     }
+
+    private sealed record PodRun(string? Namespace, string Schedule, string Job, string Type, bool Succeeded, DateTimeOffset At, RunSummary? Summary, string? RawMessage);
 
     private static (bool Succeeded, DateTimeOffset At, string? Message)? Finished(JsonObject job)
     {
@@ -579,53 +663,22 @@ internal sealed partial class ScheduleController
         return null;
     }
 
-    private sealed record RunSummaryResult(RunSummary? Summary, string? RawMessage);
-
-    /// <summary>The exporter's JSON summary from the termination message of the Job's newest finished pod.</summary>
-    private async Task<RunSummaryResult> ReadSummaryAsync(JsonObject job, CancellationToken ct)
+    /// <summary>The exporter's JSON summary from a termination message; with FallbackToLogsOnError a non-JSON message is the log tail, kept as the failure message.</summary>
+    private static (RunSummary? Summary, string? RawMessage) ParseSummary(string? message)
     {
-        var uid = job.Uid() ?? job.Key();
-        if (_summaries.TryGetValue(uid, out var cached))
+        if (string.IsNullOrWhiteSpace(message))
         {
-            return cached;
+            return (null, null);
         }
 
-        var pods = await _client.ListAsync(ResourceType.Pods, job.Namespace(), $"{Labels.JobName}={job.Name()}", ct).ConfigureAwait(false);
-        var messages = pods.Items
-            .SelectMany(p => (p["status"]?["containerStatuses"] as JsonArray ?? []).OfType<JsonObject>()
-                .Where(cs => (string?)cs["name"] == DesiredState.ContainerName)
-                .Select(cs => cs["state"]?["terminated"] ?? cs["lastState"]?["terminated"]))
-            .OfType<JsonObject>()
-            .Select(t => (At: Time(t["finishedAt"]) ?? DateTimeOffset.MinValue, Message: (string?)t["message"]))
-            .Where(t => !string.IsNullOrWhiteSpace(t.Message))
-            .OrderByDescending(t => t.At)
-            .ToList();
-
-        var result = new RunSummaryResult(null, null);
-        foreach (var (_, message) in messages)
+        try
         {
-            try
-            {
-                if (JsonSerializer.Deserialize<RunSummary>(message!, ScheduleDocument.JsonOptions) is { } summary)
-                {
-                    result = new RunSummaryResult(summary, summary.Error);
-                    break;
-                }
-            }
-            catch (JsonException)
-            {
-                // FallbackToLogsOnError: the message is the log tail, useful as a failure message.
-                result = new RunSummaryResult(null, message!.Trim());
-                break;
-            }
+            return JsonSerializer.Deserialize<RunSummary>(message, ScheduleDocument.JsonOptions) is { } summary ? (summary, summary.Error) : (null, null);
         }
-
-        if (pods.Items.Count > 0)
+        catch (JsonException)
         {
-            _summaries[uid] = result;
+            return (null, message.Trim());
         }
-
-        return result;
     }
 
     private static ExportScheduleStatus? ParseStatus(JsonObject obj)
@@ -671,6 +724,12 @@ internal sealed partial class ScheduleController
 
     [LoggerMessage(Level = LogLevel.Information, Message = "recorded Job {Job} ({Type}) generation {Generation}")]
     private static partial void LogJobRecorded(ILogger logger, string job, string type, long generation);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "recorded Job {Job} ({Type}) from its pod; the Job itself is gone")]
+    private static partial void LogVanishedJobRecorded(ILogger logger, string job, string type);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Message}")]
+    private static partial void LogRunUnreadable(ILogger logger, string message);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "reconcile of {Key} failed; retrying in {DelayMs:F0} ms")]
     private static partial void LogReconcileFailed(ILogger logger, Exception exception, string key, double delayMs);

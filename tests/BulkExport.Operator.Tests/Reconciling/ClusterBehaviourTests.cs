@@ -140,4 +140,43 @@ public sealed class ClusterBehaviourTests
         Assert.Equal("string", (string?)column["type"]);
         Assert.Equal(".status.nextRunTime", (string?)column["jsonPath"]);
     }
+
+    [Fact]
+    public async Task Case1_a_run_whose_job_is_gone_before_the_operator_looks_still_reaches_status_from_its_terminated_pod()
+    {
+        await using var fx = await OperatorFixture.StartAsync();
+        fx.CreateSchedule(TestSchedules.Files("dar"));
+        await using var op = await fx.StartOperator().StartedAsync();
+        await OperatorFixture.Eventually(() => fx.CronJob("dar-delta") is not null, "CronJobs");
+        await fx.Settle(op);
+
+        // ttlSecondsAfterFinished: 0: the Job is deleted as it finishes, its pod right after.
+        var pod = fx.TerminatedPod("dar", "delta", "dar-delta-29000001", succeeded: true, TestSchedules.SummaryJson(41, "delta"), DateTimeOffset.UtcNow.AddSeconds(-5));
+        fx.Server.Delete("pods", Ns, pod.Name());
+
+        await OperatorFixture.Eventually(() => (long?)fx.Schedule("dar")?["status"]?["lastGeneration"] == 41, "generation 41 recorded");
+        Assert.Equal("dar-delta-29000001", (string?)fx.Schedule("dar")!["status"]!["lastDelta"]!["job"]);
+    }
+
+    [Fact]
+    public async Task Case1_a_run_that_left_nothing_to_read_while_the_operator_was_down_is_reported_with_a_warning_event()
+    {
+        await using var fx = await OperatorFixture.StartAsync();
+        fx.CreateSchedule(TestSchedules.Files("dar"));
+        var first = await fx.StartOperator().StartedAsync();
+        await OperatorFixture.Eventually(() => fx.CronJob("dar-total") is not null, "CronJobs");
+        await first.StopAsync();
+
+        // While the operator is down a total succeeds and TTL removes its Job and pod: only the
+        // CronJob controller's lastSuccessfulTime remains.
+        var at = DateTimeOffset.UtcNow.AddMinutes(-1).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        fx.Server.Mutate("cronjobs", Ns, "dar-total", c => c["status"] = new JsonObject { ["lastScheduleTime"] = at, ["lastSuccessfulTime"] = at }, status: true);
+
+        await using var second = await fx.StartOperator().StartedAsync();
+        await OperatorFixture.Eventually(() => fx.Server.List("events", Ns).Any(e => (string?)e["reason"] == "RunNotRecorded"), "RunNotRecorded event");
+        await fx.Settle(second);
+        var ev = Assert.Single(fx.Server.List("events", Ns), e => (string?)e["reason"] == "RunNotRecorded");
+        Assert.Contains("total run succeeded", (string?)ev["message"], StringComparison.Ordinal);
+        Assert.Equal("Warning", (string?)ev["type"]);
+    }
 }

@@ -101,7 +101,8 @@ internal sealed class OperatorFixture : IAsyncDisposable
             {
                 ["name"] = $"{jobName}-abcde",
                 ["namespace"] = ns,
-                ["labels"] = new JsonObject { [Labels.JobName] = jobName, ["job-name"] = jobName },
+                // The Job controller gives pods the template's labels plus the job-name labels.
+                ["labels"] = PodLabels(labels, jobName),
             },
             ["spec"] = cronJob["spec"]!["jobTemplate"]!["spec"]!["template"]!["spec"]!.DeepClone(),
             ["status"] = new JsonObject
@@ -151,6 +152,43 @@ internal sealed class OperatorFixture : IAsyncDisposable
             },
             ["spec"] = cronJob["spec"]!["jobTemplate"]!["spec"]!.DeepClone(),
             ["status"] = status,
+        });
+    }
+
+    private static JsonObject PodLabels(JsonObject templateLabels, string jobName)
+    {
+        var labels = (JsonObject)templateLabels.DeepClone();
+        labels["job-name"] = jobName;
+        return labels;
+    }
+
+    /// <summary>Plays the kubelet: an exporter pod of <paramref name="jobName"/> that terminated with <paramref name="message"/>, without its Job.</summary>
+    public JsonObject TerminatedPod(string schedule, string type, string jobName, bool succeeded, string? message, DateTimeOffset finishedAt, string ns = TestSchedules.Namespace)
+    {
+        var cronJob = CronJob($"{schedule}-{type}", ns) ?? throw new InvalidOperationException($"no CronJob {schedule}-{type}");
+        var labels = (JsonObject)cronJob["spec"]!["jobTemplate"]!["metadata"]!["labels"]!.DeepClone();
+        labels[Labels.JobName] = jobName;
+        var at = finishedAt.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        return Server.Create("pods", new JsonObject
+        {
+            ["metadata"] = new JsonObject { ["name"] = $"{jobName}-xyz12", ["namespace"] = ns, ["labels"] = PodLabels(labels, jobName) },
+            ["spec"] = cronJob["spec"]!["jobTemplate"]!["spec"]!["template"]!["spec"]!.DeepClone(),
+            ["status"] = new JsonObject
+            {
+                ["phase"] = succeeded ? "Succeeded" : "Failed",
+                ["containerStatuses"] = new JsonArray
+                {
+                    new JsonObject
+                    {
+                        ["name"] = DesiredState.ContainerName,
+                        ["image"] = "exporter:test",
+                        ["imageID"] = "",
+                        ["ready"] = false,
+                        ["restartCount"] = 0,
+                        ["state"] = new JsonObject { ["terminated"] = new JsonObject { ["exitCode"] = succeeded ? 0 : 1, ["finishedAt"] = at, ["message"] = message, ["reason"] = succeeded ? "Completed" : "Error" } },
+                    },
+                },
+            },
         });
     }
 
