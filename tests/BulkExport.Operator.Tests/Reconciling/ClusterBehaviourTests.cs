@@ -179,4 +179,73 @@ public sealed class ClusterBehaviourTests
         Assert.Contains("total run succeeded", (string?)ev["message"], StringComparison.Ordinal);
         Assert.Equal("Warning", (string?)ev["type"]);
     }
+
+    [Theory]
+    [InlineData("privileged")]
+    [InlineData("capabilities")]
+    [InlineData("hostNetwork")]
+    [InlineData("hostPID")]
+    [InlineData("serviceAccountName")]
+    [InlineData("nodeSelector")]
+    [InlineData("tolerations")]
+    [InlineData("hostPathVolume")]
+    public async Task Case5_an_edit_by_others_that_widens_what_the_pod_may_do_is_reverted(string edit)
+    {
+        await using var fx = await OperatorFixture.StartAsync();
+        fx.CreateSchedule(TestSchedules.Files("dar"));
+        await using var op = await fx.StartOperator().StartedAsync();
+        await OperatorFixture.Eventually(() => OperatorFixture.Condition(fx.Schedule("dar"), "Ready") == "True", "Ready=True");
+        await fx.Settle(op);
+        var before = PodSpec(fx.CronJob("dar-total")!).ToJsonString();
+
+        fx.Server.Mutate("cronjobs", Ns, "dar-total", c =>
+        {
+            var pod = PodSpec(c);
+            var container = pod["containers"]![0]!.AsObject();
+            switch (edit)
+            {
+                case "privileged": container["securityContext"]!["privileged"] = true; break;
+                case "capabilities": container["securityContext"]!["capabilities"]!["add"] = new JsonArray("SYS_ADMIN"); break;
+                case "hostNetwork": pod["hostNetwork"] = true; break;
+                case "hostPID": pod["hostPID"] = true; break;
+                case "serviceAccountName": pod["serviceAccountName"] = "cluster-admin-sa"; break;
+                case "nodeSelector": pod["nodeSelector"] = new JsonObject { ["node-role.kubernetes.io/control-plane"] = "" }; break;
+                case "tolerations": pod["tolerations"] = new JsonArray(new JsonObject { ["operator"] = "Exists" }); break;
+                default:
+                    pod["volumes"]!.AsArray().Add(new JsonObject { ["name"] = "host", ["hostPath"] = new JsonObject { ["path"] = "/" } });
+                    container["volumeMounts"]!.AsArray().Add(new JsonObject { ["name"] = "host", ["mountPath"] = "/host" });
+                    break;
+            }
+        });
+
+        await OperatorFixture.Eventually(() => PodSpec(fx.CronJob("dar-total")!).ToJsonString() == before, $"{edit} reverted", detail: () => PodSpec(fx.CronJob("dar-total")!).ToJsonString());
+    }
+
+    [Fact]
+    public async Task Case5_another_tools_non_controller_owner_reference_is_kept_and_not_fought_over()
+    {
+        await using var fx = await OperatorFixture.StartAsync();
+        fx.CreateSchedule(TestSchedules.Files("dar"));
+        await using var op = await fx.StartOperator().StartedAsync();
+        await OperatorFixture.Eventually(() => OperatorFixture.Condition(fx.Schedule("dar"), "Ready") == "True", "Ready=True");
+        await fx.Settle(op);
+        var backup = new JsonObject { ["apiVersion"] = "velero.io/v1", ["kind"] = "Backup", ["name"] = "nightly", ["uid"] = "5f0c-backup" };
+
+        fx.Server.Mutate("cronjobs", Ns, "dar-total", c => c["metadata"]!["ownerReferences"]!.AsArray().Add(backup.DeepClone()));
+        // A spec change makes the operator write the CronJob: the foreign reference must survive that too.
+        fx.Server.Mutate("exportschedules", Ns, "dar", s => s["spec"]!["total"]!["schedule"] = "0 4 * * 6");
+        await OperatorFixture.Eventually(() => (string?)fx.CronJob("dar-total")!["spec"]!["schedule"] == "0 4 * * 6", "spec change applied");
+        await fx.Settle(op);
+        var puts = fx.Server.Requests.GetValueOrDefault("PUT cronjobs");
+        op.Runtime.Controller.ResyncNow();
+        await fx.Settle(op);
+
+        var owners = fx.CronJob("dar-total")!["metadata"]!["ownerReferences"]!.AsArray();
+        Assert.Equal(2, owners.Count);
+        Assert.Contains(owners, o => (string?)o!["uid"] == "5f0c-backup");
+        Assert.Single(owners, o => (bool?)o!["controller"] == true);
+        Assert.Equal(puts, fx.Server.Requests.GetValueOrDefault("PUT cronjobs"));
+    }
+
+    private static JsonObject PodSpec(JsonObject cronJob) => cronJob["spec"]!["jobTemplate"]!["spec"]!["template"]!["spec"]!.AsObject();
 }
