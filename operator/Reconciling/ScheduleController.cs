@@ -32,6 +32,8 @@ internal sealed partial class ScheduleController
     /// </summary>
     private readonly ConcurrentDictionary<string, PodRun> _podRuns = new();
     private readonly ConcurrentDictionary<string, DateTimeOffset> _unreadableReported = new();
+    /// <summary>Runs counted in the run metrics (namespace/job), so a run seen on several reconciles counts once.</summary>
+    private readonly ConcurrentDictionary<string, string> _countedRuns = new();
     private readonly ConcurrentDictionary<string, int> _failures = new();
     private readonly ConcurrentDictionary<string, DateTimeOffset> _wakeups = new();
     private readonly ConcurrentDictionary<string, (string Version, string? Hash)> _lastWritten = new();
@@ -228,6 +230,8 @@ internal sealed partial class ScheduleController
 
     public async Task ReconcileAsync(string key, CancellationToken ct)
     {
+        using var activity = OperatorMetrics.Activities.StartActivity("reconcile ExportSchedule");
+        activity?.SetTag("k8s.exportschedule", key);
         var (ns, name) = Meta.SplitKey(key);
         var obj = Cached(_scheduleInformers, ns, name);
         if (obj is null)
@@ -289,6 +293,7 @@ internal sealed partial class ScheduleController
 
         var finished = await FinishedJobsAsync(ns, name, current, ct).ConfigureAwait(false);
         var status = await WriteStatusAsync(obj, schedule, readiness, finished, ct).ConfigureAwait(false);
+        CountRuns(key, ns, name, finished);
         await ReportUnreadableRunsAsync(obj, status, ct).ConfigureAwait(false);
         _metrics.Schedule(key, Latest(status.LastTotal?.CompletionTime, status.LastDelta?.CompletionTime), status.LastGeneration);
 
@@ -633,6 +638,30 @@ internal sealed partial class ScheduleController
         var run = new PodRun(pod.Namespace(), schedule, jobName, pod.Label(Labels.Type) ?? Labels.Delta, exitCode == 0, at, parsed.Summary, parsed.RawMessage);
         // A retried Job has several pods: the newest one speaks for it.
         _podRuns.AddOrUpdate(Meta.Key(pod.Namespace(), jobName), run, (_, existing) => existing.At > at ? existing : run);
+    }
+
+    private void CountRuns(string key, string? ns, string schedule, IReadOnlyList<FinishedJob> finished)
+    {
+        foreach (var run in finished)
+        {
+            if (!_countedRuns.TryAdd(Meta.Key(ns, run.Name), schedule))
+            {
+                continue;
+            }
+
+            var started = Time(Cached(_jobInformers, ns, run.Name)?["status"]?["startTime"]);
+            _metrics.Run(key, run.Type, run.Succeeded, started is null ? null : run.FinishedAt - started.Value);
+        }
+
+        // Forget counted runs whose Job and pod record are gone: they cannot come back.
+        foreach (var (job, owner) in _countedRuns)
+        {
+            var (jobNs, jobName) = Meta.SplitKey(job);
+            if (owner == schedule && jobNs == ns && Cached(_jobInformers, ns, jobName) is null && !_podRuns.ContainsKey(job))
+            {
+                _countedRuns.TryRemove(job, out _);
+            }
+        }
     }
 
     private sealed record PodRun(string? Namespace, string Schedule, string Job, string Type, bool Succeeded, DateTimeOffset At, RunSummary? Summary, string? RawMessage);
