@@ -130,6 +130,7 @@ internal sealed partial class ScheduleController
         // Our own status writes come back as MODIFIED events with the same generation: skip those.
         if (type == WatchEventType.Modified && old is not null && old.Generation() == obj.Generation()
             && JsonNode.DeepEquals(old["metadata"]?["labels"], obj["metadata"]?["labels"])
+            && JsonNode.DeepEquals(old["metadata"]?["annotations"]?[Labels.RunNow], obj["metadata"]?["annotations"]?[Labels.RunNow])
             && JsonNode.DeepEquals(old["metadata"]?["deletionTimestamp"], obj["metadata"]?["deletionTimestamp"]))
         {
             return;
@@ -292,8 +293,10 @@ internal sealed partial class ScheduleController
         }
 
         var finished = await FinishedJobsAsync(ns, name, current, ct).ConfigureAwait(false);
-        var status = await WriteStatusAsync(obj, schedule, readiness, finished, ct).ConfigureAwait(false);
+        var runNow = readiness.Ready ? await RunNowAsync(obj, current, ct).ConfigureAwait(false) : null;
+        var status = await WriteStatusAsync(obj, schedule, readiness, finished, runNow, ct).ConfigureAwait(false);
         CountRuns(key, ns, name, finished);
+        await TransitionEventsAsync(obj, current, status, ct).ConfigureAwait(false);
         await ReportUnreadableRunsAsync(obj, status, ct).ConfigureAwait(false);
         _metrics.Schedule(key, Latest(status.LastTotal?.CompletionTime, status.LastDelta?.CompletionTime), status.LastGeneration);
 
@@ -489,6 +492,72 @@ internal sealed partial class ScheduleController
     }
 
     /// <summary>
+    /// The run-now annotation: a value not acted on yet starts one Job from the CronJob of its type,
+    /// named after the nonce (so a retry finds it instead of starting a second) and marked as
+    /// <c>kubectl create job --from</c> marks it. Returns the value to record in status, or null.
+    /// </summary>
+    private async Task<string?> RunNowAsync(JsonObject obj, ExportScheduleStatus? status, CancellationToken ct)
+    {
+        if ((string?)obj["metadata"]?["annotations"]?[Labels.RunNow] is not { Length: > 0 } value || value == status?.LastRunNow)
+        {
+            return null;
+        }
+
+        var colon = value.IndexOf(':', StringComparison.Ordinal);
+        var type = colon < 0 ? value : value[..colon];
+        if (type is not (Labels.Total or Labels.Delta) || colon < 0 || colon == value.Length - 1)
+        {
+            await _events.WarningAsync(obj, "InvalidRunNow", $"annotation {Labels.RunNow}='{value}' must be total:NONCE or delta:NONCE (a new nonce for every run)", ct).ConfigureAwait(false);
+            return value;
+        }
+
+        var cronJob = Cached(_cronJobInformers, obj.Namespace(), DesiredState.CronJobName(obj.Name(), type))
+            ?? throw new InvalidOperationException($"CronJob {DesiredState.CronJobName(obj.Name(), type)} is not in the cache yet");
+        var template = cronJob["spec"]?["jobTemplate"] as JsonObject ?? [];
+        var annotations = template["metadata"]?["annotations"]?.DeepClone() as JsonObject ?? [];
+        annotations[Labels.Instantiate] = "manual";
+        annotations[Labels.RunNow] = value;
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(value)))[..6];
+        var job = new JsonObject
+        {
+            ["apiVersion"] = "batch/v1",
+            ["kind"] = "Job",
+            ["metadata"] = new JsonObject
+            {
+                // At most 52 + 11 characters: the job-name label the Job controller sets must fit in 63.
+                ["name"] = $"{cronJob.Name()}-run-{hash}",
+                ["namespace"] = obj.Namespace(),
+                ["labels"] = template["metadata"]?["labels"]?.DeepClone(),
+                ["annotations"] = annotations,
+                ["ownerReferences"] = new JsonArray
+                {
+                    new JsonObject
+                    {
+                        ["apiVersion"] = "batch/v1",
+                        ["kind"] = "CronJob",
+                        ["name"] = cronJob.Name(),
+                        ["uid"] = cronJob.Uid(),
+                        ["controller"] = true,
+                    },
+                },
+            },
+            ["spec"] = template["spec"]?.DeepClone(),
+        };
+        try
+        {
+            await _client.CreateAsync(ResourceType.Jobs, obj.Namespace(), job, ct).ConfigureAwait(false);
+            LogRunNow(_logger, type, job.Name());
+            await _events.NormalAsync(obj, "RunNow", $"started Job {job.Name()} from CronJob {cronJob.Name()} for {Labels.RunNow}={value}", ct).ConfigureAwait(false);
+        }
+        catch (KubeApiException e) when (e.IsAlreadyExists)
+        {
+            // Started by an earlier attempt whose status write did not land.
+        }
+
+        return value;
+    }
+
+    /// <summary>
     /// 422 Invalid: the server will refuse the same object every time, so this is a condition to
     /// report (with the server's reason and message), not an error to retry; the next spec change
     /// or resync tries again.
@@ -499,11 +568,12 @@ internal sealed partial class ScheduleController
         return new Readiness(false, $"{type.Kind}{e.Reason}", $"the API server rejected {type.Kind} {ns}/{name}: {e.ApiMessage}");
     }
 
-    private async Task<ExportScheduleStatus> WriteStatusAsync(JsonObject obj, ExportSchedule? schedule, Readiness readiness, IReadOnlyList<FinishedJob> finished, CancellationToken ct)
+    private async Task<ExportScheduleStatus> WriteStatusAsync(JsonObject obj, ExportSchedule? schedule, Readiness readiness, IReadOnlyList<FinishedJob> finished, string? runNow, CancellationToken ct)
     {
         for (var attempt = 0; attempt < MaxWriteAttempts; attempt++)
         {
             var status = StatusBuilder.Build(ParseStatus(obj), obj.Generation(), schedule, readiness, finished, _time.GetUtcNow(), CreatedAt(obj));
+            status.LastRunNow = runNow ?? status.LastRunNow;
             var node = JsonSerializer.SerializeToNode(status, ScheduleDocument.JsonOptions);
             if (JsonNode.DeepEquals(obj["status"], node))
             {
@@ -640,6 +710,26 @@ internal sealed partial class ScheduleController
         _podRuns.AddOrUpdate(Meta.Key(pod.Namespace(), jobName), run, (_, existing) => existing.At > at ? existing : run);
     }
 
+    /// <summary>An Event for every failed run, and a Normal one when a failed run or a not-Ready schedule recovers.</summary>
+    private async Task TransitionEventsAsync(JsonObject obj, ExportScheduleStatus? before, ExportScheduleStatus after, CancellationToken ct)
+    {
+        if (after.LastFailure is { } failure && failure.Job != before?.LastFailure?.Job)
+        {
+            await _events.WarningAsync(obj, "RunFailed", $"Job {failure.Job} failed: {failure.Message}", ct).ConfigureAwait(false);
+        }
+
+        string? Condition(ExportScheduleStatus? s, string type) => s?.Conditions.FirstOrDefault(c => c.Type == type)?.Status;
+        if (Condition(before, ConditionTypes.LastRunFailed) == "True" && Condition(after, ConditionTypes.LastRunFailed) == "False")
+        {
+            await _events.NormalAsync(obj, "RunRecovered", after.Conditions.First(c => c.Type == ConditionTypes.LastRunFailed).Message, ct).ConfigureAwait(false);
+        }
+
+        if (Condition(before, ConditionTypes.Ready) == "False" && Condition(after, ConditionTypes.Ready) == "True")
+        {
+            await _events.NormalAsync(obj, "Recovered", $"Ready again: {after.Conditions.First(c => c.Type == ConditionTypes.Ready).Message}", ct).ConfigureAwait(false);
+        }
+    }
+
     private void CountRuns(string key, string? ns, string schedule, IReadOnlyList<FinishedJob> finished)
     {
         foreach (var run in finished)
@@ -756,6 +846,9 @@ internal sealed partial class ScheduleController
 
     [LoggerMessage(Level = LogLevel.Information, Message = "recorded Job {Job} ({Type}) from its pod; the Job itself is gone")]
     private static partial void LogVanishedJobRecorded(ILogger logger, string job, string type);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "run-now: started {Type} Job {Job}")]
+    private static partial void LogRunNow(ILogger logger, string type, string job);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Message}")]
     private static partial void LogRunUnreadable(ILogger logger, string message);

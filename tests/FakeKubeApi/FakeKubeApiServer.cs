@@ -595,6 +595,13 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         meta["resourceVersion"] = (++_rv).ToString(CultureInfo.InvariantCulture);
         table[key] = obj;
         Publish(new Change(_rv, plural, "ADDED", null, obj));
+        if (Owners(obj).Any() && !Owners(obj).Any(u => _objects.Values.Any(t => t.Values.Any(x => x.Uid() == u))))
+        {
+            // Garbage collection of an object created for an owner already gone (a write racing the
+            // owner's deletion): the real collector removes it soon after; the fake at once.
+            DeleteLocked(plural, key);
+        }
+
         return obj;
     }
 
