@@ -275,9 +275,13 @@ internal sealed partial class ScheduleController
         if (readiness.Ready)
         {
             var desired = DesiredState.Build(schedule!, obj.Uid(), _options.ExporterImage);
-            readiness = await ApplyAsync(ResourceType.ConfigMaps, _configMapInformers, desired.ConfigMap, obj.Uid()!, ct).ConfigureAwait(false)
-                ?? await ApplyAsync(ResourceType.CronJobs, _cronJobInformers, desired.TotalCronJob, obj.Uid()!, ct).ConfigureAwait(false)
-                ?? await ApplyAsync(ResourceType.CronJobs, _cronJobInformers, desired.DeltaCronJob, obj.Uid()!, ct).ConfigureAwait(false)
+            // The three objects are independent (a CronJob names the ConfigMap, but only its pods read
+            // it), so they are written at once: a new schedule costs one round trip, not three.
+            var applied = await Task.WhenAll(
+                ApplyAsync(ResourceType.ConfigMaps, _configMapInformers, desired.ConfigMap, obj.Uid()!, ct),
+                ApplyAsync(ResourceType.CronJobs, _cronJobInformers, desired.TotalCronJob, obj.Uid()!, ct),
+                ApplyAsync(ResourceType.CronJobs, _cronJobInformers, desired.DeltaCronJob, obj.Uid()!, ct)).ConfigureAwait(false);
+            readiness = applied.FirstOrDefault(r => r is not null)
                 ?? new Readiness(true, "Reconciled", $"ConfigMap {desired.ConfigMap.Name()} and CronJobs {desired.TotalCronJob.Name()} and {desired.DeltaCronJob.Name()} are up to date");
         }
 
