@@ -262,13 +262,13 @@ internal sealed partial class ScheduleController
         {
             readiness = new Readiness(false, InvalidReason(errors), string.Join("; ", errors));
         }
-        else if (ClusterRules.Validate(ScheduleDocument.FromJson(obj, key)) is { Count: > 0 } clusterErrors)
+        else if (ScheduleDocument.FromJson(obj, key) is var parsed && ClusterRules.Validate(parsed) is { Count: > 0 } clusterErrors)
         {
             readiness = new Readiness(false, "InvalidSpec", string.Join("; ", clusterErrors));
         }
         else
         {
-            schedule = ScheduleDocument.FromJson(obj, key);
+            schedule = parsed;
             readiness = CheckRegisterConflict(obj) ?? await CheckSecretsAsync(schedule, ns, ct).ConfigureAwait(false) ?? new Readiness(true, "", "");
         }
 
@@ -350,9 +350,12 @@ internal sealed partial class ScheduleController
         var register = (string?)obj["spec"]?["register"];
         var storage = StorageKey(obj);
         var mine = (CreatedAt(obj) ?? DateTimeOffset.MaxValue, obj.Key());
+        var key = obj.Key();
+        // The register first: it is a cheap comparison that rules out nearly every schedule, and
+        // this runs on every reconcile over all schedules.
         var holder = AllSchedules()
-            .Where(s => s.Key() != obj.Key() && s["metadata"]?["deletionTimestamp"] is null
-                && (string?)s["spec"]?["register"] == register && StorageKey(s) == storage)
+            .Where(s => (string?)s["spec"]?["register"] == register && s["metadata"]?["deletionTimestamp"] is null
+                && s.Key() != key && StorageKey(s) == storage)
             .Select(s => (Created: CreatedAt(s) ?? DateTimeOffset.MaxValue, Key: s.Key()))
             .Where(s => s.Created < mine.Item1 || (s.Created == mine.Item1 && string.CompareOrdinal(s.Key, mine.Item2) < 0))
             .OrderBy(s => s.Created).ThenBy(s => s.Key, StringComparer.Ordinal)

@@ -11,17 +11,25 @@ namespace BulkExport.Operator.Tests.Hosting;
 
 public sealed class HostTests
 {
+    /// <summary>The operator host as <c>operator run</c> builds it, on a free port, against the fake server.</summary>
+    private static async Task<(Microsoft.AspNetCore.Builder.WebApplication App, HttpClient Http)> StartHostAsync(OperatorFixture fx)
+    {
+        var app = Program.BuildApp(new OperatorOptions { HealthPort = 0, ExporterImage = "exporter:test" }, new k8s.KubernetesClientConfiguration { Host = fx.Server.Url.ToString() });
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal);
+        return (app, new HttpClient { BaseAddress = new Uri(address) });
+    }
+
     [Fact]
     public async Task The_host_serves_healthz_and_readyz_once_the_caches_are_synced_and_reconciles()
     {
         await using var fx = await OperatorFixture.StartAsync();
         fx.CreateSchedule(TestSchedules.Files("dar"));
-        await using var app = Program.BuildApp(new OperatorOptions { HealthPort = 0, ExporterImage = "exporter:test" }, new k8s.KubernetesClientConfiguration { Host = fx.Server.Url.ToString() });
-        await app.StartAsync();
+        var (app, http) = await StartHostAsync(fx);
+        await using var disposeApp = app;
+        using var disposeHttp = http;
         try
         {
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal);
-            using var http = new HttpClient { BaseAddress = new Uri(address) };
 
             Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("/healthz", UriKind.Relative))).StatusCode);
             await OperatorFixture.Eventually(() => http.GetAsync(new Uri("/readyz", UriKind.Relative)).Result.StatusCode == HttpStatusCode.OK, "readyz 200");
@@ -92,12 +100,11 @@ public sealed class HostTests
     {
         await using var fx = await OperatorFixture.StartAsync();
         fx.CreateSchedule(TestSchedules.Files("dar"));
-        await using var app = Program.BuildApp(new OperatorOptions { HealthPort = 0, ExporterImage = "exporter:test" }, new k8s.KubernetesClientConfiguration { Host = fx.Server.Url.ToString() });
-        await app.StartAsync();
+        var (app, http) = await StartHostAsync(fx);
+        await using var disposeApp = app;
+        using var disposeHttp = http;
         try
         {
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal);
-            using var http = new HttpClient { BaseAddress = new Uri(address) };
             await OperatorFixture.Eventually(() => fx.Schedule("dar")?["status"] is not null, "reconciled");
 
             string text = "";

@@ -94,38 +94,9 @@ internal sealed class OperatorFixture : IAsyncDisposable
         var cronJob = CronJob($"{schedule}-{type}", ns) ?? throw new InvalidOperationException($"no CronJob {schedule}-{type}");
         var labels = (JsonObject)cronJob["spec"]!["jobTemplate"]!["metadata"]!["labels"]!.DeepClone();
         labels[Labels.JobName] = jobName;
-        var at = (finishedAt ?? DateTimeOffset.UtcNow).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
-        var pod = new JsonObject
-        {
-            ["metadata"] = new JsonObject
-            {
-                ["name"] = $"{jobName}-abcde",
-                ["namespace"] = ns,
-                // The Job controller gives pods the template's labels plus the job-name labels.
-                ["labels"] = PodLabels(labels, jobName),
-            },
-            ["spec"] = cronJob["spec"]!["jobTemplate"]!["spec"]!["template"]!["spec"]!.DeepClone(),
-            ["status"] = new JsonObject
-            {
-                ["phase"] = succeeded ? "Succeeded" : "Failed",
-                ["containerStatuses"] = new JsonArray
-                {
-                    new JsonObject
-                    {
-                        ["name"] = DesiredState.ContainerName,
-                        ["image"] = "exporter:test",
-                        ["imageID"] = "",
-                        ["ready"] = false,
-                        ["restartCount"] = 0,
-                        ["state"] = new JsonObject
-                        {
-                            ["terminated"] = new JsonObject { ["exitCode"] = succeeded ? 0 : 1, ["finishedAt"] = at, ["message"] = message, ["reason"] = succeeded ? "Completed" : "Error" },
-                        },
-                    },
-                },
-            },
-        };
-        Server.Create("pods", pod);
+        var when = finishedAt ?? DateTimeOffset.UtcNow;
+        var at = when.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        TerminatedPod(schedule, type, jobName, succeeded, message, when, ns);
         var condition = new JsonObject { ["type"] = succeeded ? "Complete" : "Failed", ["status"] = "True", ["lastTransitionTime"] = at, ["reason"] = succeeded ? "Completed" : "BackoffLimitExceeded", ["message"] = succeeded ? "" : "Job has reached the specified backoff limit" };
         var status = new JsonObject { ["conditions"] = new JsonArray { condition }, ["startTime"] = at };
         if (succeeded)
@@ -171,7 +142,8 @@ internal sealed class OperatorFixture : IAsyncDisposable
         var at = finishedAt.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
         return Server.Create("pods", new JsonObject
         {
-            ["metadata"] = new JsonObject { ["name"] = $"{jobName}-xyz12", ["namespace"] = ns, ["labels"] = PodLabels(labels, jobName) },
+            // The Job controller gives pods the template's labels plus the job-name labels.
+            ["metadata"] = new JsonObject { ["name"] = $"{jobName}-abcde", ["namespace"] = ns, ["labels"] = PodLabels(labels, jobName) },
             ["spec"] = cronJob["spec"]!["jobTemplate"]!["spec"]!["template"]!["spec"]!.DeepClone(),
             ["status"] = new JsonObject
             {
