@@ -92,8 +92,17 @@ internal sealed partial class ScheduleController
 
         foreach (var informer in _cronJobInformers.Concat(_configMapInformers).Concat(_jobInformers).Concat(_podInformers))
         {
-            informer.OnChange((_, obj, _) =>
+            informer.OnChange((type, obj, _) =>
             {
+                // The echo of our own create or update brings nothing new: the reconcile that wrote
+                // it saw the result. Skipping it saves a reconcile per written object.
+                if (type != WatchEventType.Deleted
+                    && _lastWritten.TryGetValue($"{informer.Type.Plural}/{obj.Namespace()}/{obj.Name()}", out var written)
+                    && written.Version == obj.ResourceVersion())
+                {
+                    return;
+                }
+
                 if (obj.Label(Labels.Schedule) is { } schedule)
                 {
                     Queue.Add(Meta.Key(obj.Namespace(), schedule));
