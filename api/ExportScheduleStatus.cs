@@ -19,6 +19,12 @@ public sealed class ExportScheduleStatus
     public DateTimeOffset? NextTotalTime { get; set; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public DateTimeOffset? NextDeltaTime { get; set; }
+    /// <summary>The earlier of the next total and delta runs: both publish a delta.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? NextRunTime { get; set; }
+    /// <summary>The last bulkexport.io/run-now annotation value acted on, so each nonce starts one run.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? LastRunNow { get; set; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public RetentionStatus? Retention { get; set; }
 }

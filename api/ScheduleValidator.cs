@@ -68,9 +68,9 @@ public static partial class ScheduleValidator
         v.String(spec, p, "register", required: true, pattern: RegisterRegex(), patternText: RegisterPattern);
         v.Integer(spec, p, "version", required: false, min: 1, max: 999);
         var tz = v.String(spec, p, "timeZone", required: false);
-        if (tz is not null && !Schedules.TryFindTimeZone(tz, out _))
+        if (tz is not null && !Schedules.TryFindTimeZone(tz, out _, out var tzError))
         {
-            v.Error("spec.timeZone", $"'{tz}' is not a known IANA time zone (for example Europe/Copenhagen or UTC)");
+            v.Error("spec.timeZone", tzError!);
         }
 
         foreach (var kind in new[] { "total", "delta" })

@@ -1,13 +1,48 @@
-using NCrontab;
+using System.Globalization;
+using System.Reflection;
+using System.Text.RegularExpressions;
+using Cronos;
 
 namespace BulkExport.Api;
 
-/// <summary>Cron and time-zone handling shared by validation, the operator's next-run times and the exporter.</summary>
-public static class Schedules
+/// <summary>
+/// A schedule in the Kubernetes CronJob dialect: what the API server's validation accepts
+/// (<c>cron.ParseStandard</c> of robfig/cron v3) and the run times the CronJob controller computes
+/// from it. Cronos does the calendar search; this type owns the dialect, which differs from Cronos':
+/// day-of-week is 0–6 (7 is refused), no <c>L</c>, <c>W</c>, <c>#</c> or seconds, <c>?</c> is
+/// <c>*</c> in every field, <c>N/step</c> means <c>N-max/step</c>, and when both day-of-month and
+/// day-of-week are restricted a day matches either (OR), where Cronos requires both.
+/// </summary>
+public sealed class KubeCron
 {
-    public static bool TryParseCron(string? text, out CrontabSchedule? schedule, out string? error)
+    private static readonly string[] MonthNames = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    private static readonly string[] DayNames = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+
+    private static readonly Dictionary<string, string> Descriptors = new(StringComparer.Ordinal)
     {
-        schedule = null;
+        ["@yearly"] = "0 0 1 1 *",
+        ["@annually"] = "0 0 1 1 *",
+        ["@monthly"] = "0 0 1 * *",
+        ["@weekly"] = "0 0 * * 0",
+        ["@daily"] = "0 0 * * *",
+        ["@midnight"] = "0 0 * * *",
+        ["@hourly"] = "0 * * * *",
+    };
+
+    private readonly CronExpression[] _expressions;
+
+    private KubeCron(string text, CronExpression[] expressions)
+    {
+        Text = text;
+        _expressions = expressions;
+    }
+
+    public string Text { get; }
+
+    /// <summary>Parses <paramref name="text"/> as the API server does; the error names the rule broken, as its message would.</summary>
+    public static bool TryParse(string? text, out KubeCron? cron, out string? error)
+    {
+        cron = null;
         error = null;
         if (string.IsNullOrWhiteSpace(text))
         {
@@ -15,35 +50,299 @@ public static class Schedules
             return false;
         }
 
-        var fields = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (fields.Length != 5)
+        if (!TryParseCore(text, out cron, out var reason))
         {
-            error = $"must be a five-field cron expression (minute hour day-of-month month day-of-week), got {fields.Length} fields";
-            return false;
-        }
-
-        // Kubernetes CronJobs reject these; users see the same rule here before the API server would.
-        if (text.Contains("TZ=", StringComparison.Ordinal) || text.Contains("CRON_TZ=", StringComparison.Ordinal))
-        {
-            error = "must not set a time zone inline; use spec.timeZone";
-            return false;
-        }
-
-        schedule = CrontabSchedule.TryParse(text, new CrontabSchedule.ParseOptions { IncludingSeconds = false });
-        if (schedule is null)
-        {
-            error = $"'{text}' is not a valid cron expression";
+            error = $"'{text}' is not a valid cron expression for a Kubernetes CronJob: {reason}";
             return false;
         }
 
         return true;
     }
 
-    public static bool TryFindTimeZone(string? id, out TimeZoneInfo? zone)
+    private static bool TryParseCore(string text, out KubeCron? cron, out string? error)
+    {
+        cron = null;
+        error = null;
+
+        // The API server refuses any schedule containing TZ (TZ= and CRON_TZ= prefixes).
+        if (text.Contains("TZ", StringComparison.Ordinal))
+        {
+            error = "cannot use TZ or CRON_TZ in schedule, use spec.timeZone instead";
+            return false;
+        }
+
+        var spec = text.Trim();
+        if (spec.StartsWith('@'))
+        {
+            if (spec.StartsWith("@every ", StringComparison.Ordinal))
+            {
+                // Kubernetes accepts @every, but its run times count from the CronJob's creation and
+                // last schedule time, which the operator cannot predict for its status.
+                error = "@every is not supported: its run times depend on when the CronJob was created; write it as a five-field cron expression";
+                return false;
+            }
+
+            if (!Descriptors.TryGetValue(spec, out var expanded))
+            {
+                error = $"unrecognized descriptor: {spec}";
+                return false;
+            }
+
+            spec = expanded;
+        }
+
+        var fields = spec.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        if (fields.Length != 5)
+        {
+            error = $"must have five fields (minute hour day-of-month month day-of-week), found {fields.Length}";
+            return false;
+        }
+
+        var parsed = new Field[5];
+        (int Min, int Max, string[]? Names)[] bounds = [(0, 59, null), (0, 23, null), (1, 31, null), (1, 12, MonthNames), (0, 6, DayNames)];
+        for (var i = 0; i < 5; i++)
+        {
+            if (!TryParseField(fields[i], bounds[i].Min, bounds[i].Max, bounds[i].Names, out parsed[i], out error))
+            {
+                return false;
+            }
+        }
+
+        string Join(params Field[] f) => string.Join(' ', f.Select(x => x.Cronos));
+        var any = Field.Any;
+        var expressions = parsed[2].Star || parsed[4].Star
+            ? new[] { Join(parsed) }
+            // Both day fields restricted: a day matching either runs (robfig's dayMatches).
+            : [Join(parsed[0], parsed[1], parsed[2], parsed[3], any), Join(parsed[0], parsed[1], any, parsed[3], parsed[4])];
+        cron = new KubeCron(text, [.. expressions.Select(e => CronExpression.Parse(e, CronFormat.Standard))]);
+        return true;
+    }
+
+    /// <summary>
+    /// The first run strictly after <paramref name="after"/>, in the wall-clock time of <paramref name="zone"/>
+    /// as the CronJob controller counts it: a wall time a DST jump skips has no run, a wall time
+    /// repeated when clocks go back runs at both instants. Null when nothing matches within five
+    /// years (e.g. 30 February), as robfig's search gives up.
+    /// </summary>
+    public DateTimeOffset? Next(TimeZoneInfo zone, DateTimeOffset after)
+    {
+        var wall = DateTime.SpecifyKind(TimeZoneInfo.ConvertTime(after, zone).DateTime, DateTimeKind.Utc);
+        // A wall time repeated when clocks go back can be the one we are in: search from an hour
+        // earlier so its second instant is found too.
+        var from = wall.AddHours(-1);
+        var end = wall.AddYears(5);
+        while (from < end)
+        {
+            DateTime? candidate = null;
+            foreach (var e in _expressions)
+            {
+                if (e.GetNextOccurrence(from) is { } c && (candidate is null || c < candidate))
+                {
+                    candidate = c;
+                }
+            }
+
+            if (candidate is not { } next || next >= end)
+            {
+                return null;
+            }
+
+            from = next;
+            var local = DateTime.SpecifyKind(next, DateTimeKind.Unspecified);
+            if (zone.IsInvalidTime(local))
+            {
+                continue;
+            }
+
+            var offsets = zone.IsAmbiguousTime(local) ? zone.GetAmbiguousTimeOffsets(local).OrderByDescending(o => o) : new[] { zone.GetUtcOffset(local) }.AsEnumerable();
+            foreach (var offset in offsets)
+            {
+                var instant = new DateTimeOffset(local, offset).ToUniversalTime();
+                if (instant > after)
+                {
+                    return instant;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private readonly record struct Field(string Cronos, bool Star)
+    {
+        public static readonly Field Any = new("*", true);
+    }
+
+    /// <summary>One field as robfig's getField/getRange parse it: comma-separated ranges, each <c>*</c>, <c>?</c>, <c>a</c> or <c>a-b</c>, with an optional <c>/step</c>.</summary>
+    private static bool TryParseField(string text, int min, int max, string[]? names, out Field field, out string? error)
+    {
+        field = default;
+        error = null;
+        var values = new SortedSet<int>();
+        var star = false;
+        foreach (var part in text.Split(','))
+        {
+            var rangeAndStep = part.Split('/');
+            var lowAndHigh = rangeAndStep[0].Split('-');
+            int start, end, step = 1;
+            var partStar = false;
+            if (lowAndHigh[0] is "*" or "?")
+            {
+                (start, end, partStar) = (min, max, true);
+            }
+            else
+            {
+                if (!TryValue(lowAndHigh[0], names, out start, out error))
+                {
+                    return false;
+                }
+
+                switch (lowAndHigh.Length)
+                {
+                    case 1:
+                        end = start;
+                        break;
+                    case 2:
+                        if (!TryValue(lowAndHigh[1], names, out end, out error))
+                        {
+                            return false;
+                        }
+
+                        break;
+                    default:
+                        error = $"too many hyphens: {part}";
+                        return false;
+                }
+            }
+
+            switch (rangeAndStep.Length)
+            {
+                case 1:
+                    break;
+                case 2:
+                    if (!TryNumber(rangeAndStep[1], out step, out error))
+                    {
+                        return false;
+                    }
+
+                    if (lowAndHigh.Length == 1)
+                    {
+                        end = max;
+                    }
+
+                    // "*/2" is a restriction, "*" and "*/1" are not (robfig clears the star bit for steps above 1).
+                    partStar &= step <= 1;
+                    break;
+                default:
+                    error = $"too many slashes: {part}";
+                    return false;
+            }
+
+            if (start < min)
+            {
+                error = $"beginning of range ({start}) below minimum ({min}): {part}";
+                return false;
+            }
+
+            if (end > max)
+            {
+                error = $"end of range ({end}) above maximum ({max}): {part}";
+                return false;
+            }
+
+            if (start > end)
+            {
+                error = $"beginning of range ({start}) beyond end of range ({end}): {part}";
+                return false;
+            }
+
+            if (step == 0)
+            {
+                error = $"step of range should be a positive number: {part}";
+                return false;
+            }
+
+            star |= partStar;
+            for (var v = start; v <= end; v += step)
+            {
+                values.Add(v);
+            }
+        }
+
+        field = values.Count == max - min + 1 ? new Field("*", star) : new Field(string.Join(',', values), star);
+        return true;
+    }
+
+    private static bool TryValue(string text, string[]? names, out int value, out string? error)
+    {
+        var index = names is null ? -1 : Array.IndexOf(names, text.ToLowerInvariant());
+        if (index >= 0)
+        {
+            value = index + (ReferenceEquals(names, MonthNames) ? 1 : 0);
+            error = null;
+            return true;
+        }
+
+        return TryNumber(text, out value, out error);
+    }
+
+    /// <summary>Go's strconv.Atoi, as robfig's mustParseInt: an optional sign, decimal digits, no negatives.</summary>
+    private static bool TryNumber(string text, out int value, out string? error)
+    {
+        error = null;
+        if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value))
+        {
+            error = $"failed to parse int from {text}";
+            return false;
+        }
+
+        if (value < 0)
+        {
+            error = $"negative number ({value}) not allowed: {text}";
+            return false;
+        }
+
+        return true;
+    }
+}
+
+/// <summary>Cron and time-zone handling shared by validation, the operator's next-run times and the exporter.</summary>
+public static partial class Schedules
+{
+    private static readonly Lazy<HashSet<string>> ApiServerZones = new(LoadZoneNames);
+
+    public static bool TryParseCron(string? text, out KubeCron? schedule, out string? error) => KubeCron.TryParse(text, out schedule, out error);
+
+    /// <summary>
+    /// A <c>spec.timeZone</c> as the API server validates a CronJob's: each path segment 1–14 of
+    /// <c>[A-Za-z.-_0-9+]</c> and not <c>.</c>, <c>..</c> or starting with <c>-</c>; not <c>Local</c>;
+    /// a name of the tz database it embeds (case-sensitive). This host must know it too, to compute run times.
+    /// </summary>
+    public static bool TryFindTimeZone(string? id, out TimeZoneInfo? zone, out string? error)
     {
         zone = null;
-        if (string.IsNullOrWhiteSpace(id))
+        error = null;
+        if (string.IsNullOrEmpty(id))
         {
+            error = "must be a non-empty IANA time zone name such as Europe/Copenhagen or UTC";
+            return false;
+        }
+
+        if (id.Split('/').Any(part => part is "." or ".." || part.StartsWith('-') || !ZonePartRegex().IsMatch(part)))
+        {
+            error = $"unknown time zone {id}";
+            return false;
+        }
+
+        if (string.Equals(id, "Local", StringComparison.OrdinalIgnoreCase))
+        {
+            error = "must be an explicit time zone as defined in https://www.iana.org/time-zones, not Local";
+            return false;
+        }
+
+        if (!ApiServerZones.Value.Contains(id))
+        {
+            error = $"unknown time zone {id}: not in the IANA tz database the API server embeds (names are case-sensitive, for example Europe/Copenhagen or UTC)";
             return false;
         }
 
@@ -54,29 +353,33 @@ public static class Schedules
         }
         catch (Exception e) when (e is TimeZoneNotFoundException or InvalidTimeZoneException)
         {
+            error = $"time zone {id} is valid for Kubernetes but missing from this host's time zone database (install tzdata)";
             return false;
         }
     }
 
-    /// <summary>The next occurrence after <paramref name="after"/>, evaluated in the wall-clock time of <paramref name="zone"/>.</summary>
-    public static DateTimeOffset? NextOccurrence(CrontabSchedule schedule, TimeZoneInfo zone, DateTimeOffset after)
-    {
-        var local = TimeZoneInfo.ConvertTime(after, zone).DateTime;
-        // Search a little past a year; NCrontab returns the end bound when nothing matches (e.g. 30 Feb).
-        var end = local.AddYears(5);
-        var next = schedule.GetNextOccurrence(local, end);
-        while (next < end)
-        {
-            // Wall-clock times skipped by a DST jump do not exist; cron implementations skip them too.
-            if (!zone.IsInvalidTime(next))
-            {
-                var offset = zone.GetUtcOffset(next);
-                return new DateTimeOffset(next, offset).ToUniversalTime();
-            }
+    public static bool TryFindTimeZone(string? id, out TimeZoneInfo? zone) => TryFindTimeZone(id, out zone, out _);
 
-            next = schedule.GetNextOccurrence(next, end);
+    /// <summary>The next run after <paramref name="after"/>, as the CronJob controller computes it in <paramref name="zone"/>.</summary>
+    public static DateTimeOffset? NextOccurrence(KubeCron schedule, TimeZoneInfo zone, DateTimeOffset after) => schedule.Next(zone, after);
+
+    [GeneratedRegex(@"^[A-Za-z\.\-_0-9+]{1,14}$")]
+    private static partial Regex ZonePartRegex();
+
+    private static HashSet<string> LoadZoneNames()
+    {
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("BulkExport.Api.TimeZoneNames.txt")
+            ?? throw new InvalidOperationException("embedded resource TimeZoneNames.txt is missing");
+        using var reader = new StreamReader(stream);
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        while (reader.ReadLine() is { } line)
+        {
+            if (line.Length > 0 && !line.StartsWith('#'))
+            {
+                names.Add(line);
+            }
         }
 
-        return null;
+        return names;
     }
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using BulkExport.Api;
 using BulkExport.Operator.Hosting;
 using BulkExport.Operator.Kubernetes;
+using k8s;
 using BulkExport.Operator.Reconciling;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -11,6 +12,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 
 namespace BulkExport.Operator;
 
@@ -77,18 +80,13 @@ internal static class Program
         }
 
         await using var app = BuildApp(options, KubeConfig.Load());
-
-        // Metrics leave the process only when an OTLP endpoint is configured, the standard OTel way.
-        using var meters = Env("OTEL_EXPORTER_OTLP_ENDPOINT") is null
-            ? null
-            : Sdk.CreateMeterProviderBuilder().AddMeter(OperatorMetrics.MeterName).AddOtlpExporter().Build();
         await app.StartAsync(ct).ConfigureAwait(false);
         await app.WaitForShutdownAsync(ct).ConfigureAwait(false);
         return 0;
     }
 
     /// <summary>The operator host: reconciler, leader election and the health endpoints on --health-port.</summary>
-    internal static WebApplication BuildApp(OperatorOptions options, KubeConfig kubeConfig)
+    internal static WebApplication BuildApp(OperatorOptions options, KubernetesClientConfiguration kubeConfig)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -101,7 +99,26 @@ internal static class Program
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.WebHost.UseKestrel(k => k.ListenAnyIP(options.HealthPort));
         builder.Services.AddBulkExportOperator(options, kubeConfig);
+        // Metrics are always scrapeable at /metrics; metrics and traces also leave by OTLP when an
+        // endpoint is configured (OTEL_EXPORTER_OTLP_ENDPOINT), the standard OTel way.
+        var otlp = Env("OTEL_EXPORTER_OTLP_ENDPOINT") is not null;
+        var otel = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("bulkexport-operator", serviceInstanceId: options.Identity))
+            .WithMetrics(m =>
+            {
+                m.AddMeter(OperatorMetrics.MeterName).AddPrometheusExporter();
+                if (otlp)
+                {
+                    m.AddOtlpExporter();
+                }
+            });
+        if (otlp)
+        {
+            otel.WithTracing(t => t.AddSource(OperatorMetrics.ActivitySourceName).AddOtlpExporter());
+        }
+
         var app = builder.Build();
+        app.MapPrometheusScrapingEndpoint("/metrics");
         var runtime = app.Services.GetRequiredService<OperatorRuntime>();
         // Liveness: the process serves requests. Readiness: caches synced (or standing by for the lease).
         app.MapGet("/healthz", () => Results.Text("ok"));
@@ -133,6 +150,11 @@ internal static class Program
     internal static string Render(string path, string exporterImage)
     {
         var schedule = ScheduleDocument.LoadFile(path);
+        if (ClusterRules.Validate(schedule) is { Count: > 0 } errors)
+        {
+            throw new ScheduleValidationException(path, errors);
+        }
+
         var desired = DesiredState.Build(schedule, ownerUid: null, exporterImage);
         return YamlWriter.WriteDocuments([desired.ConfigMap, desired.TotalCronJob, desired.DeltaCronJob]);
     }

@@ -50,7 +50,7 @@ const contract = {
   "bulkexport.io/exportschedules": ["get", "list", "watch", "update", "patch"],
   "bulkexport.io/exportschedules/status": ["get", "update", "patch"],
   "batch/cronjobs": ["get", "list", "watch", "create", "update", "patch", "delete"],
-  "batch/jobs": ["get", "list", "watch"],
+  "batch/jobs": ["get", "list", "watch", "create"],
   "/pods": ["get", "list", "watch"],
   "/configmaps": ["get", "list", "watch", "create", "update", "patch", "delete"],
   "/secrets": ["get"],
@@ -177,6 +177,20 @@ test("NOTES.txt tells the user what to do next", () => {
   assert.match(r.out, /rollout status deployment\/rel-bulkexport-operator/);
   assert.match(r.out, /kubectl get exports/);
   assert.match(r.out, /create job .* --from=cronjob\//);
+});
+
+test("a metrics Service points at the container's /metrics port; a ServiceMonitor only on request", () => {
+  const [svc] = ofKind(renders.default, "Service").filter((s) => s.metadata.name === "rel-bulkexport-operator-metrics");
+  assert.ok(svc, "metrics Service rendered by default");
+  assert.deepEqual(svc.spec.ports.map((p) => [p.name, p.targetPort]), [["metrics", "health"]]);
+  assert.deepEqual(svc.spec.selector, ofKind(renders.default, "Deployment")[0].spec.selector.matchLabels);
+  assert.equal(ofKind(renders.default, "ServiceMonitor").length, 0);
+  const withMonitor = render("servicemonitor", "--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.serviceMonitor.labels.release=prom");
+  const [sm] = ofKind(withMonitor, "ServiceMonitor");
+  assert.equal(sm.apiVersion, "monitoring.coreos.com/v1");
+  assert.equal(sm.metadata.labels.release, "prom");
+  assert.deepEqual(sm.spec.endpoints, [{ port: "metrics", path: "/metrics", interval: "30s" }]);
+  assert.deepEqual(sm.spec.selector.matchLabels, svc.spec.selector);
 });
 
 test("the chart's CRD is identical to crds/", (t) => {

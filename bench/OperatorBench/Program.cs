@@ -30,7 +30,7 @@ internal static class Program
         await using (var server = await FakeKubeApiServer.StartAsync(new FakeKubeApiOptions { BookmarkInterval = TimeSpan.FromSeconds(5) }))
         {
             server.RecordWrites = false;
-            using var client = new KubeApiClient(new KubeConfig { Server = server.Url });
+            using var client = KubeApiClient.ForServer(server.Url);
             var cronJobs = schedules.SelectMany(s => DesiredState.Build(ScheduleDocument.FromJson(s), Guid.NewGuid().ToString(), "exporter:bench").CronJobs).ToList();
             var sw = Stopwatch.StartNew();
             await Parallel.ForEachAsync(cronJobs, new ParallelOptions { MaxDegreeOfParallelism = workers }, async (c, ct) => await client.CreateAsync(ResourceType.CronJobs, Ns, c, ct));
@@ -46,7 +46,7 @@ internal static class Program
         }
 
         var heapBefore = Heap();
-        using var opClient = new KubeApiClient(new KubeConfig { Server = fake.Url });
+        using var opClient = KubeApiClient.ForServer(fake.Url);
         var options = new OperatorOptions { Workers = workers, ExporterImage = "exporter:bench", ResyncPeriod = TimeSpan.FromHours(1) };
         using var runtime = new OperatorRuntime(opClient, options, TimeProvider.System, NullLoggerFactory.Instance, new OperatorMetrics());
         var total = Stopwatch.StartNew();
@@ -71,6 +71,15 @@ internal static class Program
 
         var heapAfter = Heap();
         var workingSet = Process.GetCurrentProcess().WorkingSet64;
+
+        // 4. Idle: nothing changes for a minute; the process (operator and fake server, with watch
+        // bookmarks every 5 s) should use next to no CPU.
+        fake.ResetCounters();
+        var idleSeconds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 60;
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        await Task.Delay(TimeSpan.FromSeconds(idleSeconds));
+        var idleCpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
+        var idleRequests = fake.Requests;
         await runtime.StopAsync(CancellationToken.None);
 
         Console.WriteLine($"# Operator scale benchmark: {count} ExportSchedules, fake API server in process, {workers} workers");
@@ -84,6 +93,8 @@ internal static class Program
         Console.WriteLine($"| second pass (no change): reconciles | {runtime.Controller.Reconciles - before} in {secondPassSeconds:F2} s |");
         Console.WriteLine($"| second pass requests | {(second.Count == 0 ? "none" : Describe(second))} |");
         Console.WriteLine($"| second pass writes | {secondWrites} |");
+        Console.WriteLine($"| idle {idleSeconds} s: process CPU | {idleCpu.TotalMilliseconds:F0} ms ({idleCpu.TotalSeconds / idleSeconds * 100:F2} % of one core) |");
+        Console.WriteLine($"| idle {idleSeconds} s: requests | {(idleRequests.Count == 0 ? "none" : Describe(idleRequests))} |");
         Console.WriteLine($"| operator managed heap (caches etc., after GC) | {(heapAfter - heapBefore) / 1048576.0:F1} MiB |");
         Console.WriteLine($"| process working set (operator + fake server + {count} schedules) | {workingSet / 1048576.0:F0} MiB |");
         return secondWrites == 0 ? 0 : 1;
@@ -128,11 +139,11 @@ internal static class Program
           total: {"{"}schedule: "0 3 * * 6"{"}"}
           delta: {"{"}schedule: "0 3 * * *"{"}"}
           source:
-            files: {"{"}path: /data{"}"}
+            files: {"{"}path: /data, claimName: snapshots{"}"}
           entities:
             - name: Adresse
               key: [id]
           storage:
-            local: {"{"}path: /out{"}"}
+            local: {"{"}path: /out, claimName: exports{"}"}
         """)[0]!;
 }

@@ -10,6 +10,10 @@ namespace BulkExport.Operator.Hosting;
 /// takes the lease when its holder has not renewed it for a lease duration (measured on our own
 /// clock from when we last saw it change, so clock skew between nodes does not matter); the leader
 /// renews every retry period and steps down when it cannot renew within the renew deadline.
+/// Every attempt has its own deadline, and the renew deadline counts from when the last successful
+/// renew was <em>sent</em>: others measure the lease from when they see that write, which is never
+/// earlier, so a leader that stops at renew deadline (shorter than the lease duration) has stopped
+/// before anyone else can acquire, even when the API server hangs mid-request.
 /// </summary>
 internal sealed partial class LeaderElector(KubeApiClient client, OperatorOptions options, TimeProvider time, ILogger logger)
 {
@@ -26,7 +30,8 @@ internal sealed partial class LeaderElector(KubeApiClient client, OperatorOption
     {
         while (!ct.IsCancellationRequested)
         {
-            if (!await TryAcquireOrRenewAsync(ct).ConfigureAwait(false))
+            var attemptStart = time.GetUtcNow();
+            if (!await TryAcquireOrRenewAsync(options.RenewDeadline, ct).ConfigureAwait(false))
             {
                 await DelayAsync(options.RetryPeriod, ct).ConfigureAwait(false);
                 continue;
@@ -36,7 +41,7 @@ internal sealed partial class LeaderElector(KubeApiClient client, OperatorOption
             LogElected(logger, options.Identity, options.LeaseName);
             using var leading = CancellationTokenSource.CreateLinkedTokenSource(ct);
             var work = Task.Run(() => lead(leading.Token), CancellationToken.None);
-            var lastRenew = time.GetUtcNow();
+            var lastRenew = attemptStart;
             while (!ct.IsCancellationRequested && !work.IsCompleted)
             {
                 await DelayAsync(options.RetryPeriod, ct).ConfigureAwait(false);
@@ -45,11 +50,14 @@ internal sealed partial class LeaderElector(KubeApiClient client, OperatorOption
                     break;
                 }
 
-                if (await TryAcquireOrRenewAsync(ct).ConfigureAwait(false))
+                // The attempt may take only what is left of the renew deadline.
+                attemptStart = time.GetUtcNow();
+                var left = lastRenew + options.RenewDeadline - attemptStart;
+                if (left > TimeSpan.Zero && await TryAcquireOrRenewAsync(left, ct).ConfigureAwait(false))
                 {
-                    lastRenew = time.GetUtcNow();
+                    lastRenew = attemptStart;
                 }
-                else if (time.GetUtcNow() - lastRenew > options.RenewDeadline || _observedHolder != options.Identity)
+                else if (time.GetUtcNow() - lastRenew >= options.RenewDeadline || _observedHolder != options.Identity)
                 {
                     LogLost(logger, options.Identity);
                     break;
@@ -86,8 +94,11 @@ internal sealed partial class LeaderElector(KubeApiClient client, OperatorOption
         }
     }
 
-    internal async Task<bool> TryAcquireOrRenewAsync(CancellationToken ct)
+    internal async Task<bool> TryAcquireOrRenewAsync(TimeSpan deadline, CancellationToken stopping)
     {
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        attempt.CancelAfter(deadline);
+        var ct = attempt.Token;
         var now = time.GetUtcNow();
         var ns = options.LeaseNamespace;
         try
@@ -134,6 +145,11 @@ internal sealed partial class LeaderElector(KubeApiClient client, OperatorOption
         catch (Exception e) when (e is KubeApiException or HttpRequestException && !ct.IsCancellationRequested)
         {
             LogLeaseError(logger, e.Message);
+            return false;
+        }
+        catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+        {
+            LogLeaseError(logger, $"no answer within {deadline.TotalMilliseconds:0} ms");
             return false;
         }
         catch (OperationCanceledException)

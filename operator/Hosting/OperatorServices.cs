@@ -1,4 +1,5 @@
 using BulkExport.Operator.Kubernetes;
+using k8s;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -8,7 +9,7 @@ namespace BulkExport.Operator.Hosting;
 internal static class OperatorServices
 {
     /// <summary>Everything <c>operator run</c> needs, registered once.</summary>
-    public static IServiceCollection AddBulkExportOperator(this IServiceCollection services, OperatorOptions options, KubeConfig kubeConfig)
+    public static IServiceCollection AddBulkExportOperator(this IServiceCollection services, OperatorOptions options, KubernetesClientConfiguration kubeConfig)
     {
         var errors = options.Validate();
         if (errors.Count > 0)
@@ -19,7 +20,7 @@ internal static class OperatorServices
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(kubeConfig);
-        services.AddSingleton(sp => new KubeApiClient(sp.GetRequiredService<KubeConfig>()));
+        services.AddSingleton(sp => new KubeApiClient(sp.GetRequiredService<KubernetesClientConfiguration>()));
         services.AddSingleton<OperatorMetrics>();
         services.AddSingleton(sp => new OperatorRuntime(
             sp.GetRequiredService<KubeApiClient>(), options, sp.GetRequiredService<TimeProvider>(),

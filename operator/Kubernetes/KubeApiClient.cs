@@ -1,37 +1,49 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
 
 namespace BulkExport.Operator.Kubernetes;
 
 /// <summary>
-/// A small REST client for the Kubernetes API on untyped JSON. It follows the API conventions
-/// (collection and item paths, <c>Status</c> errors, resourceVersion, the status subresource,
-/// merge patches, newline-delimited watch streams) and nothing more, so that swapping it for the
-/// KubernetesClient package later touches only this folder.
+/// The operator's calls to the API server, made through the official KubernetesClient: its
+/// configuration (kubeconfig with exec credential plugins, in-cluster service account), TLS, auth,
+/// request pipeline and watch framing. Every kind goes through the client's generic object
+/// operations, so one code path serves the built-in kinds and the ExportSchedule CRD; the informer
+/// caches on top of it are the project's own. Every call but a watch has its own deadline
+/// (<see cref="RequestTimeout"/>), and lists are read in pages of <see cref="PageSize"/>.
 /// </summary>
 internal sealed class KubeApiClient : IDisposable
 {
-    private const string MergePatch = "application/merge-patch+json";
-    private readonly HttpClient _http;
+    private readonly k8s.Kubernetes _client;
+    private readonly RequestCountingHandler _counter;
 
-    public KubeApiClient(KubeConfig config)
+    public KubeApiClient(KubernetesClientConfiguration config, TimeSpan? requestTimeout = null, int pageSize = 500)
     {
         Config = config;
-        _http = new HttpClient(config.CreateHandler(), disposeHandler: true)
-        {
-            BaseAddress = config.Server,
-            // Watches are long-lived; each call sets its own deadline through its CancellationToken.
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
-        _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("bulkexport-operator", "1.0"));
+        RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(30);
+        PageSize = pageSize;
+        _counter = new RequestCountingHandler(Counters);
+        // The client builds core-group paths as /apis//v1 in its generic operations; CoreApiPaths
+        // turns them into /api/v1, as the library's own GenericClient did.
+        _client = new k8s.Kubernetes(config, new CoreApiPaths(), _counter);
     }
 
-    public KubeConfig Config { get; }
+    /// <summary>A client for an API server without auth (tests, benchmarks).</summary>
+    public static KubeApiClient ForServer(Uri server, TimeSpan? requestTimeout = null, int pageSize = 500) =>
+        new(new KubernetesClientConfiguration { Host = server.ToString() }, requestTimeout, pageSize);
+
+    public KubernetesClientConfiguration Config { get; }
+
+    public TimeSpan RequestTimeout { get; }
+
+    public int PageSize { get; }
+
+    /// <summary>The official client, for what needs it directly.</summary>
+    public IKubernetes Client => _client;
 
     /// <summary>Every request made, by verb; the benchmark and the no-write tests read it.</summary>
     public RequestCounters Counters { get; } = new();
@@ -40,7 +52,9 @@ internal sealed class KubeApiClient : IDisposable
     {
         try
         {
-            return await SendAsync(HttpMethod.Get, type.ItemPath(ns, name), null, null, ct).ConfigureAwait(false);
+            return await CallAsync(type, t => ns is null
+                ? _client.CustomObjects.GetClusterCustomObjectWithHttpMessagesAsync<JsonObject>(type.Group, type.Version, type.Plural, name, cancellationToken: t)
+                : _client.CustomObjects.GetNamespacedCustomObjectWithHttpMessagesAsync<JsonObject>(type.Group, type.Version, ns, type.Plural, name, cancellationToken: t), ct).ConfigureAwait(false);
         }
         catch (KubeApiException e) when (e.IsNotFound)
         {
@@ -48,14 +62,21 @@ internal sealed class KubeApiClient : IDisposable
         }
     }
 
+    /// <summary>All items, read page by page with limit/continue; the resourceVersion is the first page's, the snapshot the pages share.</summary>
     public async Task<ObjectList> ListAsync(ResourceType type, string? ns, string? labelSelector, CancellationToken ct)
     {
-        var path = type.CollectionPath(ns) + Query(("labelSelector", labelSelector));
-        var list = await SendAsync(HttpMethod.Get, path, null, null, ct).ConfigureAwait(false);
         var items = new List<JsonObject>();
-        if (list["items"] is JsonArray array)
+        string? resourceVersion = null;
+        string? next = null;
+        do
         {
-            foreach (var item in array.OfType<JsonObject>())
+            var token = next;
+            var page = await CallAsync(type, t => ns is null
+                ? _client.CustomObjects.ListCustomObjectForAllNamespacesWithHttpMessagesAsync<JsonObject>(type.Group, type.Version, type.Plural, continueParameter: token, labelSelector: labelSelector, limit: PageSize, cancellationToken: t)
+                : _client.CustomObjects.ListNamespacedCustomObjectWithHttpMessagesAsync<JsonObject>(type.Group, type.Version, ns, type.Plural, continueParameter: token, labelSelector: labelSelector, limit: PageSize, cancellationToken: t), ct).ConfigureAwait(false);
+            resourceVersion ??= (string?)page["metadata"]?["resourceVersion"] ?? "";
+            next = (string?)page["metadata"]?["continue"];
+            foreach (var item in (page["items"] as JsonArray ?? []).OfType<JsonObject>())
             {
                 // List items omit apiVersion and kind; callers and caches expect whole objects.
                 item["apiVersion"] ??= type.ApiVersion;
@@ -63,28 +84,34 @@ internal sealed class KubeApiClient : IDisposable
                 items.Add(item);
             }
         }
+        while (!string.IsNullOrEmpty(next));
 
-        return new ObjectList(items, (string?)list["metadata"]?["resourceVersion"] ?? "");
+        return new ObjectList(items, resourceVersion ?? "");
     }
 
     public Task<JsonObject> CreateAsync(ResourceType type, string? ns, JsonObject obj, CancellationToken ct) =>
-        SendAsync(HttpMethod.Post, type.CollectionPath(ns), obj, null, ct);
+        CallAsync(type, t => _client.CustomObjects.CreateNamespacedCustomObjectWithHttpMessagesAsync<JsonObject>(obj, type.Group, type.Version, ns, type.Plural, cancellationToken: t), ct);
 
     /// <summary>PUT: optimistic concurrency through the object's <c>metadata.resourceVersion</c>.</summary>
     public Task<JsonObject> UpdateAsync(ResourceType type, JsonObject obj, CancellationToken ct) =>
-        SendAsync(HttpMethod.Put, type.ItemPath(obj.Namespace(), obj.Name()), obj, null, ct);
+        CallAsync(type, t => _client.CustomObjects.ReplaceNamespacedCustomObjectWithHttpMessagesAsync<JsonObject>(obj, type.Group, type.Version, obj.Namespace(), type.Plural, obj.Name(), cancellationToken: t), ct);
 
     public Task<JsonObject> UpdateStatusAsync(ResourceType type, JsonObject obj, CancellationToken ct) =>
-        SendAsync(HttpMethod.Put, type.ItemPath(obj.Namespace(), obj.Name()) + "/status", obj, null, ct);
+        CallAsync(type, t => _client.CustomObjects.ReplaceNamespacedCustomObjectStatusWithHttpMessagesAsync<JsonObject>(obj, type.Group, type.Version, obj.Namespace(), type.Plural, obj.Name(), cancellationToken: t), ct);
 
-    public Task<JsonObject> PatchAsync(ResourceType type, string? ns, string name, JsonObject mergePatch, CancellationToken ct, bool status = false) =>
-        SendAsync(HttpMethod.Patch, type.ItemPath(ns, name) + (status ? "/status" : ""), mergePatch, MergePatch, ct);
+    public Task<JsonObject> PatchAsync(ResourceType type, string? ns, string name, JsonObject mergePatch, CancellationToken ct, bool status = false)
+    {
+        var patch = new V1Patch(mergePatch, V1Patch.PatchType.MergePatch);
+        return CallAsync(type, t => status
+            ? _client.CustomObjects.PatchNamespacedCustomObjectStatusWithHttpMessagesAsync<JsonObject>(patch, type.Group, type.Version, ns, type.Plural, name, cancellationToken: t)
+            : _client.CustomObjects.PatchNamespacedCustomObjectWithHttpMessagesAsync<JsonObject>(patch, type.Group, type.Version, ns, type.Plural, name, cancellationToken: t), ct);
+    }
 
     public async Task<bool> DeleteAsync(ResourceType type, string? ns, string name, CancellationToken ct)
     {
         try
         {
-            await SendAsync(HttpMethod.Delete, type.ItemPath(ns, name), null, null, ct).ConfigureAwait(false);
+            await CallAsync(type, t => _client.CustomObjects.DeleteNamespacedCustomObjectWithHttpMessagesAsync<JsonObject>(type.Group, type.Version, ns, type.Plural, name, cancellationToken: t), ct).ConfigureAwait(false);
             return true;
         }
         catch (KubeApiException e) when (e.IsNotFound)
@@ -94,85 +121,104 @@ internal sealed class KubeApiClient : IDisposable
     }
 
     /// <summary>
-    /// One watch stream from <paramref name="resourceVersion"/>. It ends when the server closes it;
-    /// resuming, re-listing on 410 and backoff are the <see cref="Informer"/>'s job.
+    /// One watch stream from <paramref name="resourceVersion"/>, framed and parsed by the client's
+    /// watcher. It ends when the server closes it; resuming, re-listing on 410 and backoff are the
+    /// <see cref="Informer"/>'s job. An ERROR event (an expired resourceVersion arrives inside a 200
+    /// stream) is thrown as a <see cref="KubeApiException"/>.
     /// </summary>
     public async IAsyncEnumerable<WatchEvent> WatchAsync(
         ResourceType type, string? ns, string? labelSelector, string? resourceVersion, TimeSpan timeout,
         [EnumeratorCancellation] CancellationToken ct)
     {
-        var path = type.CollectionPath(ns) + Query(
-            ("watch", "true"),
-            ("allowWatchBookmarks", "true"),
-            ("resourceVersion", resourceVersion),
-            ("labelSelector", labelSelector),
-            ("timeoutSeconds", ((int)timeout.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        using var request = new HttpRequestMessage(HttpMethod.Get, path);
-        Counters.Count("WATCH");
         // The server ends the stream after timeoutSeconds; if it vanishes without closing the
         // connection, this deadline ends the wait so the informer reconnects.
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(timeout + TimeSpan.FromSeconds(30));
-        ct = deadline.Token;
-        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode)
+        var seconds = (int)timeout.TotalSeconds;
+        Exception? failure = null;
+        var stream = ns is null
+            ? _client.CustomObjects.WatchListCustomObjectForAllNamespacesAsync(type.Group, type.Version, type.Plural, allowWatchBookmarks: true, labelSelector: labelSelector, resourceVersion: resourceVersion, timeoutSeconds: seconds, onError: e => failure ??= e, cancellationToken: deadline.Token)
+            : _client.CustomObjects.WatchListNamespacedCustomObjectAsync(type.Group, type.Version, ns, type.Plural, allowWatchBookmarks: true, labelSelector: labelSelector, resourceVersion: resourceVersion, timeoutSeconds: seconds, onError: e => failure ??= e, cancellationToken: deadline.Token);
+        var events = stream.GetAsyncEnumerator(deadline.Token);
+        try
         {
-            throw await ErrorAsync(response, ct).ConfigureAwait(false);
+            while (true)
+            {
+                (k8s.WatchEventType Type, object Object) current;
+                try
+                {
+                    if (failure is not null || !await events.MoveNextAsync().ConfigureAwait(false))
+                    {
+                        break;
+                    }
+
+                    current = events.Current;
+                }
+                catch (HttpOperationException e)
+                {
+                    throw Translate(e);
+                }
+
+                var mapped = current.Type switch
+                {
+                    k8s.WatchEventType.Added => WatchEventType.Added,
+                    k8s.WatchEventType.Modified => WatchEventType.Modified,
+                    k8s.WatchEventType.Deleted => WatchEventType.Deleted,
+                    k8s.WatchEventType.Bookmark => WatchEventType.Bookmark,
+                    _ => WatchEventType.Error,
+                };
+                if (mapped == WatchEventType.Error || current.Object is not JsonElement { ValueKind: JsonValueKind.Object } element)
+                {
+                    continue;
+                }
+
+                var obj = JsonObject.Create(element)!;
+                obj["apiVersion"] ??= type.ApiVersion;
+                obj["kind"] ??= type.Kind;
+                yield return new WatchEvent(mapped, obj);
+            }
+        }
+        finally
+        {
+            await events.DisposeAsync().ConfigureAwait(false);
         }
 
-        using var stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
-        using var reader = new StreamReader(stream, Encoding.UTF8);
-        while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+        switch (failure)
         {
-            if (line.Length == 0)
-            {
-                continue;
-            }
-
-            var node = JsonNode.Parse(line);
-            var eventType = WatchEvent.ParseType((string?)node?["type"]);
-            if (node?["object"] is not JsonObject obj)
-            {
-                continue;
-            }
-
-            if (eventType == WatchEventType.Error)
-            {
-                // Kubernetes reports an expired resourceVersion inside a 200 stream as an ERROR event.
-                var code = obj["code"] is JsonValue c && c.TryGetValue<int>(out var i) ? (HttpStatusCode)i : HttpStatusCode.InternalServerError;
-                throw KubeApiException.FromStatus(code, obj);
-            }
-
-            obj["apiVersion"] ??= type.ApiVersion;
-            obj["kind"] ??= type.Kind;
-            yield return new WatchEvent(eventType, obj);
+            case null:
+                break;
+            case KubernetesException { Status: { } status }:
+                throw new KubeApiException((HttpStatusCode)(status.Code ?? 500), status.Reason ?? "", status.Message ?? "");
+            case OperationCanceledException when ct.IsCancellationRequested:
+                break;
+            default:
+                throw failure;
         }
     }
 
-    private async Task<JsonObject> SendAsync(HttpMethod method, string path, JsonObject? body, string? contentType, CancellationToken ct)
+    private async Task<JsonObject> CallAsync(ResourceType type, Func<CancellationToken, Task<HttpOperationResponse<JsonObject>>> call, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(method, path);
-        if (body is not null)
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(RequestTimeout);
+        try
         {
-            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8);
-            request.Content.Headers.ContentType = new MediaTypeHeaderValue(contentType ?? "application/json");
+            using var response = await call(timeout.Token).ConfigureAwait(false);
+            return response.Body ?? [];
         }
-
-        Counters.Count(method.Method);
-        using var response = await _http.SendAsync(request, ct).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode)
+        catch (HttpOperationException e)
         {
-            throw await ErrorAsync(response, ct).ConfigureAwait(false);
+            throw Translate(e);
         }
-
-        var text = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-        return text.Length == 0 ? [] : JsonNode.Parse(text) as JsonObject ?? [];
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new KubeApiException(HttpStatusCode.RequestTimeout, "Timeout", $"{type.Plural}: no answer within {RequestTimeout.TotalSeconds:0.#} s");
+        }
     }
 
-    private static async Task<KubeApiException> ErrorAsync(HttpResponseMessage response, CancellationToken ct)
+    private static KubeApiException Translate(HttpOperationException e)
     {
-        var text = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-        JsonNode? status = null;
+        var text = e.Response?.Content ?? "";
+        JsonNode? status;
         try
         {
             status = text.Length > 0 ? JsonNode.Parse(text) : null;
@@ -182,16 +228,34 @@ internal sealed class KubeApiClient : IDisposable
             status = new JsonObject { ["message"] = text.Length > 200 ? text[..200] : text };
         }
 
-        return KubeApiException.FromStatus(response.StatusCode, status);
+        return KubeApiException.FromStatus(e.Response?.StatusCode ?? HttpStatusCode.InternalServerError, status);
     }
 
-    private static string Query(params (string Name, string? Value)[] parameters)
+    public void Dispose() => _client.Dispose();
+
+    /// <summary>Maps the generic operations' <c>/apis//v1/...</c> for the core group to <c>/api/v1/...</c>.</summary>
+    private sealed class CoreApiPaths : DelegatingHandler
     {
-        var parts = parameters.Where(p => !string.IsNullOrEmpty(p.Value)).Select(p => $"{p.Name}={Uri.EscapeDataString(p.Value!)}").ToList();
-        return parts.Count == 0 ? "" : "?" + string.Join('&', parts);
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.RequestUri is { } uri && uri.AbsolutePath.Contains("/apis//", StringComparison.Ordinal))
+            {
+                request.RequestUri = new UriBuilder(uri) { Path = uri.AbsolutePath.Replace("/apis//", "/api/", StringComparison.Ordinal) }.Uri;
+            }
+
+            return base.SendAsync(request, cancellationToken);
+        }
     }
 
-    public void Dispose() => _http.Dispose();
+    private sealed class RequestCountingHandler(RequestCounters counters) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var watch = request.RequestUri?.Query.Contains("watch=true", StringComparison.Ordinal) == true;
+            counters.Count(watch ? "WATCH" : request.Method.Method);
+            return base.SendAsync(request, cancellationToken);
+        }
+    }
 }
 
 /// <summary>Thread-safe request counts by verb.</summary>

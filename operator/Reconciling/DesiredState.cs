@@ -25,6 +25,15 @@ internal static class DesiredState
     private const int DefaultHistoryLimit = 3;
     private const int DefaultBackoffLimit = 2;
 
+    /// <summary>
+    /// The missed-run policy: the CronJob controller starts a missed run only if it is at most this
+    /// old, and only the latest one. So a controller (or cluster) outage gives at most one catch-up
+    /// run, a schedule resumed after a long suspend does not start at once (unless a run was due in
+    /// the last five minutes), and "too many missed start times" cannot happen, since the
+    /// controller counts missed times only inside this window.
+    /// </summary>
+    public const long DefaultStartingDeadlineSeconds = 300;
+
     public static string ConfigMapName(string schedule) => $"{schedule}-config";
     public static string CronJobName(string schedule, string type) => $"{schedule}-{type}";
 
@@ -89,10 +98,7 @@ internal static class DesiredState
             ["concurrencyPolicy"] = "Forbid",
             ["suspend"] = spec.Suspend,
         };
-        if (jobs.StartingDeadlineSeconds is { } deadline)
-        {
-            cronSpec["startingDeadlineSeconds"] = deadline;
-        }
+        cronSpec["startingDeadlineSeconds"] = jobs.StartingDeadlineSeconds ?? DefaultStartingDeadlineSeconds;
 
         cronSpec["successfulJobsHistoryLimit"] = jobs.SuccessfulJobsHistoryLimit ?? DefaultHistoryLimit;
         cronSpec["failedJobsHistoryLimit"] = jobs.FailedJobsHistoryLimit ?? DefaultHistoryLimit;

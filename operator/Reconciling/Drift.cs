@@ -23,10 +23,71 @@ internal static class Drift
         var liveMeta = live.Metadata();
         return Subset(desiredMeta["labels"], liveMeta["labels"])
             && Subset(desiredMeta["annotations"], liveMeta["annotations"])
-            && Subset(desiredMeta["ownerReferences"], liveMeta["ownerReferences"])
+            && OwnersMatch(desiredMeta["ownerReferences"] as JsonArray, liveMeta["ownerReferences"] as JsonArray)
             && Subset(desired["spec"], live["spec"])
+            && PodSecurityMatches(PodSpec(desired), PodSpec(live))
             && JsonNode.DeepEquals(desired["data"], live["data"]);
     }
+
+    /// <summary>
+    /// Pod fields the operator leaves unset but that widen what the exporter pod may do: set by
+    /// someone else, they are drift to revert even though <see cref="Subset"/> ignores unset fields.
+    /// </summary>
+    private static readonly string[] GuardedPodFields =
+    [
+        "hostNetwork", "hostPID", "hostIPC", "hostUsers", "shareProcessNamespace", "serviceAccountName", "serviceAccount",
+        "automountServiceAccountToken", "nodeName", "nodeSelector", "affinity", "tolerations", "runtimeClassName",
+        "initContainers", "ephemeralContainers", "securityContext", "volumes",
+    ];
+
+    private static readonly string[] GuardedContainerFields = ["securityContext", "ports", "volumeMounts", "envFrom"];
+
+    private static JsonObject? PodSpec(JsonObject obj) => obj["spec"]?["jobTemplate"]?["spec"]?["template"]?["spec"] as JsonObject;
+
+    private static bool PodSecurityMatches(JsonObject? desired, JsonObject? live)
+    {
+        if (desired is null || live is null)
+        {
+            return desired is null;
+        }
+
+        // Volumes get server defaults (defaultMode) the operator does not state, so they compare by
+        // Subset: the same number of volumes, each with every field the operator states.
+        if (!GuardedPodFields.All(f => f == "volumes" ? Subset(desired[f], live[f]) : Same(desired[f], live[f])))
+        {
+            return false;
+        }
+
+        var want = desired["containers"] as JsonArray ?? [];
+        var have = live["containers"] as JsonArray ?? [];
+        return want.Count == have.Count && want.Zip(have).All(p => GuardedContainerFields.All(f => Same(p.First?[f], p.Second?[f])));
+    }
+
+    /// <summary>Equal, with absent, null and false (or an empty object or list) meaning the same.</summary>
+    private static bool Same(JsonNode? want, JsonNode? have)
+    {
+        static bool Empty(JsonNode? n) => n is null
+            || (n is JsonValue v && v.GetValueKind() == JsonValueKind.False)
+            || (n is JsonObject o && o.Count == 0)
+            || (n is JsonArray a && a.Count == 0);
+
+        return (Empty(want) && Empty(have)) || JsonNode.DeepEquals(want, have);
+    }
+
+    /// <summary>Our controller reference is there and nobody else claims control; others' non-controller references are theirs to keep.</summary>
+    private static bool OwnersMatch(JsonArray? desired, JsonArray? live)
+    {
+        if (desired is null)
+        {
+            return true;
+        }
+
+        var liveRefs = (live ?? []).OfType<JsonObject>().ToList();
+        return desired.OfType<JsonObject>().All(d => liveRefs.Any(l => Subset(d, l)))
+            && liveRefs.Count(IsController) == desired.OfType<JsonObject>().Count(IsController);
+    }
+
+    private static bool IsController(JsonObject reference) => reference["controller"] is JsonValue c && c.TryGetValue<bool>(out var b) && b;
 
     /// <summary>Every value in <paramref name="want"/> is present in <paramref name="have"/>; lists must have the same length.</summary>
     public static bool Subset(JsonNode? want, JsonNode? have, bool quantities = false)
@@ -78,9 +139,17 @@ internal static class Drift
             meta[section] = merged;
         }
 
-        if (desiredMeta["ownerReferences"] is { } owners)
+        if (desiredMeta["ownerReferences"] is JsonArray owners)
         {
-            meta["ownerReferences"] = owners.DeepClone();
+            // Ours, plus the non-controller references other tools added (not fought over).
+            var desiredUids = owners.Select(o => (string?)o?["uid"]).ToHashSet();
+            var merged = (JsonArray)owners.DeepClone();
+            foreach (var foreign in (meta["ownerReferences"] as JsonArray ?? []).OfType<JsonObject>().Where(o => !IsController(o) && !desiredUids.Contains((string?)o["uid"])))
+            {
+                merged.Add(foreign.DeepClone());
+            }
+
+            meta["ownerReferences"] = merged;
         }
 
         foreach (var field in new[] { "spec", "data" })

@@ -10,7 +10,13 @@ internal sealed partial class EventRecorder(KubeApiClient client, TimeProvider t
 {
     public const string Component = "bulkexport-operator";
 
-    public async Task WarningAsync(JsonObject schedule, string reason, string message, CancellationToken ct)
+    public Task WarningAsync(JsonObject schedule, string reason, string message, CancellationToken ct) =>
+        RecordAsync(schedule, "Warning", reason, message, ct);
+
+    public Task NormalAsync(JsonObject schedule, string reason, string message, CancellationToken ct) =>
+        RecordAsync(schedule, "Normal", reason, message, ct);
+
+    private async Task RecordAsync(JsonObject schedule, string type, string reason, string message, CancellationToken ct)
     {
         var now = time.GetUtcNow();
         var stamp = now.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
@@ -34,7 +40,7 @@ internal sealed partial class EventRecorder(KubeApiClient client, TimeProvider t
             },
             ["reason"] = reason,
             ["message"] = message.Length <= 1024 ? message : message[..1021] + "...",
-            ["type"] = "Warning",
+            ["type"] = type,
             ["source"] = new JsonObject { ["component"] = Component },
             ["firstTimestamp"] = stamp,
             ["lastTimestamp"] = stamp,

@@ -9,6 +9,12 @@ internal static class Labels
     public const string JobName = "batch.kubernetes.io/job-name";
     public const string DesiredHash = "bulkexport.io/desired-hash";
 
+    /// <summary>On an ExportSchedule: <c>total:NONCE</c> or <c>delta:NONCE</c> starts one run of that type per new nonce.</summary>
+    public const string RunNow = "bulkexport.io/run-now";
+
+    /// <summary>How <c>kubectl create job --from=cronjob/...</c> marks a Job started by hand.</summary>
+    public const string Instantiate = "cronjob.kubernetes.io/instantiate";
+
     /// <summary>Selects everything the operator created, for the watches of owned objects.</summary>
     public const string ManagedSelector = ManagedBy + "=" + ManagedByValue;
 

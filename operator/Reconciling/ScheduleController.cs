@@ -25,7 +25,15 @@ internal sealed partial class ScheduleController
     private readonly OperatorMetrics _metrics;
     private readonly InformerOptions _informerOptions;
     private readonly EventRecorder _events;
-    private readonly ConcurrentDictionary<string, RunSummaryResult> _summaries = new();
+    /// <summary>
+    /// What each exporter pod reported when it terminated, by Job (namespace/job), kept until the
+    /// schedule's status has it: a Job and its pods may be gone (ttlSecondsAfterFinished: 0, history
+    /// limits of 0) before the schedule is reconciled, and this is then the only record of the run.
+    /// </summary>
+    private readonly ConcurrentDictionary<string, PodRun> _podRuns = new();
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _unreadableReported = new();
+    /// <summary>Runs counted in the run metrics (namespace/job), so a run seen on several reconciles counts once.</summary>
+    private readonly ConcurrentDictionary<string, string> _countedRuns = new();
     private readonly ConcurrentDictionary<string, int> _failures = new();
     private readonly ConcurrentDictionary<string, DateTimeOffset> _wakeups = new();
     private readonly ConcurrentDictionary<string, (string Version, string? Hash)> _lastWritten = new();
@@ -33,6 +41,7 @@ internal sealed partial class ScheduleController
     private List<Informer> _cronJobInformers = [];
     private List<Informer> _configMapInformers = [];
     private List<Informer> _jobInformers = [];
+    private List<Informer> _podInformers = [];
     private long _reconciles;
 
     public ScheduleController(KubeApiClient client, OperatorOptions options, ILogger logger, TimeProvider time, OperatorMetrics metrics, InformerOptions? informerOptions = null)
@@ -55,7 +64,7 @@ internal sealed partial class ScheduleController
     /// <summary>True once every cache has its first list; until then the controller writes nothing.</summary>
     public bool Synced { get; private set; }
 
-    public IEnumerable<Informer> Informers => [.. _scheduleInformers, .. _cronJobInformers, .. _configMapInformers, .. _jobInformers];
+    public IEnumerable<Informer> Informers => [.. _scheduleInformers, .. _cronJobInformers, .. _configMapInformers, .. _jobInformers, .. _podInformers];
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -67,28 +76,33 @@ internal sealed partial class ScheduleController
         _cronJobInformers = [.. namespaces.Select(ns => Make(ResourceType.CronJobs, ns, Labels.ManagedSelector))];
         _configMapInformers = [.. namespaces.Select(ns => Make(ResourceType.ConfigMaps, ns, Labels.ManagedSelector))];
         _jobInformers = [.. namespaces.Select(ns => Make(ResourceType.Jobs, ns, Labels.ManagedSelector))];
+        // Pods carry the Job template's labels; their terminated state holds the exporter's summary.
+        _podInformers = [.. namespaces.Select(ns => Make(ResourceType.Pods, ns, Labels.ManagedSelector))];
 
         foreach (var informer in _scheduleInformers)
         {
             informer.OnChange(OnScheduleChange);
         }
 
-        foreach (var informer in _jobInformers)
+        foreach (var informer in _podInformers)
         {
-            informer.OnChange((type, obj, previous) =>
-            {
-                if (type == WatchEventType.Deleted && obj.Uid() is { } uid)
-                {
-                    // Jobs leave with their history limit or TTL; their summaries need not stay.
-                    _summaries.TryRemove(uid, out _);
-                }
-            });
+            // Deleted pods too: the last state of a pod removed with its Job is in the DELETED event.
+            informer.OnChange((_, pod, _) => RecordPod(pod));
         }
 
-        foreach (var informer in _cronJobInformers.Concat(_configMapInformers).Concat(_jobInformers))
+        foreach (var informer in _cronJobInformers.Concat(_configMapInformers).Concat(_jobInformers).Concat(_podInformers))
         {
-            informer.OnChange((_, obj, _) =>
+            informer.OnChange((type, obj, _) =>
             {
+                // The echo of our own create or update brings nothing new: the reconcile that wrote
+                // it saw the result. Skipping it saves a reconcile per written object.
+                if (type != WatchEventType.Deleted
+                    && _lastWritten.TryGetValue($"{informer.Type.Plural}/{obj.Namespace()}/{obj.Name()}", out var written)
+                    && written.Version == obj.ResourceVersion())
+                {
+                    return;
+                }
+
                 if (obj.Label(Labels.Schedule) is { } schedule)
                 {
                     Queue.Add(Meta.Key(obj.Namespace(), schedule));
@@ -125,6 +139,7 @@ internal sealed partial class ScheduleController
         // Our own status writes come back as MODIFIED events with the same generation: skip those.
         if (type == WatchEventType.Modified && old is not null && old.Generation() == obj.Generation()
             && JsonNode.DeepEquals(old["metadata"]?["labels"], obj["metadata"]?["labels"])
+            && JsonNode.DeepEquals(old["metadata"]?["annotations"]?[Labels.RunNow], obj["metadata"]?["annotations"]?[Labels.RunNow])
             && JsonNode.DeepEquals(old["metadata"]?["deletionTimestamp"], obj["metadata"]?["deletionTimestamp"]))
         {
             return;
@@ -225,6 +240,8 @@ internal sealed partial class ScheduleController
 
     public async Task ReconcileAsync(string key, CancellationToken ct)
     {
+        using var activity = OperatorMetrics.Activities.StartActivity("reconcile ExportSchedule");
+        activity?.SetTag("k8s.exportschedule", key);
         var (ns, name) = Meta.SplitKey(key);
         var obj = Cached(_scheduleInformers, ns, name);
         if (obj is null)
@@ -254,18 +271,26 @@ internal sealed partial class ScheduleController
         {
             readiness = new Readiness(false, InvalidReason(errors), string.Join("; ", errors));
         }
+        else if (ScheduleDocument.FromJson(obj, key) is var parsed && ClusterRules.Validate(parsed) is { Count: > 0 } clusterErrors)
+        {
+            readiness = new Readiness(false, "InvalidSpec", string.Join("; ", clusterErrors));
+        }
         else
         {
-            schedule = ScheduleDocument.FromJson(obj, key);
+            schedule = parsed;
             readiness = CheckRegisterConflict(obj) ?? await CheckSecretsAsync(schedule, ns, ct).ConfigureAwait(false) ?? new Readiness(true, "", "");
         }
 
         if (readiness.Ready)
         {
             var desired = DesiredState.Build(schedule!, obj.Uid(), _options.ExporterImage);
-            readiness = await ApplyAsync(ResourceType.ConfigMaps, _configMapInformers, desired.ConfigMap, obj.Uid()!, ct).ConfigureAwait(false)
-                ?? await ApplyAsync(ResourceType.CronJobs, _cronJobInformers, desired.TotalCronJob, obj.Uid()!, ct).ConfigureAwait(false)
-                ?? await ApplyAsync(ResourceType.CronJobs, _cronJobInformers, desired.DeltaCronJob, obj.Uid()!, ct).ConfigureAwait(false)
+            // The three objects are independent (a CronJob names the ConfigMap, but only its pods read
+            // it), so they are written at once: a new schedule costs one round trip, not three.
+            var applied = await Task.WhenAll(
+                ApplyAsync(ResourceType.ConfigMaps, _configMapInformers, desired.ConfigMap, obj.Uid()!, ct),
+                ApplyAsync(ResourceType.CronJobs, _cronJobInformers, desired.TotalCronJob, obj.Uid()!, ct),
+                ApplyAsync(ResourceType.CronJobs, _cronJobInformers, desired.DeltaCronJob, obj.Uid()!, ct)).ConfigureAwait(false);
+            readiness = applied.FirstOrDefault(r => r is not null)
                 ?? new Readiness(true, "Reconciled", $"ConfigMap {desired.ConfigMap.Name()} and CronJobs {desired.TotalCronJob.Name()} and {desired.DeltaCronJob.Name()} are up to date");
         }
 
@@ -281,10 +306,14 @@ internal sealed partial class ScheduleController
         }
 
         var finished = await FinishedJobsAsync(ns, name, current, ct).ConfigureAwait(false);
-        var status = await WriteStatusAsync(obj, schedule, readiness, finished, ct).ConfigureAwait(false);
+        var runNow = readiness.Ready ? await RunNowAsync(obj, current, ct).ConfigureAwait(false) : null;
+        var status = await WriteStatusAsync(obj, schedule, readiness, finished, runNow, ct).ConfigureAwait(false);
+        CountRuns(key, ns, name, finished);
+        await TransitionEventsAsync(obj, current, status, ct).ConfigureAwait(false);
+        await ReportUnreadableRunsAsync(obj, status, ct).ConfigureAwait(false);
         _metrics.Schedule(key, Latest(status.LastTotal?.CompletionTime, status.LastDelta?.CompletionTime), status.LastGeneration);
 
-        if (!readiness.Ready && schedule is not null)
+        if (!readiness.Ready && schedule is not null && !readiness.Reason.EndsWith("Invalid", StringComparison.Ordinal))
         {
             // Secrets and other schedules are not watched for this; look again later.
             WakeAt(key, _time.GetUtcNow() + TimeSpan.FromMinutes(1), ct);
@@ -330,9 +359,12 @@ internal sealed partial class ScheduleController
         var register = (string?)obj["spec"]?["register"];
         var storage = StorageKey(obj);
         var mine = (CreatedAt(obj) ?? DateTimeOffset.MaxValue, obj.Key());
+        var key = obj.Key();
+        // The register first: it is a cheap comparison that rules out nearly every schedule, and
+        // this runs on every reconcile over all schedules.
         var holder = AllSchedules()
-            .Where(s => s.Key() != obj.Key() && s["metadata"]?["deletionTimestamp"] is null
-                && (string?)s["spec"]?["register"] == register && StorageKey(s) == storage)
+            .Where(s => (string?)s["spec"]?["register"] == register && s["metadata"]?["deletionTimestamp"] is null
+                && s.Key() != key && StorageKey(s) == storage)
             .Select(s => (Created: CreatedAt(s) ?? DateTimeOffset.MaxValue, Key: s.Key()))
             .Where(s => s.Created < mine.Item1 || (s.Created == mine.Item1 && string.CompareOrdinal(s.Key, mine.Item2) < 0))
             .OrderBy(s => s.Created).ThenBy(s => s.Key, StringComparer.Ordinal)
@@ -428,6 +460,10 @@ internal sealed partial class ScheduleController
                 {
                     continue;
                 }
+                catch (KubeApiException e) when (e.StatusCode == System.Net.HttpStatusCode.UnprocessableEntity)
+                {
+                    return Rejected(type, ns, name, e);
+                }
             }
 
             if (!live.IsControlledBy(ownerUid) && live["metadata"]?["ownerReferences"] is JsonArray owners
@@ -462,16 +498,98 @@ internal sealed partial class ScheduleController
             {
                 // Someone wrote in between: re-read and decide again.
             }
+            catch (KubeApiException e) when (e.StatusCode == System.Net.HttpStatusCode.UnprocessableEntity)
+            {
+                return Rejected(type, ns, name, e);
+            }
         }
 
         throw new InvalidOperationException($"{type.Kind} {ns}/{name}: still conflicting after {MaxWriteAttempts} attempts");
     }
 
-    private async Task<ExportScheduleStatus> WriteStatusAsync(JsonObject obj, ExportSchedule? schedule, Readiness readiness, IReadOnlyList<FinishedJob> finished, CancellationToken ct)
+    /// <summary>
+    /// The run-now annotation: a value not acted on yet starts one Job from the CronJob of its type,
+    /// named after the nonce (so a retry finds it instead of starting a second) and marked as
+    /// <c>kubectl create job --from</c> marks it. Returns the value to record in status, or null.
+    /// </summary>
+    private async Task<string?> RunNowAsync(JsonObject obj, ExportScheduleStatus? status, CancellationToken ct)
+    {
+        if ((string?)obj["metadata"]?["annotations"]?[Labels.RunNow] is not { Length: > 0 } value || value == status?.LastRunNow)
+        {
+            return null;
+        }
+
+        var colon = value.IndexOf(':', StringComparison.Ordinal);
+        var type = colon < 0 ? value : value[..colon];
+        if (type is not (Labels.Total or Labels.Delta) || colon < 0 || colon == value.Length - 1)
+        {
+            await _events.WarningAsync(obj, "InvalidRunNow", $"annotation {Labels.RunNow}='{value}' must be total:NONCE or delta:NONCE (a new nonce for every run)", ct).ConfigureAwait(false);
+            return value;
+        }
+
+        var cronJob = Cached(_cronJobInformers, obj.Namespace(), DesiredState.CronJobName(obj.Name(), type))
+            ?? throw new InvalidOperationException($"CronJob {DesiredState.CronJobName(obj.Name(), type)} is not in the cache yet");
+        var template = cronJob["spec"]?["jobTemplate"] as JsonObject ?? [];
+        var annotations = template["metadata"]?["annotations"]?.DeepClone() as JsonObject ?? [];
+        annotations[Labels.Instantiate] = "manual";
+        annotations[Labels.RunNow] = value;
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(value)))[..6];
+        var job = new JsonObject
+        {
+            ["apiVersion"] = "batch/v1",
+            ["kind"] = "Job",
+            ["metadata"] = new JsonObject
+            {
+                // At most 52 + 11 characters: the job-name label the Job controller sets must fit in 63.
+                ["name"] = $"{cronJob.Name()}-run-{hash}",
+                ["namespace"] = obj.Namespace(),
+                ["labels"] = template["metadata"]?["labels"]?.DeepClone(),
+                ["annotations"] = annotations,
+                ["ownerReferences"] = new JsonArray
+                {
+                    new JsonObject
+                    {
+                        ["apiVersion"] = "batch/v1",
+                        ["kind"] = "CronJob",
+                        ["name"] = cronJob.Name(),
+                        ["uid"] = cronJob.Uid(),
+                        ["controller"] = true,
+                    },
+                },
+            },
+            ["spec"] = template["spec"]?.DeepClone(),
+        };
+        try
+        {
+            await _client.CreateAsync(ResourceType.Jobs, obj.Namespace(), job, ct).ConfigureAwait(false);
+            LogRunNow(_logger, type, job.Name());
+            await _events.NormalAsync(obj, "RunNow", $"started Job {job.Name()} from CronJob {cronJob.Name()} for {Labels.RunNow}={value}", ct).ConfigureAwait(false);
+        }
+        catch (KubeApiException e) when (e.IsAlreadyExists)
+        {
+            // Started by an earlier attempt whose status write did not land.
+        }
+
+        return value;
+    }
+
+    /// <summary>
+    /// 422 Invalid: the server will refuse the same object every time, so this is a condition to
+    /// report (with the server's reason and message), not an error to retry; the next spec change
+    /// or resync tries again.
+    /// </summary>
+    private Readiness Rejected(ResourceType type, string? ns, string name, KubeApiException e)
+    {
+        LogRejected(_logger, type.Kind, name, e.ApiMessage);
+        return new Readiness(false, $"{type.Kind}{e.Reason}", $"the API server rejected {type.Kind} {ns}/{name}: {e.ApiMessage}");
+    }
+
+    private async Task<ExportScheduleStatus> WriteStatusAsync(JsonObject obj, ExportSchedule? schedule, Readiness readiness, IReadOnlyList<FinishedJob> finished, string? runNow, CancellationToken ct)
     {
         for (var attempt = 0; attempt < MaxWriteAttempts; attempt++)
         {
             var status = StatusBuilder.Build(ParseStatus(obj), obj.Generation(), schedule, readiness, finished, _time.GetUtcNow(), CreatedAt(obj));
+            status.LastRunNow = runNow ?? status.LastRunNow;
             var node = JsonSerializer.SerializeToNode(status, ScheduleDocument.JsonOptions);
             if (JsonNode.DeepEquals(obj["status"], node))
             {
@@ -497,11 +615,22 @@ internal sealed partial class ScheduleController
         throw new InvalidOperationException($"ExportSchedule {obj.Key()}: status still conflicting after {MaxWriteAttempts} attempts");
     }
 
-    private async Task<IReadOnlyList<FinishedJob>> FinishedJobsAsync(string? ns, string schedule, ExportScheduleStatus? status, CancellationToken ct)
+    private Task<IReadOnlyList<FinishedJob>> FinishedJobsAsync(string? ns, string schedule, ExportScheduleStatus? status, CancellationToken ct)
     {
+        _ = ct;
+        bool Recorded(string jobName, string type, bool succeeded, DateTimeOffset at)
+        {
+            var finishedAt = StatusBuilder.Seconds(at);
+            return succeeded
+                ? (type == Labels.Total ? status?.LastTotal : status?.LastDelta) is { } run && (run.Job == jobName || run.CompletionTime >= finishedAt)
+                : status?.LastFailure is { } failure && (failure.Job == jobName || failure.Time >= finishedAt);
+        }
+
         var result = new List<FinishedJob>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var job in _jobInformers.SelectMany(i => i.Items).Where(j => j.Namespace() == ns && j.Label(Labels.Schedule) == schedule))
         {
+            seen.Add(job.Name());
             if (Finished(job) is not { } outcome)
             {
                 continue;
@@ -509,26 +638,139 @@ internal sealed partial class ScheduleController
 
             var type = job.Label(Labels.Type) ?? Labels.Delta;
             var jobName = job.Name();
-            var finishedAt = StatusBuilder.Seconds(outcome.At);
-            var recorded = outcome.Succeeded
-                ? (type == Labels.Total ? status?.LastTotal : status?.LastDelta) is { } run && (run.Job == jobName || run.CompletionTime >= finishedAt)
-                : status?.LastFailure is { } failure && (failure.Job == jobName || failure.Time >= finishedAt);
-            if (recorded)
+            var podRun = _podRuns.GetValueOrDefault(Meta.Key(ns, jobName));
+            if (Recorded(jobName, type, outcome.Succeeded, outcome.At))
+            {
+                _podRuns.TryRemove(Meta.Key(ns, jobName), out _);
+                continue;
+            }
+
+            if (outcome.Succeeded && podRun?.Summary is { } s)
+            {
+                LogJobRecorded(_logger, jobName, type, s.Generation ?? 0);
+            }
+
+            result.Add(new FinishedJob(jobName, type, outcome.Succeeded, outcome.At, podRun?.Summary, podRun?.RawMessage ?? outcome.Message));
+        }
+
+        // Jobs already gone (TTL 0, history limit 0): what their pods said when they terminated.
+        foreach (var (key, run) in _podRuns.Where(kv => kv.Value.Namespace == ns && kv.Value.Schedule == schedule && !seen.Contains(kv.Value.Job)))
+        {
+            if (Recorded(run.Job, run.Type, run.Succeeded, run.At))
+            {
+                _podRuns.TryRemove(key, out _);
+                continue;
+            }
+
+            LogVanishedJobRecorded(_logger, run.Job, run.Type);
+            result.Add(new FinishedJob(run.Job, run.Type, run.Succeeded, run.At, run.Summary, run.RawMessage ?? "the exporter pod failed"));
+        }
+
+        return Task.FromResult<IReadOnlyList<FinishedJob>>(result);
+    }
+
+    /// <summary>
+    /// Runs the CronJob controller saw finish (status.lastSuccessfulTime) that left no Job, pod or
+    /// record here: the operator was down while TTL or history limits removed them. Reported, not skipped.
+    /// </summary>
+    private async Task ReportUnreadableRunsAsync(JsonObject obj, ExportScheduleStatus status, CancellationToken ct)
+    {
+        foreach (var type in new[] { Labels.Total, Labels.Delta })
+        {
+            var cronJob = Cached(_cronJobInformers, obj.Namespace(), DesiredState.CronJobName(obj.Name(), type));
+            if (Time(cronJob?["status"]?["lastSuccessfulTime"]) is not { } succeededAt)
             {
                 continue;
             }
 
-            var summary = await ReadSummaryAsync(job, ct).ConfigureAwait(false);
-            if (outcome.Succeeded && summary.Summary is not null)
+            var recorded = type == Labels.Total ? status.LastTotal?.CompletionTime : status.LastDelta?.CompletionTime;
+            // The CronJob controller stamps lastSuccessfulTime from the Job's completion; allow clock rounding.
+            if (recorded is not null && recorded >= succeededAt - TimeSpan.FromSeconds(2))
             {
-                LogJobRecorded(_logger, jobName, type, summary.Summary.Generation ?? 0);
+                continue;
             }
 
-            result.Add(new FinishedJob(jobName, type, outcome.Succeeded, outcome.At, summary.Summary, summary.RawMessage ?? outcome.Message));
+            var key = $"{obj.Key()}/{type}";
+            if (_unreadableReported.TryGetValue(key, out var reported) && reported >= succeededAt)
+            {
+                continue;
+            }
+
+            _unreadableReported[key] = succeededAt;
+            var message = $"a {type} run succeeded at {succeededAt:O} (CronJob {cronJob!.Name()} status.lastSuccessfulTime) but its Job and pods were removed before the operator could read its summary (ttlSecondsAfterFinished or a history limit of 0 while the operator was not watching); its generation is not in status";
+            LogRunUnreadable(_logger, message);
+            await _events.WarningAsync(obj, "RunNotRecorded", message, ct).ConfigureAwait(false);
+        }
+    }
+
+    private void RecordPod(JsonObject pod)
+    {
+        if (pod.Label(Labels.JobName) is not { } jobName || pod.Label(Labels.Schedule) is not { } schedule)
+        {
+            return;
         }
 
-        return result;
+        var terminated = (pod["status"]?["containerStatuses"] as JsonArray ?? []).OfType<JsonObject>()
+            .Where(cs => (string?)cs["name"] == DesiredState.ContainerName)
+            .Select(cs => cs["state"]?["terminated"] as JsonObject)
+            .FirstOrDefault(t => t is not null);
+        if (terminated is null || Time(terminated["finishedAt"]) is not { } at)
+        {
+            return;
+        }
+
+        var exitCode = terminated["exitCode"] is JsonValue e && e.TryGetValue<int>(out var code) ? code : 1;
+        var parsed = ParseSummary((string?)terminated["message"]);
+        var run = new PodRun(pod.Namespace(), schedule, jobName, pod.Label(Labels.Type) ?? Labels.Delta, exitCode == 0, at, parsed.Summary, parsed.RawMessage);
+        // A retried Job has several pods: the newest one speaks for it.
+        _podRuns.AddOrUpdate(Meta.Key(pod.Namespace(), jobName), run, (_, existing) => existing.At > at ? existing : run);
     }
+
+    /// <summary>An Event for every failed run, and a Normal one when a failed run or a not-Ready schedule recovers.</summary>
+    private async Task TransitionEventsAsync(JsonObject obj, ExportScheduleStatus? before, ExportScheduleStatus after, CancellationToken ct)
+    {
+        if (after.LastFailure is { } failure && failure.Job != before?.LastFailure?.Job)
+        {
+            await _events.WarningAsync(obj, "RunFailed", $"Job {failure.Job} failed: {failure.Message}", ct).ConfigureAwait(false);
+        }
+
+        string? Condition(ExportScheduleStatus? s, string type) => s?.Conditions.FirstOrDefault(c => c.Type == type)?.Status;
+        if (Condition(before, ConditionTypes.LastRunFailed) == "True" && Condition(after, ConditionTypes.LastRunFailed) == "False")
+        {
+            await _events.NormalAsync(obj, "RunRecovered", after.Conditions.First(c => c.Type == ConditionTypes.LastRunFailed).Message, ct).ConfigureAwait(false);
+        }
+
+        if (Condition(before, ConditionTypes.Ready) == "False" && Condition(after, ConditionTypes.Ready) == "True")
+        {
+            await _events.NormalAsync(obj, "Recovered", $"Ready again: {after.Conditions.First(c => c.Type == ConditionTypes.Ready).Message}", ct).ConfigureAwait(false);
+        }
+    }
+
+    private void CountRuns(string key, string? ns, string schedule, IReadOnlyList<FinishedJob> finished)
+    {
+        foreach (var run in finished)
+        {
+            if (!_countedRuns.TryAdd(Meta.Key(ns, run.Name), schedule))
+            {
+                continue;
+            }
+
+            var started = Time(Cached(_jobInformers, ns, run.Name)?["status"]?["startTime"]);
+            _metrics.Run(key, run.Type, run.Succeeded, started is null ? null : run.FinishedAt - started.Value);
+        }
+
+        // Forget counted runs whose Job and pod record are gone: they cannot come back.
+        foreach (var (job, owner) in _countedRuns)
+        {
+            var (jobNs, jobName) = Meta.SplitKey(job);
+            if (owner == schedule && jobNs == ns && Cached(_jobInformers, ns, jobName) is null && !_podRuns.ContainsKey(job))
+            {
+                _countedRuns.TryRemove(job, out _);
+            }
+        }
+    }
+
+    private sealed record PodRun(string? Namespace, string Schedule, string Job, string Type, bool Succeeded, DateTimeOffset At, RunSummary? Summary, string? RawMessage);
 
     private static (bool Succeeded, DateTimeOffset At, string? Message)? Finished(JsonObject job)
     {
@@ -556,53 +798,22 @@ internal sealed partial class ScheduleController
         return null;
     }
 
-    private sealed record RunSummaryResult(RunSummary? Summary, string? RawMessage);
-
-    /// <summary>The exporter's JSON summary from the termination message of the Job's newest finished pod.</summary>
-    private async Task<RunSummaryResult> ReadSummaryAsync(JsonObject job, CancellationToken ct)
+    /// <summary>The exporter's JSON summary from a termination message; with FallbackToLogsOnError a non-JSON message is the log tail, kept as the failure message.</summary>
+    private static (RunSummary? Summary, string? RawMessage) ParseSummary(string? message)
     {
-        var uid = job.Uid() ?? job.Key();
-        if (_summaries.TryGetValue(uid, out var cached))
+        if (string.IsNullOrWhiteSpace(message))
         {
-            return cached;
+            return (null, null);
         }
 
-        var pods = await _client.ListAsync(ResourceType.Pods, job.Namespace(), $"{Labels.JobName}={job.Name()}", ct).ConfigureAwait(false);
-        var messages = pods.Items
-            .SelectMany(p => (p["status"]?["containerStatuses"] as JsonArray ?? []).OfType<JsonObject>()
-                .Where(cs => (string?)cs["name"] == DesiredState.ContainerName)
-                .Select(cs => cs["state"]?["terminated"] ?? cs["lastState"]?["terminated"]))
-            .OfType<JsonObject>()
-            .Select(t => (At: Time(t["finishedAt"]) ?? DateTimeOffset.MinValue, Message: (string?)t["message"]))
-            .Where(t => !string.IsNullOrWhiteSpace(t.Message))
-            .OrderByDescending(t => t.At)
-            .ToList();
-
-        var result = new RunSummaryResult(null, null);
-        foreach (var (_, message) in messages)
+        try
         {
-            try
-            {
-                if (JsonSerializer.Deserialize<RunSummary>(message!, ScheduleDocument.JsonOptions) is { } summary)
-                {
-                    result = new RunSummaryResult(summary, summary.Error);
-                    break;
-                }
-            }
-            catch (JsonException)
-            {
-                // FallbackToLogsOnError: the message is the log tail, useful as a failure message.
-                result = new RunSummaryResult(null, message!.Trim());
-                break;
-            }
+            return JsonSerializer.Deserialize<RunSummary>(message, ScheduleDocument.JsonOptions) is { } summary ? (summary, summary.Error) : (null, null);
         }
-
-        if (pods.Items.Count > 0)
+        catch (JsonException)
         {
-            _summaries[uid] = result;
+            return (null, message.Trim());
         }
-
-        return result;
     }
 
     private static ExportScheduleStatus? ParseStatus(JsonObject obj)
@@ -637,6 +848,9 @@ internal sealed partial class ScheduleController
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Kind} {Name} differs from the desired state right after our own update (the server or a webhook rewrites a field); not writing again until it changes")]
     private static partial void LogServerRewrites(ILogger logger, string kind, string name);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the API server rejected {Kind} {Name}: {Message}")]
+    private static partial void LogRejected(ILogger logger, string kind, string name, string message);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "not allowed to read Secret {Secret}; skipping the check that it exists")]
     private static partial void LogSecretCheckForbidden(ILogger logger, string secret);
 
@@ -645,6 +859,15 @@ internal sealed partial class ScheduleController
 
     [LoggerMessage(Level = LogLevel.Information, Message = "recorded Job {Job} ({Type}) generation {Generation}")]
     private static partial void LogJobRecorded(ILogger logger, string job, string type, long generation);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "recorded Job {Job} ({Type}) from its pod; the Job itself is gone")]
+    private static partial void LogVanishedJobRecorded(ILogger logger, string job, string type);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "run-now: started {Type} Job {Job}")]
+    private static partial void LogRunNow(ILogger logger, string type, string job);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Message}")]
+    private static partial void LogRunUnreadable(ILogger logger, string message);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "reconcile of {Key} failed; retrying in {DelayMs:F0} ms")]
     private static partial void LogReconcileFailed(ILogger logger, Exception exception, string key, double delayMs);

@@ -54,6 +54,11 @@ internal static class StatusBuilder
                 if (job.Type == Labels.Total)
                 {
                     status.LastTotal = run;
+                    // A total publishes a delta too (every generation does), so it is the last delta as well.
+                    if (status.LastDelta is null || status.LastDelta.CompletionTime < finished)
+                    {
+                        status.LastDelta = run;
+                    }
                 }
                 else
                 {
@@ -94,6 +99,7 @@ internal static class StatusBuilder
         {
             status.NextTotalTime = validSpec.Spec.Suspend ? null : Schedules.NextOccurrence(totalCron!, zone!, now) is { } t ? Seconds(t) : null;
             status.NextDeltaTime = validSpec.Spec.Suspend ? null : Schedules.NextOccurrence(deltaCron!, zone!, now) is { } d ? Seconds(d) : null;
+            status.NextRunTime = Min(status.NextTotalTime, status.NextDeltaTime);
             var (stale, reason, message) = Staleness(validSpec, deltaCron!, zone!, lastSuccess, now, createdAt);
             SetCondition(status, ConditionTypes.Stale, stale, reason, message, generation, now);
         }
@@ -102,7 +108,7 @@ internal static class StatusBuilder
     }
 
     /// <summary>The delta period: the gap between the next two delta runs.</summary>
-    public static TimeSpan? DeltaPeriod(NCrontab.CrontabSchedule cron, TimeZoneInfo zone, DateTimeOffset now)
+    public static TimeSpan? DeltaPeriod(KubeCron cron, TimeZoneInfo zone, DateTimeOffset now)
     {
         var first = Schedules.NextOccurrence(cron, zone, now);
         var second = first is null ? null : Schedules.NextOccurrence(cron, zone, first.Value);
@@ -110,7 +116,7 @@ internal static class StatusBuilder
     }
 
     private static (bool Stale, string Reason, string Message) Staleness(
-        ExportSchedule schedule, NCrontab.CrontabSchedule deltaCron, TimeZoneInfo zone, DateTimeOffset? lastSuccess, DateTimeOffset now, DateTimeOffset? createdAt)
+        ExportSchedule schedule, KubeCron deltaCron, TimeZoneInfo zone, DateTimeOffset? lastSuccess, DateTimeOffset now, DateTimeOffset? createdAt)
     {
         if (schedule.Spec.Suspend)
         {
@@ -180,6 +186,8 @@ internal static class StatusBuilder
             ? new ExportScheduleStatus()
             : System.Text.Json.JsonSerializer.Deserialize<ExportScheduleStatus>(
                 System.Text.Json.JsonSerializer.Serialize(status, ScheduleDocument.JsonOptions), ScheduleDocument.JsonOptions)!;
+
+    private static DateTimeOffset? Min(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a < b ? a : b;
 
     private static DateTimeOffset? Max(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a > b ? a : b;
 

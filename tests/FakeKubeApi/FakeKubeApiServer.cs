@@ -57,6 +57,8 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     private long _rv = 100;
     private long _expiredThrough;
     private int _failNext;
+    private long _pages;
+    private TaskCompletionSource? _hang;
     private HttpStatusCode _failCode;
 
     private FakeKubeApiServer(FakeKubeApiOptions options, WebApplication app)
@@ -169,6 +171,41 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         }
     }
 
+    /// <summary>List pages served (a list without limit is one page).</summary>
+    public long ListPages
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _pages;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Until <see cref="Resume"/>, every new request gets no answer at all: the connection stays open
+    /// and silent, as with an overloaded API server or a black-holed network path.
+    /// </summary>
+    public void Hang()
+    {
+        lock (_lock)
+        {
+            _hang ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
+    public void Resume()
+    {
+        TaskCompletionSource? hang;
+        lock (_lock)
+        {
+            (hang, _hang) = (_hang, null);
+        }
+
+        hang?.TrySetResult();
+    }
+
     /// <summary>Ends every open watch stream, as an API server restart or a load balancer timeout does.</summary>
     public void CloseWatches()
     {
@@ -274,6 +311,20 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
         var watch = ctx.Request.Query["watch"] is var w && (w == "true" || w == "1");
         var verb = watch ? "WATCH" : ctx.Request.Method;
+        Task? hung;
+        lock (_lock)
+        {
+            hung = _hang?.Task;
+        }
+
+        if (hung is not null)
+        {
+            // Silent until resumed or the client gives up; then the request is dropped unanswered.
+            await Task.WhenAny(hung, Task.Delay(Timeout.Infinite, ctx.RequestAborted)).ConfigureAwait(false);
+            ctx.Abort();
+            return;
+        }
+
         HttpStatusCode? injected = null;
         lock (_lock)
         {
@@ -313,7 +364,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         Result result;
         lock (_lock)
         {
-            result = Dispatch(ctx.Request.Method, route, body, ctx.Request.Query["labelSelector"], ctx.Request.ContentType);
+            result = Dispatch(ctx.Request.Method, route, body, ctx.Request.Query, ctx.Request.ContentType);
         }
 
         ctx.Response.StatusCode = (int)result.Code;
@@ -323,14 +374,14 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
     private sealed record Result(HttpStatusCode Code, JsonObject Body);
 
-    private Result Dispatch(string method, Route route, JsonObject? body, string? labelSelector, string? contentType)
+    private Result Dispatch(string method, Route route, JsonObject? body, IQueryCollection query, string? contentType)
     {
         try
         {
             switch (method)
             {
                 case "GET" when route.Name is null:
-                    return new Result(HttpStatusCode.OK, ListLocked(route, labelSelector));
+                    return new Result(HttpStatusCode.OK, ListLocked(route, query["labelSelector"], query["limit"], query["continue"]));
                 case "GET":
                     return new Result(HttpStatusCode.OK, Existing(route).DeepClone().AsObject());
                 case "POST" when route.Name is null && route.Namespace is not null && body is not null:
@@ -441,11 +492,49 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
             ? obj
             : throw new ApiError(HttpStatusCode.NotFound, "NotFound", $"{route.Plural} \"{route.Name}\" not found");
 
-    private JsonObject ListLocked(Route route, string? labelSelector)
+    /// <summary>
+    /// A list, in pages when the client sends <c>limit</c>: <c>metadata.continue</c> names where the
+    /// next page starts and every page reports the first page's resourceVersion, as a real server's
+    /// pages share one snapshot (the fake reads later pages from the current state, keyed after the
+    /// last item, which is what a client resuming a watch from that version needs).
+    /// </summary>
+    private JsonObject ListLocked(Route route, string? labelSelector, string? limitText = null, string? continueToken = null)
     {
         var selector = LabelSelector.Parse(labelSelector);
         var items = new JsonArray();
-        foreach (var obj in Table(route.Plural).Values.Where(o => (route.Namespace is null || Ns(o) == route.Namespace) && selector.Matches(o)).OrderBy(o => o.Key()))
+        var listVersion = _rv.ToString(CultureInfo.InvariantCulture);
+        string? after = null;
+        if (!string.IsNullOrEmpty(continueToken))
+        {
+            var parts = Encoding.UTF8.GetString(Convert.FromBase64String(continueToken)).Split('\n', 2);
+            if (parts.Length != 2 || !long.TryParse(parts[0], out var tokenVersion))
+            {
+                throw new ApiError(HttpStatusCode.BadRequest, "BadRequest", "invalid continue token");
+            }
+
+            if (tokenVersion <= _expiredThrough)
+            {
+                throw new ApiError(HttpStatusCode.Gone, "Expired", "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.");
+            }
+
+            (listVersion, after) = (parts[0], parts[1]);
+        }
+
+        var limit = int.TryParse(limitText, out var l) && l > 0 ? l : int.MaxValue;
+        var matching = Table(route.Plural).Values
+            .Where(o => (route.Namespace is null || Ns(o) == route.Namespace) && selector.Matches(o))
+            .Where(o => after is null || string.CompareOrdinal(o.Key(), after) > 0)
+            .OrderBy(o => o.Key(), StringComparer.Ordinal)
+            .ToList();
+        string? next = null;
+        if (matching.Count > limit)
+        {
+            matching = matching[..limit];
+            next = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{listVersion}\n{matching[^1].Key()}"));
+        }
+
+        _pages++;
+        foreach (var obj in matching)
         {
             var copy = obj.DeepClone().AsObject();
             // Like a real server, list items carry no apiVersion/kind; the list does.
@@ -459,7 +548,9 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         {
             ["apiVersion"] = kind.ApiVersion,
             ["kind"] = kind.Kind + "List",
-            ["metadata"] = new JsonObject { ["resourceVersion"] = _rv.ToString(CultureInfo.InvariantCulture) },
+            ["metadata"] = next is null
+                ? new JsonObject { ["resourceVersion"] = listVersion }
+                : new JsonObject { ["resourceVersion"] = listVersion, ["continue"] = next },
             ["items"] = items,
         };
     }
@@ -500,10 +591,29 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
         Defaults.Apply(plural, obj);
         Admission?.Invoke(plural, obj);
+        Validate(plural, obj);
         meta["resourceVersion"] = (++_rv).ToString(CultureInfo.InvariantCulture);
         table[key] = obj;
         Publish(new Change(_rv, plural, "ADDED", null, obj));
+        if (Owners(obj).Any() && !Owners(obj).Any(u => _objects.Values.Any(t => t.Values.Any(x => x.Uid() == u))))
+        {
+            // Garbage collection of an object created for an owner already gone (a write racing the
+            // owner's deletion): the real collector removes it soon after; the fake at once.
+            DeleteLocked(plural, key);
+        }
+
         return obj;
+    }
+
+    private static void Validate(string plural, JsonObject obj)
+    {
+        if (Validation.Validate(plural, obj) is { Count: > 0 } errors)
+        {
+            var (apiVersion, kind) = Kinds.TryGetValue(plural, out var k) ? k : ("v1", plural);
+            var group = apiVersion.Contains('/', StringComparison.Ordinal) ? "." + apiVersion[..apiVersion.IndexOf('/', StringComparison.Ordinal)] : "";
+            var causes = errors.Count == 1 ? errors[0] : $"[{string.Join(", ", errors)}]";
+            throw new ApiError(HttpStatusCode.UnprocessableEntity, "Invalid", $"{kind}{group} \"{obj.Name()}\" is invalid: {causes}");
+        }
     }
 
     private JsonObject StoreUpdateLocked(string plural, JsonObject current, JsonObject next, bool status)
@@ -539,6 +649,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         if (!status)
         {
             Admission?.Invoke(plural, next);
+            Validate(plural, next);
         }
 
         // Immutable metadata stays as the server set it.
@@ -873,17 +984,19 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
     private sealed record Route(string Plural, string? Namespace, string? Name, bool Status)
     {
+        /// <summary>Null unless the path names a served group/version and a kind of it, as a real server answers 404 otherwise.</summary>
         public static Route? Parse(string path)
         {
             var s = path.Trim('/').Split('/').Select(Uri.UnescapeDataString).ToArray();
             int i;
+            string apiVersion;
             if (s.Length >= 2 && s[0] == "api")
             {
-                i = 2;
+                (i, apiVersion) = (2, s[1]);
             }
             else if (s.Length >= 3 && s[0] == "apis")
             {
-                i = 3;
+                (i, apiVersion) = (3, $"{s[1]}/{s[2]}");
             }
             else
             {
@@ -891,7 +1004,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
             }
 
             var rest = s[i..];
-            return rest switch
+            var route = rest switch
             {
                 [var plural] => new Route(plural, null, null, false),
                 ["namespaces", var ns, var plural] => new Route(plural, ns, null, false),
@@ -899,6 +1012,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                 ["namespaces", var ns, var plural, var name, "status"] => new Route(plural, ns, name, true),
                 _ => null,
             };
+            return route is not null && Kinds.TryGetValue(route.Plural, out var kind) && kind.ApiVersion == apiVersion ? route : null;
         }
 
         public override string ToString() => $"{Plural} {Namespace}/{Name}";

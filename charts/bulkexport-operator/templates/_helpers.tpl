@@ -56,7 +56,8 @@ no wildcards. Used by the ClusterRole (all namespaces) or by one Role per watche
   verbs: [get, list, watch, create, update, patch, delete]
 - apiGroups: [batch]
   resources: [jobs]
-  verbs: [get, list, watch]
+  # create: the run-now annotation starts a Job from a CronJob, as kubectl create job --from does.
+  verbs: [get, list, watch, create]
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch]

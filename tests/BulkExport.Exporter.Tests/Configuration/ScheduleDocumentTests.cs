@@ -64,7 +64,7 @@ public sealed class ScheduleDocumentTests
     [Theory]
     [InlineData("register: DAR", "register: dar", "spec.register", "does not match")]
     [InlineData("  register: DAR\n", "", "spec.register", "required")]
-    [InlineData("\"0 3 * * 6\"", "\"0 3 * *\"", "spec.total.schedule", "five-field")]
+    [InlineData("\"0 3 * * 6\"", "\"0 3 * *\"", "spec.total.schedule", "five fields")]
     [InlineData("\"0 3 * * *\"", "\"0 25 * * *\"", "spec.delta.schedule", "not a valid cron")]
     [InlineData("Europe/Copenhagen", "Europe/Kobenhavn", "spec.timeZone", "IANA")]
     [InlineData("      key: [postnr]\n", "", "spec.entities[1].key", "required")]

@@ -14,7 +14,7 @@ public sealed class FakeKubeApiServerTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _server = await FakeKubeApiServer.StartAsync(new FakeKubeApiOptions { BookmarkInterval = TimeSpan.FromMilliseconds(100) });
-        _client = new KubeApiClient(new KubeConfig { Server = _server.Url });
+        _client = KubeApiClient.ForServer(_server.Url);
     }
 
     public async Task DisposeAsync()
@@ -129,7 +129,7 @@ public sealed class FakeKubeApiServerTests : IAsyncLifetime
             ["spec"] = new JsonObject
             {
                 ["schedule"] = "* * * * *",
-                ["jobTemplate"] = new JsonObject { ["spec"] = new JsonObject { ["template"] = new JsonObject { ["spec"] = new JsonObject { ["containers"] = new JsonArray { new JsonObject { ["name"] = "x", ["image"] = "x:1" } } } } } },
+                ["jobTemplate"] = new JsonObject { ["spec"] = new JsonObject { ["template"] = new JsonObject { ["spec"] = new JsonObject { ["restartPolicy"] = "Never", ["containers"] = new JsonArray { new JsonObject { ["name"] = "x", ["image"] = "x:1" } } } } } },
             },
         }, default);
         Assert.Equal("Allow", (string?)cronJob["spec"]!["concurrencyPolicy"]);
@@ -141,7 +141,7 @@ public sealed class FakeKubeApiServerTests : IAsyncLifetime
         var job = await _client.CreateAsync(ResourceType.Jobs, "ns", new JsonObject
         {
             ["metadata"] = new JsonObject { ["name"] = "j" },
-            ["spec"] = new JsonObject { ["template"] = new JsonObject { ["spec"] = new JsonObject { ["containers"] = new JsonArray() } } },
+            ["spec"] = new JsonObject { ["template"] = new JsonObject { ["spec"] = new JsonObject { ["restartPolicy"] = "Never", ["containers"] = new JsonArray { new JsonObject { ["name"] = "x", ["image"] = "x:1" } } } } },
         }, default);
         Assert.Equal(6, (int)job["spec"]!["backoffLimit"]!);
         var pod = await _client.CreateAsync(ResourceType.Pods, "ns", new JsonObject
@@ -151,6 +151,24 @@ public sealed class FakeKubeApiServerTests : IAsyncLifetime
         }, default);
         Assert.Equal("ClusterFirst", (string?)pod["spec"]!["dnsPolicy"]);
         Assert.Equal("Pending", (string?)pod["status"]!["phase"]);
+    }
+
+    [Fact]
+    public async Task A_job_template_that_would_restart_always_is_422_invalid_with_the_field_named()
+    {
+        var e = await Assert.ThrowsAsync<KubeApiException>(() => _client.CreateAsync(ResourceType.CronJobs, "ns", new JsonObject
+        {
+            ["metadata"] = new JsonObject { ["name"] = "c" },
+            ["spec"] = new JsonObject
+            {
+                ["schedule"] = "* * * * *",
+                ["jobTemplate"] = new JsonObject { ["spec"] = new JsonObject { ["template"] = new JsonObject { ["spec"] = new JsonObject { ["containers"] = new JsonArray { new JsonObject { ["name"] = "x", ["image"] = "x:1" } } } } } },
+            },
+        }, default));
+
+        Assert.Equal(System.Net.HttpStatusCode.UnprocessableEntity, e.StatusCode);
+        Assert.Equal("Invalid", e.Reason);
+        Assert.Contains("CronJob.batch \"c\" is invalid: spec.jobTemplate.spec.template.spec.restartPolicy: Unsupported value: \"Always\"", e.ApiMessage, StringComparison.Ordinal);
     }
 
     [Fact]

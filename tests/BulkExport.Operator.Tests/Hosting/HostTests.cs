@@ -11,17 +11,25 @@ namespace BulkExport.Operator.Tests.Hosting;
 
 public sealed class HostTests
 {
+    /// <summary>The operator host as <c>operator run</c> builds it, on a free port, against the fake server.</summary>
+    private static async Task<(Microsoft.AspNetCore.Builder.WebApplication App, HttpClient Http)> StartHostAsync(OperatorFixture fx)
+    {
+        var app = Program.BuildApp(new OperatorOptions { HealthPort = 0, ExporterImage = "exporter:test" }, new k8s.KubernetesClientConfiguration { Host = fx.Server.Url.ToString() });
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal);
+        return (app, new HttpClient { BaseAddress = new Uri(address) });
+    }
+
     [Fact]
     public async Task The_host_serves_healthz_and_readyz_once_the_caches_are_synced_and_reconciles()
     {
         await using var fx = await OperatorFixture.StartAsync();
         fx.CreateSchedule(TestSchedules.Files("dar"));
-        await using var app = Program.BuildApp(new OperatorOptions { HealthPort = 0, ExporterImage = "exporter:test" }, new KubeConfig { Server = fx.Server.Url });
-        await app.StartAsync();
+        var (app, http) = await StartHostAsync(fx);
+        await using var disposeApp = app;
+        using var disposeHttp = http;
         try
         {
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal);
-            using var http = new HttpClient { BaseAddress = new Uri(address) };
 
             Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri("/healthz", UriKind.Relative))).StatusCode);
             await OperatorFixture.Eventually(() => http.GetAsync(new Uri("/readyz", UriKind.Relative)).Result.StatusCode == HttpStatusCode.OK, "readyz 200");
@@ -52,7 +60,7 @@ public sealed class HostTests
             {
                 if (t.Key == "schedule")
                 {
-                    schedule = (string?)t.Value;
+                    schedule = $"registers/{t.Value}";
                 }
             }
 
@@ -80,8 +88,53 @@ public sealed class HostTests
         {
             Assert.Contains(measurements, m => m.Name == "bulkexport.operator.reconciles" && m.Value == 1);
             Assert.Contains(measurements, m => m.Name == "bulkexport.operator.queue.depth");
-            Assert.Contains(measurements, m => m.Name == "bulkexport.schedule.last_generation" && m.Schedule == "registers/dar" && m.Value == 42);
-            Assert.Contains(measurements, m => m.Name == "bulkexport.schedule.last_success_time" && m.Schedule == "registers/dar" && m.Value > 0);
+            Assert.Contains(measurements, m => m.Name == "bulkexport_last_generation" && m.Schedule == "registers/dar" && m.Value == 42);
+            Assert.Contains(measurements, m => m.Name == "bulkexport_last_success_timestamp_seconds" && m.Schedule == "registers/dar" && m.Value > 0);
+            Assert.Contains(measurements, m => m.Name == "bulkexport_run_successes_total" && m.Schedule == "registers/dar" && m.Value == 1);
+            Assert.Contains(measurements, m => m.Name == "bulkexport_run_attempts_total" && m.Schedule == "registers/dar" && m.Value == 1);
+        }
+    }
+
+    [Fact]
+    public async Task Metrics_are_scraped_at_slash_metrics_with_the_run_series_zero_initialised_for_a_new_schedule()
+    {
+        await using var fx = await OperatorFixture.StartAsync();
+        fx.CreateSchedule(TestSchedules.Files("dar"));
+        var (app, http) = await StartHostAsync(fx);
+        await using var disposeApp = app;
+        using var disposeHttp = http;
+        try
+        {
+            await OperatorFixture.Eventually(() => fx.Schedule("dar")?["status"] is not null, "reconciled");
+
+            string text = "";
+            await OperatorFixture.Eventually(() =>
+            {
+                text = http.GetStringAsync(new Uri("/metrics", UriKind.Relative)).Result;
+                return text.Contains("bulkexport_last_generation{", StringComparison.Ordinal);
+            }, "scrape shows the schedule", detail: () => text);
+
+            foreach (var series in new[] { "bulkexport_run_attempts_total", "bulkexport_run_successes_total", "bulkexport_run_failures_total" })
+            {
+                Assert.Matches($@"(?m)^{series}\{{[^}}]*schedule=""dar""[^}}]*type=""delta""[^}}]*\}} 0( |$)", text);
+            }
+
+            Assert.Matches(@"(?m)^bulkexport_last_generation\{[^}]*schedule=""dar""[^}]*\} 0( |$)", text);
+            Assert.Matches(@"(?m)^bulkexport_last_success_timestamp_seconds\{[^}]*schedule=""dar""[^}]*\} 0( |$)", text);
+
+            // After a run: counted once, and its duration lands in the histogram whose buckets reach 4 h.
+            fx.FinishJob("dar", "delta", "dar-delta-1", succeeded: true, TestSchedules.SummaryJson(42, "delta"));
+            await OperatorFixture.Eventually(() =>
+            {
+                text = http.GetStringAsync(new Uri("/metrics", UriKind.Relative)).Result;
+                return text.Contains("bulkexport_run_duration_seconds_bucket", StringComparison.Ordinal);
+            }, "histogram after a run", detail: () => text);
+            Assert.Matches(@"(?m)^bulkexport_run_successes_total\{[^}]*schedule=""dar""[^}]*type=""delta""[^}]*\} 1( |$)", text);
+            Assert.Matches(@"(?m)^bulkexport_run_duration_seconds_bucket\{[^}]*le=""14400""[^}]*\} 1( |$)", text);
+        }
+        finally
+        {
+            await app.StopAsync();
         }
     }
 }

@@ -75,4 +75,29 @@ public sealed class LeaderElectionTests
         // Well under the 2 s lease duration: the released lease is taken at the next retry.
         await OperatorFixture.Eventually(() => b.Runtime.IsLeading, "b takes over", TimeSpan.FromMilliseconds(1900));
     }
+
+    [Fact]
+    public async Task Case4_a_leader_whose_api_server_hangs_stops_leading_before_the_lease_could_expire_and_a_standby_takes_over_after()
+    {
+        await using var fx = await OperatorFixture.StartAsync();
+        await using var a = await fx.StartOperator(Replica("a")).StartedAsync();
+        await OperatorFixture.Eventually(() => a.Runtime.IsLeading, "a leads");
+        await using var b = await fx.StartOperator(Replica("b")).StartedAsync();
+        await Task.Delay(300);
+        var lastRenew = LeaseRenewTime(fx);
+
+        // Every request from now on gets no answer: a's renew hangs, it must not wait it out.
+        fx.Server.Hang();
+        await OperatorFixture.Eventually(() => !a.Runtime.IsLeading, "a steps down", TimeSpan.FromSeconds(5));
+        var steppedDown = DateTimeOffset.UtcNow;
+        // Others may take the lease once it is a lease duration (2 s) old; a stopped before that.
+        Assert.True(steppedDown < lastRenew + TimeSpan.FromSeconds(2), $"a stepped down at {steppedDown:O}, the lease was renewed at {lastRenew:O}");
+
+        fx.Server.Resume();
+        await OperatorFixture.Eventually(() => a.Runtime.IsLeading || b.Runtime.IsLeading, "someone leads again", TimeSpan.FromSeconds(10));
+        Assert.False(a.Runtime.IsLeading && b.Runtime.IsLeading);
+    }
+
+    private static DateTimeOffset LeaseRenewTime(OperatorFixture fx) =>
+        DateTimeOffset.Parse((string)fx.Server.Get("leases", "bulkexport", "bulkexport-operator")!["spec"]!["renewTime"]!, System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -18,7 +18,7 @@ public sealed class InformerTests
     public async Task A_closed_stream_is_resumed_from_the_last_resource_version_without_a_new_list()
     {
         await using var server = await FakeKubeApiServer.StartAsync(new FakeKubeApiOptions { BookmarkInterval = TimeSpan.FromMilliseconds(100) });
-        using var client = new KubeApiClient(new KubeConfig { Server = server.Url });
+        using var client = KubeApiClient.ForServer(server.Url);
         server.Create("configmaps", ConfigMap("a"));
         var informer = new Informer(client, ResourceType.ConfigMaps, "ns", "app=x", NullLogger.Instance, TimeProvider.System, OperatorFixture.FastInformers);
         var seen = new List<(WatchEventType, string)>();
@@ -56,7 +56,7 @@ public sealed class InformerTests
     public async Task Bookmarks_move_the_resume_point_forward_so_an_idle_watch_survives_compaction()
     {
         await using var server = await FakeKubeApiServer.StartAsync(new FakeKubeApiOptions { BookmarkInterval = TimeSpan.FromMilliseconds(100) });
-        using var client = new KubeApiClient(new KubeConfig { Server = server.Url });
+        using var client = KubeApiClient.ForServer(server.Url);
         var informer = new Informer(client, ResourceType.ConfigMaps, "ns", null, NullLogger.Instance, TimeProvider.System, OperatorFixture.FastInformers);
         using var cts = new CancellationTokenSource();
         var run = informer.RunAsync(cts.Token);
@@ -80,7 +80,7 @@ public sealed class InformerTests
     public async Task A_failing_api_server_is_retried_with_backoff_until_it_answers()
     {
         await using var server = await FakeKubeApiServer.StartAsync();
-        using var client = new KubeApiClient(new KubeConfig { Server = server.Url });
+        using var client = KubeApiClient.ForServer(server.Url);
         server.Create("configmaps", ConfigMap("a"));
         server.FailNextRequests(3);
         var informer = new Informer(client, ResourceType.ConfigMaps, "ns", null, NullLogger.Instance, TimeProvider.System, OperatorFixture.FastInformers);

@@ -8,27 +8,51 @@ using Microsoft.AspNetCore.Http;
 
 namespace BulkExport.Operator.Tests.Kubernetes;
 
+/// <summary>The kubeconfig as the official client reads it, with requests through <see cref="KubeApiClient"/> to a real HTTP server.</summary>
 public sealed class KubeConfigTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("kubeconfig").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (string CertPem, string KeyPem) SelfSigned()
+    private static string B64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
+
+    private static string SelfSignedPem()
     {
         using var key = RSA.Create(2048);
         var request = new CertificateRequest("CN=test", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
-        return (cert.ExportCertificatePem(), key.ExportPkcs8PrivateKeyPem());
+        return cert.ExportCertificatePem();
     }
 
-    private static string B64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
+    private string Write(string yaml)
+    {
+        var path = Path.Combine(_dir, "config");
+        File.WriteAllText(path, yaml);
+        return path;
+    }
+
+    /// <summary>An HTTP server answering any GET with an object and recording the Authorization header.</summary>
+    private static async Task<(WebApplication App, Func<string?> Seen)> EchoServerAsync()
+    {
+        string? seen = null;
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
+        var app = builder.Build();
+        app.Run(async ctx =>
+        {
+            seen = ctx.Request.Headers.Authorization;
+            ctx.Response.ContentType = "application/json";
+            await ctx.Response.WriteAsync("""{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}""");
+        });
+        await app.StartAsync();
+        return (app, () => seen);
+    }
 
     [Fact]
-    public void The_current_context_selects_cluster_user_and_namespace_with_inline_certificates()
+    public void The_current_context_selects_cluster_user_and_namespace()
     {
-        var (cert, key) = SelfSigned();
-        var yaml = $"""
+        var path = Write($"""
             apiVersion: v1
             kind: Config
             current-context: prod
@@ -43,102 +67,77 @@ public sealed class KubeConfigTests : IDisposable
               - name: prod
                 cluster:
                   server: https://prod.example:6443
-                  certificate-authority-data: {B64(cert)}
+                  certificate-authority-data: {B64(SelfSignedPem())}
             users:
               - name: dev
                 user: {"{"}token: dev-token{"}"}
               - name: admin
-                user:
-                  client-certificate-data: {B64(cert)}
-                  client-key-data: {B64(key)}
-            """;
+                user: {"{"}token: admin-token{"}"}
+            """);
 
-        var config = KubeConfig.FromKubeConfigYaml(yaml, _dir);
+        var config = KubeConfig.FromFile(path);
 
-        Assert.Equal(new Uri("https://prod.example:6443"), config.Server);
+        Assert.Equal("https://prod.example:6443", config.Host.TrimEnd('/'));
         Assert.Equal("registers", config.Namespace);
-        Assert.Single(config.CertificateAuthority!);
-        Assert.NotNull(config.ClientCertificate);
-        Assert.True(config.ClientCertificate!.HasPrivateKey);
-        Assert.False(config.InsecureSkipTlsVerify);
-        Assert.Null(config.Token);
+        Assert.Equal("admin-token", config.AccessToken);
+        Assert.Single(config.SslCaCerts!);
     }
 
     [Fact]
-    public void Another_context_can_use_a_bearer_token_files_relative_to_the_kubeconfig_and_skip_tls_verification()
+    public async Task An_exec_credential_plugin_token_is_sent_as_the_bearer_token()
     {
-        var (cert, _) = SelfSigned();
-        File.WriteAllText(Path.Combine(_dir, "ca.crt"), cert);
-        var yaml = """
-            current-context: dev
-            contexts:
-              - name: dev
-                context: {cluster: dev, user: dev}
-            clusters:
-              - name: dev
-                cluster: {server: "https://dev:6443", certificate-authority: ca.crt, insecure-skip-tls-verify: true}
-            users:
-              - name: dev
-                user: {token: dev-token}
-            """;
-
-        var config = KubeConfig.FromKubeConfigYaml(yaml, _dir);
-
-        Assert.Equal("dev-token", config.Token);
-        Assert.True(config.InsecureSkipTlsVerify);
-        Assert.Single(config.CertificateAuthority!);
-    }
-
-    [Fact]
-    public void Exec_credentials_are_refused_with_a_message_saying_what_to_use_instead()
-    {
-        var yaml = """
-            current-context: eks
-            contexts: [{name: eks, context: {cluster: c, user: u}}]
-            clusters: [{name: c, cluster: {server: "https://x"}}]
-            users: [{name: u, user: {exec: {command: aws}}}]
-            """;
-
-        var e = Assert.Throws<InvalidOperationException>(() => KubeConfig.FromKubeConfigYaml(yaml, _dir));
-        Assert.Contains("token or client certificate", e.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void In_cluster_config_reads_the_service_account_token_ca_and_namespace()
-    {
-        var (cert, _) = SelfSigned();
-        File.WriteAllText(Path.Combine(_dir, "ca.crt"), cert);
-        File.WriteAllText(Path.Combine(_dir, "token"), "sa-token\n");
-        File.WriteAllText(Path.Combine(_dir, "namespace"), "bulkexport\n");
-
-        var config = KubeConfig.InCluster("10.0.0.1", "443", _dir);
-
-        Assert.Equal(new Uri("https://10.0.0.1:443"), config.Server);
-        Assert.Equal("bulkexport", config.Namespace);
-        Assert.Equal(Path.Combine(_dir, "token"), config.TokenFile);
-        Assert.Single(config.CertificateAuthority!);
-    }
-
-    [Fact]
-    public async Task A_token_file_is_sent_as_a_bearer_token()
-    {
-        File.WriteAllText(Path.Combine(_dir, "token"), "sa-token\n");
-        string? seen = null;
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
-        await using var app = builder.Build();
-        app.Run(async ctx =>
+        var (app, seen) = await EchoServerAsync();
+        await using var _ = app;
+        // What aws eks get-token, gke-gcloud-auth-plugin and kubelogin print: an ExecCredential.
+        var plugin = Path.Combine(_dir, "get-token.sh");
+        File.WriteAllText(plugin, """
+            #!/bin/sh
+            echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"exec-token-42"}}'
+            """);
+        if (!OperatingSystem.IsWindows())
         {
-            seen = ctx.Request.Headers.Authorization;
-            ctx.Response.ContentType = "application/json";
-            await ctx.Response.WriteAsync("""{"metadata":{"name":"x"}}""");
-        });
-        await app.StartAsync();
-        var url = app.Urls.First();
+            File.SetUnixFileMode(plugin, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.UserWrite);
+        }
 
-        using var client = new KubeApiClient(new KubeConfig { Server = new Uri(url), TokenFile = Path.Combine(_dir, "token") });
+        var path = Write($$"""
+            apiVersion: v1
+            kind: Config
+            current-context: eks
+            contexts:
+              - name: eks
+                context: {cluster: eks, user: eks}
+            clusters:
+              - name: eks
+                cluster: {server: "{{app.Urls.First()}}"}
+            users:
+              - name: eks
+                user:
+                  exec:
+                    apiVersion: client.authentication.k8s.io/v1
+                    command: {{plugin}}
+                    interactiveMode: Never
+            """);
+
+        using var client = new KubeApiClient(KubeConfig.FromFile(path));
         await client.GetAsync(ResourceType.ConfigMaps, "ns", "x", default);
 
-        Assert.Equal("Bearer sa-token", seen);
+        Assert.Equal("Bearer exec-token-42", seen());
+    }
+
+    [Fact]
+    public void A_missing_kubeconfig_outside_a_cluster_names_the_path_and_the_fix()
+    {
+        var previous = Environment.GetEnvironmentVariable("KUBECONFIG");
+        Environment.SetEnvironmentVariable("KUBECONFIG", Path.Combine(_dir, "absent"));
+        try
+        {
+            var e = Assert.Throws<InvalidOperationException>(KubeConfig.Load);
+            Assert.Contains(Path.Combine(_dir, "absent"), e.Message, StringComparison.Ordinal);
+            Assert.Contains("KUBECONFIG", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("KUBECONFIG", previous);
+        }
     }
 }

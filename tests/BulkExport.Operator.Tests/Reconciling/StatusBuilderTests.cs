@@ -1,6 +1,7 @@
 using BulkExport.Api;
 using BulkExport.Operator.Reconciling;
 using BulkExport.Operator.Tests.Support;
+using Microsoft.Extensions.Time.Testing;
 
 namespace BulkExport.Operator.Tests.Reconciling;
 

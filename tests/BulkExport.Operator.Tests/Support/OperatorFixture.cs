@@ -26,7 +26,7 @@ internal sealed class OperatorFixture : IAsyncDisposable
     public static async Task<OperatorFixture> StartAsync() =>
         new(await FakeKubeApiServer.StartAsync(new FakeKubeApiOptions { BookmarkInterval = TimeSpan.FromMilliseconds(200) }));
 
-    public KubeApiClient NewClient() => new(new KubeConfig { Server = Server.Url });
+    public KubeApiClient NewClient() => KubeApiClient.ForServer(Server.Url);
 
     public Replica StartOperator(OperatorOptions? options = null)
     {
@@ -94,37 +94,9 @@ internal sealed class OperatorFixture : IAsyncDisposable
         var cronJob = CronJob($"{schedule}-{type}", ns) ?? throw new InvalidOperationException($"no CronJob {schedule}-{type}");
         var labels = (JsonObject)cronJob["spec"]!["jobTemplate"]!["metadata"]!["labels"]!.DeepClone();
         labels[Labels.JobName] = jobName;
-        var at = (finishedAt ?? DateTimeOffset.UtcNow).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
-        var pod = new JsonObject
-        {
-            ["metadata"] = new JsonObject
-            {
-                ["name"] = $"{jobName}-abcde",
-                ["namespace"] = ns,
-                ["labels"] = new JsonObject { [Labels.JobName] = jobName, ["job-name"] = jobName },
-            },
-            ["spec"] = cronJob["spec"]!["jobTemplate"]!["spec"]!["template"]!["spec"]!.DeepClone(),
-            ["status"] = new JsonObject
-            {
-                ["phase"] = succeeded ? "Succeeded" : "Failed",
-                ["containerStatuses"] = new JsonArray
-                {
-                    new JsonObject
-                    {
-                        ["name"] = DesiredState.ContainerName,
-                        ["image"] = "exporter:test",
-                        ["imageID"] = "",
-                        ["ready"] = false,
-                        ["restartCount"] = 0,
-                        ["state"] = new JsonObject
-                        {
-                            ["terminated"] = new JsonObject { ["exitCode"] = succeeded ? 0 : 1, ["finishedAt"] = at, ["message"] = message, ["reason"] = succeeded ? "Completed" : "Error" },
-                        },
-                    },
-                },
-            },
-        };
-        Server.Create("pods", pod);
+        var when = finishedAt ?? DateTimeOffset.UtcNow;
+        var at = when.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        TerminatedPod(schedule, type, jobName, succeeded, message, when, ns);
         var condition = new JsonObject { ["type"] = succeeded ? "Complete" : "Failed", ["status"] = "True", ["lastTransitionTime"] = at, ["reason"] = succeeded ? "Completed" : "BackoffLimitExceeded", ["message"] = succeeded ? "" : "Job has reached the specified backoff limit" };
         var status = new JsonObject { ["conditions"] = new JsonArray { condition }, ["startTime"] = at };
         if (succeeded)
@@ -151,6 +123,44 @@ internal sealed class OperatorFixture : IAsyncDisposable
             },
             ["spec"] = cronJob["spec"]!["jobTemplate"]!["spec"]!.DeepClone(),
             ["status"] = status,
+        });
+    }
+
+    private static JsonObject PodLabels(JsonObject templateLabels, string jobName)
+    {
+        var labels = (JsonObject)templateLabels.DeepClone();
+        labels["job-name"] = jobName;
+        return labels;
+    }
+
+    /// <summary>Plays the kubelet: an exporter pod of <paramref name="jobName"/> that terminated with <paramref name="message"/>, without its Job.</summary>
+    public JsonObject TerminatedPod(string schedule, string type, string jobName, bool succeeded, string? message, DateTimeOffset finishedAt, string ns = TestSchedules.Namespace)
+    {
+        var cronJob = CronJob($"{schedule}-{type}", ns) ?? throw new InvalidOperationException($"no CronJob {schedule}-{type}");
+        var labels = (JsonObject)cronJob["spec"]!["jobTemplate"]!["metadata"]!["labels"]!.DeepClone();
+        labels[Labels.JobName] = jobName;
+        var at = finishedAt.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        return Server.Create("pods", new JsonObject
+        {
+            // The Job controller gives pods the template's labels plus the job-name labels.
+            ["metadata"] = new JsonObject { ["name"] = $"{jobName}-abcde", ["namespace"] = ns, ["labels"] = PodLabels(labels, jobName) },
+            ["spec"] = cronJob["spec"]!["jobTemplate"]!["spec"]!["template"]!["spec"]!.DeepClone(),
+            ["status"] = new JsonObject
+            {
+                ["phase"] = succeeded ? "Succeeded" : "Failed",
+                ["containerStatuses"] = new JsonArray
+                {
+                    new JsonObject
+                    {
+                        ["name"] = DesiredState.ContainerName,
+                        ["image"] = "exporter:test",
+                        ["imageID"] = "",
+                        ["ready"] = false,
+                        ["restartCount"] = 0,
+                        ["state"] = new JsonObject { ["terminated"] = new JsonObject { ["exitCode"] = succeeded ? 0 : 1, ["finishedAt"] = at, ["message"] = message, ["reason"] = succeeded ? "Completed" : "Error" } },
+                    },
+                },
+            },
         });
     }
 
