@@ -147,6 +147,15 @@ internal static class DesiredState
             env.Add(SecretEnv(ExporterEnvironment.AwsSecretAccessKey, creds.Name, creds.SecretAccessKeyKey));
         }
 
+        if (spec.Signing?.SecretRef is { } signing)
+        {
+            env.Add(SecretEnv(ExporterEnvironment.SigningKey, signing.Name, signing.Key));
+            if (signing.NextPublicKeyKey is { } next)
+            {
+                env.Add(SecretEnv(ExporterEnvironment.SigningNextPublicKey, signing.Name, next));
+            }
+        }
+
         var mounts = new JsonArray
         {
             new JsonObject { ["name"] = "config", ["mountPath"] = ConfigMountPath, ["readOnly"] = true },

@@ -407,6 +407,11 @@ internal sealed partial class ScheduleController
             refs.Add(("spec.storage.s3.credentialsSecretRef", creds.Name, [creds.AccessKeyIdKey, creds.SecretAccessKeyKey]));
         }
 
+        if (schedule.Spec.Signing?.SecretRef is { } signing)
+        {
+            refs.Add(("spec.signing.secretRef", signing.Name, signing.NextPublicKeyKey is { } next ? [signing.Key, next] : [signing.Key]));
+        }
+
         foreach (var (field, secretName, keys) in refs)
         {
             JsonObject? secret;

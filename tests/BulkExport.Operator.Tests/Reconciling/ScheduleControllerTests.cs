@@ -197,6 +197,36 @@ public sealed class ScheduleControllerTests
     }
 
     [Fact]
+    public async Task A_signing_secret_is_checked_and_reaches_the_exporter_as_env_from_the_secret()
+    {
+        await using var fx = await OperatorFixture.StartAsync();
+        var schedule = TestSchedules.Files("dar");
+        schedule["spec"]!["signing"] = new JsonObject
+        {
+            ["secretRef"] = new JsonObject { ["name"] = "dar-signing", ["key"] = "signing.pem", ["nextPublicKeyKey"] = "next.pem" },
+        };
+        fx.Server.Create("secrets", TestSchedules.Secret("dar-signing", "signing.pem"));
+        fx.CreateSchedule(schedule);
+        await using var op = await fx.StartOperator().StartedAsync();
+
+        // The rotation entry is missing: named, and nothing is written.
+        await OperatorFixture.Eventually(() => OperatorFixture.Condition(fx.Schedule("dar"), "Ready") == "False", "Ready=False");
+        Assert.Equal("SecretKeyNotFound", OperatorFixture.Condition(fx.Schedule("dar"), "Ready", "reason"));
+        Assert.Contains("spec.signing.secretRef", OperatorFixture.Condition(fx.Schedule("dar"), "Ready", "message"), StringComparison.Ordinal);
+        Assert.Contains("next.pem", OperatorFixture.Condition(fx.Schedule("dar"), "Ready", "message"), StringComparison.Ordinal);
+        Assert.Null(fx.CronJob("dar-total"));
+
+        fx.Server.Delete("secrets", Ns, "dar-signing");
+        fx.Server.Create("secrets", TestSchedules.Secret("dar-signing", "signing.pem", "next.pem"));
+        await op.Runtime.Controller.ReconcileAsync($"{Ns}/dar", CancellationToken.None);
+        var env = fx.CronJob("dar-total")!["spec"]!["jobTemplate"]!["spec"]!["template"]!["spec"]!["containers"]![0]!["env"]!.AsArray();
+        Assert.Contains(env, e => (string?)e!["name"] == "BULKEXPORT_SIGNING_KEY"
+            && (string?)e["valueFrom"]!["secretKeyRef"]!["name"] == "dar-signing" && (string?)e["valueFrom"]!["secretKeyRef"]!["key"] == "signing.pem");
+        Assert.Contains(env, e => (string?)e!["name"] == "BULKEXPORT_SIGNING_NEXT_PUBLIC_KEY"
+            && (string?)e["valueFrom"]!["secretKeyRef"]!["key"] == "next.pem");
+    }
+
+    [Fact]
     public async Task Without_permission_to_read_secrets_the_existence_check_is_skipped()
     {
         await using var fx = await OperatorFixture.StartAsync();
