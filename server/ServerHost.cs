@@ -31,6 +31,9 @@ internal sealed record ServerOptions
     public Func<StorageSpec, IObjectReader>? OpenReader { get; init; }
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Extra logging setup after the defaults (tests capture the access log).</summary>
+    public Action<ILoggingBuilder>? Logging { get; init; }
 }
 
 internal static class ServerHost
@@ -42,6 +45,7 @@ internal static class ServerHost
         builder.WebHost.UseUrls([.. options.Urls]);
         builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
         ConfigureLogging(builder.Logging);
+        options.Logging?.Invoke(builder.Logging);
 
         var settings = options.Settings;
         var credentials = new CredentialStore(settings.CredentialsFile);
