@@ -4,7 +4,7 @@ DOTNET ?= dotnet
 CONFIG ?= Release
 OUT ?= out
 
-.PHONY: build test test-exporter test-operator demo bench bench-operator clean
+.PHONY: build test test-exporter test-operator test-server-consumer demo serve bench bench-operator clean
 
 build:
 	$(DOTNET) build Operator.sln -c $(CONFIG) -nologo -v q
@@ -12,9 +12,21 @@ build:
 # The one test command: CI (.ci/run) runs exactly this.
 test: build test-packaging
 	$(DOTNET) test Operator.sln -c $(CONFIG) --no-build -nologo -v q --logger "console;verbosity=minimal"
+	$(MAKE) test-server-consumer
+
+# The download service driven with curl over the demo's output, as a consumer would.
+test-server-consumer:
+	bash tests/server-consumer.sh
 
 demo:
 	bash examples/dar/demo.sh $(OUT)
+
+# The download service over the demo's output (runs the demo first when there is none): http://localhost:8080/
+SERVE_URLS ?= http://localhost:8080
+serve:
+	[ -f $(OUT)/DAR/catalog.json ] && [ -f $(OUT)/demo/schedule.yaml ] || bash examples/dar/demo.sh $(OUT)
+	$(DOTNET) build server -c $(CONFIG) -nologo -v q
+	$(DOTNET) server/bin/$(CONFIG)/net10.0/server.dll --config $(OUT)/demo/schedule.yaml --urls $(SERVE_URLS) $(SERVE_ARGS)
 
 bench:
 	$(MAKE) bench-operator

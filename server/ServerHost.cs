@@ -61,7 +61,16 @@ internal static class ServerHost
         services.AddSingleton<FileDelivery>();
         services.AddSingleton<CatalogRefresher>();
         services.AddHostedService(sp => sp.GetRequiredService<CatalogRefresher>());
-        services.AddOpenApi();
+        services.AddOpenApi(o => o.AddOperationTransformer((operation, context, _) =>
+        {
+            // One endpoint answers GET and HEAD; operation ids must still be unique in the document.
+            if (operation.OperationId is not null && HttpMethods.IsHead(context.Description.HttpMethod ?? ""))
+            {
+                operation.OperationId += "Head";
+            }
+
+            return Task.CompletedTask;
+        }));
         if (settings.RateLimit is { } limit)
         {
             services.AddRateLimiter(o => ConfigureRateLimit(o, limit));

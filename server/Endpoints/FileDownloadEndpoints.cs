@@ -19,11 +19,14 @@ internal static class FileDownloadEndpoints
     private static readonly string[] FileParameters = ["Filename", "Register", "LatestTotalForEntity", "Type", "Format", "Version"];
     private static readonly string[] LatestParameters = ["Version"];
 
+    /// <summary>HEAD as well: consumers check size, ETag and Last-Modified before downloading.</summary>
+    private static readonly string[] GetAndHead = [HttpMethods.Get, HttpMethods.Head];
+
     public static IEndpointRouteBuilder MapFileDownloads(this IEndpointRouteBuilder app)
     {
         // The typed parameters only describe the endpoints for OpenAPI; the handlers read the query
         // themselves so that unknown and repeated parameters are refused with the guide's 400.
-        app.MapGet("/FileDownloads/GetAvailableFileDownloads", (HttpContext context, ServedRegisters registers, FileDelivery delivery, string? Register, string? Version, string? Entity) =>
+        app.MapMethods("/FileDownloads/GetAvailableFileDownloads", GetAndHead, (HttpContext context, ServedRegisters registers, FileDelivery delivery, string? Register, string? Version, string? Entity) =>
                 List(context, registers, delivery))
             .WithName(ListName)
             .WithSummary("The available files (catalog rows) of every register, or of one register, version and entity")
@@ -32,7 +35,7 @@ internal static class FileDownloadEndpoints
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status404NotFound);
 
-        app.MapGet("/FileDownloads/GetFile", (HttpContext context, ServedRegisters registers, FileDelivery delivery, string? Filename, string? Register, string? LatestTotalForEntity, string? Type, string? Format, string? Version) =>
+        app.MapMethods("/FileDownloads/GetFile", GetAndHead, (HttpContext context, ServedRegisters registers, FileDelivery delivery, string? Filename, string? Register, string? LatestTotalForEntity, string? Type, string? Format, string? Version) =>
                 GetFileAsync(context, registers, delivery))
             .WithName(FileName)
             .WithSummary("One file by Filename; the newest total of an entity, type of data and format; or every newest total of a register as one zip")
@@ -44,7 +47,7 @@ internal static class FileDownloadEndpoints
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status404NotFound);
 
-        app.MapGet("/registers/{register}/latest/{entity}/{typeOfData}/{format}", (HttpContext context, ServedRegisters registers, FileDelivery delivery, string register, string entity, string typeOfData, string format, string? Version) =>
+        app.MapMethods("/registers/{register}/latest/{entity}/{typeOfData}/{format}", GetAndHead, (HttpContext context, ServedRegisters registers, FileDelivery delivery, string register, string entity, string typeOfData, string format, string? Version) =>
                 Latest(context, registers, delivery, register, entity, typeOfData, format))
             .WithName("Latest")
             .WithSummary("A stable URL answering 302 to the newest total of an entity, type of data and format")

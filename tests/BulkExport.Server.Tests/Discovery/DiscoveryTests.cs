@@ -172,6 +172,8 @@ public sealed class HomePageAndOpenApiTests(SampleServerFixture sample) : IClass
             Assert.True(paths.TryGetProperty(path, out _), path);
         }
 
+        var operationIds = paths.EnumerateObject().SelectMany(p => p.Value.EnumerateObject()).Select(o => o.Value.TryGetProperty("operationId", out var id) ? id.GetString() : null).OfType<string>().ToList();
+        Assert.Equal(operationIds.Count, operationIds.Distinct().Count());
         var parameters = paths.GetProperty("/FileDownloads/GetFile").GetProperty("get").GetProperty("parameters").EnumerateArray().Select(p => p.GetProperty("name").GetString());
         Assert.Equal(["Filename", "Register", "LatestTotalForEntity", "Type", "Format", "Version"], parameters);
     }

@@ -28,6 +28,17 @@ public sealed class GetFileTests(SampleServerFixture sample) : IClassFixture<Sam
     }
 
     [Fact]
+    public async Task Head_gives_the_headers_of_the_file_without_its_bytes()
+    {
+        var row = Row("Adresse", "Current", "JSON", 3);
+        using var response = await sample.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, Path + "?Filename=" + row.Filename));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(row.SizeBytes, response.Content.Headers.ContentLength);
+        Assert.Equal($"\"{row.Sha256}\"", response.Headers.ETag?.Tag);
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
     public async Task Range_request_returns_206_with_those_bytes()
     {
         var row = Row("Adresse", "Current", "JSON", 3);
