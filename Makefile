@@ -68,11 +68,13 @@ test-image:
 image:
 	$(DOCKER) build -f exporter/Dockerfile -t $(IMAGE_PREFIX)/exporter:$(TAG) .
 	$(DOCKER) build -f operator/Dockerfile -t $(IMAGE_PREFIX)/operator:$(TAG) .
+	$(DOCKER) build -f server/Dockerfile -t $(IMAGE_PREFIX)/server:$(TAG) .
 
 # Same images without any registry: self-contained publish plus host libraries, FROM scratch.
 image-local:
 	bash packaging/image-local.sh exporter $(TAG)
 	bash packaging/image-local.sh operator $(TAG)
+	bash packaging/image-local.sh server $(TAG)
 
 helm-lint:
 	$(HELM) lint --strict $(CHART)

@@ -80,4 +80,11 @@ PY
 bad=$(curl -s -o /dev/null -w '%{http_code}' "$base/FileDownloads/GetAvailableFileDownloads?Version=1")
 [[ $bad == 400 ]] || fail "Version without Register answered $bad"
 curl -sf "$base/data.json" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["dataset"], "no datasets"' || fail "data.json"
-echo "server-consumer: ok ($name, resume, 304s, bundle, data.json)"
+
+# 7. The page for people, in Debian's chromium (installed by .ci/install.sh), with a screenshot.
+mkdir -p artifacts
+[[ -x /usr/bin/chromium ]] || fail "chromium is not installed (bash .ci/install.sh)"
+[[ -d tests/browser/node_modules/playwright-core ]] || (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+BULKEXPORT_SERVER=$base BULKEXPORT_SCREENSHOT=artifacts/server-page.png node --test tests/browser/ >"$work/browser.log" 2>&1 \
+  || { cat "$work/browser.log" >&2; fail "browser test of the page"; }
+echo "server-consumer: ok ($name, resume, 304s, bundle, data.json, page in chromium: artifacts/server-page.png)"

@@ -60,7 +60,8 @@ internal static class HomePage
         var example = registers.Select(r => r.Snapshot.NewestTotals(null).FirstOrDefault()).FirstOrDefault(r => r is not null);
         var server = html.Encode(baseUrl);
         page.Append("<h2>How to mirror</h2><ol>")
-            .Append("<li>List what is available: <pre>curl -s '").Append(server).Append("/FileDownloads/GetAvailableFileDownloads?Register=DAR'</pre></li>")
+            .Append("<li>List what is available: <pre>curl -s '").Append(server).Append("/FileDownloads/GetAvailableFileDownloads?Register=")
+            .Append(html.Encode(registers.FirstOrDefault()?.Code ?? "DAR")).Append("'</pre></li>")
             .Append("<li>Fetch the newest total of an entity (a stable URL that redirects to the current file) and note its <code>GenerationNumber</code>:<pre>curl -LOJ '")
             .Append(server).Append(example is null ? "/registers/DAR/latest/Adresse/Current/JSON" : html.Encode(Links.Latest(example))).Append("'</pre></li>")
             .Append("<li>Check it: the file's SHA-256 is in the listing (<code>Sha256</code>) and is the download's <code>ETag</code>.</li>")
