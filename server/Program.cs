@@ -2,7 +2,9 @@ using System.Security.Cryptography;
 using System.Text;
 using BulkExport.Api;
 using BulkExport.Server.Access;
+using BulkExport.Publishing.Stores;
 using BulkExport.Server.Configuration;
+using BulkExport.Server.Registers;
 
 namespace BulkExport.Server;
 
@@ -10,6 +12,7 @@ internal static class Program
 {
     private const string Usage = """
         usage: server --config schedule.yaml [--config …] [--settings server.yaml] [--urls http://0.0.0.0:8080]
+               server check --config schedule.yaml [--config …] [--settings server.yaml]   (validate, then exit)
                server hash-key        (reads an API key on stdin; prints its sha256 for the credentials file)
                server new-key         (prints a new random API key and its sha256)
                server hash-password   (reads a password on stdin; prints its PBKDF2 hash for the credentials file)
@@ -35,10 +38,18 @@ internal static class Program
                 return 0;
         }
 
+        var checkOnly = args is ["check", ..];
         ServerOptions options;
         try
         {
-            options = Parse(args);
+            options = Parse(checkOnly ? args[1..] : args);
+            if (checkOnly)
+            {
+                // Everything but the stores and the credentials file, which need the pod's mounts.
+                ServedRegisters.FromSchedules(options.Schedules, options.Settings, _ => LocalObjectStore.ForReading("/nonexistent"));
+                Console.WriteLine($"ok: {options.Schedules.Count} schedule(s), registers {string.Join(", ", options.Schedules.Select(s => s.Schedule.Spec.Register))}");
+                return 0;
+            }
         }
         catch (UsageException e)
         {
