@@ -141,14 +141,9 @@ internal static class DiscoveryEndpoints
             return Problems.BadRequest(QueryRules.CheckRegister(code) ?? "the feed takes no parameters");
         }
 
-        if (registers.Find(code) is not { } register)
+        if (FileDownloadEndpoints.Resolve(context, registers, code, out var register) is { } unavailable)
         {
-            return Problems.NotFound($"Register: no register '{code}'");
-        }
-
-        if (!AccessPolicy.CanRead(AccessPolicy.CallerOf(context), register))
-        {
-            return AccessPolicy.Hidden(context, registers);
+            return unavailable;
         }
 
         var snapshot = register.Snapshot;

@@ -83,15 +83,9 @@ internal static class FileDownloadEndpoints
             return Problems.BadRequest(badRegister);
         }
 
-        int? version = null;
-        if (query.TryGetValue("Version", out var versionText))
+        if (ReadVersion(query, out var version) is { } badVersion)
         {
-            if (QueryRules.CheckVersion(versionText, out var v) is { } badVersion)
-            {
-                return Problems.BadRequest(badVersion);
-            }
-
-            version = v;
+            return Problems.BadRequest(badVersion);
         }
 
         query.TryGetValue("Entity", out var entity);
@@ -100,14 +94,9 @@ internal static class FileDownloadEndpoints
             return Problems.BadRequest(badEntity);
         }
 
-        if (registers.Find(code) is not { } register)
+        if (Resolve(context, registers, code, out var register) is { } unavailable)
         {
-            return Problems.NotFound($"Register: no register '{code}'");
-        }
-
-        if (!AccessPolicy.CanRead(caller, register))
-        {
-            return AccessPolicy.Hidden(context, registers);
+            return unavailable;
         }
 
         var snapshot = register.Snapshot;
@@ -202,15 +191,9 @@ internal static class FileDownloadEndpoints
             return Problems.BadRequest(badRegister);
         }
 
-        int? version = null;
-        if (query.TryGetValue("Version", out var versionText))
+        if (ReadVersion(query, out var version) is { } badVersion)
         {
-            if (QueryRules.CheckVersion(versionText, out var v) is { } badVersion)
-            {
-                return Problems.BadRequest(badVersion);
-            }
-
-            version = v;
+            return Problems.BadRequest(badVersion);
         }
 
         query.TryGetValue("LatestTotalForEntity", out var entity);
@@ -234,14 +217,9 @@ internal static class FileDownloadEndpoints
             }
         }
 
-        if (registers.Find(code) is not { } register)
+        if (Resolve(context, registers, code, out var register) is { } unavailable)
         {
-            return Problems.NotFound($"Register: no register '{code}'");
-        }
-
-        if (!AccessPolicy.CanRead(AccessPolicy.CallerOf(context), register))
-        {
-            return AccessPolicy.Hidden(context, registers);
+            return unavailable;
         }
 
         var snapshot = register.Snapshot;
@@ -266,6 +244,32 @@ internal static class FileDownloadEndpoints
         return await DeliverTotalAsync(context, delivery, register, parts).ConfigureAwait(false);
     }
 
+    /// <summary>The optional Version parameter; the 400 detail when it is malformed.</summary>
+    private static string? ReadVersion(Dictionary<string, string> query, out int? version)
+    {
+        version = null;
+        if (!query.TryGetValue("Version", out var text))
+        {
+            return null;
+        }
+
+        var error = QueryRules.CheckVersion(text, out var value);
+        version = error is null ? value : null;
+        return error;
+    }
+
+    /// <summary>The register asked for, or the answer when it is unknown (404) or not visible to the caller.</summary>
+    internal static IResult? Resolve(HttpContext context, ServedRegisters registers, string code, out ServedRegister register)
+    {
+        register = registers.Find(code)!;
+        if (register is null)
+        {
+            return Problems.NotFound($"Register: no register '{code}'");
+        }
+
+        return AccessPolicy.CanRead(AccessPolicy.CallerOf(context), register) ? null : AccessPolicy.Hidden(context, registers);
+    }
+
     /// <summary>A total in one file is that file; one split into parts is the parts in one zip.</summary>
     private static Task<IResult> DeliverTotalAsync(HttpContext context, FileDelivery delivery, ServedRegister register, IReadOnlyList<CatalogRow> parts)
     {
@@ -286,15 +290,9 @@ internal static class FileDownloadEndpoints
             return Problems.BadRequest(error!);
         }
 
-        int? version = null;
-        if (query.TryGetValue("Version", out var versionText))
+        if (ReadVersion(query, out var version) is { } badVersion)
         {
-            if (QueryRules.CheckVersion(versionText, out var v) is { } badVersion)
-            {
-                return Problems.BadRequest(badVersion);
-            }
-
-            version = v;
+            return Problems.BadRequest(badVersion);
         }
 
         if ((QueryRules.CheckRegister(code) ?? QueryRules.CheckEntity(entity, "Entity") ?? QueryRules.CheckTypeOfData(typeOfData, "TypeOfData", out typeOfData) ?? QueryRules.CheckFormat(format, "Format")) is { } bad)
@@ -302,14 +300,9 @@ internal static class FileDownloadEndpoints
             return Problems.BadRequest(bad);
         }
 
-        if (registers.Find(code) is not { } register)
+        if (Resolve(context, registers, code, out var register) is { } unavailable)
         {
-            return Problems.NotFound($"Register: no register '{code}'");
-        }
-
-        if (!AccessPolicy.CanRead(AccessPolicy.CallerOf(context), register))
-        {
-            return AccessPolicy.Hidden(context, registers);
+            return unavailable;
         }
 
         if (register.Snapshot.NewestTotal(entity, typeOfData, format, version) is not { } parts)
