@@ -12,6 +12,8 @@ internal static class Program
 {
     private const string Usage = """
         usage: server --config schedule.yaml [--config …] [--settings server.yaml] [--urls http://0.0.0.0:8080]
+               server --namespaces ns1,ns2|'*' [--kube-api URL] [--config …] [--settings …] [--urls …]
+                      (also serves the ExportSchedules of those namespaces, re-listed every refreshInterval)
                server check --config schedule.yaml [--config …] [--settings server.yaml]   (validate, then exit)
                server hash-key        (reads an API key on stdin; prints its sha256 for the credentials file)
                server new-key         (prints a new random API key and its sha256)
@@ -46,7 +48,7 @@ internal static class Program
             if (checkOnly)
             {
                 // Everything but the stores and the credentials file, which need the pod's mounts.
-                ServedRegisters.FromSchedules(options.Schedules, options.Settings, _ => LocalObjectStore.ForReading("/nonexistent"));
+                ServedRegisters.FromSchedules(options.Schedules, options.Settings, _ => LocalObjectStore.ForReading("/nonexistent"), discovering: options.Namespaces.Count > 0);
                 Console.WriteLine($"ok: {options.Schedules.Count} schedule(s), registers {string.Join(", ", options.Schedules.Select(s => s.Schedule.Spec.Register))}");
                 return 0;
             }
@@ -81,6 +83,8 @@ internal static class Program
     {
         var configs = new List<string>();
         var urls = new List<string>();
+        var namespaces = new List<string>();
+        string? kubeApi = null;
         string? settingsPath = null;
         for (var i = 0; i < args.Length; i++)
         {
@@ -93,6 +97,12 @@ internal static class Program
                 case "--settings":
                     settingsPath = settingsPath is null ? value : throw new UsageException("--settings given twice");
                     break;
+                case "--namespaces":
+                    namespaces.AddRange(value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+                    break;
+                case "--kube-api":
+                    kubeApi = Uri.TryCreate(value, UriKind.Absolute, out _) ? value : throw new UsageException($"--kube-api: '{value}' is not an absolute URL");
+                    break;
                 case "--urls":
                     urls.AddRange(value.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
                     break;
@@ -103,9 +113,19 @@ internal static class Program
             i++;
         }
 
-        if (configs.Count == 0)
+        if (configs.Count == 0 && namespaces.Count == 0)
         {
-            throw new UsageException("--config is required (an ExportSchedule YAML; repeat it for more registers)");
+            throw new UsageException("--config (an ExportSchedule YAML; repeat it for more registers) or --namespaces is required");
+        }
+
+        if (namespaces.Contains("*") && namespaces.Count > 1)
+        {
+            throw new UsageException("--namespaces: '*' (all namespaces) stands alone");
+        }
+
+        if (kubeApi is not null && namespaces.Count == 0)
+        {
+            throw new UsageException("--kube-api applies only with --namespaces");
         }
 
         return new ServerOptions
@@ -113,6 +133,9 @@ internal static class Program
             Schedules = [.. configs.Select(c => (ScheduleDocument.LoadFile(c), c))],
             Settings = settingsPath is null ? new ServerSettings() : ServerSettings.LoadFile(settingsPath),
             Urls = urls.Count > 0 ? urls : ["http://localhost:8080"],
+            Namespaces = namespaces,
+            // Outside a pod, e.g. through `kubectl proxy`: no token, plain HTTP.
+            Kubernetes = kubeApi is null ? null : new Cluster.KubernetesConnection(new Uri(kubeApi.TrimEnd('/') + "/"), null, null),
         };
     }
 }

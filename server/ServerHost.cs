@@ -32,6 +32,12 @@ internal sealed record ServerOptions
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
 
+    /// <summary>Cluster mode: namespaces whose ExportSchedules are served as well (<c>*</c>: all); empty: off.</summary>
+    public IReadOnlyList<string> Namespaces { get; init; } = [];
+
+    /// <summary>The API server for cluster mode; null: in-cluster (service account token and CA).</summary>
+    public Cluster.KubernetesConnection? Kubernetes { get; init; }
+
     /// <summary>Extra logging setup after the defaults (tests capture the access log).</summary>
     public Action<ILoggingBuilder>? Logging { get; init; }
 }
@@ -51,7 +57,8 @@ internal static class ServerHost
         var credentials = new CredentialStore(settings.CredentialsFile);
         credentials.Reload();
         var openReader = options.OpenReader ?? (storage => OpenReader(storage, options.Time));
-        var registers = ServedRegisters.FromSchedules(options.Schedules, settings, openReader);
+        var discovering = options.Namespaces.Count > 0;
+        var registers = ServedRegisters.FromSchedules(options.Schedules, settings, openReader, discovering);
 
         var services = builder.Services;
         services.AddSingleton(settings);
@@ -59,6 +66,12 @@ internal static class ServerHost
         services.AddSingleton(credentials);
         services.AddSingleton(options.Time);
         services.AddSingleton<FileDelivery>();
+        if (discovering)
+        {
+            var connection = options.Kubernetes ?? Cluster.KubernetesConnection.InCluster();
+            services.AddSingleton(sp => new Cluster.ClusterSchedules(options.Namespaces, connection, sp.GetRequiredService<ILoggerFactory>().CreateLogger<Cluster.ClusterSchedules>()));
+        }
+
         services.AddSingleton<CatalogRefresher>();
         services.AddHostedService(sp => sp.GetRequiredService<CatalogRefresher>());
         services.AddOpenApi(o => o.AddOperationTransformer((operation, context, _) =>
@@ -85,7 +98,7 @@ internal static class ServerHost
         }
 
         app.MapGet("/healthz", () => Results.Text("ok")).ExcludeFromDescription();
-        app.MapGet("/readyz", (ServedRegisters served) => served.All.All(r => r.Loaded)
+        app.MapGet("/readyz", (ServedRegisters served, CatalogRefresher refresher) => refresher.Discovered && served.All.All(r => r.Loaded)
             ? Results.Text("ready")
             : Results.Text("catalogs not read yet", statusCode: StatusCodes.Status503ServiceUnavailable)).ExcludeFromDescription();
         app.MapFileDownloads();

@@ -7,8 +7,11 @@ using Microsoft.Extensions.Logging;
 namespace BulkExport.Server.Registers;
 
 /// <summary>One register the service serves: where it is published (read-only) and who may read it.</summary>
-internal sealed class ServedRegister(string code, IObjectReader reader, RegisterAccess access)
+internal sealed class ServedRegister(string code, IObjectReader reader, RegisterAccess access, string storageIdentity = "")
 {
+    /// <summary>The schedule's storage, serialized: a discovered register with other storage is a new register.</summary>
+    public string StorageIdentity { get; } = storageIdentity;
+
     private volatile RegisterSnapshot _snapshot = RegisterSnapshot.Empty(code);
 
     public string Code { get; } = code;
@@ -57,25 +60,38 @@ internal sealed class ServedRegister(string code, IObjectReader reader, Register
     }
 }
 
-/// <summary>Every register of the <c>--config</c> schedules, by code.</summary>
+/// <summary>
+/// Every register served, by code: those of the <c>--config</c> schedules, fixed at start, and in
+/// cluster mode those of the ExportSchedules found in the namespaces, replaced on every refresh.
+/// Readers see one consistent set (swapped as a whole).
+/// </summary>
 internal sealed class ServedRegisters
 {
-    private readonly Dictionary<string, ServedRegister> _byCode;
+    private readonly ServerSettings _settings;
+    private readonly Func<StorageSpec, IObjectReader> _openReader;
+    private readonly IReadOnlyList<ServedRegister> _fixed;
+    private volatile State _state;
 
-    public ServedRegisters(IEnumerable<ServedRegister> registers)
+    private ServedRegisters(ServerSettings settings, Func<StorageSpec, IObjectReader> openReader, IReadOnlyList<ServedRegister> fixedRegisters)
     {
-        All = [.. registers.OrderBy(r => r.Code, StringComparer.Ordinal)];
-        _byCode = All.ToDictionary(r => r.Code, StringComparer.OrdinalIgnoreCase);
+        _settings = settings;
+        _openReader = openReader;
+        _fixed = fixedRegisters;
+        _state = new State(fixedRegisters, []);
     }
 
-    public IReadOnlyList<ServedRegister> All { get; }
+    public IReadOnlyList<ServedRegister> All => _state.All;
 
-    public bool AnyRestricted => All.Any(r => !r.Access.IsPublic);
+    /// <summary>From the settings, so the answer to anonymous callers does not depend on what was discovered.</summary>
+    public bool AnyRestricted => _settings.Registers.Values.Any(a => !a.IsPublic);
 
-    public ServedRegister? Find(string code) => _byCode.GetValueOrDefault(code);
+    public ServedRegister? Find(string code) => _state.ByCode.GetValueOrDefault(code);
 
-    /// <summary>Builds the set from schedules; two schedules of one register, or settings for a register no schedule publishes, are errors.</summary>
-    public static ServedRegisters FromSchedules(IReadOnlyList<(ExportSchedule Schedule, string Source)> schedules, ServerSettings settings, Func<StorageSpec, IObjectReader> openReader)
+    /// <summary>
+    /// Builds the set from the <c>--config</c> schedules; two schedules of one register, or settings for a
+    /// register no schedule publishes (unless schedules are also discovered in the cluster), are errors.
+    /// </summary>
+    public static ServedRegisters FromSchedules(IReadOnlyList<(ExportSchedule Schedule, string Source)> schedules, ServerSettings settings, Func<StorageSpec, IObjectReader> openReader, bool discovering = false)
     {
         var errors = new List<ValidationError>();
         var seen = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -90,22 +106,76 @@ internal sealed class ServedRegisters
             }
 
             seen[code] = source;
-            registers.Add(new ServedRegister(code, openReader(schedule.Spec.Storage), settings.AccessOf(code)));
+            registers.Add(new ServedRegister(code, openReader(schedule.Spec.Storage), settings.AccessOf(code), StorageIdentity(schedule)));
         }
 
-        foreach (var code in settings.Registers.Keys.Where(c => !seen.ContainsKey(c)))
+        if (!discovering)
         {
-            errors.Add(new ValidationError($"registers.{code}", "no --config schedule publishes this register"));
+            foreach (var code in settings.Registers.Keys.Where(c => !seen.ContainsKey(c)))
+            {
+                errors.Add(new ValidationError($"registers.{code}", "no --config schedule publishes this register"));
+            }
         }
 
-        return errors.Count > 0 ? throw new ConfigurationException("configuration", errors) : new ServedRegisters(registers);
+        return errors.Count > 0 ? throw new ConfigurationException("configuration", errors) : new ServedRegisters(settings, openReader, registers);
+    }
+
+    /// <summary>
+    /// Replaces the discovered registers. A register whose storage is unchanged keeps its reader and
+    /// catalog snapshot; a second schedule of a register already served is ignored (the first by
+    /// namespace/name wins). Returns what was ignored, for the log.
+    /// </summary>
+    public IReadOnlyList<string> Replace(IReadOnlyList<(ExportSchedule Schedule, string Source)> discovered)
+    {
+        var current = _state;
+        var ignored = new List<string>();
+        var taken = _fixed.Select(r => r.Code).ToHashSet(StringComparer.Ordinal);
+        var next = new List<ServedRegister>();
+        foreach (var (schedule, source) in discovered.OrderBy(d => d.Source, StringComparer.Ordinal))
+        {
+            var code = schedule.Spec.Register;
+            if (!taken.Add(code))
+            {
+                ignored.Add($"{source}: register {code} is already served from another schedule");
+                continue;
+            }
+
+            var identity = StorageIdentity(schedule);
+            var existing = current.Discovered.FirstOrDefault(r => r.Code == code && r.StorageIdentity == identity);
+            next.Add(existing ?? new ServedRegister(code, _openReader(schedule.Spec.Storage), _settings.AccessOf(code), identity));
+        }
+
+        _state = new State(_fixed, next);
+        return ignored;
+    }
+
+    private static string StorageIdentity(ExportSchedule schedule) =>
+        System.Text.Json.JsonSerializer.Serialize(schedule.Spec.Storage, ScheduleDocument.JsonOptions);
+
+    private sealed class State
+    {
+        public State(IReadOnlyList<ServedRegister> fixedRegisters, IReadOnlyList<ServedRegister> discovered)
+        {
+            Discovered = discovered;
+            All = [.. fixedRegisters.Concat(discovered).OrderBy(r => r.Code, StringComparer.Ordinal)];
+            ByCode = All.ToDictionary(r => r.Code, StringComparer.OrdinalIgnoreCase);
+        }
+
+        public IReadOnlyList<ServedRegister> Discovered { get; }
+
+        public IReadOnlyList<ServedRegister> All { get; }
+
+        public Dictionary<string, ServedRegister> ByCode { get; }
     }
 }
 
 /// <summary>Reads every catalog at start and then every refresh interval, and re-reads the credentials file.</summary>
-internal sealed partial class CatalogRefresher(ServedRegisters registers, Access.CredentialStore credentials, ServerSettings settings, TimeProvider time, ILogger<CatalogRefresher> logger)
+internal sealed partial class CatalogRefresher(ServedRegisters registers, Access.CredentialStore credentials, ServerSettings settings, TimeProvider time, ILogger<CatalogRefresher> logger, Cluster.ClusterSchedules? cluster = null)
     : Microsoft.Extensions.Hosting.BackgroundService
 {
+    /// <summary>False while cluster mode has not yet listed the schedules once.</summary>
+    public bool Discovered { get; private set; } = cluster is null;
+
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         await RefreshAllAsync(cancellationToken).ConfigureAwait(false);
@@ -114,6 +184,24 @@ internal sealed partial class CatalogRefresher(ServedRegisters registers, Access
 
     public async Task RefreshAllAsync(CancellationToken cancellationToken)
     {
+        if (cluster is not null)
+        {
+            try
+            {
+                foreach (var ignored in registers.Replace(await cluster.ListAsync(cancellationToken).ConfigureAwait(false)))
+                {
+                    ScheduleIgnored(ignored);
+                }
+
+                Discovered = true;
+            }
+            catch (Exception e) when ((e is HttpRequestException or System.Text.Json.JsonException or TaskCanceledException) && !cancellationToken.IsCancellationRequested)
+            {
+                // The registers found last time keep being served.
+                DiscoveryFailed(e.Message);
+            }
+        }
+
         foreach (var register in registers.All)
         {
             try
@@ -168,6 +256,12 @@ internal sealed partial class CatalogRefresher(ServedRegisters registers, Access
 
     [LoggerMessage(EventId = 102, Level = LogLevel.Information, Message = "credentials reloaded from {Path}: {Keys} API keys, {Users} users")]
     private partial void CredentialsReloaded(string path, int keys, int users);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "ExportSchedule ignored: {Reason}")]
+    private partial void ScheduleIgnored(string reason);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Warning, Message = "ExportSchedules could not be listed; serving the registers found before: {Reason}")]
+    private partial void DiscoveryFailed(string reason);
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Error, Message = "credentials file rejected; the previous credentials stay in force: {Reason}")]
     private partial void CredentialsRejected(string reason);

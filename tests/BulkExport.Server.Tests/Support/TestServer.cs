@@ -30,7 +30,7 @@ internal sealed class TestServer : IAsyncDisposable
 
     public LogSink Logs { get; }
 
-    public static async Task<TestServer> StartAsync(IReadOnlyList<ExportSchedule> schedules, ServerSettings? settings = null, Func<StorageSpec, IObjectReader>? openReader = null)
+    public static async Task<TestServer> StartAsync(IReadOnlyList<ExportSchedule> schedules, ServerSettings? settings = null, Func<StorageSpec, IObjectReader>? openReader = null, IReadOnlyList<string>? namespaces = null, Uri? kubeApi = null)
     {
         var logs = new LogSink();
         var app = ServerHost.Build(new ServerOptions
@@ -40,6 +40,8 @@ internal sealed class TestServer : IAsyncDisposable
             Urls = ["http://127.0.0.1:0"],
             OpenReader = openReader,
             Logging = b => b.AddProvider(logs),
+            Namespaces = namespaces ?? [],
+            Kubernetes = kubeApi is null ? null : new BulkExport.Server.Cluster.KubernetesConnection(kubeApi, null, null),
         });
         await app.StartAsync();
         return new TestServer(app, logs);
@@ -55,7 +57,9 @@ internal sealed class TestServer : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    public static ExportSchedule LocalSchedule(string register, string root) => Schedule(register, $"local: {{path: '{root}'}}");
+    public static ExportSchedule LocalSchedule(string register, string root) => ScheduleDocument.LoadYaml(LocalScheduleYaml(register, root), "test schedule");
+
+    public static string LocalScheduleYaml(string register, string root) => ScheduleYaml(register, $"local: {{path: '{root}'}}");
 
     public static ExportSchedule S3Schedule(string register, S3rverFixture s3, string prefix) =>
         Schedule(register, $"s3: {{bucket: {S3rverFixture.Bucket}, prefix: '{prefix}', endpoint: '{s3.Endpoint}', forcePathStyle: true, compatibility: Legacy}}");
@@ -75,7 +79,9 @@ internal sealed class TestServer : IAsyncDisposable
     public static Func<StorageSpec, IObjectReader> S3rverReader() =>
         storage => storage.Local is { } local ? LocalObjectStore.ForReading(local.Path) : new S3ObjectStore(storage.S3!, S3rverFixture.Credentials);
 
-    private static ExportSchedule Schedule(string register, string storage) => ScheduleDocument.LoadYaml($$$"""
+    private static ExportSchedule Schedule(string register, string storage) => ScheduleDocument.LoadYaml(ScheduleYaml(register, storage), "test schedule");
+
+    private static string ScheduleYaml(string register, string storage) => $$$"""
         apiVersion: bulkexport.io/v1alpha1
         kind: ExportSchedule
         metadata: {name: {{{register.ToLowerInvariant()}}}}
@@ -88,7 +94,7 @@ internal sealed class TestServer : IAsyncDisposable
             - {name: Adresse, key: [id]}
           storage:
             {{{storage}}}
-        """, "test schedule");
+        """;
 }
 
 /// <summary>Every log line the service writes, to check what the access log names.</summary>
