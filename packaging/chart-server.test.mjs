@@ -35,8 +35,11 @@ const localArgs = [
   "--set", "server.storageClaim.mountPath=/exports",
   "--set-json", `server.schedules={"dar":{"apiVersion":"bulkexport.io/v1alpha1","kind":"ExportSchedule","metadata":{"name":"dar"},"spec":{"register":"DAR","total":{"schedule":"0 3 * * 6"},"delta":{"schedule":"0 3 * * *"},"source":{"files":{"path":"/data"}},"entities":[{"name":"Adresse","key":["id"]}],"storage":{"local":{"path":"/exports"}}}}}`,
 ];
+const clusterArgs = ["--set", "server.enabled=true", "--set", "server.namespaces={registers,exports}", "--set", "server.storageCredentialsSecret=s3-readonly"];
 const renders = {
   default: render("default"),
+  cluster: render("server-cluster", ...clusterArgs),
+  clusterAll: render("server-cluster-all", "--set", "server.enabled=true", "--set", "server.namespaces={*}"),
   s3: render("server-s3", "-f", join(chart, "ci", "server-values.yaml")),
   local: render("server-local", ...localArgs),
 };
@@ -49,25 +52,25 @@ test("default values render no server object", () => {
 });
 
 test("helm lint --strict passes with the server enabled", () => {
-  for (const args of [["-f", join(chart, "ci", "server-values.yaml")], localArgs]) {
+  for (const args of [["-f", join(chart, "ci", "server-values.yaml")], localArgs, clusterArgs]) {
     const r = run(helm, ["lint", "--strict", chart, ...args]);
     assert.equal(r.code, 0, r.out);
   }
 });
 
 test("every rendered server object validates against the upstream schemas", () => {
-  const r = run(process.execPath, [validator, renders.s3.file, renders.local.file]);
+  const r = run(process.execPath, [validator, renders.s3.file, renders.local.file, renders.cluster.file, renders.clusterAll.file]);
   assert.equal(r.code, 0, r.out);
   for (const kind of ["Deployment", "Service", "Ingress", "ConfigMap"]) {
     assert.match(r.out, new RegExp(`^ok ${kind} bulkexport/rel-bulkexport-operator-server$`, "m"));
   }
 });
 
-test("server pod: the operator's hardened security, no API token, read-only mounts, probes", () => {
-  for (const [name, r] of [["s3", renders.s3], ["local", renders.local]]) {
+test("server pod: the operator's hardened security, no API token unless in cluster mode, read-only mounts, probes", () => {
+  for (const [name, r] of [["s3", renders.s3], ["local", renders.local], ["cluster", renders.cluster]]) {
     const spec = pod(r);
     const c = spec.containers[0];
-    assert.equal(spec.automountServiceAccountToken, false, name);
+    assert.equal(spec.automountServiceAccountToken, name === "cluster", name);
     assert.equal(spec.securityContext.runAsNonRoot, true, name);
     assert.equal(spec.securityContext.seccompProfile.type, "RuntimeDefault", name);
     assert.equal(c.securityContext.readOnlyRootFilesystem, true, name);
@@ -102,6 +105,22 @@ test("S3 values: read-only storage credentials as env from the Secret, credentia
   assert.notEqual(labels["app.kubernetes.io/name"], "bulkexport-operator");
 });
 
+test("cluster mode: --namespaces, its own ServiceAccount, get/list on exportschedules only, per namespace or cluster-wide", () => {
+  const spec = pod(renders.cluster);
+  assert.equal(spec.serviceAccountName, "rel-bulkexport-operator-server");
+  const args = spec.containers[0].args;
+  assert.equal(args[args.indexOf("--namespaces") + 1], "registers,exports");
+  const roles = ofKind(renders.cluster, "Role");
+  assert.deepEqual(roles.map((r) => r.metadata.namespace).sort(), ["exports", "registers"]);
+  for (const role of [...roles, ...ofKind(renders.clusterAll, "ClusterRole")]) {
+    assert.deepEqual(role.rules, [{ apiGroups: ["bulkexport.io"], resources: ["exportschedules"], verbs: ["get", "list"] }]);
+  }
+  assert.equal(ofKind(renders.cluster, "ClusterRole").length, 0);
+  assert.equal(ofKind(renders.clusterAll, "Role").length, 0);
+  const binding = ofKind(renders.clusterAll, "ClusterRoleBinding")[0];
+  assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: "rel-bulkexport-operator-server", namespace: "bulkexport" }]);
+});
+
 test("the rendered server.yaml and schedules pass the server's own validation", (t) => {
   if (!existsSync(serverDll)) {
     t.skip("server is not built (make build)");
@@ -130,7 +149,8 @@ test("values.schema.json rejects bad server values", () => {
     [["--set", "server.port=80"], /port/],
     [["--set", "server.settings.credentialsFile=/x"], /credentialsFile|settings/],
     [["--set", "server.service.type=External"], /type/],
-    [["--set", "server.enabled=true"], /server.schedules/],
+    [["--set", "server.enabled=true"], /server.schedules or server.namespaces/],
+    [["--set", "server.namespaces={Not_A_Namespace}"], /namespaces/],
   ]) {
     const r = run(helm, ["template", "rel", chart, ...args]);
     assert.notEqual(r.code, 0, `accepted ${args.join(" ")}`);
