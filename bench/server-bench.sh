@@ -5,7 +5,8 @@
 #   - GetFile of a 32 MiB zip from the local store, next to nginx serving the same file (goal: 0.8x
 #     nginx's throughput).
 # wrk and nginx come from Debian (installed here when missing). Rounds alternate server and nginx;
-# medians are reported with the load average. BENCH_SECONDS (default 8) and BENCH_ROUNDS (default 3).
+# medians are reported with the load average. BENCH_SECONDS (default 8), BENCH_ROUNDS (default 3),
+# BENCH_CASES (default "listing file").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -134,7 +135,7 @@ for url in "$listing_server" "$listing_nginx" "$file_server" "$file_nginx"; do
 done
 
 declare -A results
-for case in listing file; do
+for case in ${BENCH_CASES:-listing file}; do
   for ((r = 1; r <= rounds; r++)); do
     for side in server nginx; do
       var="${case}_${side}"
@@ -148,7 +149,7 @@ done
 {
   echo "server bench $(date -u +%FT%TZ), $(nproc) CPUs, wrk -t2 -c$connections -d${seconds}s, $rounds rounds interleaved; medians"
   echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-  python3 - "${results[listing.server]}" "${results[listing.nginx]}" "${results[file.server]}" "${results[file.nginx]}" <<'PY'
+  python3 - "${results[listing.server]:-0 0 0}" "${results[listing.nginx]:-1 0 1}" "${results[file.server]:-0 0 0}" "${results[file.nginx]:-1 0 1}" <<'PY'
 import statistics, sys
 def med(s, i):
     return statistics.median(float(x.split()[i]) for x in s.split(";") if x)
