@@ -105,6 +105,8 @@ if [[ -s $work/out/SMOKE/catalog.json ]]; then
   packaging/image-local.sh server "$tag"
   srv=bulkexport/server:$tag
   check "server image: runtime starts in the scratch rootfs (read-only, non-root)" runtime_starts "$srv" --help
+  # The server validates schedules as the exporter does, spec.timeZone included.
+  check "server image has time zone data" has_tzdata "$srv"
   check "server image runs as a non-root numeric user" test "$(docker image inspect -f '{{.Config.User}}' "$srv")" = 1654:1654
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   cid=$(docker run -d --rm --read-only --tmpfs /tmp:rw,nosuid,nodev,size=16m --cap-drop ALL --security-opt no-new-privileges \
