@@ -103,19 +103,11 @@ public sealed class GetFileTests(SampleServerFixture sample) : IClassFixture<Sam
     [InlineData("DAR%00.zip", "control")]
     [InlineData("a%20b.zip", "not a file name")]
     public async Task Filenames_that_look_like_paths_or_carry_control_characters_are_400(string filename, string expected)
-    {
-        using var response = await sample.Client.GetAsync(Path + "?Filename=" + filename);
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Contains(expected, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-    }
+        => await sample.Client.BadRequestAsync(Path + "?Filename=" + filename, expected);
 
     [Fact]
     public async Task An_overlong_filename_is_400()
-    {
-        using var response = await sample.Client.GetAsync(Path + "?Filename=" + new string('a', 300) + ".zip");
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Contains("longer than", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-    }
+        => await sample.Client.BadRequestAsync(Path + "?Filename=" + new string('a', 300) + ".zip", "longer than");
 
     [Theory]
     [InlineData("", "give Filename")]
@@ -130,11 +122,7 @@ public sealed class GetFileTests(SampleServerFixture sample) : IClassFixture<Sam
     [InlineData("?Register=DAR&Version=x", "Version")]
     [InlineData("?Register=DAR&Entity=Adresse", "unknown parameter 'Entity'")]
     public async Task Parameter_rules_of_the_guide_are_400(string query, string expected)
-    {
-        using var response = await sample.Client.GetAsync(Path + query);
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Contains(expected, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-    }
+        => await sample.Client.BadRequestAsync(Path + query, expected);
 
     [Fact]
     public async Task Latest_total_for_entity_is_the_newest_generation_in_the_newest_version()
