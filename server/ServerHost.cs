@@ -98,7 +98,7 @@ internal static class ServerHost
         }
 
         app.MapGet("/healthz", () => Results.Text("ok")).ExcludeFromDescription();
-        app.MapGet("/readyz", (ServedRegisters served, CatalogRefresher refresher) => refresher.Discovered && served.All.All(r => r.Loaded)
+        app.MapGet("/readyz", (ServedRegisters served, CatalogRefresher refresher) => refresher.Discovered && served.Fixed.All(r => r.Loaded)
             ? Results.Text("ready")
             : Results.Text("catalogs not read yet", statusCode: StatusCodes.Status503ServiceUnavailable)).ExcludeFromDescription();
         app.MapFileDownloads();

@@ -82,6 +82,9 @@ internal sealed class ServedRegisters
 
     public IReadOnlyList<ServedRegister> All => _state.All;
 
+    /// <summary>The <c>--config</c> registers; readiness waits for them (a discovered register whose store is down only logs).</summary>
+    public IReadOnlyList<ServedRegister> Fixed => _fixed;
+
     /// <summary>From the settings, so the answer to anonymous callers does not depend on what was discovered.</summary>
     public bool AnyRestricted => _settings.Registers.Values.Any(a => !a.IsPublic);
 
