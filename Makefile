@@ -4,7 +4,7 @@ DOTNET ?= dotnet
 CONFIG ?= Release
 OUT ?= out
 
-.PHONY: build deps test test-exporter test-operator demo bench bench-operator clean
+.PHONY: build deps test test-exporter test-operator test-server-consumer demo serve bench bench-operator clean
 
 build:
 	$(DOTNET) build Operator.sln -c $(CONFIG) -nologo -v q
@@ -18,9 +18,21 @@ deps:
 # The one test command: CI (.ci/run) runs exactly this; it installs what it needs itself.
 test: deps build test-packaging
 	$(DOTNET) test Operator.sln -c $(CONFIG) --no-build -nologo -v q --logger "console;verbosity=minimal"
+	$(MAKE) test-server-consumer
+
+# The download service driven with curl over the demo's output, as a consumer would.
+test-server-consumer:
+	bash tests/server-consumer.sh
 
 demo:
 	bash examples/dar/demo.sh $(OUT)
+
+# The download service over the demo's output (runs the demo first when there is none): http://localhost:8080/
+SERVE_URLS ?= http://localhost:8080
+serve:
+	[ -f $(OUT)/DAR/catalog.json ] && [ -f $(OUT)/demo/schedule.yaml ] || bash examples/dar/demo.sh $(OUT)
+	$(DOTNET) build server -c $(CONFIG) -nologo -v q
+	$(DOTNET) server/bin/$(CONFIG)/net10.0/server.dll --config $(OUT)/demo/schedule.yaml --urls $(SERVE_URLS) $(SERVE_ARGS)
 
 bench:
 	$(MAKE) bench-operator
@@ -62,11 +74,13 @@ test-image: deps
 image:
 	$(DOCKER) build -f exporter/Dockerfile -t $(IMAGE_PREFIX)/exporter:$(TAG) .
 	$(DOCKER) build -f operator/Dockerfile -t $(IMAGE_PREFIX)/operator:$(TAG) .
+	$(DOCKER) build -f server/Dockerfile -t $(IMAGE_PREFIX)/server:$(TAG) .
 
 # Same images without any registry: self-contained publish plus host libraries, FROM scratch.
 image-local:
 	bash packaging/image-local.sh exporter $(TAG)
 	bash packaging/image-local.sh operator $(TAG)
+	bash packaging/image-local.sh server $(TAG)
 
 helm-lint:
 	$(HELM) lint --strict $(CHART)

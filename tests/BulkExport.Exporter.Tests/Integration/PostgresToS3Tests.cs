@@ -8,6 +8,7 @@ using BulkExport.Publishing.Stores.S3;
 using BulkExport.Exporter.Tests.Fixtures;
 using BulkExport.Exporter.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
+using BulkExport.Tests.Shared;
 
 namespace BulkExport.Exporter.Tests.Integration;
 

@@ -6,6 +6,7 @@ using BulkExport.Api;
 using BulkExport.Publishing.Stores;
 using BulkExport.Publishing.Stores.S3;
 using BulkExport.Exporter.Tests.Fixtures;
+using BulkExport.Tests.Shared;
 
 namespace BulkExport.Exporter.Tests.Storage.S3;
 

@@ -5,6 +5,7 @@ using BulkExport.Api;
 using BulkExport.Publishing.Stores.S3;
 using BulkExport.Exporter.Tests.Fixtures;
 using Xunit.Abstractions;
+using BulkExport.Tests.Shared;
 
 namespace BulkExport.Exporter.Tests.Storage.S3;
 

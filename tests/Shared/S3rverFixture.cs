@@ -1,12 +1,14 @@
 using System.Diagnostics;
+using System.Net;
 using System.Net.Sockets;
 using Amazon.Runtime;
 
-namespace BulkExport.Exporter.Tests.Fixtures;
+namespace BulkExport.Tests.Shared;
 
 /// <summary>
 /// s3rver 3.7.1 (installed by .ci/install.sh into .tools/) on 127.0.0.1 and a free port, with one bucket,
 /// its data in a temp directory removed at the end. s3rver checks signatures against its fixed S3RVER key.
+/// Compiled into every test project that needs it (tests/Shared).
 /// </summary>
 public sealed class S3rverFixture : IAsyncLifetime
 {
@@ -25,7 +27,7 @@ public sealed class S3rverFixture : IAsyncLifetime
     {
         var script = FindScript();
         Directory.CreateDirectory(_root);
-        Port = PostgresFixture.FreePort();
+        Port = FreePort();
         var start = new ProcessStartInfo("node")
         {
             RedirectStandardOutput = true,
@@ -67,6 +69,13 @@ public sealed class S3rverFixture : IAsyncLifetime
 
         // The bucket is configured just after the port opens.
         await Task.Delay(300);
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public Task DisposeAsync()

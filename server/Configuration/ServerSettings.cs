@@ -1,0 +1,329 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using BulkExport.Api;
+using YamlDotNet.Core;
+
+namespace BulkExport.Server.Configuration;
+
+/// <summary>
+/// The download service's own settings (<c>--settings server.yaml</c>): who may read which register,
+/// rate limits, presigned URL lifetime, refresh interval, publisher shown in data.json. Parsed and
+/// validated once at start; every duration and number is typed here, so nothing downstream parses text.
+/// </summary>
+internal sealed partial record ServerSettings
+{
+    /// <summary>SigV4 presigned URLs are valid for at most seven days.</summary>
+    public static readonly TimeSpan MaxPresignLifetime = TimeSpan.FromDays(7);
+
+    /// <summary>Absolute base of links in data.json, Atom and the page; null: the request's scheme and host.</summary>
+    public Uri? PublicBaseUrl { get; init; }
+
+    /// <summary>Lifetime of a presigned S3 URL: long enough to download the largest file.</summary>
+    public TimeSpan PresignLifetime { get; init; } = TimeSpan.FromHours(12);
+
+    /// <summary>How often the catalog (a conditional GET) and the credentials file are checked for changes.</summary>
+    public TimeSpan RefreshInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary><c>max-age</c> of listings, feeds and latest redirects (data files are immutable).</summary>
+    public TimeSpan ListingMaxAge { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Generations per Atom page: the subscription document and each RFC 5005 archive hold one bucket.</summary>
+    public int FeedPageSize { get; init; } = 50;
+
+    public string? CredentialsFile { get; init; }
+
+    public RateLimitSettings? RateLimit { get; init; }
+
+    public string PublisherName { get; init; } = "BulkExport";
+
+    public string ContactEmail { get; init; } = "downloads@example.org";
+
+    /// <summary>Access per register; a register not listed is public.</summary>
+    public IReadOnlyDictionary<string, RegisterAccess> Registers { get; init; } = new Dictionary<string, RegisterAccess>(StringComparer.Ordinal);
+
+    public RegisterAccess AccessOf(string register) => Registers.TryGetValue(register, out var access) ? access : RegisterAccess.Public;
+
+    public static ServerSettings LoadFile(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigurationException(path, [new ValidationError("--settings", $"cannot read '{path}': {e.Message}")]);
+        }
+
+        return Parse(text, path);
+    }
+
+    public static ServerSettings Parse(string yaml, string source)
+    {
+        var root = Yaml.ParseSingle(yaml, source);
+        var errors = new List<ValidationError>();
+        var settings = Bind(root, errors);
+        return errors.Count > 0 ? throw new ConfigurationException(source, errors) : settings;
+    }
+
+    private static ServerSettings Bind(JsonObject root, List<ValidationError> errors)
+    {
+        Yaml.RejectUnknown(root, "", errors, "publicBaseUrl", "presignLifetime", "refreshInterval", "listingMaxAge", "feedPageSize", "credentialsFile", "rateLimit", "publisher", "registers");
+        var settings = new ServerSettings();
+        if (Yaml.String(root, "publicBaseUrl", errors) is { } baseUrl)
+        {
+            if (Uri.TryCreate(baseUrl, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && string.IsNullOrEmpty(uri.Query))
+            {
+                settings = settings with { PublicBaseUrl = new Uri(uri.GetLeftPart(UriPartial.Path).TrimEnd('/') + "/") };
+            }
+            else
+            {
+                errors.Add(new("publicBaseUrl", $"'{baseUrl}' is not an absolute http(s) URL without a query"));
+            }
+        }
+
+        settings = settings with
+        {
+            PresignLifetime = Yaml.Duration(root, "presignLifetime", errors, settings.PresignLifetime, MaxPresignLifetime),
+            RefreshInterval = Yaml.Duration(root, "refreshInterval", errors, settings.RefreshInterval, TimeSpan.FromDays(1)),
+            ListingMaxAge = Yaml.Duration(root, "listingMaxAge", errors, settings.ListingMaxAge, TimeSpan.FromDays(1), allowZero: true),
+            FeedPageSize = Yaml.Integer(root, "feedPageSize", errors, settings.FeedPageSize, 1, 10_000),
+            CredentialsFile = Yaml.String(root, "credentialsFile", errors),
+        };
+
+        if (root["rateLimit"] is { } rate)
+        {
+            if (rate is JsonObject r)
+            {
+                Yaml.RejectUnknown(r, "rateLimit.", errors, "requestsPerSecond", "burst");
+                var perSecond = Yaml.Integer(r, "requestsPerSecond", errors, 0, 1, 1_000_000, "rateLimit.", required: true);
+                var burst = Yaml.Integer(r, "burst", errors, perSecond, 1, 1_000_000, "rateLimit.");
+                settings = settings with { RateLimit = new RateLimitSettings(perSecond, burst) };
+            }
+            else
+            {
+                errors.Add(new("rateLimit", "must be a mapping with requestsPerSecond and burst"));
+            }
+        }
+
+        if (root["publisher"] is JsonObject publisher)
+        {
+            Yaml.RejectUnknown(publisher, "publisher.", errors, "name", "email");
+            settings = settings with
+            {
+                PublisherName = Yaml.String(publisher, "name", errors, "publisher.") ?? settings.PublisherName,
+                ContactEmail = Yaml.String(publisher, "email", errors, "publisher.") ?? settings.ContactEmail,
+            };
+            if (!settings.ContactEmail.Contains('@', StringComparison.Ordinal))
+            {
+                errors.Add(new("publisher.email", $"'{settings.ContactEmail}' is not an e-mail address"));
+            }
+        }
+        else if (root["publisher"] is not null)
+        {
+            errors.Add(new("publisher", "must be a mapping with name and email"));
+        }
+
+        var registers = new Dictionary<string, RegisterAccess>(StringComparer.Ordinal);
+        if (root["registers"] is JsonObject map)
+        {
+            foreach (var (name, value) in map)
+            {
+                var path = $"registers.{name}";
+                if (!RegisterPattern().IsMatch(name))
+                {
+                    errors.Add(new(path, $"'{name}' does not match ^[A-Z][A-Z0-9]{{0,31}}$"));
+                    continue;
+                }
+
+                if (RegisterAccess.Bind(value, path, errors) is { } access)
+                {
+                    registers[name] = access;
+                }
+            }
+        }
+        else if (root["registers"] is not null)
+        {
+            errors.Add(new("registers", "must be a mapping from register code to its access"));
+        }
+
+        if (settings.CredentialsFile is null && registers.FirstOrDefault(r => !r.Value.IsPublic) is { Key: not null } restricted)
+        {
+            errors.Add(new($"registers.{restricted.Key}.access", "is restricted, but no credentialsFile is set"));
+        }
+
+        return settings with { Registers = registers };
+    }
+
+    [GeneratedRegex("^[A-Z][A-Z0-9]{0,31}$")]
+    private static partial Regex RegisterPattern();
+}
+
+internal sealed record RateLimitSettings(int RequestsPerSecond, int Burst);
+
+/// <summary>Who may read a register: everyone, or callers presenting an API key and/or a service user granted it.</summary>
+internal sealed record RegisterAccess(bool IsPublic, bool ApiKeys, bool Basic)
+{
+    public const string PublicText = "public";
+    public const string RestrictedText = "restricted";
+    public const string ApiKeyMethod = "apiKey";
+    public const string BasicMethod = "basic";
+
+    public static readonly RegisterAccess Public = new(true, false, false);
+
+    public static RegisterAccess? Bind(JsonNode? node, string path, List<ValidationError> errors)
+    {
+        if (node is not JsonObject o)
+        {
+            errors.Add(new(path, $"must be a mapping with access ({PublicText} or {RestrictedText}) and, when restricted, methods"));
+            return null;
+        }
+
+        Yaml.RejectUnknown(o, path + ".", errors, "access", "methods");
+        var access = Yaml.String(o, "access", errors, path + ".");
+        if (access is not (PublicText or RestrictedText))
+        {
+            errors.Add(new($"{path}.access", access is null ? $"required: {PublicText} or {RestrictedText}" : $"'{access}' is not {PublicText} or {RestrictedText}"));
+            return null;
+        }
+
+        if (access == PublicText)
+        {
+            if (o["methods"] is not null)
+            {
+                errors.Add(new($"{path}.methods", "applies only to a restricted register"));
+            }
+
+            return Public;
+        }
+
+        bool apiKeys = true, basic = true;
+        if (o["methods"] is { } methods)
+        {
+            if (methods is not JsonArray list || list.Count == 0 || list.Any(m => m?.GetValueKind() != JsonValueKind.String))
+            {
+                errors.Add(new($"{path}.methods", $"must be a non-empty list of {ApiKeyMethod} and/or {BasicMethod}"));
+                return null;
+            }
+
+            var names = list.Select(m => (string)m!).ToList();
+            foreach (var bad in names.Where(n => n is not (ApiKeyMethod or BasicMethod)))
+            {
+                errors.Add(new($"{path}.methods", $"'{bad}' is not {ApiKeyMethod} or {BasicMethod}"));
+            }
+
+            apiKeys = names.Contains(ApiKeyMethod);
+            basic = names.Contains(BasicMethod);
+        }
+
+        return new RegisterAccess(false, apiKeys, basic);
+    }
+}
+
+/// <summary>A settings or credentials file that cannot be used; carries every problem found.</summary>
+internal sealed class ConfigurationException(string source, IReadOnlyList<ValidationError> errors)
+    : Exception($"{source}: {errors.Count} problem(s):{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", errors))
+{
+    public IReadOnlyList<ValidationError> Errors { get; } = errors;
+}
+
+/// <summary>Typed reads of the YAML (as JSON, through the api's one YAML reader), each failure naming its path.</summary>
+internal static class Yaml
+{
+    public static JsonObject ParseSingle(string yaml, string source)
+    {
+        List<JsonNode?> documents;
+        try
+        {
+            documents = ScheduleDocument.ParseYaml(yaml);
+        }
+        catch (YamlException e)
+        {
+            throw new ConfigurationException(source, [new ValidationError("(document)", $"not valid YAML at line {e.Start.Line}, column {e.Start.Column}: {e.InnerException?.Message ?? e.Message}")]);
+        }
+
+        return documents switch
+        {
+            [] or [null] => [],
+            [JsonObject o] => o,
+            [_] => throw new ConfigurationException(source, [new ValidationError("(document)", "must be a mapping")]),
+            _ => throw new ConfigurationException(source, [new ValidationError("(document)", $"{documents.Count} documents found; the file must hold exactly one")]),
+        };
+    }
+
+    public static void RejectUnknown(JsonObject o, string prefix, List<ValidationError> errors, params string[] known)
+    {
+        foreach (var (name, _) in o)
+        {
+            if (!known.Contains(name, StringComparer.Ordinal))
+            {
+                errors.Add(new(prefix + name, $"unknown setting; expected one of {string.Join(", ", known)}"));
+            }
+        }
+    }
+
+    public static string? String(JsonObject o, string name, List<ValidationError> errors, string prefix = "")
+    {
+        var node = o[name];
+        if (node is null)
+        {
+            return null;
+        }
+
+        if (node.GetValueKind() != JsonValueKind.String || string.IsNullOrWhiteSpace((string?)node))
+        {
+            errors.Add(new(prefix + name, "must be a non-empty string"));
+            return null;
+        }
+
+        return (string)node!;
+    }
+
+    public static TimeSpan Duration(JsonObject o, string name, List<ValidationError> errors, TimeSpan fallback, TimeSpan max, bool allowZero = false)
+    {
+        if (String(o, name, errors) is not { } text)
+        {
+            return fallback;
+        }
+
+        if (!GoDuration.TryParse(text, out var value))
+        {
+            errors.Add(new(name, $"'{text}' is not a duration like 90s, 15m or 12h"));
+            return fallback;
+        }
+
+        if (value < TimeSpan.Zero || (value == TimeSpan.Zero && !allowZero) || value > max)
+        {
+            errors.Add(new(name, $"'{text}' must be {(allowZero ? "at least 0" : "above 0")} and at most {GoDurationText(max)}"));
+            return fallback;
+        }
+
+        return value;
+    }
+
+    public static int Integer(JsonObject o, string name, List<ValidationError> errors, int fallback, int min, int max, string prefix = "", bool required = false)
+    {
+        var node = o[name];
+        if (node is null)
+        {
+            if (required)
+            {
+                errors.Add(new(prefix + name, "required"));
+            }
+
+            return fallback;
+        }
+
+        if (node.GetValueKind() != JsonValueKind.Number || !int.TryParse(node.ToJsonString(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            errors.Add(new(prefix + name, $"must be a whole number from {min} to {max}"));
+            return fallback;
+        }
+
+        return value;
+    }
+
+    private static string GoDurationText(TimeSpan value) => $"{(long)value.TotalHours}h";
+}

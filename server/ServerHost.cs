@@ -1,0 +1,161 @@
+using System.Globalization;
+using System.Threading.RateLimiting;
+using BulkExport.Api;
+using BulkExport.Publishing.Stores;
+using BulkExport.Publishing.Stores.S3;
+using BulkExport.Server.Access;
+using BulkExport.Server.Configuration;
+using BulkExport.Server.Discovery;
+using BulkExport.Server.Endpoints;
+using BulkExport.Server.Registers;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+
+namespace BulkExport.Server;
+
+/// <summary>What the command line (or a test) gives the service.</summary>
+internal sealed record ServerOptions
+{
+    public required IReadOnlyList<(ExportSchedule Schedule, string Source)> Schedules { get; init; }
+
+    public ServerSettings Settings { get; init; } = new();
+
+    public IReadOnlyList<string> Urls { get; init; } = ["http://localhost:8080"];
+
+    /// <summary>Opens a schedule's storage read-only; null: the local directory or S3 with credentials from the environment.</summary>
+    public Func<StorageSpec, IObjectReader>? OpenReader { get; init; }
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Cluster mode: namespaces whose ExportSchedules are served as well (<c>*</c>: all); empty: off.</summary>
+    public IReadOnlyList<string> Namespaces { get; init; } = [];
+
+    /// <summary>The API server for cluster mode; null: in-cluster (service account token and CA).</summary>
+    public Cluster.KubernetesConnection? Kubernetes { get; init; }
+
+    /// <summary>Extra logging setup after the defaults (tests capture the access log).</summary>
+    public Action<ILoggingBuilder>? Logging { get; init; }
+}
+
+internal static class ServerHost
+{
+    /// <summary>The whole service; throws <see cref="ConfigurationException"/> before listening when the configuration cannot be used.</summary>
+    public static WebApplication Build(ServerOptions options)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = Directory.GetCurrentDirectory() });
+        builder.WebHost.UseUrls([.. options.Urls]);
+        builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
+        ConfigureLogging(builder.Logging);
+        options.Logging?.Invoke(builder.Logging);
+
+        var settings = options.Settings;
+        var credentials = new CredentialStore(settings.CredentialsFile);
+        credentials.Reload();
+        var openReader = options.OpenReader ?? (storage => OpenReader(storage, options.Time));
+        var discovering = options.Namespaces.Count > 0;
+        var registers = ServedRegisters.FromSchedules(options.Schedules, settings, openReader, discovering);
+
+        var services = builder.Services;
+        services.AddSingleton(settings);
+        services.AddSingleton(registers);
+        services.AddSingleton(credentials);
+        services.AddSingleton(options.Time);
+        services.AddSingleton<FileDelivery>();
+        if (discovering)
+        {
+            var connection = options.Kubernetes ?? Cluster.KubernetesConnection.InCluster();
+            services.AddSingleton(sp => new Cluster.ClusterSchedules(options.Namespaces, connection, sp.GetRequiredService<ILoggerFactory>().CreateLogger<Cluster.ClusterSchedules>()));
+        }
+
+        services.AddSingleton<CatalogRefresher>();
+        services.AddHostedService(sp => sp.GetRequiredService<CatalogRefresher>());
+        services.AddOpenApi(o => o.AddOperationTransformer((operation, context, _) =>
+        {
+            // One endpoint answers GET and HEAD; operation ids must still be unique in the document.
+            if (operation.OperationId is not null && HttpMethods.IsHead(context.Description.HttpMethod ?? ""))
+            {
+                operation.OperationId += "Head";
+            }
+
+            return Task.CompletedTask;
+        }));
+        if (settings.RateLimit is { } limit)
+        {
+            services.AddRateLimiter(o => ConfigureRateLimit(o, limit));
+        }
+
+        var app = builder.Build();
+        app.UseMiddleware<AccessLogMiddleware>();
+        app.UseMiddleware<AccessMiddleware>();
+        if (settings.RateLimit is not null)
+        {
+            app.UseRateLimiter();
+        }
+
+        app.MapGet("/healthz", () => Results.Text("ok")).ExcludeFromDescription();
+        app.MapGet("/readyz", (ServedRegisters served, CatalogRefresher refresher) => refresher.Discovered && served.Fixed.All(r => r.Loaded)
+            ? Results.Text("ready")
+            : Results.Text("catalogs not read yet", statusCode: StatusCodes.Status503ServiceUnavailable)).ExcludeFromDescription();
+        app.MapFileDownloads();
+        app.MapDiscovery();
+        app.MapOpenApi();
+        return app;
+    }
+
+    private static IObjectReader OpenReader(StorageSpec storage, TimeProvider time) =>
+        storage.Local is { } local
+            ? LocalObjectStore.ForReading(local.Path)
+            : new S3ObjectStore(storage.S3!, S3ObjectStore.CredentialsFromEnvironment(), time);
+
+    /// <summary>A token bucket per API key or user, and per address for anonymous callers; probes are never limited.</summary>
+    private static void ConfigureRateLimit(RateLimiterOptions options, RateLimitSettings limit)
+    {
+        options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+        options.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
+        {
+            if (context.Request.Path.StartsWithSegments("/healthz") || context.Request.Path.StartsWithSegments("/readyz"))
+            {
+                return RateLimitPartition.GetNoLimiter("probes");
+            }
+
+            var caller = AccessPolicy.CallerOf(context);
+            var key = caller.IsAnonymous ? "ip:" + context.Connection.RemoteIpAddress : caller.Id;
+            return RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = limit.Burst,
+                TokensPerPeriod = limit.RequestsPerSecond,
+                ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                QueueLimit = 0,
+                AutoReplenishment = true,
+            });
+        });
+        options.OnRejected = async (rejected, cancellationToken) =>
+        {
+            var seconds = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)) : 1;
+            rejected.HttpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+            await Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too Many Requests", detail: $"rate limit reached; retry after {seconds} s")
+                .ExecuteAsync(rejected.HttpContext).ConfigureAwait(false);
+        };
+    }
+
+    private static void ConfigureLogging(ILoggingBuilder logging)
+    {
+        logging.ClearProviders();
+        logging.SetMinimumLevel(LogLevel.Information);
+        logging.AddFilter("Microsoft", LogLevel.Warning);
+        logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
+        logging.AddFilter("System", LogLevel.Warning);
+        logging.AddJsonConsole(o =>
+        {
+            o.IncludeScopes = false;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            o.UseUtcTimestamp = true;
+        });
+        logging.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+    }
+}
