@@ -66,7 +66,7 @@ internal sealed partial class ExportRunner(
         LogClaimed(spec.Register, generation, kind, ledgerState.Latest?.Generation);
         Crash(CrashPoint.AfterClaim);
 
-        var abandoned = RunTempDirectory.DeleteAbandoned(options.TempRoot, time);
+        var abandoned = RunTempDirectory.DeleteAbandoned(options.TempRoot);
         if (abandoned.Count > 0)
         {
             LogAbandonedTemp(abandoned.Count, options.TempRoot);

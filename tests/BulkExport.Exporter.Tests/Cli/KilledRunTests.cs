@@ -143,7 +143,7 @@ public sealed class KilledRunTests(ITestOutputHelper output) : IDisposable
             var fired = trigger switch
             {
                 Trigger.Claim => File.Exists(Path.Combine(Generations, next + ".claim")),
-                Trigger.Staged => Directory.Exists(Temp) && Directory.EnumerateFiles(Temp, "*", SearchOption.AllDirectories).Any(f => !f.EndsWith("owner.lock", StringComparison.Ordinal)),
+                Trigger.Staged => Directory.Exists(Temp) && Directory.EnumerateDirectories(Temp, RunTempDirectory.Prefix + "*").Any(d => Directory.EnumerateFiles(d, "*", SearchOption.AllDirectories).Any()),
                 Trigger.Uploaded => Directory.EnumerateFiles(Path.Combine(Store, "DAR", "V1"), $"*_{before.HighestClaim + 1}*.zip", SearchOption.AllDirectories).Any(),
                 Trigger.Prepared => File.Exists(Path.Combine(Generations, next + ".pending")),
                 Trigger.Committed => File.Exists(Path.Combine(Generations, next + ".json")),

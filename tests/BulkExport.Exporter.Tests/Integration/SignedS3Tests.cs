@@ -7,6 +7,7 @@ using BulkExport.Exporter.Tests.Support;
 using BulkExport.Publishing.Signing;
 using BulkExport.Publishing.Stores.S3;
 using BulkExport.Publishing.Verification;
+using BulkExport.Tests.Shared;
 
 namespace BulkExport.Exporter.Tests.Integration;
 

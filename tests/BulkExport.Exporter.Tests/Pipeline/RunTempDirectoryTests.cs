@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using BulkExport.Exporter.Pipeline;
-using BulkExport.Exporter.Tests.Support;
 
 namespace BulkExport.Exporter.Tests.Pipeline;
 
@@ -8,7 +7,6 @@ namespace BulkExport.Exporter.Tests.Pipeline;
 public sealed class RunTempDirectoryTests : IDisposable
 {
     private readonly string _root = Directory.CreateTempSubdirectory("run-temp-").FullName;
-    private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
 
     [Fact]
     public void AFolderWhoseOwnerIsAlive_IsKept_AndDeletedWhenTheOwnerIsDone()
@@ -16,7 +14,7 @@ public sealed class RunTempDirectoryTests : IDisposable
         var live = RunTempDirectory.Create(_root);
         File.WriteAllText(Path.Combine(live.FullName, "part.zip"), "x");
 
-        Assert.Empty(RunTempDirectory.DeleteAbandoned(_root, _time));
+        Assert.Empty(RunTempDirectory.DeleteAbandoned(_root));
         Assert.True(File.Exists(Path.Combine(live.FullName, "part.zip")));
 
         live.Dispose();
@@ -36,7 +34,7 @@ public sealed class RunTempDirectoryTests : IDisposable
             killed.Kill();
             await killed.WaitForExitAsync();
 
-            var deleted = RunTempDirectory.DeleteAbandoned(_root, _time);
+            var deleted = RunTempDirectory.DeleteAbandoned(_root);
 
             Assert.Equal([killedFolder], deleted);
             Assert.False(Directory.Exists(killedFolder));
@@ -52,30 +50,50 @@ public sealed class RunTempDirectoryTests : IDisposable
     }
 
     [Fact]
-    public void AFolderWithoutALockFile_IsKeptWhileYoung_AndDeletedOnceOld_OtherFoldersAreNeverTouched()
+    public void AFolderWithoutItsLockFile_IsDeleted_OtherFoldersAreNeverTouched()
     {
-        var young = Directory.CreateDirectory(Path.Combine(_root, RunTempDirectory.Prefix + "1-young")).FullName;
+        // A run takes its lock before it makes the folder and drops it after removing the folder, so
+        // a folder without a lock file was left by a run that died.
+        var orphan = Directory.CreateDirectory(Path.Combine(_root, RunTempDirectory.Prefix + "1-orphan")).FullName;
         var unrelated = Directory.CreateDirectory(Path.Combine(_root, "bulkexport-DAR-3-abc")).FullName;
 
-        Assert.Empty(RunTempDirectory.DeleteAbandoned(_root, _time));
-
-        _time.Advance(TimeSpan.FromMinutes(2));
-        Assert.Equal([young], RunTempDirectory.DeleteAbandoned(_root, _time));
+        Assert.Equal([orphan], RunTempDirectory.DeleteAbandoned(_root));
         Assert.True(Directory.Exists(unrelated));
     }
 
-    /// <summary>Another process holding owner.lock exclusively (flock), as a run does; exec keeps it one process, so a kill releases it.</summary>
+    [Fact]
+    public async Task RunsOfOneProcessStartingAtOnce_NeverDeleteEachOthersFolders()
+    {
+        // The regression: concurrent runs in one process share the root; each run cleans up first.
+        var folders = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(() =>
+        {
+            RunTempDirectory.DeleteAbandoned(_root);
+            var run = RunTempDirectory.Create(_root);
+            RunTempDirectory.DeleteAbandoned(_root);
+            return run;
+        })));
+
+        Assert.All(folders, f => Assert.True(Directory.Exists(f.FullName), f.FullName));
+        foreach (var f in folders)
+        {
+            f.Dispose();
+        }
+
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_root));
+    }
+
+    /// <summary>Another process holding the folder's lock file exclusively (flock), as a run does; exec keeps it one process, so a kill releases it.</summary>
     private Process StartLockHolder(out string folder)
     {
         folder = Path.Combine(_root, $"{RunTempDirectory.Prefix}{Guid.NewGuid():N}");
         Directory.CreateDirectory(folder);
-        var start = new ProcessStartInfo("bash") { ArgumentList = { "-c", "exec 9>\"$1\" && flock -x 9 && exec sleep 60", "lock", Path.Combine(folder, "owner.lock") } };
+        var start = new ProcessStartInfo("bash") { ArgumentList = { "-c", "exec 9>\"$1\" && flock -x 9 && exec sleep 60", "lock", folder + ".lock" } };
         return Process.Start(start)!;
     }
 
     private static async Task WaitForLockAsync(string folder)
     {
-        for (var i = 0; i < 100 && !IsLocked(Path.Combine(folder, "owner.lock")); i++)
+        for (var i = 0; i < 100 && !IsLocked(folder + ".lock"); i++)
         {
             await Task.Delay(50);
         }

@@ -271,6 +271,10 @@ internal sealed class CommitPointFailingStore(IObjectStore inner) : IObjectStore
 
     public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken) => inner.OpenReadAsync(key, cancellationToken);
 
+    public Task<ObjectRead> ReadAsync(string key, ReadConditions conditions, CancellationToken cancellationToken) => inner.ReadAsync(key, conditions, cancellationToken);
+
+    public Uri? PresignGet(string key, TimeSpan lifetime, string? downloadName) => inner.PresignGet(key, lifetime, downloadName);
+
     public IAsyncEnumerable<StoredObject> ListAsync(string prefix, CancellationToken cancellationToken) => inner.ListAsync(prefix, cancellationToken);
 
     public Task CopyAsync(string sourceKey, string targetKey, CancellationToken cancellationToken) => inner.CopyAsync(sourceKey, targetKey, cancellationToken);
