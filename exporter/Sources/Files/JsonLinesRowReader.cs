@@ -42,7 +42,7 @@ internal sealed class JsonLinesRowReader : IRowReader
 
     public static async ValueTask<JsonLinesRowReader> OpenAsync(EntityFile file, EntitySpec entity, EntityLayout layout, CancellationToken cancellationToken)
     {
-        var inference = new Inference();
+        var inference = new Inference(entity.Name, layout.Keys);
         var reader = new FileChunkReader(file.Handle);
         long lineNumber = 0;
         while (true)
@@ -249,7 +249,7 @@ internal sealed class JsonLinesRowReader : IRowReader
     }
 
     /// <summary>Column discovery and kind inference of the first pass.</summary>
-    private sealed class Inference
+    private sealed class Inference(string entityName, HashSet<string> keys)
     {
         private readonly List<string> _names = [];
         private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
@@ -289,7 +289,7 @@ internal sealed class JsonLinesRowReader : IRowReader
                     }
 
                     json.Read();
-                    _seen[column] |= json.TokenType switch
+                    var seen = json.TokenType switch
                     {
                         JsonTokenType.True or JsonTokenType.False => Seen.Boolean,
                         JsonTokenType.Number => json.TryGetInt64(out _) ? Seen.Integer : Seen.Number,
@@ -297,6 +297,8 @@ internal sealed class JsonLinesRowReader : IRowReader
                         JsonTokenType.StartObject or JsonTokenType.StartArray => Seen.Structure,
                         _ => Seen.None,
                     };
+                    CheckKey(name, _seen[column], seen, path, lineNumber);
+                    _seen[column] |= seen;
                     if (json.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
                     {
                         json.Skip();
@@ -311,6 +313,26 @@ internal sealed class JsonLinesRowReader : IRowReader
             catch (JsonException e)
             {
                 throw new SourceException($"{path}:{lineNumber}: invalid JSON: {e.Message}.", transient: false, e);
+            }
+        }
+
+        /// <summary>
+        /// A key column must hold one kind (integers and decimals count as numbers): mixed kinds would
+        /// make the key a JSON column, which cannot be compared. Said here, where the line is known.
+        /// </summary>
+        private void CheckKey(string name, Seen before, Seen now, string path, long lineNumber)
+        {
+            if (!keys.Contains(name) || now == Seen.None)
+            {
+                return;
+            }
+
+            static Seen Class(Seen seen) => (seen & (Seen.Integer | Seen.Number)) != 0 ? Seen.Number : seen;
+            if (now == Seen.Structure || (before != Seen.None && Class(before) != Class(now)))
+            {
+                var found = now == Seen.Structure ? "an object or array" : now.ToString().ToLowerInvariant();
+                var earlier = before == Seen.None ? "" : $" where earlier lines hold {before.ToString().ToLowerInvariant()} values";
+                throw new SourceException($"Entity '{entityName}': {path}:{lineNumber}: key column '{name}' holds {found}{earlier}; a key column must hold values of one kind.", transient: false);
             }
         }
 
