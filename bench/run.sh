@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash bench/files-bench.sh
+bash bench/delta-bench.sh
 bash bench/pg-bench.sh "$@"
