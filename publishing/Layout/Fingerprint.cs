@@ -126,7 +126,7 @@ internal static class CanonicalJson
                 output.Write("]"u8);
                 break;
             case JsonTokenType.String:
-                WriteString(reader.HasValueSequence ? reader.ValueSequence.ToArray() : Unescaped(ref reader), output);
+                WriteString(Unescaped(ref reader), output);
                 break;
             case JsonTokenType.Number:
                 output.Write(reader.HasValueSequence ? reader.ValueSequence.ToArray() : reader.ValueSpan);
@@ -149,7 +149,7 @@ internal static class CanonicalJson
     {
         if (!reader.ValueIsEscaped)
         {
-            return reader.ValueSpan;
+            return reader.HasValueSequence ? reader.ValueSequence.ToArray() : reader.ValueSpan;
         }
 
         var buffer = new byte[reader.ValueSpan.Length];
@@ -159,36 +159,83 @@ internal static class CanonicalJson
 
     private static void WriteObject(ref Utf8JsonReader reader, IBufferWriter<byte> output)
     {
-        // Members are few (a row's columns, a GeoJSON object): collect, sort, write. A repeated name
-        // keeps its last value, as JSON parsers that build maps do.
-        var members = new List<(byte[] Name, byte[] Value)>();
-        var value = new ArrayBufferWriter<byte>();
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        // Members are few (a JSON column's object, a GeoJSON geometry): names and canonical values go
+        // into one pooled buffer, then are written in name order. A repeated name keeps its last
+        // value, as JSON parsers that build maps do. Pooled because every row with a JSON or geometry
+        // column passes here (the digest is computed for every row).
+        var scratch = ObjectScratch.Rent();
+        try
         {
-            var name = Unescaped(ref reader).ToArray();
-            reader.Read();
-            value.ResetWrittenCount();
-            WriteValue(ref reader, value);
-            members.RemoveAll(m => m.Name.AsSpan().SequenceEqual(name));
-            members.Add((name, value.WrittenSpan.ToArray()));
-        }
-
-        // Ordinal UTF-8 byte order is code-point order.
-        members.Sort((x, y) => x.Name.AsSpan().SequenceCompareTo(y.Name));
-        output.Write("{"u8);
-        for (var i = 0; i < members.Count; i++)
-        {
-            if (i > 0)
+            var buffer = scratch.Buffer;
+            var members = scratch.Members;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                output.Write(","u8);
+                var nameStart = buffer.WrittenCount;
+                var name = Unescaped(ref reader);
+                buffer.Write(name);
+                var valueStart = buffer.WrittenCount;
+                reader.Read();
+                WriteValue(ref reader, buffer);
+                members.Add(new Member(nameStart, valueStart - nameStart, valueStart, buffer.WrittenCount - valueStart, members.Count));
             }
 
-            WriteString(members[i].Name, output);
-            output.Write(":"u8);
-            output.Write(members[i].Value);
-        }
+            var bytes = buffer.WrittenMemory;
+            // Ordinal UTF-8 byte order is code-point order; equal names keep their input order.
+            members.Sort((x, y) =>
+            {
+                var order = bytes.Span.Slice(x.NameStart, x.NameLength).SequenceCompareTo(bytes.Span.Slice(y.NameStart, y.NameLength));
+                return order != 0 ? order : x.Index.CompareTo(y.Index);
+            });
+            output.Write("{"u8);
+            var first = true;
+            for (var i = 0; i < members.Count; i++)
+            {
+                var m = members[i];
+                var name = bytes.Span.Slice(m.NameStart, m.NameLength);
+                if (i + 1 < members.Count && name.SequenceEqual(bytes.Span.Slice(members[i + 1].NameStart, members[i + 1].NameLength)))
+                {
+                    continue;
+                }
 
-        output.Write("}"u8);
+                if (!first)
+                {
+                    output.Write(","u8);
+                }
+
+                first = false;
+                WriteString(name, output);
+                output.Write(":"u8);
+                output.Write(bytes.Span.Slice(m.ValueStart, m.ValueLength));
+            }
+
+            output.Write("}"u8);
+        }
+        finally
+        {
+            ObjectScratch.Return(scratch);
+        }
+    }
+
+    private readonly record struct Member(int NameStart, int NameLength, int ValueStart, int ValueLength, int Index);
+
+    /// <summary>Per-thread buffers for nested objects, one per nesting level in use.</summary>
+    private sealed class ObjectScratch
+    {
+        [ThreadStatic]
+        private static Stack<ObjectScratch>? t_free;
+
+        public ArrayBufferWriter<byte> Buffer { get; } = new(256);
+
+        public List<Member> Members { get; } = [];
+
+        public static ObjectScratch Rent() => t_free is { Count: > 0 } free ? free.Pop() : new ObjectScratch();
+
+        public static void Return(ObjectScratch scratch)
+        {
+            scratch.Buffer.ResetWrittenCount();
+            scratch.Members.Clear();
+            (t_free ??= new Stack<ObjectScratch>()).Push(scratch);
+        }
     }
 
     public static void WriteString(string text, IBufferWriter<byte> output)
