@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash bench/files-bench.sh
+bash bench/delta-bench.sh
 bash bench/pg-bench.sh "$@"
 bash bench/server-bench.sh

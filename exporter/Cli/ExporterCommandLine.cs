@@ -155,7 +155,7 @@ internal static class ExporterCommandLine
             }
 
             await Console.Out.WriteLineAsync(report.Ok
-                ? $"verified {report.Files} files ({ConsoleProgress.Bytes(report.Bytes)}): checksums, catalog and delta chain are consistent"
+                ? $"verified {report.Files} files ({ConsoleProgress.Bytes(report.Bytes)}): checksums, catalog and delta chain are consistent; {report.FingerprintedFiles} files re-fingerprinted, {report.Replays} total + deltas replays match the manifests' fingerprints"
                 : $"{report.Problems.Count} problem(s) in {report.Files} files").ConfigureAwait(false);
             return ok && report.Ok ? ExporterEnvironment.ExitCodes.Success : ExporterEnvironment.ExitCodes.Failure;
         });

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using BulkExport.Exporter.Formats.Zip;
 using BulkExport.Exporter.Sources;
+using BulkExport.Publishing.Layout;
 
 namespace BulkExport.Exporter.Formats;
 
@@ -35,7 +36,8 @@ internal sealed record DataFileSet(IReadOnlyList<StagedFile> Files, string Conte
 /// <param name="UncompressedBytes">Size of this part's data file.</param>
 /// <param name="Part">1-based part number.</param>
 /// <param name="PartCount">Number of parts of the set.</param>
-internal sealed record StagedFile(string FileName, string InnerFileName, string LocalPath, long SizeBytes, string Sha256, long Records, long UncompressedBytes, int Part, int PartCount);
+/// <param name="Fingerprint">Content fingerprint of this part's records (README, "Content fingerprints").</param>
+internal sealed record StagedFile(string FileName, string InnerFileName, string LocalPath, long SizeBytes, string Sha256, long Records, long UncompressedBytes, int Part, int PartCount, string Fingerprint);
 
 /// <summary>
 /// Writes the rows of one output group into size- and count-limited parts and zips them. Each part's
@@ -60,6 +62,8 @@ internal sealed class DataFileSetWriter : IDisposable
     // Bytes and records of the open part, counted here so splitting never waits for the compressor.
     private long _partBytes;
     private long _partRecords;
+    private FingerprintSum _partFingerprint;
+    private readonly List<string> _partFingerprints = [];
     private long _handedOff;
     private long _records;
     private bool _completed;
@@ -104,7 +108,9 @@ internal sealed class DataFileSetWriter : IDisposable
     /// <summary>Uncompressed bytes handed to the compressor so far, for progress reporting.</summary>
     public long UncompressedBytes => Interlocked.Read(ref _handedOff);
 
-    public void Write(object?[] row)
+    /// <param name="row">The record.</param>
+    /// <param name="digest">Its SHA-256 digest of canonical bytes (<c>RowDigest</c>), summed into the part's fingerprint.</param>
+    public void Write(object?[] row, ReadOnlySpan<byte> digest)
     {
         ThrowIfNotWritable();
         try
@@ -125,6 +131,7 @@ internal sealed class DataFileSetWriter : IDisposable
             }
 
             _partRecords++;
+            _partFingerprint.Add(digest);
             _records++;
             if (_buffer.Count >= FlushThreshold)
             {
@@ -213,6 +220,8 @@ internal sealed class DataFileSetWriter : IDisposable
         _encoder.WriteFooter(_buffer);
         HandOff();
         _compressor.EndPart(_partRecords);
+        _partFingerprints.Add(_partFingerprint.ToHex());
+        _partFingerprint = default;
     }
 
     private void HandOff()
@@ -273,7 +282,8 @@ internal sealed class DataFileSetWriter : IDisposable
             part.Records,
             part.UncompressedSize,
             number,
-            count);
+            count,
+            _partFingerprints[number - 1]);
     }
 
     private void DeleteStaged()

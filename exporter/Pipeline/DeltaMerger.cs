@@ -1,12 +1,13 @@
+using BulkExport.Publishing.Sorting;
 namespace BulkExport.Exporter.Pipeline;
 
 /// <summary>
-/// Merge-joins the current rows of a plain entity, arriving in key order, with the base
+/// Merge-joins the current rows of an entity, arriving in identity order, with the base
 /// generation's state: keys only in the current rows are inserts, keys in both with another hash
 /// are updates, keys only in the base are deletes. Writes the new state as it goes, so memory holds
 /// one row of each side.
 /// </summary>
-internal sealed class DeltaMerger(DeltaStateReader baseState, DeltaStateWriter newState, string entity, int keyColumnCount, IDeltaSink sink)
+internal sealed class DeltaMerger(DeltaStateReader baseState, DeltaStateWriter newState, string entity, IReadOnlyList<string> identityColumns, IDeltaSink sink)
 {
     private byte[]? _previousKey;
     private bool _started;
@@ -31,7 +32,7 @@ internal sealed class DeltaMerger(DeltaStateReader baseState, DeltaStateWriter n
             var order = key.AsSpan().SequenceCompareTo(_previousKey);
             if (order == 0)
             {
-                throw new DuplicateKeyException(entity, KeyEncoder.Decode(key, keyColumnCount));
+                throw new DuplicateKeyException(entity, identityColumns, KeyEncoder.Decode(key, identityColumns.Count));
             }
 
             if (order < 0)
@@ -81,7 +82,7 @@ internal sealed class DeltaMerger(DeltaStateReader baseState, DeltaStateWriter n
 
     private void EmitDelete()
     {
-        sink.Delete(KeyEncoder.Decode(baseState.Key, keyColumnCount));
+        sink.Delete(KeyEncoder.Decode(baseState.Key, identityColumns.Count));
         Deletes++;
         baseState.MoveNext();
     }
@@ -98,9 +99,9 @@ internal interface IDeltaSink
 {
     void Change(object?[] row, DeltaOperation operation);
 
-    /// <summary>A tombstone: only the key values are known.</summary>
-    void Delete(object?[] keyValues);
+    /// <summary>A tombstone: only the identity values are known.</summary>
+    void Delete(object?[] identityValues);
 }
 
-internal sealed class DuplicateKeyException(string entity, object?[] key)
-    : Exception($"entity {entity}: key ({string.Join(", ", key.Select(k => k?.ToString() ?? "null"))}) appears more than once; the key in spec.entities[].key must identify one row");
+internal sealed class DuplicateKeyException(string entity, IReadOnlyList<string> columns, object?[] identity)
+    : Exception($"entity {entity}: {(columns.Count > 1 ? "identity" : "key")} ({string.Join(", ", identity.Select((v, i) => $"{columns[i]}={KeyEncoder.Describe(v)}"))}) appears more than once; {(columns.Count > 1 ? "key + registration start + effect start" : "the key in spec.entities[].key")} must identify one row (it is the published primary key); nothing was published");

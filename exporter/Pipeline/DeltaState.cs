@@ -1,3 +1,4 @@
+using BulkExport.Publishing.Sorting;
 using System.Buffers;
 using System.IO.Compression;
 using System.Security.Cryptography;
@@ -5,13 +6,13 @@ using System.Security.Cryptography;
 namespace BulkExport.Exporter.Pipeline;
 
 /// <summary>
-/// The key + row-hash state of a plain entity at one generation, sorted by key: the base the next
+/// The identity + row-hash state of an entity at one generation, sorted by identity: the base the next
 /// generation's delta is computed against. Stored compressed beside the data; a trailer with the
 /// record count makes a truncated file an error rather than a silent "everything was deleted".
 /// </summary>
 internal static class DeltaStateFormat
 {
-    public static readonly byte[] Magic = "BXSTATE1"u8.ToArray();
+    public static readonly byte[] Magic = "BXSTATE2"u8.ToArray();
 }
 
 internal sealed class DeltaStateWriter : IDisposable

@@ -46,36 +46,30 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
 
     public async Task<EntityOutcome> RunAsync(ISourceSnapshot snapshot, CancellationToken cancellationToken)
     {
-        var baseManifest = context.Base;
         var temporal = entity.Temporal is not null;
-        var window = temporal && !context.IsTotal && baseManifest is not null
-            ? new TimeWindow(baseManifest.PointInTime, context.PointInTime)
-            : (TimeWindow?)null;
-
-        await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(SortByKey: !temporal, window), cancellationToken).ConfigureAwait(false);
+        // Rows in identity order let the delta merge as they come; sources that cannot sort say so.
+        await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(SortByKey: true), cancellationToken).ConfigureAwait(false);
         var layout = EntityLayout.Resolve(entity, reader.Columns);
         var writers = new OutputWriters(context, entity, layout);
         try
         {
-            var plainDelta = temporal ? null : await PlainDelta.OpenAsync(context, entity, layout, writers, reader, cancellationToken).ConfigureAwait(false);
-            try
+            var sorted = reader is IRowReaderOrdering { IsSortedByKey: true };
+            using var delta = await EntityDelta.OpenAsync(context, entity, layout, writers, sorted, cancellationToken).ConfigureAwait(false);
+            var records = await PumpAsync(reader, layout, writers, delta, cancellationToken).ConfigureAwait(false);
+            var state = await delta.CompleteAsync(cancellationToken).ConfigureAwait(false);
+            var (files, bytes) = await writers.PublishAsync(cancellationToken).ConfigureAwait(false);
+            var manifestEntity = new ManifestEntity
             {
-                var records = await PumpAsync(reader, layout, writers, plainDelta, cancellationToken).ConfigureAwait(false);
-                StateFile? state = null;
-                if (plainDelta is not null)
-                {
-                    state = await plainDelta.CompleteAsync(cancellationToken).ConfigureAwait(false);
-                }
-
-                var (files, bytes) = await writers.PublishAsync(cancellationToken).ConfigureAwait(false);
-                var manifestEntity = new ManifestEntity { Name = entity.Name, Temporal = temporal, Records = records, State = state };
-                context.Progress.EntityFinished(entity.Name, records, bytes, files.Count);
-                return new EntityOutcome(manifestEntity, files, bytes, writers.DeltaRecords);
-            }
-            finally
-            {
-                plainDelta?.Dispose();
-            }
+                Name = entity.Name,
+                Temporal = temporal,
+                Records = records,
+                State = state,
+                Identity = [.. EntityIdentity.Columns(entity)],
+                Fingerprint = delta.Fingerprint.ToHex(),
+                Rebase = delta.Rebase ? true : null,
+            };
+            context.Progress.EntityFinished(entity.Name, records, bytes, files.Count);
+            return new EntityOutcome(manifestEntity, files, bytes, writers.DeltaRecords);
         }
         finally
         {
@@ -83,19 +77,21 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
         }
     }
 
+    /// <summary>Rows of one batch with their digests (32 bytes each, in row order).</summary>
+    private sealed record DigestedBatch(List<object?[]> Rows, byte[] Digests);
+
     /// <summary>
-    /// Three stages overlap: the source is read on one thread, and each batch of rows goes to two
-    /// consumers, one writing the totals and one computing the delta (hash, sort, merge), which touch
-    /// disjoint writers. Rows are shared read-only between them.
+    /// Three stages overlap: the source is read on one thread; the delta stage checks each row,
+    /// computes its digest once (row hash and fingerprint term), and feeds the delta; the totals stage
+    /// writes the rows the delta stage passed on, with their digests. Rows are shared read-only.
     /// </summary>
-    private async Task<long> PumpAsync(IRowReader reader, EntityLayout layout, OutputWriters writers, PlainDelta? plainDelta, CancellationToken cancellationToken)
+    private async Task<long> PumpAsync(IRowReader reader, EntityLayout layout, OutputWriters writers, EntityDelta delta, CancellationToken cancellationToken)
     {
         var options = new BoundedChannelOptions(BatchesInFlight) { SingleReader = true, SingleWriter = true };
-        var totals = Channel.CreateBounded<object?[][]>(options);
-        var deltas = Channel.CreateBounded<object?[][]>(options);
+        var read = Channel.CreateBounded<object?[][]>(options);
+        var totals = Channel.CreateBounded<DigestedBatch>(options);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var pointInTime = context.PointInTime;
-        var baseTime = context.Base?.PointInTime;
         long records = 0;
 
         var produce = Task.Run(async () =>
@@ -108,86 +104,79 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
                     batch.Add(reader.Current);
                     if (batch.Count == BatchSize)
                     {
-                        await PublishBatchAsync([.. batch]).ConfigureAwait(false);
+                        await read.Writer.WriteAsync([.. batch], cts.Token).ConfigureAwait(false);
                         batch.Clear();
                     }
                 }
 
                 if (batch.Count > 0)
                 {
-                    await PublishBatchAsync([.. batch]).ConfigureAwait(false);
+                    await read.Writer.WriteAsync([.. batch], cts.Token).ConfigureAwait(false);
                 }
 
-                totals.Writer.Complete();
-                deltas.Writer.Complete();
+                read.Writer.Complete();
             }
             catch (Exception e)
             {
-                totals.Writer.TryComplete(e);
-                deltas.Writer.TryComplete(e);
-            }
-        }, cts.Token);
-
-        async ValueTask PublishBatchAsync(object?[][] batch)
-        {
-            await totals.Writer.WriteAsync(batch, cts.Token).ConfigureAwait(false);
-            await deltas.Writer.WriteAsync(batch, cts.Token).ConfigureAwait(false);
-        }
-
-        var writeTotals = Task.Run(async () =>
-        {
-            await foreach (var batch in totals.Reader.ReadAllAsync(cts.Token).ConfigureAwait(false))
-            {
-                foreach (var row in batch)
-                {
-                    if (layout.Temporal is { } t && Instant(row, t.RegistrationFrom, layout, entity) > pointInTime)
-                    {
-                        continue;
-                    }
-
-                    writers.WriteTotal(row, layout, pointInTime);
-                }
+                read.Writer.TryComplete(e);
             }
         }, cts.Token);
 
         var computeDelta = Task.Run(async () =>
         {
-            await foreach (var batch in deltas.Reader.ReadAllAsync(cts.Token).ConfigureAwait(false))
+            try
             {
-                foreach (var row in batch)
+                using var digest = new RowDigest(layout.Columns);
+                await foreach (var batch in read.Reader.ReadAllAsync(cts.Token).ConfigureAwait(false))
                 {
-                    if (layout.Temporal is { } t)
+                    var passed = new DigestedBatch(new List<object?[]>(batch.Length), new byte[batch.Length * RowDigest.Length]);
+                    foreach (var row in batch)
                     {
-                        var registrationFrom = Instant(row, t.RegistrationFrom, layout, entity);
-                        if (registrationFrom > pointInTime)
+                        if (layout.Temporal is { } t)
                         {
-                            // Registered after the snapshot's point in time: it belongs to the next generation's delta.
-                            continue;
+                            var registrationFrom = Instant(row, t.RegistrationFrom, layout, entity)
+                                ?? throw new SourceException($"entity {entity.Name}, key ({layout.KeyText(row)}): registration start '{layout.Columns[t.RegistrationFrom].Name}' is NULL; a temporal row needs one (it is part of the identity and of the published primary key); nothing was published", transient: false);
+                            if (registrationFrom > pointInTime)
+                            {
+                                // Registered after the snapshot's point in time: not part of this generation's
+                                // state, so it reaches the delta of the first generation whose point in time it precedes.
+                                continue;
+                            }
                         }
 
+                        var at = passed.Rows.Count * RowDigest.Length;
+                        var rowDigest = passed.Digests.AsSpan(at, RowDigest.Length);
+                        digest.Compute(row, rowDigest);
+                        passed.Rows.Add(row);
                         records++;
-                        var registrationTo = Instant(row, t.RegistrationTo, layout, entity);
-                        if (baseTime is null || registrationFrom > baseTime)
-                        {
-                            writers.WriteDelta(row, DeltaOperation.Insert);
-                        }
-                        else if (registrationTo > baseTime && registrationTo <= pointInTime)
-                        {
-                            writers.WriteDelta(row, DeltaOperation.Update);
-                        }
+                        delta.Add(row, rowDigest);
                     }
-                    else
-                    {
-                        records++;
-                        plainDelta!.Add(row);
-                    }
+
+                    await totals.Writer.WriteAsync(passed, cts.Token).ConfigureAwait(false);
+                    context.Progress.EntityProgress(entity.Name, records, writers.UncompressedBytes);
                 }
 
-                context.Progress.EntityProgress(entity.Name, records, writers.UncompressedBytes);
+                totals.Writer.Complete();
+            }
+            catch (Exception e)
+            {
+                totals.Writer.TryComplete(e);
+                throw;
             }
         }, cts.Token);
 
-        var stages = new[] { produce, writeTotals, computeDelta };
+        var writeTotals = Task.Run(async () =>
+        {
+            await foreach (var batch in totals.Reader.ReadAllAsync(cts.Token).ConfigureAwait(false))
+            {
+                for (var i = 0; i < batch.Rows.Count; i++)
+                {
+                    writers.WriteTotal(batch.Rows[i], layout, pointInTime, batch.Digests.AsSpan(i * RowDigest.Length, RowDigest.Length));
+                }
+            }
+        }, cts.Token);
+
+        var stages = new[] { produce, computeDelta, writeTotals };
         try
         {
             // The first failure stops the other stages instead of leaving them blocked on a full channel.
@@ -223,13 +212,16 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
         null => null,
         DateTimeOffset dto => dto,
         DateTime dt => new DateTimeOffset(DateTime.SpecifyKind(dt, DateTimeKind.Utc)),
-        var other => throw new SourceException($"entity {entity.Name}: temporal column '{layout.Columns[index].Name}' holds {other.GetType().Name}, not a timestamp", transient: false),
+        var other => throw new SourceException($"entity {entity.Name}, key ({layout.KeyText(row)}): temporal column '{layout.Columns[index].Name}' holds {other.GetType().Name}, not a timestamp", transient: false),
     };
 }
 
-/// <summary>Where the key, temporal and geometry columns of an entity are in its rows.</summary>
-internal sealed record EntityLayout(IReadOnlyList<Column> Columns, int[] KeyIndexes, TemporalIndexes? Temporal, bool HasGeometry)
+/// <summary>Where the key, identity, temporal and geometry columns of an entity are in its rows.</summary>
+internal sealed record EntityLayout(IReadOnlyList<Column> Columns, int[] KeyIndexes, int[] IdentityIndexes, TemporalIndexes? Temporal, bool HasGeometry)
 {
+    /// <summary>The row's key as <c>col=value, …</c>, for error messages.</summary>
+    public string KeyText(object?[] row) => string.Join(", ", KeyIndexes.Select(i => $"{Columns[i].Name}={KeyEncoder.Describe(row[i])}"));
+
     public static EntityLayout Resolve(EntitySpec entity, IReadOnlyList<Column> columns)
     {
         int IndexOf(string column, string role)
@@ -251,9 +243,26 @@ internal sealed record EntityLayout(IReadOnlyList<Column> Columns, int[] KeyInde
         }
 
         var keys = entity.Key.Select(k => IndexOf(k, "key")).ToArray();
-        TemporalIndexes? temporal = entity.Temporal is { } t
-            ? new TemporalIndexes(IndexOf(t.RegistrationFrom, "temporal.registrationFrom"), IndexOf(t.RegistrationTo, "temporal.registrationTo"), IndexOf(t.EffectiveFrom, "temporal.effectiveFrom"), IndexOf(t.EffectiveTo, "temporal.effectiveTo"))
-            : null;
+        foreach (var k in keys.Where(k => !KeyEncoder.CanEncode(columns[k].Kind)))
+        {
+            throw new SourceException($"entity {entity.Name}: spec.entities[].key: column '{columns[k].Name}' is {columns[k].Kind}, which cannot be a key (values of that kind have no exact equality); choose key columns of another kind", transient: false);
+        }
+
+        TemporalIndexes? temporal = null;
+        if (entity.Temporal is { } t)
+        {
+            int TimeColumn(string column, string role)
+            {
+                var index = IndexOf(column, role);
+                return columns[index].Kind is ColumnKind.TimestampTz or ColumnKind.Timestamp
+                    ? index
+                    : throw new SourceException($"entity {entity.Name}: spec.entities[].{role}: column '{column}' is {columns[index].Kind}, not a timestamp", transient: false);
+            }
+
+            temporal = new TemporalIndexes(TimeColumn(t.RegistrationFrom, "temporal.registrationFrom"), TimeColumn(t.RegistrationTo, "temporal.registrationTo"), TimeColumn(t.EffectiveFrom, "temporal.effectiveFrom"), TimeColumn(t.EffectiveTo, "temporal.effectiveTo"));
+        }
+
+        int[] identity = temporal is null ? keys : [.. keys, temporal.RegistrationFrom, temporal.EffectiveFrom];
         var hasGeometry = false;
         if (entity.Geometry is { } g)
         {
@@ -265,7 +274,7 @@ internal sealed record EntityLayout(IReadOnlyList<Column> Columns, int[] KeyInde
             }
         }
 
-        return new EntityLayout(columns, keys, temporal, hasGeometry);
+        return new EntityLayout(columns, keys, identity, temporal, hasGeometry);
     }
 }
 

@@ -113,7 +113,7 @@ internal sealed partial class ExportRunner(
         if (baseManifest is not null && pointInTime < baseManifest.PointInTime)
         {
             throw new InvalidOperationException(
-                $"the source's point in time {pointInTime:O} is before the base generation {baseManifest.Generation}'s {baseManifest.PointInTime:O}; a delta over a backwards window would miss changes (check the source's clock)");
+                $"the source's point in time {pointInTime:O} is before the base generation {baseManifest.Generation}'s {baseManifest.PointInTime:O}; generations' points in time must not go backwards (check the source's clock)");
         }
 
         var lastTotals = kind == RunKind.Total

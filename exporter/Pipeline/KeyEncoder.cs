@@ -8,7 +8,8 @@ namespace BulkExport.Exporter.Pipeline;
 /// <summary>
 /// Encodes key values as bytes whose ordinal order is the key order: integers and times numerically,
 /// text by UTF-8 bytes (PostgreSQL's C collation), uuids by their bytes. Delta state is sorted by
-/// this encoding and merge-joined, and the encoding decodes back to the values for tombstone rows.
+/// this encoding and merge-joined, and the encoding decodes back to the values (of the same CLR
+/// type, so every format can write them) for tombstone rows.
 /// </summary>
 internal static class KeyEncoder
 {
@@ -19,13 +20,19 @@ internal static class KeyEncoder
     private const byte DateTag = 0x11;
     private const byte TimestampTag = 0x12;
     private const byte TimestampTzTag = 0x13;
+    private const byte FloatTag = 0x14;
     private const byte UuidTag = 0x20;
     private const byte TextTag = 0x30;
-    private const byte OtherTag = 0x40;
+    private const byte DecimalTag = 0x31;
+    private const byte BytesTag = 0x32;
 
     /// <summary>Kinds whose encoded order equals the order PostgreSQL's ORDER BY (COLLATE "C") gives.</summary>
     public static bool HasSourceCompatibleOrder(ColumnKind kind) =>
         kind is ColumnKind.Integer or ColumnKind.Text or ColumnKind.Uuid or ColumnKind.Date or ColumnKind.Timestamp or ColumnKind.TimestampTz or ColumnKind.Boolean;
+
+    /// <summary>Kinds a key (or identity) column may have: every kind whose values compare as a whole.</summary>
+    public static bool CanEncode(ColumnKind kind) =>
+        kind is not (ColumnKind.Json or ColumnKind.Geometry or ColumnKind.Array);
 
     public static void Encode(object?[] row, ReadOnlySpan<int> keyIndexes, ArrayBufferWriter<byte> output)
     {
@@ -57,6 +64,20 @@ internal static class KeyEncoder
             case DateTimeOffset dto:
                 PutInt64(output, TimestampTzTag, dto.UtcTicks);
                 break;
+            case double f:
+                // Order-preserving: flip all bits of negatives, the sign bit of the rest.
+                var bits = BitConverter.DoubleToInt64Bits(f);
+                PutInt64(output, FloatTag, bits < 0 ? ~bits ^ long.MinValue : bits);
+                break;
+            case DecimalText d:
+                PutText(output, DecimalTag, d.Text);
+                break;
+            case byte[] bytes:
+                PutBytes(output, BytesTag, bytes);
+                break;
+            case int i:
+                PutInt64(output, IntegerTag, i);
+                break;
             case Guid g:
                 Put(output, UuidTag);
                 g.TryWriteBytes(output.GetSpan(16), bigEndian: true, out _);
@@ -66,10 +87,20 @@ internal static class KeyEncoder
                 PutText(output, TextTag, s);
                 break;
             default:
-                PutText(output, OtherTag, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "");
-                break;
+                // Refused at validation (EntityLayout.Resolve); reaching here is a bug, not bad data.
+                throw new ArgumentException($"a key value of type {value.GetType().Name} cannot be encoded", nameof(value));
         }
     }
+
+    /// <summary>A key value as error messages show it.</summary>
+    public static string Describe(object? value) => value switch
+    {
+        null => "null",
+        byte[] b => "\\x" + Convert.ToHexStringLower(b),
+        DateTimeOffset d => d.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+        IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
 
     public static object?[] Decode(ReadOnlySpan<byte> key, int count)
     {
@@ -86,7 +117,7 @@ internal static class KeyEncoder
                 case FalseTag or TrueTag:
                     values[i] = tag == TrueTag;
                     break;
-                case IntegerTag or DateTag or TimestampTag or TimestampTzTag:
+                case IntegerTag or DateTag or TimestampTag or TimestampTzTag or FloatTag:
                     var raw = (long)(BinaryPrimitives.ReadUInt64BigEndian(key) ^ 0x8000_0000_0000_0000UL);
                     key = key[8..];
                     values[i] = tag switch
@@ -94,6 +125,7 @@ internal static class KeyEncoder
                         IntegerTag => raw,
                         DateTag => DateOnly.FromDayNumber((int)raw),
                         TimestampTag => new DateTime(raw, DateTimeKind.Unspecified),
+                        FloatTag => BitConverter.Int64BitsToDouble(raw >= 0 ? raw : ~(raw ^ long.MinValue)),
                         _ => new DateTimeOffset(raw, TimeSpan.Zero),
                     };
                     break;
@@ -101,8 +133,14 @@ internal static class KeyEncoder
                     values[i] = new Guid(key[..16], bigEndian: true);
                     key = key[16..];
                     break;
-                case TextTag or OtherTag:
-                    values[i] = ReadText(ref key);
+                case TextTag:
+                    values[i] = Encoding.UTF8.GetString(ReadBytes(ref key));
+                    break;
+                case DecimalTag:
+                    values[i] = new DecimalText(Encoding.UTF8.GetString(ReadBytes(ref key)));
+                    break;
+                case BytesTag:
+                    values[i] = ReadBytes(ref key);
                     break;
                 default:
                     throw new InvalidDataException($"corrupt key encoding (tag 0x{tag:x2})");
@@ -130,13 +168,23 @@ internal static class KeyEncoder
     // before any longer text it prefixes, exactly as byte-wise string comparison does.
     private static void PutText(ArrayBufferWriter<byte> output, byte tag, string text)
     {
-        Put(output, tag);
         var max = Encoding.UTF8.GetMaxByteCount(text.Length);
         var rented = ArrayPool<byte>.Shared.Rent(max);
         try
         {
             var n = Encoding.UTF8.GetBytes(text, rented);
-            var bytes = rented.AsSpan(0, n);
+            PutBytes(output, tag, rented.AsSpan(0, n));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private static void PutBytes(ArrayBufferWriter<byte> output, byte tag, ReadOnlySpan<byte> bytes)
+    {
+        Put(output, tag);
+        {
             while (bytes.Length > 0)
             {
                 var zero = bytes.IndexOf((byte)0);
@@ -153,13 +201,9 @@ internal static class KeyEncoder
 
             output.Write<byte>([0x00, 0x01]);
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(rented);
-        }
     }
 
-    private static string ReadText(ref ReadOnlySpan<byte> key)
+    private static byte[] ReadBytes(ref ReadOnlySpan<byte> key)
     {
         var buffer = new ArrayBufferWriter<byte>();
         while (true)
@@ -175,7 +219,7 @@ internal static class KeyEncoder
             key = key[(zero + 2)..];
             if (marker == 0x01)
             {
-                return Encoding.UTF8.GetString(buffer.WrittenSpan);
+                return buffer.WrittenSpan.ToArray();
             }
 
             buffer.Write<byte>([0x00]);

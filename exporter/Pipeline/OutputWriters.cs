@@ -22,6 +22,10 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
     private readonly List<Group> _totals = [];
     private readonly List<Group> _deltas = [];
     private readonly int _width;
+    // Delta records carry the operation column, so their digests differ from the state rows'; used
+    // only by the delta stage.
+    private readonly RowDigest _deltaDigest;
+    private readonly byte[] _digest = new byte[RowDigest.Length];
 
     public OutputWriters(GenerationContext context, EntitySpec entity, EntityLayout layout)
     {
@@ -36,9 +40,7 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
             .ToList();
         var temporal = layout.Temporal is not null;
         var typesOfData = temporal ? output.TypesOfData : [TypesOfData.Current];
-        var totalKey = temporal
-            ? [.. entity.Key, entity.Temporal!.RegistrationFrom, entity.Temporal.EffectiveFrom]
-            : entity.Key;
+        var totalKey = EntityIdentity.Columns(entity);
 
         if (context.IsTotal)
         {
@@ -52,6 +54,7 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
         }
 
         var deltaColumns = layout.Columns.Append(new Column(EntityExport.OperationColumn, ColumnKind.Text, Nullable: false)).ToList();
+        _deltaDigest = new RowDigest(deltaColumns);
         var deltaType = temporal ? TypesOfData.Bitemporal : TypesOfData.Current;
         foreach (var format in formats)
         {
@@ -77,7 +80,11 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
         return new Group(typeOfDownload, format, typeOfData, columns, new DataFileSetWriter(format, columns, options));
     }
 
-    public void WriteTotal(object?[] row, EntityLayout layout, DateTimeOffset pointInTime)
+    /// <param name="row">A row of the entity's state.</param>
+    /// <param name="layout">Where its columns are.</param>
+    /// <param name="pointInTime">The generation's point in time.</param>
+    /// <param name="digest">The row's <see cref="RowDigest"/>, computed once by the delta stage.</param>
+    public void WriteTotal(object?[] row, EntityLayout layout, DateTimeOffset pointInTime, ReadOnlySpan<byte> digest)
     {
         if (_totals.Count == 0)
         {
@@ -105,7 +112,7 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
             };
             if (include)
             {
-                group.Writer.Write(row);
+                group.Writer.Write(row, digest);
             }
         }
     }
@@ -115,9 +122,15 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
         var withOperation = new object?[_width + 1];
         Array.Copy(row, withOperation, _width);
         withOperation[_width] = OperationName(operation);
+        WriteDeltaRecord(withOperation);
+    }
+
+    private void WriteDeltaRecord(object?[] record)
+    {
+        _deltaDigest.Compute(record, _digest);
         foreach (var group in _deltas)
         {
-            group.Writer.Write(withOperation);
+            group.Writer.Write(record, _digest);
         }
 
         DeltaRecords++;
@@ -125,21 +138,16 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
 
     void IDeltaSink.Change(object?[] row, DeltaOperation operation) => WriteDelta(row, operation);
 
-    void IDeltaSink.Delete(object?[] keyValues)
+    void IDeltaSink.Delete(object?[] identityValues)
     {
         var tombstone = new object?[_width + 1];
-        for (var i = 0; i < _layout.KeyIndexes.Length; i++)
+        for (var i = 0; i < _layout.IdentityIndexes.Length; i++)
         {
-            tombstone[_layout.KeyIndexes[i]] = keyValues[i];
+            tombstone[_layout.IdentityIndexes[i]] = identityValues[i];
         }
 
         tombstone[_width] = OperationName(DeltaOperation.Delete);
-        foreach (var group in _deltas)
-        {
-            group.Writer.Write(tombstone);
-        }
-
-        DeltaRecords++;
+        WriteDeltaRecord(tombstone);
     }
 
     public static string OperationName(DeltaOperation operation) => operation switch
@@ -170,12 +178,13 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
             {
                 // Unchanged since the last total: the same zip under the new generation's name, so
                 // consumers see from the inner name that they already have it.
-                foreach (var old in previous.OrderBy(f => f.Part))
+                foreach (var (old, staged) in previous.OrderBy(f => f.Part).Zip(set.Files))
                 {
                     var fileName = FileNaming.BaseName(spec.Register, spec.Version, _entity.Name, group.TypeOfDownload, group.Format.Name, group.TypeOfData, _context.Generation, old.Part, old.PartCount) + ".zip";
                     var key = FileNaming.DataKey(spec.Register, spec.Version, _entity.Name, fileName);
                     await _context.Store.CopyAsync(old.Key, key, cancellationToken).ConfigureAwait(false);
-                    groupFiles.Add(File(group, key, fileName, old.ContainedFileName, old.ContainedGenerationNumber, old.Part, old.PartCount, old.SizeBytes, old.Sha256, old.RecordCount, old.UncompressedBytes, contentId));
+                    // Equal content ids mean the same records in the same parts, so the fresh fingerprint is the old file's.
+                    groupFiles.Add(File(group, key, fileName, old.ContainedFileName, old.ContainedGenerationNumber, old.Part, old.PartCount, old.SizeBytes, old.Sha256, old.RecordCount, old.UncompressedBytes, contentId, staged.Fingerprint));
                 }
 
                 foreach (var staged in set.Files)
@@ -190,7 +199,7 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
                     var key = FileNaming.DataKey(spec.Register, spec.Version, _entity.Name, staged.FileName);
                     await _context.Store.PutFileAsync(key, staged.LocalPath, staged.Sha256, "application/zip", cancellationToken).ConfigureAwait(false);
                     System.IO.File.Delete(staged.LocalPath);
-                    groupFiles.Add(File(group, key, staged.FileName, staged.InnerFileName, _context.Generation, staged.Part, staged.PartCount, staged.SizeBytes, staged.Sha256, staged.Records, staged.UncompressedBytes, contentId));
+                    groupFiles.Add(File(group, key, staged.FileName, staged.InnerFileName, _context.Generation, staged.Part, staged.PartCount, staged.SizeBytes, staged.Sha256, staged.Records, staged.UncompressedBytes, contentId, staged.Fingerprint));
                 }
             }
 
@@ -201,7 +210,7 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
         return (files, bytes);
     }
 
-    private ManifestFile File(Group group, string key, string fileName, string containedFileName, long containedGeneration, int part, int partCount, long size, string sha256, long records, long uncompressed, string contentId) => new()
+    private ManifestFile File(Group group, string key, string fileName, string containedFileName, long containedGeneration, int part, int partCount, long size, string sha256, long records, long uncompressed, string contentId, string fingerprint) => new()
     {
         Key = key,
         FileName = fileName,
@@ -218,6 +227,7 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
         RecordCount = records,
         UncompressedBytes = uncompressed,
         ContentId = contentId,
+        Fingerprint = fingerprint,
     };
 
     private string GroupKey(Group group) => $"{_context.Register}|{_context.Version}|{_entity.Name}|{group.TypeOfDownload}|{group.TypeOfData}|{group.Format.Name}";
@@ -236,6 +246,8 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
         {
             group.Writer.Dispose();
         }
+
+        _deltaDigest.Dispose();
     }
 
     private sealed record Group(string TypeOfDownload, IRecordFormat Format, string TypeOfData, IReadOnlyList<Column> Columns, DataFileSetWriter Writer);

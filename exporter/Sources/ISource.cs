@@ -20,11 +20,8 @@ internal interface ISourceSnapshot : IAsyncDisposable
     ValueTask<IRowReader> ReadAsync(EntitySpec entity, ReadRequest request, CancellationToken cancellationToken);
 }
 
-/// <param name="SortByKey">Rows must arrive ordered by the key's binary order (<see cref="Pipeline.KeyEncoder"/>); sources that cannot sort leave it to the pipeline and say so in <see cref="IRowReaderOrdering"/>.</param>
-/// <param name="RegistrationWindow">Temporal entities on a delta-only run: only rows whose registration started or ended in (From, To] are needed. A source may ignore it and return all rows; the pipeline filters again.</param>
-internal sealed record ReadRequest(bool SortByKey, TimeWindow? RegistrationWindow);
-
-internal readonly record struct TimeWindow(DateTimeOffset From, DateTimeOffset To);
+/// <param name="SortByKey">Rows should arrive ordered by the binary order (<see cref="Pipeline.KeyEncoder"/>) of the entity's identity (<see cref="Pipeline.EntityIdentity"/>: the key, plus registration and effect start for temporal entities); sources that cannot sort leave it to the pipeline and say so in <see cref="IRowReaderOrdering"/>.</param>
+internal sealed record ReadRequest(bool SortByKey);
 
 /// <summary>Implemented by readers that deliver rows in key order, so the pipeline can skip its external sort.</summary>
 internal interface IRowReaderOrdering

@@ -83,6 +83,10 @@ internal sealed class CatalogRow
     public string ContainedFileName { get; set; } = "";
     public int Part { get; set; }
     public int PartCount { get; set; }
+    /// <summary>Fingerprint of the <see cref="RecordCount"/> records in this file (README, "Content fingerprints").</summary>
+    public string? Fingerprint { get; set; }
+    /// <summary>Deltas only: true when the delta holds the entity's whole state (replace your copy instead of applying it).</summary>
+    public bool? Rebase { get; set; }
 
     public static CatalogRow From(GenerationManifest manifest, ManifestFile file) => new()
     {
@@ -107,5 +111,7 @@ internal sealed class CatalogRow
         ContainedFileName = file.ContainedFileName,
         Part = file.Part,
         PartCount = file.PartCount,
+        Fingerprint = file.Fingerprint,
+        Rebase = file.TypeOfDownload == FileNaming.DeltaDownload && manifest.Entities.Any(e => e.Name == file.EntityName && e.Rebase == true) ? true : null,
     };
 }

@@ -61,8 +61,17 @@ internal sealed class ManifestEntity
     public bool Temporal { get; set; }
     /// <summary>Rows of the entity in this generation's snapshot.</summary>
     public long Records { get; set; }
-    /// <summary>Key + row-hash state of a plain entity, the base of the next generation's delta.</summary>
+    /// <summary>Identity + row-hash state of the entity, the base of the next generation's delta.</summary>
     public StateFile? State { get; set; }
+    /// <summary>What consumers upsert and delete on: the key, plus registration and effect start for temporal entities.</summary>
+    public List<string>? Identity { get; set; }
+    /// <summary>
+    /// Fingerprint of the entity's full state in this generation in the delta's type of data
+    /// (Bitemporal for temporal entities, Current for plain ones); <see cref="Records"/> rows.
+    /// </summary>
+    public string? Fingerprint { get; set; }
+    /// <summary>True when this generation's delta holds the whole state as inserts (the base had no usable state).</summary>
+    public bool? Rebase { get; set; }
 }
 
 internal sealed class StateFile
@@ -71,6 +80,8 @@ internal sealed class StateFile
     public long SizeBytes { get; set; }
     public string Sha256 { get; set; } = "";
     public long Records { get; set; }
+    /// <summary>Format of the state file (<c>EntityDelta.StateFormat</c>); 0 for states of older exporters.</summary>
+    public int Format { get; set; }
 }
 
 internal sealed class ManifestFile
@@ -93,6 +104,8 @@ internal sealed class ManifestFile
     /// <summary>Identifies the data of the whole group (all parts), independent of the generation number.</summary>
     public string ContentId { get; set; } = "";
     public DateTimeOffset ExpirationDate { get; set; }
+    /// <summary>Fingerprint of the records in this file (README, "Content fingerprints").</summary>
+    public string? Fingerprint { get; set; }
 
     public string GroupKey(string register, int version) =>
         $"{register}|{version}|{EntityName}|{TypeOfDownload}|{TypeOfData}|{Format}";

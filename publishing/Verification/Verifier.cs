@@ -84,7 +84,14 @@ internal sealed class Verifier(IObjectStore store, string register)
             }
         }
 
-        return new VerifyReport(catalog.Files.Count, bytes, problems, warnings);
+        var fingerprints = new FingerprintVerifier(store);
+        await fingerprints.VerifyAsync(catalog, committed, problems, warnings, cancellationToken).ConfigureAwait(false);
+
+        return new VerifyReport(catalog.Files.Count, bytes, problems, warnings)
+        {
+            FingerprintedFiles = fingerprints.FilesChecked,
+            Replays = fingerprints.ReplaysChecked,
+        };
     }
 
     private async Task<string?> CheckFileAsync(CatalogRow row, CancellationToken cancellationToken)
@@ -144,5 +151,11 @@ internal sealed class Verifier(IObjectStore store, string register)
 
 internal sealed record VerifyReport(int Files, long Bytes, IReadOnlyList<string> Problems, IReadOnlyList<string> Warnings)
 {
+    /// <summary>JSON and JSONL files whose records were re-fingerprinted.</summary>
+    public int FingerprintedFiles { get; init; }
+
+    /// <summary>(start, later generation) pairs whose replayed fingerprint was compared with the manifest.</summary>
+    public int Replays { get; init; }
+
     public bool Ok => Problems.Count == 0;
 }

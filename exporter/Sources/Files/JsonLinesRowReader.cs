@@ -42,7 +42,7 @@ internal sealed class JsonLinesRowReader : IRowReader
 
     public static async ValueTask<JsonLinesRowReader> OpenAsync(EntityFile file, EntitySpec entity, EntityLayout layout, CancellationToken cancellationToken)
     {
-        var inference = new Inference(entity.Name);
+        var inference = new Inference(entity.Name, layout.Keys);
         var reader = new FileChunkReader(file.Handle);
         long lineNumber = 0;
         while (true)
@@ -285,7 +285,7 @@ internal sealed class JsonLinesRowReader : IRowReader
     }
 
     /// <summary>Column discovery and kind inference of the first pass.</summary>
-    private sealed class Inference(string entity)
+    private sealed class Inference(string entity, HashSet<string> keys)
     {
         private readonly List<string> _names = [];
         // The line each column was last seen on: a second sighting on the same line is a duplicated member.
@@ -337,7 +337,7 @@ internal sealed class JsonLinesRowReader : IRowReader
                     _lastLine[column] = lineNumber;
 
                     json.Read();
-                    _seen[column] |= json.TokenType switch
+                    var seen = json.TokenType switch
                     {
                         JsonTokenType.True or JsonTokenType.False => Seen.Boolean,
                         JsonTokenType.Number => json.TryGetInt64(out _) ? Seen.Integer : Seen.Number,
@@ -345,6 +345,8 @@ internal sealed class JsonLinesRowReader : IRowReader
                         JsonTokenType.StartObject or JsonTokenType.StartArray => Seen.Structure,
                         _ => Seen.None,
                     };
+                    CheckKey(name, _seen[column], seen, path, lineNumber);
+                    _seen[column] |= seen;
                     if (json.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
                     {
                         json.Skip();
@@ -363,6 +365,26 @@ internal sealed class JsonLinesRowReader : IRowReader
             catch (InvalidOperationException e)
             {
                 throw new SourceException($"Entity '{entity}': {path}:{lineNumber}: {(member is null ? "a member name" : $"column '{member}'")}: invalid UTF-8: {e.Message}.", transient: false, e);
+            }
+        }
+
+        /// <summary>
+        /// A key column must hold one kind (integers and decimals count as numbers): mixed kinds would
+        /// make the key a JSON column, which cannot be compared. Said here, where the line is known.
+        /// </summary>
+        private void CheckKey(string name, Seen before, Seen now, string path, long lineNumber)
+        {
+            if (!keys.Contains(name) || now == Seen.None)
+            {
+                return;
+            }
+
+            static Seen Class(Seen seen) => (seen & (Seen.Integer | Seen.Number)) != 0 ? Seen.Number : seen;
+            if (now == Seen.Structure || (before != Seen.None && Class(before) != Class(now)))
+            {
+                var found = now == Seen.Structure ? "an object or array" : now.ToString().ToLowerInvariant();
+                var earlier = before == Seen.None ? "" : $" where earlier lines hold {before.ToString().ToLowerInvariant()} values";
+                throw new SourceException($"Entity '{entity}': {path}:{lineNumber}: key column '{name}' holds {found}{earlier}; a key column must hold values of one kind.", transient: false);
             }
         }
 

@@ -107,32 +107,17 @@ internal sealed class PostgresQueryPlan
         sql.AppendJoin(", ", plans.SelectMany(p => p.Projection));
         sql.Append(" FROM (").Append(InnerSelect(entity)).Append(") AS ").Append(Alias);
 
-        if (request.RegistrationWindow is { } window && entity.Temporal is { } temporal)
-        {
-            var from = Literal(window.From);
-            var to = Literal(window.To);
-            var regFrom = Alias + "." + QuoteIdentifier(temporal.RegistrationFrom);
-            var regTo = Alias + "." + QuoteIdentifier(temporal.RegistrationTo);
-            sql.Append(CultureInfo.InvariantCulture, $" WHERE ({regFrom} > {from} AND {regFrom} <= {to}) OR ({regTo} > {from} AND {regTo} <= {to})");
-        }
-
         if (request.SortByKey && entity.Key.Count > 0)
         {
-            var orderBy = entity.Key.Select(k =>
-                plans.FirstOrDefault(p => p.Column.Name == k)?.OrderBy
-                ?? throw new SourceException($"PostgreSQL source, entity '{entity.Name}': key column '{k}' is not in the result", transient: false));
+            // NULLS FIRST: the pipeline's key encoding puts NULL before every value.
+            var orderBy = Pipeline.EntityIdentity.Columns(entity).Select(k =>
+                (plans.FirstOrDefault(p => p.Column.Name == k)?.OrderBy
+                ?? throw new SourceException($"PostgreSQL source, entity '{entity.Name}': identity column '{k}' is not in the result", transient: false)) + " NULLS FIRST");
             sql.Append(" ORDER BY ").AppendJoin(", ", orderBy);
         }
 
         return new PostgresQueryPlan(plans, sql.ToString(), entity.Key);
     }
-
-    /// <summary>
-    /// Timestamps are inlined as literals because COPY takes no parameters; the text is produced here
-    /// from a DateTimeOffset, never from user input, so there is nothing to inject.
-    /// </summary>
-    private static string Literal(DateTimeOffset value) =>
-        "'" + value.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture) + "+00'::timestamptz";
 
     private static ColumnPlan PlanColumn(string name, PostgresType type, string sqlType, bool nullable)
     {

@@ -37,7 +37,7 @@ internal sealed class PostgresSource : ISource
             throw new SourceException($"PostgreSQL source: the connection string is malformed ({ex.GetType().Name})", transient: false);
         }
 
-        // Timestamps without time zone compare against the UTC window literals, and timestamptz text is UTC.
+        // Timestamptz values and their text are UTC, whatever the server or role default.
         builder.Timezone = "UTC";
         builder.ApplicationName ??= "bulkexport-exporter";
         // Snapshot connections live for one generation; a pool would only keep idle sessions on the server.

@@ -196,7 +196,7 @@ public sealed class DataFileSetWriterTests : IDisposable
         {
             foreach (var row in Rows(100))
             {
-                writer.Write(row);
+                writer.Write(row, new byte[32]);
             }
 
             Assert.NotEmpty(_temp.Files());
@@ -209,8 +209,8 @@ public sealed class DataFileSetWriterTests : IDisposable
     public void Write_AfterEncoderError_Refuses()
     {
         using var writer = new DataFileSetWriter(RecordFormats.Json, Columns, Options(maxBytes: 500, maxRecords: null));
-        Assert.ThrowsAny<Exception>(() => writer.Write(["not a long", "x", null]));
-        Assert.Throws<InvalidOperationException>(() => writer.Write([1L, "x", null]));
+        Assert.ThrowsAny<Exception>(() => writer.Write(["not a long", "x", null], new byte[32]));
+        Assert.Throws<InvalidOperationException>(() => writer.Write([1L, "x", null], new byte[32]));
     }
 
     private DataFileSet WriteSet(IRecordFormat format, IReadOnlyList<object?[]> rows, long maxBytes, long? maxRecords, int generation = 7)
@@ -219,7 +219,7 @@ public sealed class DataFileSetWriterTests : IDisposable
         using var writer = new DataFileSetWriter(format, Columns, options);
         foreach (var row in rows)
         {
-            writer.Write(row);
+            writer.Write(row, new byte[32]);
         }
 
         return writer.Complete();
@@ -281,7 +281,7 @@ public sealed class DataFileSetWriterMemoryTests
         var text = new string('n', 100);
         for (var i = 0; i < 200_000; i++)
         {
-            writer.Write([(long)i, text, new DecimalText("1.25")]);
+            writer.Write([(long)i, text, new DecimalText("1.25")], new byte[32]);
         }
 
         var during = GC.GetTotalMemory(forceFullCollection: true);

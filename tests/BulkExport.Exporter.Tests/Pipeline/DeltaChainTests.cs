@@ -137,7 +137,7 @@ public sealed class DeltaChainTests
         var e = await Assert.ThrowsAsync<DuplicateKeyException>(() => h.RunAsync(RunKind.Total));
 
         Assert.Contains("Postnummer", e.Message, StringComparison.Ordinal);
-        Assert.Contains("(1)", e.Message, StringComparison.Ordinal);
+        Assert.Contains("(nr=1)", e.Message, StringComparison.Ordinal);
         Assert.Null(await h.Store.GetBytesAsync(FileNaming.CatalogKey("DAR"), CancellationToken.None));
     }
 }

@@ -1,3 +1,4 @@
+using BulkExport.Publishing.Sorting;
 using System.Buffers;
 using BulkExport.Exporter.Pipeline;
 using BulkExport.Exporter.Sources;
@@ -33,6 +34,32 @@ public sealed class DeltaMachineryTests : IDisposable
         object?[] values = [42L, "x\0y", Guid.Parse("6f9619ff-8b86-d011-b42d-00c04fc964ff"), new DateOnly(2026, 1, 2), new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero), null, true];
 
         Assert.Equal(values, KeyEncoder.Decode(Key(values), values.Length));
+    }
+
+    [Fact]
+    public void KeyEncoding_OrdersFloatsNumerically_AndDecodesFloatsBytesAndDecimalsToTheirKinds()
+    {
+        double[] floats = [double.NegativeInfinity, -1e300, -2.5, -0.0, 0.0, 1e-300, 0.5, 3.0, 1e300, double.PositiveInfinity];
+        var comparer = Comparer<byte[]>.Create((a, b) => a.AsSpan().SequenceCompareTo(b));
+        Assert.Equal(floats, floats.Reverse().OrderBy(f => Key(f), comparer));
+
+        // Tombstones carry these values into formats that need the column's own CLR type
+        // (a float key once came back as text and failed every later run).
+        object?[] values = [-2.5, 1e300, new byte[] { 0, 1, 0xFF }, new byte[] { 0 }, new DecimalText("1.50")];
+        var back = KeyEncoder.Decode(Key(values), values.Length);
+        Assert.Equal(-2.5, Assert.IsType<double>(back[0]));
+        Assert.Equal(1e300, Assert.IsType<double>(back[1]));
+        Assert.Equal(new byte[] { 0, 1, 0xFF }, Assert.IsType<byte[]>(back[2]));
+        Assert.Equal(new byte[] { 0 }, Assert.IsType<byte[]>(back[3]));
+        Assert.Equal(new DecimalText("1.50"), Assert.IsType<DecimalText>(back[4]));
+    }
+
+    [Fact]
+    public void KeyEncoding_DistinctByteKeys_HaveDistinctEncodings()
+    {
+        // Every bytea key once encoded as "System.Byte[]" and was reported as a duplicate.
+        Assert.NotEqual(Key(new byte[] { 1 }), Key(new byte[] { 2 }));
+        Assert.NotEqual(Key(new byte[] { 1 }), Key(new byte[] { 1, 0 }));
     }
 
     [Fact]
@@ -85,7 +112,7 @@ public sealed class DeltaMachineryTests : IDisposable
         var sink = new RecordingSink();
         using var baseState = DeltaStateReader.Open(basePath);
         using var newState = new DeltaStateWriter(Path.Combine(_temp, "new.state"));
-        var merger = new DeltaMerger(baseState, newState, "E", 1, sink);
+        var merger = new DeltaMerger(baseState, newState, "E", ["id"], sink);
         merger.Accept(Key(1L), Hash(1), () => [1L]);
         merger.Accept(Key(2L), Hash(99), () => [2L]);
         merger.Accept(Key(3L), Hash(3), () => [3L]);

@@ -10,7 +10,7 @@ namespace BulkExport.Exporter.Tests.Sources;
 public sealed class FilesSourceTests : IDisposable
 {
     private static readonly DateTimeOffset Now = new(2025, 3, 4, 5, 6, 7, TimeSpan.Zero);
-    private static readonly ReadRequest Request = new(SortByKey: false, RegistrationWindow: null);
+    private static readonly ReadRequest Request = new(SortByKey: false);
 
     private readonly TempDirectory _dir = new();
 
@@ -234,7 +234,7 @@ public sealed class FilesSourceTests : IDisposable
         using var writer = new DataFileSetWriter(RecordFormats.Csv, reader.Columns, new DataFileSetOptions((_, _) => "C", "C", ["id"], temp.Path, 1 << 20, null, Now));
         while (await reader.ReadAsync(CancellationToken.None))
         {
-            writer.Write(reader.Current);
+            writer.Write(reader.Current, new byte[32]);
         }
 
         var file = Assert.Single(writer.Complete().Files);

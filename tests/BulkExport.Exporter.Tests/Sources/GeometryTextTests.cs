@@ -72,7 +72,7 @@ public sealed class GeometryTextTests
 
         foreach (var entity in new[] { p, q })
         {
-            await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(false, null), CancellationToken.None);
+            await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(false), CancellationToken.None);
             Assert.Equal(ColumnKind.Geometry, reader.Columns[1].Kind);
             var rows = new List<object?[]>();
             while (await reader.ReadAsync(CancellationToken.None))
@@ -98,7 +98,7 @@ public sealed class GeometryTextTests
         var q = new EntitySpec { Name = "Q", Key = ["id"], Geometry = new GeometrySpec { Column = "geom" } };
         var source = new FilesSource(new FilesSourceSpec { Path = dir.Path }, [q], TimeProvider.System);
         await using var snapshot = await source.OpenSnapshotAsync(CancellationToken.None);
-        await using var reader = await snapshot.ReadAsync(q, new ReadRequest(false, null), CancellationToken.None);
+        await using var reader = await snapshot.ReadAsync(q, new ReadRequest(false), CancellationToken.None);
 
         Assert.True(await reader.ReadAsync(CancellationToken.None));
         var error = await Assert.ThrowsAsync<SourceException>(async () => await reader.ReadAsync(CancellationToken.None));

@@ -59,10 +59,10 @@ internal sealed class ExportHarness : IDisposable
         NoProgress.Instance,
         new ExportRunnerOptions { TempRoot = Path.Combine(Root, "tmp"), CrashAt = crashAt, Signer = Signer });
 
-    public async Task<RunSummary> RunAsync(RunKind kind, TimeSpan? advance = null)
+    public async Task<RunSummary> RunAsync(RunKind kind, TimeSpan? advance = null, ISource? source = null)
     {
         Directory.CreateDirectory(Path.Combine(Root, "tmp"));
-        var summary = await Runner().RunAsync(kind, CancellationToken.None);
+        var summary = await Runner(source: source).RunAsync(kind, CancellationToken.None);
         Time.Advance(advance ?? TimeSpan.FromHours(1));
         return summary;
     }

@@ -45,7 +45,7 @@ internal sealed class InMemorySource(TimeProvider time) : ISource
             IEnumerable<object?[]> rows = table.Rows;
             if (sorted && request.SortByKey)
             {
-                var keyIndexes = entity.Key.Select(k => table.Columns.ToList().FindIndex(c => c.Name == k)).ToArray();
+                var keyIndexes = BulkExport.Exporter.Pipeline.EntityIdentity.Columns(entity).Select(k => table.Columns.ToList().FindIndex(c => c.Name == k)).ToArray();
                 rows = rows.OrderBy(r => EncodeKey(r, keyIndexes), Comparer<byte[]>.Create((a, b) => a.AsSpan().SequenceCompareTo(b)));
             }
 

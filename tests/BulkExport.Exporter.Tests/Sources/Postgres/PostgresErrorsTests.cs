@@ -55,14 +55,14 @@ public sealed class PostgresLoggingTests(PostgresFixture pg)
         var source = new PostgresSource(new PostgresSourceSpec { Parallelism = 2 }, [ok, missing], pg.ConnectionString, logger);
         await using (var snapshot = await source.OpenSnapshotAsync(CancellationToken.None))
         {
-            await using (var reader = await snapshot.ReadAsync(ok, new ReadRequest(true, null), CancellationToken.None))
+            await using (var reader = await snapshot.ReadAsync(ok, new ReadRequest(true), CancellationToken.None))
             {
                 while (await reader.ReadAsync(CancellationToken.None))
                 {
                 }
             }
 
-            await Assert.ThrowsAsync<SourceException>(async () => await snapshot.ReadAsync(missing, new ReadRequest(false, null), CancellationToken.None));
+            await Assert.ThrowsAsync<SourceException>(async () => await snapshot.ReadAsync(missing, new ReadRequest(false), CancellationToken.None));
         }
 
         var wrongPort = new NpgsqlConnectionStringBuilder(pg.ConnectionString) { Port = PostgresFixture.FreePort(), Timeout = 2 }.ConnectionString;

@@ -58,7 +58,7 @@ public sealed class PostgresReadPathBench(PostgresFixture pg, ITestOutputHelper 
         // The floor under both: the same COPY with every value skipped, not decoded (server + wire only).
         string sql;
         await using (var snapshot = await new PostgresSource(new PostgresSourceSpec(), [entity], pg.ConnectionString).OpenSnapshotAsync(CancellationToken.None))
-        await using (var probe = (PostgresRowReader)await snapshot.ReadAsync(entity, new ReadRequest(false, null), CancellationToken.None))
+        await using (var probe = (PostgresRowReader)await snapshot.ReadAsync(entity, new ReadRequest(false), CancellationToken.None))
         {
             sql = probe.Sql;
         }
@@ -108,7 +108,7 @@ public sealed class PostgresReadPathBench(PostgresFixture pg, ITestOutputHelper 
         var source = new PostgresSource(new PostgresSourceSpec(), all.Length > 0 ? all : [entity], pg.ConnectionString);
         var clock = Stopwatch.StartNew();
         await using var snapshot = await source.OpenSnapshotAsync(CancellationToken.None);
-        await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(sorted, null), CancellationToken.None);
+        await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(sorted), CancellationToken.None);
         long count = 0;
         while (await reader.ReadAsync(CancellationToken.None))
         {

@@ -12,7 +12,7 @@ public sealed class PostgresSourceTests(PostgresFixture pg)
 {
     private const string FortyDigits = "1234567890123456789012345678901234.56789";
 
-    private static readonly ReadRequest Plain = new(SortByKey: false, RegistrationWindow: null);
+    private static readonly ReadRequest Plain = new(SortByKey: false);
 
     private PostgresSource Source(params EntitySpec[] entities) => Source(1, pg.ConnectionString, entities);
 
@@ -51,7 +51,7 @@ public sealed class PostgresSourceTests(PostgresFixture pg)
             """);
         var entity = new EntitySpec { Name = "Types", Table = "public." + table, Key = ["id"] };
         await using var snapshot = await Source(entity).OpenSnapshotAsync(CancellationToken.None);
-        await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(true, null), CancellationToken.None);
+        await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(true), CancellationToken.None);
 
         var columns = reader.Columns.ToDictionary(c => c.Name);
         Assert.Equal(new Column("id", ColumnKind.Integer, null, "integer", Nullable: false), columns["id"]);
@@ -140,7 +140,7 @@ public sealed class PostgresSourceTests(PostgresFixture pg)
 
         await using var readerA = await snapshot.ReadAsync(a, Plain, CancellationToken.None);
         Assert.True(await readerA.ReadAsync(CancellationToken.None));
-        await using (var readerB = await snapshot.ReadAsync(b, new ReadRequest(true, null), CancellationToken.None))
+        await using (var readerB = await snapshot.ReadAsync(b, new ReadRequest(true), CancellationToken.None))
         {
             var rows = await ReadAllAsync(readerB);
             Assert.Equal([1L, 2L, 3L], rows.Select(r => r[0]));
@@ -199,7 +199,7 @@ public sealed class PostgresSourceTests(PostgresFixture pg)
             """);
         var entity = new EntitySpec { Name = "Sorted", Table = "sorted", Key = ["k", "n"] };
         await using var snapshot = await Source(entity).OpenSnapshotAsync(CancellationToken.None);
-        await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(true, null), CancellationToken.None);
+        await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(true), CancellationToken.None);
         var rows = await ReadAllAsync(reader);
 
         var expected = keys.OrderBy(k => Encoding.UTF8.GetBytes(k), Comparer<byte[]>.Create((x, y) => x.AsSpan().SequenceCompareTo(y)))
@@ -215,29 +215,32 @@ public sealed class PostgresSourceTests(PostgresFixture pg)
     }
 
     [Fact]
-    public async Task RegistrationWindow_KeepsRowsWhoseRegistrationStartedOrEndedInTheWindow()
+    public async Task TemporalEntity_SortedRead_OrdersByIdentity_NullEffectStartFirst()
     {
+        // The delta merge-joins on key + registration start + effect start in the pipeline's key order,
+        // where NULL sorts first; PostgreSQL's default puts NULLs last.
         await pg.ExecuteAsync("""
-            DROP TABLE IF EXISTS temporal; CREATE TABLE temporal (id int, regfra timestamptz, regtil timestamptz);
+            DROP TABLE IF EXISTS temporal; CREATE TABLE temporal (id int, regfra timestamptz, regtil timestamptz, virkfra timestamptz, virktil timestamptz);
             INSERT INTO temporal VALUES
-              (1, '2024-01-01Z', NULL),                 -- before the window, still open: not needed
-              (2, '2024-01-10Z', NULL),                 -- started inside
-              (3, '2024-01-01Z', '2024-01-10Z'),        -- ended inside
-              (4, '2024-01-05Z', NULL),                 -- started exactly at From: excluded (From is exclusive)
-              (5, '2024-01-15Z', NULL),                 -- started exactly at To: included
-              (6, '2024-01-20Z', NULL);                 -- after
+              (2, '2024-01-01Z', NULL, '2024-01-01Z', NULL),
+              (1, '2024-01-10Z', NULL, '2024-01-01Z', NULL),
+              (1, '2024-01-01Z', '2024-01-10Z', '2024-01-02Z', NULL),
+              (1, '2024-01-01Z', '2024-01-10Z', NULL, NULL);
             """);
         var entity = new EntitySpec
         {
             Name = "Temporal",
             Table = "temporal",
             Key = ["id"],
-            Temporal = new TemporalSpec { RegistrationFrom = "regfra", RegistrationTo = "regtil", EffectiveFrom = "x", EffectiveTo = "y" },
+            Temporal = new TemporalSpec { RegistrationFrom = "regfra", RegistrationTo = "regtil", EffectiveFrom = "virkfra", EffectiveTo = "virktil" },
         };
-        var window = new TimeWindow(new DateTimeOffset(2024, 1, 5, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2024, 1, 15, 1, 0, 0, TimeSpan.FromHours(1)));
         await using var snapshot = await Source(entity).OpenSnapshotAsync(CancellationToken.None);
-        await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(true, window), CancellationToken.None);
-        Assert.Equal([2L, 3L, 5L], (await ReadAllAsync(reader)).Select(r => r[0]));
+        await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(true), CancellationToken.None);
+        var rows = await ReadAllAsync(reader);
+        Assert.Equal([1L, 1L, 1L, 2L], rows.Select(r => r[0]));
+        Assert.Null(rows[0][3]);
+        Assert.Equal(new DateTimeOffset(2024, 1, 2, 0, 0, 0, TimeSpan.Zero), rows[1][3]);
+        Assert.Equal(new DateTimeOffset(2024, 1, 10, 0, 0, 0, TimeSpan.Zero), rows[2][1]);
     }
 
     [Fact]
@@ -246,7 +249,7 @@ public sealed class PostgresSourceTests(PostgresFixture pg)
         await pg.ExecuteAsync("DROP TABLE IF EXISTS q_src; CREATE TABLE q_src (id int NOT NULL, name text); INSERT INTO q_src VALUES (2, 'b'), (1, 'a'), (3, NULL);");
         var entity = new EntitySpec { Name = "Q", Query = "SELECT id, upper(name) AS name FROM q_src WHERE id < 3;", Key = ["id"] };
         await using var snapshot = await Source(entity).OpenSnapshotAsync(CancellationToken.None);
-        await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(true, null), CancellationToken.None);
+        await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(true), CancellationToken.None);
         Assert.Equal(["id", "name"], reader.Columns.Select(c => c.Name));
         Assert.All(reader.Columns, c => Assert.True(c.Nullable));
         var rows = await ReadAllAsync(reader);

@@ -1,11 +1,11 @@
 using System.Buffers;
 
-namespace BulkExport.Exporter.Pipeline;
+namespace BulkExport.Publishing.Sorting;
 
 /// <summary>
 /// Sorts (key, hash, payload) records by key with bounded memory: records collect in one buffer up
 /// to <c>memoryBudget</c> bytes, each full buffer is sorted and spilled to a run file, and the runs
-/// are merged. Duplicate keys are an error, because a delta by key cannot be defined for them.
+/// are merged. Shared by the exporter's deltas and the verifier's replay of delta chains.
 /// </summary>
 internal sealed class ExternalSorter : IDisposable
 {
@@ -123,8 +123,8 @@ internal sealed class ExternalSorter : IDisposable
             foreach (var e in _entries)
             {
                 header.ResetWrittenCount();
-                RowCodec.WriteVarint(header, (ulong)e.KeyLength);
-                RowCodec.WriteVarint(header, (ulong)e.PayloadLength);
+                WriteVarint(header, (uint)e.KeyLength);
+                WriteVarint(header, (uint)e.PayloadLength);
                 stream.Write(header.WrittenSpan);
                 stream.Write(_buffer, e.Offset, e.KeyLength + HashLength + e.PayloadLength);
             }
@@ -133,6 +133,17 @@ internal sealed class ExternalSorter : IDisposable
         _runs.Add(path);
         _entries.Clear();
         _used = 0;
+    }
+
+    private static void WriteVarint(ArrayBufferWriter<byte> output, uint value)
+    {
+        while (value >= 0x80)
+        {
+            output.Write([(byte)(value | 0x80)]);
+            value >>= 7;
+        }
+
+        output.Write([(byte)value]);
     }
 
     public void Dispose()

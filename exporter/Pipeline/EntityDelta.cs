@@ -1,0 +1,136 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using BulkExport.Api;
+using BulkExport.Publishing.Layout;
+using BulkExport.Publishing.Sorting;
+
+namespace BulkExport.Exporter.Pipeline;
+
+/// <summary>
+/// The delta of an entity, plain or temporal alike: every row's identity and digest are compared with
+/// the base generation's state. Rows arriving in identity order (a sorted source) are merged as they
+/// come; other sources go through an external sort first. Either way memory does not grow with the
+/// row count. Also sums the entity's content fingerprint over the rows of its new state.
+/// </summary>
+internal sealed class EntityDelta : IDisposable
+{
+    /// <summary>The state file format this code writes; a base in another format is re-based (README, "Upgrading").</summary>
+    public const int StateFormat = 2;
+
+    private readonly GenerationContext _context;
+    private readonly EntitySpec _entity;
+    private readonly EntityLayout _layout;
+    private readonly DeltaStateReader _baseState;
+    private readonly DeltaStateWriter _newState;
+    private readonly DeltaMerger _merger;
+    private readonly ExternalSorter? _sorter;
+    private readonly ArrayBufferWriter<byte> _key = new(64);
+    private readonly ArrayBufferWriter<byte> _payload = new(1024);
+    private FingerprintSum _fingerprint;
+
+    private EntityDelta(GenerationContext context, EntitySpec entity, EntityLayout layout, IDeltaSink sink, DeltaStateReader baseState, bool sorted, bool rebase)
+    {
+        _context = context;
+        _entity = entity;
+        _layout = layout;
+        _baseState = baseState;
+        Rebase = rebase;
+        _newState = new DeltaStateWriter(Path.Combine(context.TempDirectory, $"{entity.Name}-{Guid.NewGuid():N}.state"));
+        _merger = new DeltaMerger(baseState, _newState, entity.Name, [.. layout.IdentityIndexes.Select(i => layout.Columns[i].Name)], sink);
+        _sorter = sorted ? null : new ExternalSorter(context.TempDirectory);
+    }
+
+    /// <summary>The base had no usable state for this entity, so the delta holds the whole state as inserts.</summary>
+    public bool Rebase { get; }
+
+    public static async Task<EntityDelta> OpenAsync(GenerationContext context, EntitySpec entity, EntityLayout layout, IDeltaSink sink, bool sortedSource, CancellationToken cancellationToken)
+    {
+        var sorted = sortedSource && layout.IdentityIndexes.All(i => KeyEncoder.HasSourceCompatibleOrder(layout.Columns[i].Kind));
+        var baseEntity = context.Base?.Entities.FirstOrDefault(e => e.Name == entity.Name);
+        var state = baseEntity?.State;
+        if (state is null || state.Format != StateFormat)
+        {
+            // No base (first generation), an entity new to the register: all inserts, which is exact.
+            // A base that lists the entity without a state of this format (written by an exporter
+            // before state-compared temporal deltas, or an older state format): the consumer's copy
+            // cannot be brought up to date by changes we can name, so the delta is a re-base.
+            return new EntityDelta(context, entity, layout, sink, DeltaStateReader.Empty(), sorted, rebase: baseEntity is not null);
+        }
+
+        var baseState = await OpenBaseStateAsync(context, state, cancellationToken).ConfigureAwait(false);
+        return new EntityDelta(context, entity, layout, sink, baseState, sorted, rebase: false);
+    }
+
+    /// <summary>The base generation's state, checked against the checksum in its manifest.</summary>
+    private static async Task<DeltaStateReader> OpenBaseStateAsync(GenerationContext context, StateFile state, CancellationToken cancellationToken)
+    {
+        var local = Path.Combine(context.TempDirectory, $"base-{Guid.NewGuid():N}.state");
+        await using (var input = await context.Store.OpenReadAsync(state.Key, cancellationToken).ConfigureAwait(false))
+        await using (var output = new FileStream(local, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+        {
+            await input.CopyToAsync(output, cancellationToken).ConfigureAwait(false);
+        }
+
+        string sha;
+        await using (var check = File.OpenRead(local))
+        {
+            sha = Convert.ToHexStringLower(await SHA256.HashDataAsync(check, cancellationToken).ConfigureAwait(false));
+        }
+
+        if (sha != state.Sha256)
+        {
+            throw new InvalidDataException($"{context.Store.Describe(state.Key)}: checksum {sha} does not match the manifest's {state.Sha256}; the delta base is damaged");
+        }
+
+        return DeltaStateReader.Open(local);
+    }
+
+    /// <param name="row">A row of the entity's new state.</param>
+    /// <param name="digest">Its <see cref="RowDigest"/>.</param>
+    public void Add(object?[] row, ReadOnlySpan<byte> digest)
+    {
+        _fingerprint.Add(digest);
+        _key.ResetWrittenCount();
+        KeyEncoder.Encode(row, _layout.IdentityIndexes, _key);
+        if (_sorter is null)
+        {
+            _merger.Accept(_key.WrittenSpan.ToArray(), digest, () => row);
+        }
+        else
+        {
+            _payload.ResetWrittenCount();
+            RowCodec.Encode(row, _payload);
+            _sorter.Add(_key.WrittenSpan, digest, _payload.WrittenSpan);
+        }
+    }
+
+    /// <summary>Rows of the new state and their fingerprint.</summary>
+    public FingerprintSum Fingerprint => _fingerprint;
+
+    public async Task<StateFile> CompleteAsync(CancellationToken cancellationToken)
+    {
+        if (_sorter is not null)
+        {
+            foreach (var record in _sorter.ReadSorted())
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var payload = record.Payload;
+                _merger.Accept(record.Key, record.Hash, () => RowCodec.Decode(payload));
+            }
+        }
+
+        _merger.Finish();
+        var (size, sha) = _newState.Complete();
+        var key = FileNaming.StateKey(_context.Register, _entity.Name, _context.Generation);
+        await _context.Store.PutFileAsync(key, _newState.Path, sha, "application/octet-stream", cancellationToken).ConfigureAwait(false);
+        File.Delete(_newState.Path);
+        return new StateFile { Key = key, SizeBytes = size, Sha256 = sha, Records = _newState.Count, Format = StateFormat };
+    }
+
+    public void Dispose()
+    {
+        _sorter?.Dispose();
+        _baseState.Dispose();
+        _newState.Dispose();
+    }
+}

@@ -1,0 +1,188 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using System.Text;
+using BulkExport.Api;
+using BulkExport.Exporter.Formats;
+using BulkExport.Exporter.Sources;
+using BulkExport.Publishing.Layout;
+
+namespace BulkExport.Exporter.Pipeline;
+
+/// <summary>What a consumer upserts and deletes on: the key, plus registration and effect start for temporal entities.</summary>
+internal static class EntityIdentity
+{
+    public static IReadOnlyList<string> Columns(EntitySpec entity) => entity.Temporal is { } t
+        ? [.. entity.Key, t.RegistrationFrom, t.EffectiveFrom]
+        : entity.Key;
+}
+
+/// <summary>
+/// The one place a row's digest is computed: SHA-256 over its canonical bytes (README, "Canonical row
+/// bytes"), the same bytes a consumer rebuilds from the published JSON. The digest is both the row
+/// hash the delta state compares (its first 16 bytes) and the row's term of the content fingerprint,
+/// so one hash per row serves both. Not thread-safe: one instance per stage.
+/// </summary>
+internal sealed class RowDigest : IDisposable
+{
+    public const int Length = 32;
+
+    private readonly IReadOnlyList<Column> _columns;
+    // Columns in code-point order of their names, with the canonical `"name":` bytes of each.
+    private readonly int[] _order;
+    private readonly byte[][] _names;
+    private readonly ArrayBufferWriter<byte> _canonical = new(1024);
+    private readonly ArrayBufferWriter<byte> _scratch = new(256);
+    private readonly IncrementalHash _sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+    public RowDigest(IReadOnlyList<Column> columns)
+    {
+        _columns = columns;
+        var utf8 = columns.Select(c => Encoding.UTF8.GetBytes(c.Name)).ToArray();
+        _order = [.. Enumerable.Range(0, columns.Count).OrderBy(i => utf8[i], Comparer<byte[]>.Create((a, b) => a.AsSpan().SequenceCompareTo(b)))];
+        _names = new byte[columns.Count][];
+        for (var i = 0; i < columns.Count; i++)
+        {
+            var name = new ArrayBufferWriter<byte>();
+            CanonicalJson.WriteString(utf8[i], name);
+            name.Write(":"u8);
+            _names[i] = name.WrittenSpan.ToArray();
+        }
+    }
+
+    /// <summary>Writes the row's digest (32 bytes) into <paramref name="digest"/>.</summary>
+    public void Compute(object?[] row, Span<byte> digest)
+    {
+        _canonical.ResetWrittenCount();
+        WriteCanonical(row, _canonical);
+        _sha.AppendData(_canonical.WrittenSpan);
+        _sha.GetHashAndReset(digest);
+    }
+
+    /// <summary>The canonical bytes of a row: a JSON object with members in code-point order of their names.</summary>
+    public void WriteCanonical(object?[] row, IBufferWriter<byte> output)
+    {
+        output.Write("{"u8);
+        for (var n = 0; n < _order.Length; n++)
+        {
+            var i = _order[n];
+            if (n > 0)
+            {
+                output.Write(","u8);
+            }
+
+            output.Write(_names[i]);
+            var column = _columns[i];
+            WriteValue(column, column.Kind, row[i], output);
+        }
+
+        output.Write("}"u8);
+    }
+
+    // Mirrors JsonValues.WriteValue: every value is the canonical form of what the JSON formats publish.
+    private void WriteValue(Column column, ColumnKind kind, object? value, IBufferWriter<byte> output)
+    {
+        if (value is null)
+        {
+            output.Write("null"u8);
+            return;
+        }
+
+        switch (kind)
+        {
+            case ColumnKind.Text:
+                CanonicalJson.WriteString(value as string ?? throw ScalarText.Mismatch(value, column), output);
+                break;
+            case ColumnKind.Decimal:
+                var text = ScalarText.DecimalString(value, column);
+                if (ScalarText.IsJsonNumber(text))
+                {
+                    WriteAscii(text, output);
+                }
+                else
+                {
+                    CanonicalJson.WriteString(text, output);
+                }
+
+                break;
+            case ColumnKind.Float when ScalarText.NonFiniteName(ScalarText.ToDouble(value, column)) is { } name:
+                CanonicalJson.WriteString(name, output);
+                break;
+            case ColumnKind.Integer or ColumnKind.Float or ColumnKind.Boolean:
+                var span = output.GetSpan(ScalarText.MaxScalarBytes);
+                output.Advance(ScalarText.Format(kind, value, column, span));
+                break;
+            case ColumnKind.Date or ColumnKind.Timestamp or ColumnKind.TimestampTz or ColumnKind.Uuid:
+                // These spellings need no escaping.
+                var quoted = output.GetSpan(ScalarText.MaxScalarBytes + 2);
+                var written = ScalarText.Format(kind, value, column, quoted[1..]);
+                quoted[0] = (byte)'"';
+                quoted[written + 1] = (byte)'"';
+                output.Advance(written + 2);
+                break;
+            case ColumnKind.Json:
+                WriteJson(value is RawJson raw ? raw.Json : throw ScalarText.Mismatch(value, column), output);
+                break;
+            case ColumnKind.Geometry:
+                WriteJson(value is GeometryValue g ? g.GeoJson : throw ScalarText.Mismatch(value, column), output);
+                break;
+            case ColumnKind.Bytes:
+                WriteAscii(Convert.ToBase64String(value as byte[] ?? throw ScalarText.Mismatch(value, column)), output, quote: true);
+                break;
+            case ColumnKind.Array:
+                var items = value as object?[] ?? throw ScalarText.Mismatch(value, column);
+                var elementKind = column.ElementKind ?? ColumnKind.Text;
+                output.Write("["u8);
+                for (var i = 0; i < items.Length; i++)
+                {
+                    if (i > 0)
+                    {
+                        output.Write(","u8);
+                    }
+
+                    if (items[i] is object?[] && elementKind != ColumnKind.Json)
+                    {
+                        WriteValue(column, ColumnKind.Array, items[i], output);
+                    }
+                    else
+                    {
+                        WriteValue(column, elementKind, items[i], output);
+                    }
+                }
+
+                output.Write("]"u8);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(kind), kind, null);
+        }
+    }
+
+    private void WriteJson(string json, IBufferWriter<byte> output)
+    {
+        _scratch.ResetWrittenCount();
+        var max = Encoding.UTF8.GetMaxByteCount(json.Length);
+        var n = Encoding.UTF8.GetBytes(json, _scratch.GetSpan(max));
+        _scratch.Advance(n);
+        CanonicalJson.Write(_scratch.WrittenSpan, output);
+    }
+
+    private static void WriteAscii(string text, IBufferWriter<byte> output, bool quote = false)
+    {
+        var extra = quote ? 2 : 0;
+        var span = output.GetSpan(text.Length + extra);
+        var at = 0;
+        if (quote)
+        {
+            span[at++] = (byte)'"';
+        }
+
+        at += Encoding.ASCII.GetBytes(text, span[at..]);
+        if (quote)
+        {
+            span[at++] = (byte)'"';
+        }
+
+        output.Advance(at);
+    }
+
+    public void Dispose() => _sha.Dispose();
+}
