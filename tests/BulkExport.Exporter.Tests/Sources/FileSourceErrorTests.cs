@@ -7,7 +7,7 @@ namespace BulkExport.Exporter.Tests.Sources;
 /// <summary>Every data error of the files source names the entity, the file and line, and the column.</summary>
 public sealed class FileSourceErrorTests : IDisposable
 {
-    private static readonly ReadRequest Request = new(SortByKey: false, RegistrationWindow: null);
+    private static readonly ReadRequest Request = new(SortByKey: false);
     private static readonly byte[] BadUtf8 = [0xC3, 0x28];
 
     private readonly string _dir = Directory.CreateTempSubdirectory("file-errors-").FullName;

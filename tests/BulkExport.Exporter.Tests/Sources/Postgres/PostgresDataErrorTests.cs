@@ -20,7 +20,7 @@ public sealed class PostgresDataErrorTests(PostgresFixture pg)
         var entity = new EntitySpec { Name = "Matrix", Table = "public.unreadable", Key = ["id"] };
         var source = new PostgresSource(new PostgresSourceSpec(), [entity], pg.ConnectionString);
         await using var snapshot = await source.OpenSnapshotAsync(CancellationToken.None);
-        await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(SortByKey: true, RegistrationWindow: null), CancellationToken.None);
+        await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(SortByKey: true), CancellationToken.None);
 
         var e = await Assert.ThrowsAsync<SourceException>(async () =>
         {
