@@ -623,12 +623,15 @@ internal sealed partial class ScheduleController
     private Task<IReadOnlyList<FinishedJob>> FinishedJobsAsync(string? ns, string schedule, ExportScheduleStatus? status, CancellationToken ct)
     {
         _ = ct;
-        bool Recorded(string jobName, string type, bool succeeded, DateTimeOffset at)
+        bool Recorded(string jobName, string type, bool succeeded, DateTimeOffset at, string? summaryError)
         {
             var finishedAt = StatusBuilder.Seconds(at);
             return succeeded
                 ? (type == Labels.Total ? status?.LastTotal : status?.LastDelta) is { } run && (run.Job == jobName || run.CompletionTime >= finishedAt)
-                : status?.LastFailure is { } failure && (failure.Job == jobName || failure.Time >= finishedAt);
+                : status?.LastFailure is { } failure && (failure.Job == jobName
+                    // A failure recorded from the Job before its pod's summary arrived is recorded again with it.
+                    ? summaryError is null || failure.Message == StatusBuilder.Truncate(summaryError)
+                    : failure.Time >= finishedAt);
         }
 
         var result = new List<FinishedJob>();
@@ -644,7 +647,7 @@ internal sealed partial class ScheduleController
             var type = job.Label(Labels.Type) ?? Labels.Delta;
             var jobName = job.Name();
             var podRun = _podRuns.GetValueOrDefault(Meta.Key(ns, jobName));
-            if (Recorded(jobName, type, outcome.Succeeded, outcome.At))
+            if (Recorded(jobName, type, outcome.Succeeded, outcome.At, podRun?.Summary?.Error))
             {
                 _podRuns.TryRemove(Meta.Key(ns, jobName), out _);
                 continue;
@@ -661,7 +664,7 @@ internal sealed partial class ScheduleController
         // Jobs already gone (TTL 0, history limit 0): what their pods said when they terminated.
         foreach (var (key, run) in _podRuns.Where(kv => kv.Value.Namespace == ns && kv.Value.Schedule == schedule && !seen.Contains(kv.Value.Job)))
         {
-            if (Recorded(run.Job, run.Type, run.Succeeded, run.At))
+            if (Recorded(run.Job, run.Type, run.Succeeded, run.At, run.Summary?.Error))
             {
                 _podRuns.TryRemove(key, out _);
                 continue;

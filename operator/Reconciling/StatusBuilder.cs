@@ -68,7 +68,10 @@ internal static class StatusBuilder
                 status.LastGeneration = Math.Max(status.LastGeneration ?? 0, gen);
                 status.Retention = new RetentionStatus { LastRunTime = finished, DeletedFiles = summary.PrunedFiles, DeletedBytes = summary.PrunedBytes };
             }
-            else if (status.LastFailure is null || (status.LastFailure.Job != job.Name && status.LastFailure.Time < finished))
+            // The same Job again once its pod's summary is known: the pod and Job watches deliver in
+            // either order, and the exporter's own error says more than the Job's condition.
+            else if (status.LastFailure is null || (status.LastFailure.Job != job.Name && status.LastFailure.Time < finished)
+                || (status.LastFailure.Job == job.Name && job.Summary?.Error is { } error && status.LastFailure.Message != Truncate(error)))
             {
                 status.LastFailure = new FailureStatus
                 {
@@ -193,5 +196,5 @@ internal static class StatusBuilder
 
     public static DateTimeOffset Seconds(DateTimeOffset t) => new(t.UtcTicks - (t.UtcTicks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
 
-    private static string Truncate(string text) => text.Length <= 1024 ? text : text[..1021] + "...";
+    internal static string Truncate(string text) => text.Length <= 1024 ? text : text[..1021] + "...";
 }

@@ -95,6 +95,24 @@ public sealed class StatusBuilderTests
     }
 
     [Fact]
+    public void A_failure_recorded_from_the_job_before_its_pod_summary_arrived_takes_the_exporters_error_when_it_does()
+    {
+        // The pod and Job watches deliver in either order: the Job's condition first, the summary later.
+        var now = Created.AddDays(1);
+        var at = now.AddMinutes(-1);
+        var fromJob = new FinishedJob("d3", "delta", false, at, null, "BackoffLimitExceeded: Job has reached the specified backoff limit");
+        var status = StatusBuilder.Build(null, 1, Schedule(), Ok, [fromJob], now, Created);
+        Assert.Contains("BackoffLimitExceeded", status.LastFailure!.Message, StringComparison.Ordinal);
+
+        var summary = new RunSummary { Outcome = "Failed", Error = "connection refused" };
+        status = StatusBuilder.Build(status, 1, Schedule(), Ok, [fromJob with { Summary = summary }], now, Created);
+
+        Assert.Equal("d3", status.LastFailure!.Job);
+        Assert.Equal("connection refused", status.LastFailure.Message);
+        Assert.Equal(StatusBuilder.Seconds(at), status.LastFailure.Time);
+    }
+
+    [Fact]
     public void Ready_false_keeps_the_run_history_and_reports_the_reason()
     {
         var now = Created.AddDays(1);

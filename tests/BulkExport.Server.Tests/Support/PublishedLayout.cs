@@ -50,6 +50,8 @@ internal sealed class PublishedLayout(IObjectStore store, string register)
             SizeBytes = content.Length,
             Sha256 = Convert.ToHexString(SHA256.HashData(content)).ToLowerInvariant(),
             RecordCount = 1,
+            // A synthetic file: any 64 hex digits stand for the fingerprint of its one record.
+            Fingerprint = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(baseName))).ToLowerInvariant(),
             BaseGenerationNumber = typeOfDownload == FileNaming.DeltaDownload ? generation - 1 : null,
             ContainedGenerationNumber = generation,
             ContainedFileName = baseName + "." + format.ToLowerInvariant(),
