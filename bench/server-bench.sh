@@ -72,7 +72,10 @@ YAML
 dotnet build server -c Release -nologo -v q >/dev/null
 server_port=$(free_port)
 # Access logs off for the run (nginx's are off too): both sides do only the serving.
-Logging__LogLevel__Default=Warning dotnet server/bin/Release/net10.0/server.dll --config "$work/schedule.yaml" --urls "http://127.0.0.1:$server_port" >"$work/server.log" 2>&1 &
+# BENCH_ACCESS_LOG=on keeps the server's access log (Information, as in production) to see its cost.
+server_log_level=Warning
+[[ ${BENCH_ACCESS_LOG:-off} == on ]] && server_log_level=Information
+Logging__LogLevel__Default=$server_log_level dotnet server/bin/Release/net10.0/server.dll --config "$work/schedule.yaml" --urls "http://127.0.0.1:$server_port" >"$work/server.log" 2>&1 &
 server_pid=$!
 bench_on_exit "kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null"
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$server_port/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
@@ -111,13 +114,36 @@ listing_nginx="http://127.0.0.1:$nginx_port/listing.json"
 file_server="http://127.0.0.1:$server_port/FileDownloads/GetFile?Filename=BENCH_V1_Entity0_TotalDownload_JSON_Current_1.zip"
 file_nginx="http://127.0.0.1:$nginx_port/file.zip"
 
-# wrk_run <url> -> "requests/s p99-ms MB/s"
+# cpu_ticks <pid>: CPU time (user + system, clock ticks) of the process and its children (nginx's workers).
+cpu_ticks() {
+  python3 - "$1" <<'PY'
+import os, sys
+root = sys.argv[1]
+total = 0
+for pid in os.listdir("/proc"):
+    if not pid.isdigit():
+        continue
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        continue
+    if pid == root or fields[1] == root:  # fields[1] is the parent pid
+        total += int(fields[11]) + int(fields[12])
+print(total)
+PY
+}
+
+# wrk_run <url> <pid> -> "requests/s p99-ms MiB/s cpu-ms-per-MiB"
+# The last column is the serving process's own CPU per MiB sent: unlike the throughput it hardly
+# depends on what else runs on the machine, so it is the fairer comparison on a shared host.
 wrk_run() {
-  local out
+  local out before after
+  before=$(cpu_ticks "$2")
   out=$(wrk -t2 -c"$connections" -d"${seconds}s" --timeout 30s --latency "$1")
-  python3 - "$out" <<'PY'
+  after=$(cpu_ticks "$2")
+  python3 - "$out" "$((after - before))" "$(getconf CLK_TCK)" "$seconds" <<'PY'
 import re, sys
-text = sys.argv[1]
+text, ticks, hz, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 def unit(value, suffix, table):
     return float(value) * table[suffix]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
@@ -125,7 +151,8 @@ m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", text)
 p99 = unit(m.group(1), m.group(2), {"us": 0.001, "ms": 1, "s": 1000})
 m = re.search(r"Transfer/sec:\s+([\d.]+)(B|KB|MB|GB)", text)
 mbs = unit(m.group(1), m.group(2), {"B": 1 / 2**20, "KB": 1 / 1024, "MB": 1, "GB": 1024})
-print(f"{rps:.1f} {p99:.2f} {mbs:.1f}")
+cpu = ticks * 1000 / hz / max(mbs * seconds, 1e-9)
+print(f"{rps:.1f} {p99:.2f} {mbs:.1f} {cpu:.3f}")
 PY
 }
 
@@ -135,30 +162,33 @@ for url in "$listing_server" "$listing_nginx" "$file_server" "$file_nginx"; do
 done
 
 declare -A results
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for case in ${BENCH_CASES:-listing file}; do
   for ((r = 1; r <= rounds; r++)); do
     for side in server nginx; do
-      var="${case}_${side}"
-      line=$(wrk_run "${!var}")
+      var="${case}_${side}" pid_var="${side}_pid"
+      line=$(wrk_run "${!var}" "${!pid_var}")
       results[$case.$side]+="$line;"
-      echo "server-bench: $case $side round $r: $line (req/s p99-ms MiB/s)"
+      echo "server-bench: $case $side round $r: $line (req/s p99-ms MiB/s cpu-ms/MiB)"
     done
   done
 done
 
 {
   echo "server bench $(date -u +%FT%TZ), $(nproc) CPUs, wrk -t2 -c$connections -d${seconds}s, $rounds rounds interleaved; medians"
-  echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-  python3 - "${results[listing.server]:-0 0 0}" "${results[listing.nginx]:-1 0 1}" "${results[file.server]:-0 0 0}" "${results[file.nginx]:-1 0 1}" <<'PY'
+  echo "load average at the start: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (a shared machine: compare the ratios and CPU ms/MiB, not absolute numbers)"
+  python3 - "${results[listing.server]:-}" "${results[listing.nginx]:-}" "${results[file.server]:-}" "${results[file.nginx]:-}" <<'PY'
 import statistics, sys
 def med(s, i):
     return statistics.median(float(x.split()[i]) for x in s.split(";") if x)
 ls, ln, fs, fn = sys.argv[1:5]
-print(f"GetAvailableFileDownloads, 10,000 files ({'server'}): {med(ls,0):8.1f} req/s  p99 {med(ls,1):7.2f} ms  {med(ls,2):7.1f} MiB/s")
-print(f"same JSON, nginx static file              : {med(ln,0):8.1f} req/s  p99 {med(ln,1):7.2f} ms  {med(ln,2):7.1f} MiB/s")
-print(f"  ratio server/nginx req/s: {med(ls,0)/med(ln,0):.2f} (goal >= 0.5)")
-print(f"GetFile 32 MiB zip, local store (server)   : {med(fs,0):8.1f} req/s  p99 {med(fs,1):7.2f} ms  {med(fs,2):7.1f} MiB/s")
-print(f"same zip, nginx static file                : {med(fn,0):8.1f} req/s  p99 {med(fn,1):7.2f} ms  {med(fn,2):7.1f} MiB/s")
-print(f"  ratio server/nginx throughput: {med(fs,2)/med(fn,2):.2f} (goal >= 0.8)")
+if ls:
+    print(f"GetAvailableFileDownloads, 10,000 files (server): {med(ls,0):8.1f} req/s  p99 {med(ls,1):7.2f} ms  {med(ls,2):7.1f} MiB/s  {med(ls,3):6.3f} CPU ms/MiB")
+    print(f"same JSON, nginx static file              : {med(ln,0):8.1f} req/s  p99 {med(ln,1):7.2f} ms  {med(ln,2):7.1f} MiB/s  {med(ln,3):6.3f} CPU ms/MiB")
+    print(f"  ratio server/nginx req/s: {med(ls,0)/med(ln,0):.2f} (goal >= 0.5)")
+if fs:
+    print(f"GetFile 32 MiB zip, local store (server)   : {med(fs,0):8.1f} req/s  p99 {med(fs,1):7.2f} ms  {med(fs,2):7.1f} MiB/s  {med(fs,3):6.3f} CPU ms/MiB")
+    print(f"same zip, nginx static file                : {med(fn,0):8.1f} req/s  p99 {med(fn,1):7.2f} ms  {med(fn,2):7.1f} MiB/s  {med(fn,3):6.3f} CPU ms/MiB")
+    print(f"  ratio server/nginx throughput: {med(fs,2)/med(fn,2):.2f} (goal >= 0.8)")
 PY
 } | tee "$report"

@@ -34,6 +34,9 @@ internal sealed partial class LocalObjectStore : IObjectStore
 
     public string Describe(string key) => PathOf(key);
 
+    /// <summary>The file holding <paramref name="key"/>, so that the download service can send it without a stream in between.</summary>
+    public string FilePath(string key) => PathOf(key);
+
     public async Task<bool> TryCreateAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
         var target = PathOf(key);

@@ -4,6 +4,8 @@ using BulkExport.Publishing.Stores;
 using BulkExport.Server.Configuration;
 using BulkExport.Server.Registers;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 
 namespace BulkExport.Server.Endpoints;
@@ -13,7 +15,7 @@ namespace BulkExport.Server.Endpoints;
 /// directory the bytes, with Range, the sha256 as ETag, Last-Modified and 304s done by ASP.NET's file
 /// result. Several files (a register's newest totals, a split total) go out as one zip, streamed.
 /// </summary>
-internal sealed class FileDelivery(ServerSettings settings)
+internal sealed partial class FileDelivery(ServerSettings settings, ILogger<FileDelivery> logger)
 {
     public const string ZipType = "application/zip";
 
@@ -33,6 +35,11 @@ internal sealed class FileDelivery(ServerSettings settings)
             return Results.Redirect(url.AbsoluteUri);
         }
 
+        if (register.Reader is LocalObjectStore local)
+        {
+            return LocalFile(context, register, row, local.FilePath(row.Key));
+        }
+
         var read = await register.Reader.ReadAsync(row.Key, ReadConditions.None, context.RequestAborted).ConfigureAwait(false);
         if (read.Outcome != ReadOutcome.Found || read.Content is null)
         {
@@ -42,7 +49,57 @@ internal sealed class FileDelivery(ServerSettings settings)
         }
 
         context.Response.Headers.CacheControl = ImmutableCacheControl(register);
-        return Results.Stream(read.Content, ZipType, row.Filename, row.GenerationTime, new EntityTagHeaderValue($"\"{row.Sha256}\""), enableRangeProcessing: true);
+        return Results.Stream(read.Content, ZipType, row.Filename, row.GenerationTime, EntityTag(row), enableRangeProcessing: true);
+    }
+
+    /// <summary>
+    /// A file of a local store, sent by ASP.NET's physical-file result (Range, If-Range, 304, 412, HEAD)
+    /// with the catalog's sha256 as ETag and its generation time as Last-Modified: nothing is hashed or
+    /// read per request but one stat, and the bytes go through <see cref="PipeSendFileFeature"/>.
+    /// </summary>
+    private IResult LocalFile(HttpContext context, ServedRegister register, CatalogRow row, string path)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists)
+        {
+            // Listed but gone: retention deleted it after the catalog snapshot; the next refresh drops it.
+            return Access.Problems.NotFound();
+        }
+
+        if (info.Length != row.SizeBytes)
+        {
+            // A name is never reused, so a different size is damage; the catalog's ETag would be a lie.
+            SizeMismatch(row.Filename, path, info.Length, row.SizeBytes);
+            return Results.Problem(statusCode: StatusCodes.Status500InternalServerError, title: "Stored file damaged",
+                detail: $"{row.Filename}: the stored file does not match the catalog");
+        }
+
+        context.Response.Headers.CacheControl = ImmutableCacheControl(register);
+        return new SendFileResult(TypedResults.PhysicalFile(path, ZipType, row.Filename, row.GenerationTime, EntityTag(row), enableRangeProcessing: true));
+    }
+
+    private static EntityTagHeaderValue EntityTag(CatalogRow row) => new($"\"{row.Sha256}\"");
+
+    [LoggerMessage(EventId = 310, Level = LogLevel.Error, Message = "{Filename}: {Path} holds {Actual} bytes, the catalog says {Expected}; not served")]
+    private partial void SizeMismatch(string filename, string path, long actual, long expected);
+
+    /// <summary>Runs a file result with <see cref="PipeSendFileFeature"/> in place of Kestrel's send-file.</summary>
+    private sealed class SendFileResult(IResult inner) : IResult
+    {
+        public async Task ExecuteAsync(HttpContext httpContext)
+        {
+            var features = httpContext.Features;
+            var kestrel = features.GetRequiredFeature<IHttpResponseBodyFeature>();
+            features.Set<IHttpResponseBodyFeature>(new PipeSendFileFeature(kestrel));
+            try
+            {
+                await inner.ExecuteAsync(httpContext).ConfigureAwait(false);
+            }
+            finally
+            {
+                features.Set(kestrel);
+            }
+        }
     }
 
     /// <summary>

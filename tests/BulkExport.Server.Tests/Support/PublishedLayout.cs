@@ -24,11 +24,11 @@ internal sealed class PublishedLayout(IObjectStore store, string register)
 
     public Dictionary<string, byte[]> Bytes { get; } = new(StringComparer.Ordinal);
 
-    public async Task<CatalogRow> AddAsync(string entity, string typeOfDownload, string typeOfData, string format, long generation, int version = 1, int part = 1, int partCount = 1)
+    public async Task<CatalogRow> AddAsync(string entity, string typeOfDownload, string typeOfData, string format, long generation, int version = 1, int part = 1, int partCount = 1, byte[]? content = null)
     {
         var baseName = FileNaming.BaseName(Register, version, entity, typeOfDownload, format, typeOfData, generation, part, partCount);
         var fileName = baseName + ".zip";
-        var content = Zip(baseName + "." + format.ToLowerInvariant(), $"{{\"generation\":{generation},\"entity\":\"{entity}\",\"part\":{part},\"padding\":\"{new string('x', 3000)}\"}}");
+        content ??= Zip(baseName + "." + format.ToLowerInvariant(), $"{{\"generation\":{generation},\"entity\":\"{entity}\",\"part\":{part},\"padding\":\"{new string('x', 3000)}\"}}");
         var key = FileNaming.DataKey(Register, version, entity, fileName);
         await Store.PutBytesAsync(key, content, "application/zip", CancellationToken.None);
         var time = Epoch.AddDays(generation);
