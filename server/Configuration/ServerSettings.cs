@@ -20,8 +20,31 @@ internal sealed partial record ServerSettings
     /// <summary>Absolute base of links in data.json, Atom and the page; null: the request's scheme and host.</summary>
     public Uri? PublicBaseUrl { get; init; }
 
-    /// <summary>Lifetime of a presigned S3 URL: long enough to download the largest file.</summary>
+    /// <summary>
+    /// The shortest lifetime of a presigned S3 URL (<c>presignLifetime</c>); a file too large to be fetched
+    /// in that time at <see cref="PresignMinimumBandwidth"/> gets a longer one (<see cref="PresignLifetimeFor"/>).
+    /// </summary>
     public TimeSpan PresignLifetime { get; init; } = TimeSpan.FromHours(12);
+
+    /// <summary>
+    /// The slowest consumer the service promises to serve, bytes per second (<c>presignMinimumBandwidth</c>):
+    /// a URL lives at least as long as such a consumer needs for the whole file, resumes included.
+    /// </summary>
+    public long PresignMinimumBandwidth { get; init; } = 1L << 20;
+
+    /// <summary>
+    /// The lifetime of a presigned URL for a file of <paramref name="sizeBytes"/>: the time the slowest
+    /// consumer needs for it, at least <see cref="PresignLifetime"/>, at most SigV4's seven days.
+    /// </summary>
+    public TimeSpan PresignLifetimeFor(long sizeBytes)
+    {
+        var needed = PresignNeeded(sizeBytes);
+        return needed <= PresignLifetime ? PresignLifetime : needed >= MaxPresignLifetime ? MaxPresignLifetime : needed;
+    }
+
+    /// <summary>Whole seconds the slowest consumer needs for <paramref name="sizeBytes"/> (rounded up); may exceed the cap.</summary>
+    public TimeSpan PresignNeeded(long sizeBytes) =>
+        TimeSpan.FromSeconds(Math.Ceiling(Math.Max(0, sizeBytes) / (double)PresignMinimumBandwidth));
 
     /// <summary>How often the catalog (a conditional GET) and the credentials file are checked for changes.</summary>
     public TimeSpan RefreshInterval { get; init; } = TimeSpan.FromSeconds(30);
@@ -70,7 +93,7 @@ internal sealed partial record ServerSettings
 
     private static ServerSettings Bind(JsonObject root, List<ValidationError> errors)
     {
-        Yaml.RejectUnknown(root, "", errors, "publicBaseUrl", "presignLifetime", "refreshInterval", "listingMaxAge", "feedPageSize", "credentialsFile", "rateLimit", "publisher", "registers");
+        Yaml.RejectUnknown(root, "", errors, "publicBaseUrl", "presignLifetime", "presignMinimumBandwidth", "refreshInterval", "listingMaxAge", "feedPageSize", "credentialsFile", "rateLimit", "publisher", "registers");
         var settings = new ServerSettings();
         if (Yaml.String(root, "publicBaseUrl", errors) is { } baseUrl)
         {
@@ -87,6 +110,7 @@ internal sealed partial record ServerSettings
         settings = settings with
         {
             PresignLifetime = Yaml.Duration(root, "presignLifetime", errors, settings.PresignLifetime, MaxPresignLifetime),
+            PresignMinimumBandwidth = Yaml.Bandwidth(root, "presignMinimumBandwidth", errors, settings.PresignMinimumBandwidth),
             RefreshInterval = Yaml.Duration(root, "refreshInterval", errors, settings.RefreshInterval, TimeSpan.FromDays(1)),
             ListingMaxAge = Yaml.Duration(root, "listingMaxAge", errors, settings.ListingMaxAge, TimeSpan.FromDays(1), allowZero: true),
             FeedPageSize = Yaml.Integer(root, "feedPageSize", errors, settings.FeedPageSize, 1, 10_000),
@@ -230,7 +254,7 @@ internal sealed class ConfigurationException(string source, IReadOnlyList<Valida
 }
 
 /// <summary>Typed reads of the YAML (as JSON, through the api's one YAML reader), each failure naming its path.</summary>
-internal static class Yaml
+internal static partial class Yaml
 {
     public static JsonObject ParseSingle(string yaml, string source)
     {
@@ -303,6 +327,37 @@ internal static class Yaml
         return value;
     }
 
+    /// <summary>A rate like <c>1MiB/s</c>, <c>500KB/s</c> or <c>100Mbit/s</c>, in bytes per second.</summary>
+    public static long Bandwidth(JsonObject o, string name, List<ValidationError> errors, long fallback)
+    {
+        if (String(o, name, errors) is not { } text)
+        {
+            return fallback;
+        }
+
+        var match = BandwidthPattern().Match(text);
+        if (!match.Success || !decimal.TryParse(match.Groups[1].Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var amount))
+        {
+            errors.Add(new(name, $"'{text}' is not a rate like 1MiB/s, 500KB/s or 100Mbit/s"));
+            return fallback;
+        }
+
+        decimal unit = match.Groups[2].Value switch
+        {
+            "B" => 1, "KB" => 1e3m, "MB" => 1e6m, "GB" => 1e9m, "KiB" => 1L << 10, "MiB" => 1L << 20, "GiB" => 1L << 30,
+            "kbit" or "Kbit" => 1e3m / 8, "Mbit" => 1e6m / 8, "Gbit" => 1e9m / 8,
+            _ => 0,
+        };
+        var bytes = amount * unit;
+        if (bytes < 1 || bytes > 1e12m)
+        {
+            errors.Add(new(name, $"'{text}' must be at least 1B/s and at most 1TB/s"));
+            return fallback;
+        }
+
+        return (long)Math.Floor(bytes);
+    }
+
     public static int Integer(JsonObject o, string name, List<ValidationError> errors, int fallback, int min, int max, string prefix = "", bool required = false)
     {
         var node = o[name];
@@ -324,6 +379,9 @@ internal static class Yaml
 
         return value;
     }
+
+    [GeneratedRegex(@"^([0-9]+(?:\.[0-9]+)?) ?(B|KB|MB|GB|KiB|MiB|GiB|kbit|Kbit|Mbit|Gbit)/s$")]
+    private static partial Regex BandwidthPattern();
 
     private static string GoDurationText(TimeSpan value) => $"{(long)value.TotalHours}h";
 }

@@ -28,9 +28,10 @@ internal sealed partial class FileDelivery(ServerSettings settings, ILogger<File
 
     public async Task<IResult> FileAsync(HttpContext context, ServedRegister register, CatalogRow row)
     {
-        if (register.Reader.PresignGet(row.Key, settings.PresignLifetime, row.Filename) is { } url)
+        if (register.Reader.PresignGet(row.Key, settings.PresignLifetimeFor(row.SizeBytes), row.Filename) is { } url)
         {
-            // The URL expires; neither the redirect nor its target may be cached beyond that.
+            // The URL expires; neither the redirect nor its target may be cached beyond that. Its lifetime
+            // follows the file's size: the slowest consumer promised can still resume it with Range.
             context.Response.Headers.CacheControl = "private, no-store";
             return Results.Redirect(url.AbsoluteUri);
         }

@@ -44,10 +44,14 @@ internal sealed class RegisterSnapshot
             .Select(g => new GenerationFiles(g.Key, g.Max(r => r.GenerationTime), [.. g.OrderBy(r => r.EntityName, StringComparer.Ordinal).ThenBy(r => r.Filename, StringComparer.Ordinal)]))];
         Entities = [.. rows.Select(r => r.EntityName).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
         Modified = rows.Count == 0 ? null : rows.Max(r => r.GenerationTime);
+        Largest = rows.Count == 0 ? null : rows.MaxBy(r => r.SizeBytes);
         ListingJson = JsonSerializer.SerializeToUtf8Bytes(rows, RowJson);
     }
 
     public string Register { get; }
+
+    /// <summary>The largest file listed: a presigned URL must last long enough for it.</summary>
+    public CatalogRow? Largest { get; }
 
     /// <summary>The store's ETag of the catalog object this was built from; empty when there is none yet.</summary>
     public string ETag { get; }

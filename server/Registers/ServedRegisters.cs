@@ -18,6 +18,9 @@ internal sealed class ServedRegister(string code, IObjectReader reader, Register
 
     public IObjectReader Reader { get; } = reader;
 
+    /// <summary>Files are delivered by presigned URL (an S3 store), not by the service.</summary>
+    public bool Presigns { get; } = reader.PresignGet("probe", TimeSpan.FromMinutes(1), null) is not null;
+
     public RegisterAccess Access { get; } = access;
 
     public RegisterSnapshot Snapshot => _snapshot;
@@ -212,6 +215,7 @@ internal sealed partial class CatalogRefresher(ServedRegisters registers, Access
                 if (await register.RefreshAsync(cancellationToken).ConfigureAwait(false))
                 {
                     CatalogChanged(register.Code, register.Snapshot.Rows.Count, register.Snapshot.ETag);
+                    CheckPresignLifetime(register);
                 }
             }
             catch (Exception e) when (e is StoreException or InvalidDataException or IOException)
@@ -231,6 +235,25 @@ internal sealed partial class CatalogRefresher(ServedRegisters registers, Access
         catch (ConfigurationException e)
         {
             CredentialsRejected(e.Message);
+        }
+    }
+
+    /// <summary>
+    /// SigV4 caps a presigned URL at seven days. A file the slowest promised consumer cannot fetch in that
+    /// time is still served (a consumer asks again and resumes with Range and the same ETag), but the
+    /// promise does not hold, and the operator hears which file and which setting, once per catalog.
+    /// </summary>
+    private void CheckPresignLifetime(ServedRegister register)
+    {
+        if (!register.Presigns || register.Snapshot.Largest is not { } largest)
+        {
+            return;
+        }
+
+        var needed = settings.PresignNeeded(largest.SizeBytes);
+        if (needed > ServerSettings.MaxPresignLifetime)
+        {
+            PresignTooShort(register.Code, largest.Filename, largest.SizeBytes, needed.TotalHours, settings.PresignMinimumBandwidth);
         }
     }
 
@@ -265,6 +288,9 @@ internal sealed partial class CatalogRefresher(ServedRegisters registers, Access
 
     [LoggerMessage(EventId = 105, Level = LogLevel.Warning, Message = "ExportSchedules could not be listed; serving the registers found before: {Reason}")]
     private partial void DiscoveryFailed(string reason);
+
+    [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "register {Register}: {Filename} ({Bytes} bytes) needs {Hours:0} h at presignMinimumBandwidth {BytesPerSecond} B/s, more than the 168 h a presigned URL may live; its URLs live 168 h. Raise presignMinimumBandwidth or split the entity's files smaller")]
+    private partial void PresignTooShort(string register, string filename, long bytes, double hours, long bytesPerSecond);
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Error, Message = "credentials file rejected; the previous credentials stay in force: {Reason}")]
     private partial void CredentialsRejected(string reason);

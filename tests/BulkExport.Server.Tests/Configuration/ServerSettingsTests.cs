@@ -10,6 +10,7 @@ public sealed class ServerSettingsTests
     {
         var settings = ServerSettings.Parse("", "server.yaml");
         Assert.Equal(TimeSpan.FromHours(12), settings.PresignLifetime);
+        Assert.Equal(1 << 20, settings.PresignMinimumBandwidth);
         Assert.Null(settings.RateLimit);
         Assert.True(settings.AccessOf("DAR").IsPublic);
     }
@@ -20,6 +21,7 @@ public sealed class ServerSettingsTests
         var settings = ServerSettings.Parse("""
             publicBaseUrl: https://downloads.example.org/bulk
             presignLifetime: 36h
+            presignMinimumBandwidth: 100Mbit/s
             refreshInterval: 15s
             listingMaxAge: 0s
             feedPageSize: 20
@@ -31,6 +33,7 @@ public sealed class ServerSettingsTests
             """, "server.yaml");
         Assert.Equal("https://downloads.example.org/bulk/", settings.PublicBaseUrl?.AbsoluteUri);
         Assert.Equal(TimeSpan.FromHours(36), settings.PresignLifetime);
+        Assert.Equal(12_500_000, settings.PresignMinimumBandwidth);
         Assert.Equal(TimeSpan.FromSeconds(15), settings.RefreshInterval);
         Assert.Equal(TimeSpan.Zero, settings.ListingMaxAge);
         Assert.Equal(new RateLimitSettings(5, 20), settings.RateLimit);
@@ -40,6 +43,9 @@ public sealed class ServerSettingsTests
     [Theory]
     [InlineData("presignLifetime: 8d", "presignLifetime")]
     [InlineData("presignLifetime: 200h", "presignLifetime")]
+    [InlineData("presignMinimumBandwidth: fast", "presignMinimumBandwidth: 'fast' is not a rate")]
+    [InlineData("presignMinimumBandwidth: 1MiB", "presignMinimumBandwidth: '1MiB' is not a rate")]
+    [InlineData("presignMinimumBandwidth: 0B/s", "presignMinimumBandwidth: '0B/s' must be at least 1B/s")]
     [InlineData("refreshInterval: 0s", "refreshInterval")]
     [InlineData("feedPageSize: 0", "feedPageSize")]
     [InlineData("rateLimit: {burst: 3}", "rateLimit.requestsPerSecond: required")]
