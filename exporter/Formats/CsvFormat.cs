@@ -91,6 +91,13 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
                 break;
             case ColumnKind.Bytes:
                 var bytes = value as byte[] ?? throw ScalarText.Mismatch(value, column);
+                if (bytes.Length == 0)
+                {
+                    // An empty field is NULL (here and in PostgreSQL's COPY … CSV); no bytes is "".
+                    output.Write("\"\""u8);
+                    break;
+                }
+
                 var span = output.GetSpan(Base64.GetMaxEncodedToUtf8Length(bytes.Length));
                 Base64.EncodeToUtf8(bytes, span, out _, out var encoded);
                 output.Advance(encoded);

@@ -11,9 +11,10 @@ using BulkExport.Publishing.Stores;
 namespace BulkExport.Publishing.Verification;
 
 /// <summary>
-/// Checks content fingerprints the way a consumer would, from the published files alone: every JSON
-/// and JSONL file's records sum to the fingerprint and record count its catalog row states (other
-/// formats must state the same fingerprint as the JSON(L) files of their group), and for every start
+/// Checks content fingerprints the way a consumer would, from the published files alone: every file's
+/// records, rebuilt as JSON rows by its format's reader (<see cref="PublishedRecordReaders"/>), sum to
+/// the fingerprint and record count its catalog row states; the formats of a group state the same
+/// fingerprint; and for every start
 /// point (a live total, or a re-base delta) and every later generation, start + deltas replayed by
 /// identity give the entity fingerprint that generation's manifest records.
 /// </summary>
@@ -22,10 +23,17 @@ namespace BulkExport.Publishing.Verification;
 /// digest), an external sort groups them by identity in generation order, and the last record at or
 /// before each checkpoint decides what that identity contributes. Memory is the sort's budget.
 /// </remarks>
-internal sealed class FingerprintVerifier(IObjectStore store)
+internal sealed class FingerprintVerifier(IObjectStore store, PublishedRecordReaders? readers = null, IReadOnlyDictionary<string, string>? geometryColumns = null)
 {
     private const byte Upsert = 1;
     private const byte Delete = 2;
+
+    /// <summary>The formats replays read, in order of preference: the cheapest to parse first.</summary>
+    private static readonly string[] ReplayFormats = ["JSONL", "JSON", "CSV", "GEOJSON"];
+
+    private readonly PublishedRecordReaders _readers = readers ?? PublishedRecordReaders.Default;
+    private readonly Dictionary<string, string?> _geometryColumns = new(StringComparer.Ordinal);
+    private Catalog _catalog = new();
 
     public int FilesChecked { get; private set; }
 
@@ -33,18 +41,33 @@ internal sealed class FingerprintVerifier(IObjectStore store)
 
     public async Task VerifyAsync(Catalog catalog, IReadOnlyList<GenerationManifest> committed, List<string> problems, List<string> warnings, CancellationToken cancellationToken)
     {
-        foreach (var row in catalog.Files.Where(r => r.Fingerprint is not null && IsJson(r.ContainedFileFormat)))
+        _catalog = catalog;
+        foreach (var row in catalog.Files.Where(r => r.Fingerprint is not null))
         {
-            var sum = default(FingerprintSum);
-            await foreach (var record in ReadRecordsAsync(row, cancellationToken).ConfigureAwait(false))
+            if (_readers.For(row.ContainedFileFormat) is null)
             {
-                sum.Add(CanonicalJson.RowDigest(record));
+                warnings.Add($"{row.Key}: no reader for format {row.ContainedFileFormat}, so its fingerprint is only compared with the other formats of its generation");
+                continue;
+            }
+
+            var sum = default(FingerprintSum);
+            try
+            {
+                await foreach (var record in ReadRecordsAsync(row, cancellationToken).ConfigureAwait(false))
+                {
+                    sum.Add(CanonicalJson.RowDigest(record.RowJson));
+                }
+            }
+            catch (Exception e) when (e is InvalidDataException or JsonException or DecoderFallbackException)
+            {
+                problems.Add($"{row.Key}: {e.Message}");
+                continue;
             }
 
             FilesChecked++;
             if (sum.ToHex() != row.Fingerprint || sum.Count != row.RecordCount)
             {
-                problems.Add($"{row.Key}: its {sum.Count} records have fingerprint {sum.ToHex()}, the catalog says {row.RecordCount} records with {row.Fingerprint}");
+                problems.Add($"{row.Key}: its {sum.Count} records have fingerprint {sum.ToHex()}, the catalog says {row.RecordCount} records with {row.Fingerprint}{await LocateAsync(row, cancellationToken).ConfigureAwait(false)}");
             }
         }
 
@@ -63,6 +86,52 @@ internal sealed class FingerprintVerifier(IObjectStore store)
         await VerifyReplaysAsync(catalog, committed, problems, warnings, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Where a file whose sum is wrong differs: its records compared by digest with another format's
+    /// file of the same records (same entity, generation, type of data and part), naming the lines
+    /// whose rows that file does not hold. Empty when there is no such file.
+    /// </summary>
+    private async Task<string> LocateAsync(CatalogRow row, CancellationToken cancellationToken)
+    {
+        var twin = _catalog.Files.FirstOrDefault(r => r.ContainedFileFormat != row.ContainedFileFormat && r.EntityName == row.EntityName
+            && r.GenerationNumber == row.GenerationNumber && r.TypeOfDownload == row.TypeOfDownload && r.TypeOfData == row.TypeOfData
+            && r.Part == row.Part && r.PartCount == row.PartCount && r.Fingerprint == row.Fingerprint && _readers.For(r.ContainedFileFormat) is not null);
+        if (twin is null)
+        {
+            return "";
+        }
+
+        try
+        {
+            var expected = new Dictionary<string, int>(StringComparer.Ordinal);
+            await foreach (var record in ReadRecordsAsync(twin, cancellationToken).ConfigureAwait(false))
+            {
+                var digest = Convert.ToHexString(CanonicalJson.RowDigest(record.RowJson));
+                expected[digest] = expected.GetValueOrDefault(digest) + 1;
+            }
+
+            var lines = new List<long>();
+            await foreach (var record in ReadRecordsAsync(row, cancellationToken).ConfigureAwait(false))
+            {
+                var digest = Convert.ToHexString(CanonicalJson.RowDigest(record.RowJson));
+                if (expected.GetValueOrDefault(digest) > 0)
+                {
+                    expected[digest]--;
+                }
+                else if (lines.Count < 10)
+                {
+                    lines.Add(record.Line);
+                }
+            }
+
+            return lines.Count == 0 ? "" : $"; {row.ContainedFileName} line(s) {string.Join(", ", lines)} hold rows that {twin.ContainedFileName} does not";
+        }
+        catch (Exception e) when (e is InvalidDataException or JsonException or DecoderFallbackException)
+        {
+            return "";
+        }
+    }
+
     private async Task VerifyReplaysAsync(Catalog catalog, IReadOnlyList<GenerationManifest> committed, List<string> problems, List<string> warnings, CancellationToken cancellationToken)
     {
         var latest = committed.Count > 0 ? committed[^1] : null;
@@ -74,8 +143,14 @@ internal sealed class FingerprintVerifier(IObjectStore store)
             }
 
             var typeOfData = entity.Temporal ? "Bitemporal" : "Current";
-            var rows = catalog.Files.Where(r => r.EntityName == entity.Name && r.TypeOfData == typeOfData && IsJson(r.ContainedFileFormat)).ToList();
-            var format = rows.Any(r => r.ContainedFileFormat == "JSONL") ? "JSONL" : "JSON";
+            var rows = catalog.Files.Where(r => r.EntityName == entity.Name && r.TypeOfData == typeOfData).ToList();
+            var formats = rows.Select(r => r.ContainedFileFormat).Distinct(StringComparer.Ordinal).ToList();
+            var format = ReplayFormats.FirstOrDefault(formats.Contains) ?? formats.FirstOrDefault(f => _readers.For(f) is not null);
+            if (format is null)
+            {
+                continue;
+            }
+
             rows = [.. rows.Where(r => r.ContainedFileFormat == format)];
             var starts = rows
                 .Where(r => r.Part == 1 && (r.TypeOfDownload == FileNaming.TotalDownload || r.Rebase == true))
@@ -85,7 +160,15 @@ internal sealed class FingerprintVerifier(IObjectStore store)
                 .ToList();
             foreach (var (start, kind) in starts)
             {
-                await ReplayAsync(entity.Name, identity, start, kind, rows, committed, problems, warnings, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await ReplayAsync(entity.Name, identity, start, kind, rows, committed, problems, warnings, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is InvalidDataException or JsonException or DecoderFallbackException)
+                {
+                    // The file was reported by the file check already; the replay cannot go on without it.
+                    problems.Add($"{entity.Name}: replay from generation {start} stopped: {e.Message}");
+                }
             }
         }
     }
@@ -125,7 +208,7 @@ internal sealed class FingerprintVerifier(IObjectStore store)
                 {
                     await foreach (var record in ReadRecordsAsync(file, cancellationToken).ConfigureAwait(false))
                     {
-                        var row = JsonNode.Parse(record)?.AsObject() ?? throw new InvalidDataException($"{file.Key}: a record is not an object");
+                        var row = JsonNode.Parse(record.RowJson)?.AsObject() ?? throw new InvalidDataException($"{file.ContainedFileName}:{record.Line}: a record is not an object");
                         var operation = row["operation"]?.GetValue<string>();
                         if (file.TypeOfDownload == FileNaming.DeltaDownload)
                         {
@@ -205,8 +288,6 @@ internal sealed class FingerprintVerifier(IObjectStore store)
     private static ManifestEntity? Entity(IReadOnlyList<GenerationManifest> committed, long generation, string name) =>
         committed.FirstOrDefault(m => m.Generation == generation)?.Entities.FirstOrDefault(e => e.Name == name);
 
-    private static bool IsJson(string format) => format is "JSON" or "JSONL";
-
     private static string Sum(IEnumerable<string> fingerprints)
     {
         var sum = default(FingerprintSum);
@@ -218,43 +299,80 @@ internal sealed class FingerprintVerifier(IObjectStore store)
         return sum.ToHex();
     }
 
-    /// <summary>
-    /// The records of a published JSON or JSONL file, one row object per line (the JSON format
-    /// writes its array one row per line, so the same reader serves both).
-    /// </summary>
-    private async IAsyncEnumerable<byte[]> ReadRecordsAsync(CatalogRow row, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>The records of a published file, rebuilt as JSON row objects by its format's reader.</summary>
+    private async IAsyncEnumerable<PublishedRecord> ReadRecordsAsync(CatalogRow row, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var temp = Path.GetTempFileName();
+        var reader = _readers.For(row.ContainedFileFormat) ?? throw new InvalidDataException($"{row.Key}: no reader for format {row.ContainedFileFormat}");
+        var geometry = row.ContainedFileFormat.Equals("GEOJSON", StringComparison.OrdinalIgnoreCase)
+            ? await GeometryColumnAsync(row.EntityName, cancellationToken).ConfigureAwait(false)
+            : null;
+        var temp = await DownloadAsync(row, cancellationToken).ConfigureAwait(false);
         try
         {
-            await using (var input = await store.OpenReadAsync(row.Key, cancellationToken).ConfigureAwait(false))
-            await using (var output = File.Create(temp))
-            {
-                await input.CopyToAsync(output, cancellationToken).ConfigureAwait(false);
-            }
-
             using var zip = ZipFile.OpenRead(temp);
-            var entry = zip.GetEntry(row.ContainedFileName) ?? throw new InvalidDataException($"{row.Key}: the zip does not contain {row.ContainedFileName}");
-            using var reader = new StreamReader(entry.Open(), Encoding.UTF8);
-            while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+            await foreach (var record in reader.ReadAsync(new RecordSource(zip, row, geometry), cancellationToken).ConfigureAwait(false))
             {
-                var text = line.AsSpan().Trim();
-                if (text.EndsWith(','))
-                {
-                    text = text[..^1];
-                }
-
-                if (text.IsEmpty || text is "[" or "]")
-                {
-                    continue;
-                }
-
-                yield return Encoding.UTF8.GetBytes(text.ToString());
+                yield return record;
             }
         }
         finally
         {
             File.Delete(temp);
+        }
+    }
+
+    /// <summary>The entity's geometry column: from the schedule, else the first geometry column of one of its CSV files' DDL.</summary>
+    private async Task<string?> GeometryColumnAsync(string entity, CancellationToken cancellationToken)
+    {
+        if (geometryColumns?.GetValueOrDefault(entity) is { Length: > 0 } configured)
+        {
+            return configured;
+        }
+
+        if (_geometryColumns.TryGetValue(entity, out var known))
+        {
+            return known;
+        }
+
+        string? found = null;
+        if (_catalog.Files.FirstOrDefault(r => r.EntityName == entity && r.ContainedFileFormat == "CSV") is { } csv)
+        {
+            var temp = await DownloadAsync(csv, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                using var zip = ZipFile.OpenRead(temp);
+                var ddlName = Path.ChangeExtension(csv.ContainedFileName, ".sql");
+                if (zip.GetEntry(ddlName) is { } ddl)
+                {
+                    using var text = new StreamReader(ddl.Open(), Encoding.UTF8);
+                    found = CsvRecordReader.ParseDdl(await text.ReadToEndAsync(cancellationToken).ConfigureAwait(false), ddlName)
+                        .FirstOrDefault(c => c.Kind == CsvRecordReader.Kind.Geometry && !c.IsArray)?.Name;
+                }
+            }
+            finally
+            {
+                File.Delete(temp);
+            }
+        }
+
+        _geometryColumns[entity] = found;
+        return found;
+    }
+
+    private async Task<string> DownloadAsync(CatalogRow row, CancellationToken cancellationToken)
+    {
+        var temp = Path.GetTempFileName();
+        try
+        {
+            await using var input = await store.OpenReadAsync(row.Key, cancellationToken).ConfigureAwait(false);
+            await using var output = File.Create(temp);
+            await input.CopyToAsync(output, cancellationToken).ConfigureAwait(false);
+            return temp;
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
         }
     }
 }

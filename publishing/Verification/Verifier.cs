@@ -11,7 +11,8 @@ namespace BulkExport.Publishing.Verification;
 /// holds the data file it names, every row belongs to a committed manifest, and the delta chain of
 /// the committed generations and of the live delta files has no hole.
 /// </summary>
-internal sealed class Verifier(IObjectStore store, string register)
+/// <param name="geometryColumns">Entity → geometry column from the schedule, to rebuild GEOJSON rows (a GeoJSON feature does not name its geometry's column).</param>
+internal sealed class Verifier(IObjectStore store, string register, IReadOnlyDictionary<string, string>? geometryColumns = null, PublishedRecordReaders? readers = null)
 {
     public async Task<VerifyReport> VerifyAsync(CancellationToken cancellationToken)
     {
@@ -84,7 +85,7 @@ internal sealed class Verifier(IObjectStore store, string register)
             }
         }
 
-        var fingerprints = new FingerprintVerifier(store);
+        var fingerprints = new FingerprintVerifier(store, readers, geometryColumns);
         await fingerprints.VerifyAsync(catalog, committed, problems, warnings, cancellationToken).ConfigureAwait(false);
 
         return new VerifyReport(catalog.Files.Count, bytes, problems, warnings)
@@ -151,7 +152,7 @@ internal sealed class Verifier(IObjectStore store, string register)
 
 internal sealed record VerifyReport(int Files, long Bytes, IReadOnlyList<string> Problems, IReadOnlyList<string> Warnings)
 {
-    /// <summary>JSON and JSONL files whose records were re-fingerprinted.</summary>
+    /// <summary>Files whose records were re-fingerprinted from the file itself (every format with a reader).</summary>
     public int FingerprintedFiles { get; init; }
 
     /// <summary>(start, later generation) pairs whose replayed fingerprint was compared with the manifest.</summary>

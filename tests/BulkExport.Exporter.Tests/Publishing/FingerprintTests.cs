@@ -121,7 +121,7 @@ public sealed partial class FingerprintTests
         Assert.Contains(catalog.Files, f => f.PartCount > 1);
         var report = await h.VerifyAsync();
         Assert.True(report.Ok, string.Join("\n", report.Problems));
-        Assert.Equal(jsonFiles.Count, report.FingerprintedFiles);
+        Assert.Equal(catalog.Files.Count, report.FingerprintedFiles);
     }
 
     [Fact]
