@@ -2,8 +2,13 @@
 # write_schedule: the ExportSchedule the bench runs the exporter with (DESIGN.md; the same YAML kubectl takes).
 # A test (PostgresBenchConfigTests) loads its output through the API's own parser and validator.
 
-write_schedule() { # file format local|s3 register workdir s3-endpoint
-  local file="$1" format="$2" storage="$3" register="$4" work="$5" endpoint="${6:-}"
+write_schedule() { # file format local|s3 register workdir s3-endpoint [temporal]
+  local file="$1" format="$2" storage="$3" register="$4" work="$5" endpoint="${6:-}" kind="${7:-plain}"
+  local table=public.bench types="[Current]" temporal=""
+  if [ "$kind" = temporal ]; then
+    table=public.bench_t types="[Bitemporal, Current]"
+    temporal=$'\n'"      temporal: {registrationFrom: regfra, registrationTo: regtil, effectiveFrom: virkfra, effectiveTo: virktil}"
+  fi
   {
     cat <<EOF
 apiVersion: bulkexport.io/v1alpha1
@@ -22,11 +27,11 @@ spec:
       parallelism: 1
   entities:
     - name: Bench
-      table: public.bench
-      key: [id]
+      table: $table
+      key: [id]$temporal
   output:
     formats: [$format]
-    typesOfData: [Current]
+    typesOfData: $types
   retention: {deltas: 336h, totals: 168h}
 EOF
     if [ "$storage" = local ]; then
