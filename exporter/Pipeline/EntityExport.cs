@@ -136,6 +136,13 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
                         {
                             var registrationFrom = Instant(row, t.RegistrationFrom, layout, entity)
                                 ?? throw new SourceException($"entity {entity.Name}, key ({layout.KeyText(row)}): registration start '{layout.Columns[t.RegistrationFrom].Name}' is NULL; a temporal row needs one (it is part of the identity and of the published primary key); nothing was published", transient: false);
+                            if (row[t.EffectiveFrom] is null)
+                            {
+                                // Same rule as the registration start: the Bitemporal DDL's primary key holds it, and
+                                // PostgreSQL refuses NULL in a primary key column, so such a total would not load.
+                                throw new SourceException($"entity {entity.Name}, key ({layout.KeyText(row)}): effect start '{layout.Columns[t.EffectiveFrom].Name}' is NULL; a temporal row needs one (it is part of the identity and of the published primary key); nothing was published", transient: false);
+                            }
+
                             if (registrationFrom > pointInTime)
                             {
                                 // Registered after the snapshot's point in time: not part of this generation's

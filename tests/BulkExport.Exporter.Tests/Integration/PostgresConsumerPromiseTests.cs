@@ -205,6 +205,22 @@ public sealed class PostgresConsumerPromiseTests(PostgresFixture pg) : IDisposab
         Assert.Null(await h.Store.GetBytesAsync(FileNaming.CatalogKey(h.Register), CancellationToken.None));
     }
 
+    [Fact]
+    public async Task TemporalRowWithNullEffectStart_IsRefused_NamingEntityKeyAndColumn()
+    {
+        await pg.ExecuteAsync($"""
+            CREATE SCHEMA IF NOT EXISTS {_schema};
+            CREATE TABLE {_schema}.adresse (id int, status text, regfra timestamptz, regtil timestamptz, virkfra timestamptz, virktil timestamptz);
+            INSERT INTO {_schema}.adresse VALUES (1, 'a', now(), NULL, now(), NULL), (8, 'b', now(), NULL, NULL, NULL);
+            """);
+        var (h, source) = Register(Adresse());
+
+        var e = await Assert.ThrowsAsync<SourceException>(() => h.RunAsync(RunKind.Total, source: source));
+
+        Assert.Contains("entity Adresse, key (id=8): effect start 'virkfra' is NULL", e.Message, StringComparison.Ordinal);
+        Assert.Null(await h.Store.GetBytesAsync(FileNaming.CatalogKey(h.Register), CancellationToken.None));
+    }
+
     public void Dispose()
     {
         foreach (var owned in _owned)

@@ -42,16 +42,29 @@ public sealed class TypesOfDataTests
             Row("C effect in the future", t.AddDays(-5), null, t.AddDays(2), null),
             Row("D registered after the point in time", t.AddHours(1), null, t.AddHours(1), null),
             Row("E registration ends later", t.AddDays(-5), t.AddDays(1), t.AddDays(-5), null),
-            Row("F open effect start", t.AddDays(-5), null, null, null),
         ]);
 
         await h.RunAsync(RunKind.Total, advance: TimeSpan.Zero);
         var catalog = await h.CatalogAsync();
 
         string[] Labels(string typeOfData) => [.. PublishedFiles.Read(h.Store, catalog, "Adresse", FileNaming.TotalDownload, typeOfData, 1).Select(r => (string)r["tekst"]!).Order()];
-        Assert.Equal(["A current", "A replaced registration", "B effect ended", "C effect in the future", "E registration ends later", "F open effect start"], Labels(TypesOfData.Bitemporal));
-        Assert.Equal(["A current", "B effect ended", "C effect in the future", "E registration ends later", "F open effect start"], Labels(TypesOfData.Temporal));
-        Assert.Equal(["A current", "E registration ends later", "F open effect start"], Labels(TypesOfData.Current));
+        Assert.Equal(["A current", "A replaced registration", "B effect ended", "C effect in the future", "E registration ends later"], Labels(TypesOfData.Bitemporal));
+        Assert.Equal(["A current", "B effect ended", "C effect in the future", "E registration ends later"], Labels(TypesOfData.Temporal));
+        Assert.Equal(["A current", "E registration ends later"], Labels(TypesOfData.Current));
+    }
+
+    [Fact]
+    public async Task A_null_effect_start_is_refused_naming_entity_key_and_column_and_nothing_is_published()
+    {
+        // The Bitemporal DDL's primary key holds the effect start, and PostgreSQL refuses NULL there.
+        using var h = new ExportHarness(s => s.Entities = [Adresse()]);
+        var t = h.Time.GetUtcNow().AddDays(-1);
+        h.Source.Set("Adresse", AdresseColumns, [["a", "ok", t, null, t, null], ["b", "open start", t, null, null, null]]);
+
+        var e = await Assert.ThrowsAsync<SourceException>(() => h.RunAsync(RunKind.Total));
+
+        Assert.Contains("entity Adresse, key (id=b): effect start 'virkfra' is NULL", e.Message, StringComparison.Ordinal);
+        Assert.Null(await h.Store.GetBytesAsync(FileNaming.CatalogKey(h.Register), CancellationToken.None));
     }
 
     [Fact]

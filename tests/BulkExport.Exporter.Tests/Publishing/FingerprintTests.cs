@@ -90,7 +90,7 @@ public sealed partial class FingerprintTests
         });
         h.Source.Set("Alt", AllKinds, AllKindsRows());
         var t = h.Time.GetUtcNow().AddDays(-1);
-        h.Source.Set("Adresse", TypesOfDataTests.AdresseColumns, [["a", "ø", t, null, t, null], ["b", "x", t, null, null, null]]);
+        h.Source.Set("Adresse", TypesOfDataTests.AdresseColumns, [["a", "ø", t, null, t, null], ["b", "x", t, null, t, null]]);
         await h.RunAsync(RunKind.Total);
         var rows = h.Source.Rows("Alt");
         rows.RemoveAt(1);

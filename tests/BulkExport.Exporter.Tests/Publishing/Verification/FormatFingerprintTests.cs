@@ -79,7 +79,7 @@ public sealed class FormatFingerprintTests
         });
         h.Source.Set("Alt", FingerprintTests.AllKinds, FingerprintTests.AllKindsRows());
         var t = h.Time.GetUtcNow().AddDays(-1);
-        h.Source.Set("Adresse", TypesOfDataTests.AdresseColumns, [["a", "ø", t, null, t, null], ["b", "x, \"y\"", t, null, null, null]]);
+        h.Source.Set("Adresse", TypesOfDataTests.AdresseColumns, [["a", "ø", t, null, t, null], ["b", "x, \"y\"", t, null, t, null]]);
         await h.RunAsync(RunKind.Total);
         var rows = h.Source.Rows("Alt");
         rows.RemoveAt(1);
