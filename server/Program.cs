@@ -135,7 +135,7 @@ internal static class Program
             Urls = urls.Count > 0 ? urls : ["http://localhost:8080"],
             Namespaces = namespaces,
             // Outside a pod, e.g. through `kubectl proxy`: no token, plain HTTP.
-            Kubernetes = kubeApi is null ? null : new Cluster.KubernetesConnection(new Uri(kubeApi.TrimEnd('/') + "/"), null, null),
+            Kubernetes = kubeApi is null ? null : new k8s.KubernetesClientConfiguration { Host = kubeApi },
         };
     }
 }

@@ -35,8 +35,8 @@ internal sealed record ServerOptions
     /// <summary>Cluster mode: namespaces whose ExportSchedules are served as well (<c>*</c>: all); empty: off.</summary>
     public IReadOnlyList<string> Namespaces { get; init; } = [];
 
-    /// <summary>The API server for cluster mode; null: in-cluster (service account token and CA).</summary>
-    public Cluster.KubernetesConnection? Kubernetes { get; init; }
+    /// <summary>The API server for cluster mode; null: in a pod its service account, else the kubeconfig (KUBECONFIG or ~/.kube/config).</summary>
+    public k8s.KubernetesClientConfiguration? Kubernetes { get; init; }
 
     /// <summary>Extra logging setup after the defaults (tests capture the access log).</summary>
     public Action<ILoggingBuilder>? Logging { get; init; }
@@ -68,8 +68,10 @@ internal static class ServerHost
         services.AddSingleton<FileDelivery>();
         if (discovering)
         {
-            var connection = options.Kubernetes ?? Cluster.KubernetesConnection.InCluster();
-            services.AddSingleton(sp => new Cluster.ClusterSchedules(options.Namespaces, connection, sp.GetRequiredService<ILoggerFactory>().CreateLogger<Cluster.ClusterSchedules>()));
+            var connection = options.Kubernetes ?? (k8s.KubernetesClientConfiguration.IsInCluster()
+                ? k8s.KubernetesClientConfiguration.InClusterConfig()
+                : k8s.KubernetesClientConfiguration.BuildDefaultConfig());
+            services.AddSingleton(sp => new Cluster.ClusterSchedules(options.Namespaces, connection, sp.GetRequiredService<ILoggerFactory>().CreateLogger<Cluster.ClusterSchedules>(), options.Time));
         }
 
         services.AddSingleton<CatalogRefresher>();

@@ -1,118 +1,98 @@
-using System.Net.Http.Headers;
-using System.Net.Security;
-using System.Security.Cryptography.X509Certificates;
+using System.Net;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using BulkExport.Api;
+using k8s;
+using k8s.Autorest;
 using Microsoft.Extensions.Logging;
 
 namespace BulkExport.Server.Cluster;
 
-/// <summary>Where the Kubernetes API is and how to authenticate: in a pod, the service account's token and CA.</summary>
-internal sealed record KubernetesConnection(Uri BaseAddress, string? TokenFile, string? CaFile)
-{
-    private const string ServiceAccount = "/var/run/secrets/kubernetes.io/serviceaccount";
-
-    public static KubernetesConnection InCluster()
-    {
-        var host = Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_HOST");
-        var port = Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_PORT") ?? "443";
-        if (string.IsNullOrEmpty(host))
-        {
-            throw new InvalidOperationException("--namespaces needs the Kubernetes API: KUBERNETES_SERVICE_HOST is not set (not in a pod?); give --kube-api");
-        }
-
-        var authority = host.Contains(':', StringComparison.Ordinal) ? $"[{host}]" : host;
-        return new KubernetesConnection(new Uri($"https://{authority}:{port}/"), $"{ServiceAccount}/token", $"{ServiceAccount}/ca.crt");
-    }
-}
-
 /// <summary>
-/// Reads the ExportSchedules of the given namespaces (all when the list is <c>*</c>) with a plain
-/// list request each refresh; no watch, because the catalogs are polled on the same timer anyway.
-/// Every schedule goes through the same validation as a <c>--config</c> file; an invalid one is
-/// skipped with a warning (the operator reports it on the schedule).
+/// The ExportSchedules of the given namespaces (all when the list is <c>*</c>), kept current by the
+/// official KubernetesClient: one list, then a watch from its resourceVersion per namespace (or one
+/// for all), re-listed when the server answers 410 Gone, reconnected with backoff after other
+/// failures. <see cref="Changed"/> fires after every change, so a new schedule is served at once,
+/// not on the next refresh. Every schedule goes through the same validation as a <c>--config</c>
+/// file; an invalid one is skipped with a warning (the operator reports it on the schedule).
 /// </summary>
 internal sealed partial class ClusterSchedules : IDisposable
 {
-    private readonly HttpClient _http;
-    private readonly KubernetesConnection _connection;
-    private readonly ILogger _logger;
+    private const string Group = "bulkexport.io";
+    private const string Version = "v1alpha1";
+    private const string Plural = "exportschedules";
+    private static readonly TimeSpan WatchTimeout = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
-    public ClusterSchedules(IReadOnlyList<string> namespaces, KubernetesConnection connection, ILogger logger)
+    private readonly k8s.Kubernetes _client;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Scope[] _scopes;
+    private readonly Lock _lock = new();
+
+    // Parsed once per (source, resourceVersion): an invalid schedule is logged once, not on every change.
+    private readonly Dictionary<string, (string ResourceVersion, ExportSchedule? Schedule)> _parsed = new(StringComparer.Ordinal);
+
+    public ClusterSchedules(IReadOnlyList<string> namespaces, KubernetesClientConfiguration config, ILogger logger, TimeProvider? time = null)
     {
         Namespaces = namespaces;
-        _connection = connection;
+        _client = new k8s.Kubernetes(config);
         _logger = logger;
-        var handler = new SocketsHttpHandler();
-        if (connection.CaFile is { } caFile && File.Exists(caFile))
-        {
-            var ca = X509CertificateLoader.LoadCertificateFromFile(caFile);
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-            {
-                if (errors == SslPolicyErrors.None)
-                {
-                    return true;
-                }
-
-                if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != 0)
-                {
-                    return false;
-                }
-
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.Add(ca);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                return chain.Build(new X509Certificate2(certificate));
-            };
-        }
-
-        _http = new HttpClient(handler) { BaseAddress = connection.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        _time = time ?? TimeProvider.System;
+        _scopes = AllNamespaces ? [new Scope(null)] : [.. namespaces.Select(ns => new Scope(ns))];
     }
+
+    /// <summary>After a watch saw a schedule added, changed or deleted, or a re-list replaced them.</summary>
+    public event Action? Changed;
 
     public IReadOnlyList<string> Namespaces { get; }
 
     public bool AllNamespaces => Namespaces is ["*"];
 
+    /// <summary>
+    /// The schedules as the watches last saw them; a namespace not listed yet is listed now (so the first
+    /// refresh at start sees every schedule). Throws <see cref="HttpRequestException"/> when that list fails.
+    /// </summary>
     public async Task<IReadOnlyList<(ExportSchedule Schedule, string Source)>> ListAsync(CancellationToken cancellationToken)
     {
-        var found = new List<(ExportSchedule, string)>();
-        foreach (var path in AllNamespaces
-            ? ["apis/bulkexport.io/v1alpha1/exportschedules"]
-            : Namespaces.Select(ns => $"apis/bulkexport.io/v1alpha1/namespaces/{Uri.EscapeDataString(ns)}/exportschedules"))
+        foreach (var scope in _scopes.Where(s => s.ResourceVersion is null))
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, path);
-            // Projected service account tokens rotate: read the file for every request.
-            if (_connection.TokenFile is { } tokenFile && File.Exists(tokenFile))
-            {
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", (await File.ReadAllTextAsync(tokenFile, cancellationToken).ConfigureAwait(false)).Trim());
-            }
+            await RelistAsync(scope, cancellationToken).ConfigureAwait(false);
+        }
 
-            using var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
-            if (!response.IsSuccessStatusCode)
-            {
-                throw new HttpRequestException($"GET {path}: {(int)response.StatusCode} {response.ReasonPhrase}", null, response.StatusCode);
-            }
+        return Current();
+    }
 
-            var list = JsonNode.Parse(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
-            foreach (var item in list?["items"]?.AsArray() ?? [])
+    /// <summary>Watches every scope until <paramref name="cancellationToken"/> ends.</summary>
+    public Task RunAsync(CancellationToken cancellationToken) => Task.WhenAll(_scopes.Select(s => WatchLoopAsync(s, cancellationToken)));
+
+    private IReadOnlyList<(ExportSchedule Schedule, string Source)> Current()
+    {
+        var found = new List<(ExportSchedule, string)>();
+        lock (_lock)
+        {
+            foreach (var (source, item) in _scopes.SelectMany(s => s.Items).OrderBy(i => i.Key, StringComparer.Ordinal))
             {
-                var source = $"{(string?)item?["metadata"]?["namespace"]}/{(string?)item?["metadata"]?["name"]}";
-                // Items of a list carry no apiVersion and kind; the list's type says what they are.
-                var schedule = item?.DeepClone() as JsonObject;
-                if (schedule is not null)
+                var version = (string?)item["metadata"]?["resourceVersion"] ?? "";
+                if (!_parsed.TryGetValue(source, out var parsed) || parsed.ResourceVersion != version)
                 {
-                    schedule["apiVersion"] ??= ExportSchedule.ApiVersionV1Alpha1;
-                    schedule["kind"] ??= ExportSchedule.KindName;
+                    ExportSchedule? schedule = null;
+                    try
+                    {
+                        schedule = ScheduleDocument.FromJson(item.DeepClone().AsObject(), source);
+                    }
+                    catch (ScheduleValidationException e)
+                    {
+                        InvalidSchedule(source, e.Message);
+                    }
+
+                    parsed = (version, schedule);
+                    _parsed[source] = parsed;
                 }
 
-                try
+                if (parsed.Schedule is { } valid)
                 {
-                    found.Add((ScheduleDocument.FromJson(schedule, source), source));
-                }
-                catch (ScheduleValidationException e)
-                {
-                    InvalidSchedule(source, e.Message);
+                    found.Add((valid, source));
                 }
             }
         }
@@ -120,8 +100,183 @@ internal sealed partial class ClusterSchedules : IDisposable
         return found;
     }
 
-    public void Dispose() => _http.Dispose();
+    private async Task WatchLoopAsync(Scope scope, CancellationToken cancellationToken)
+    {
+        var backoff = TimeSpan.FromSeconds(1);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (scope.ResourceVersion is null)
+                {
+                    await RelistAsync(scope, cancellationToken).ConfigureAwait(false);
+                    Changed?.Invoke();
+                }
+
+                await WatchAsync(scope, cancellationToken).ConfigureAwait(false);
+                backoff = TimeSpan.FromSeconds(1);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (KubernetesException e) when (e.Status?.Code == (int)HttpStatusCode.Gone)
+            {
+                // The server no longer holds events from our resourceVersion: list again, then watch from there.
+                WatchExpired(scope.Describe);
+                scope.ResourceVersion = null;
+            }
+            catch (Exception e) when (e is HttpRequestException or HttpOperationException or KubernetesException or JsonException or IOException)
+            {
+                WatchFailed(scope.Describe, e.Message, backoff.TotalSeconds);
+                try
+                {
+                    await Task.Delay(backoff, _time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+            }
+        }
+    }
+
+    private async Task RelistAsync(Scope scope, CancellationToken cancellationToken)
+    {
+        var items = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
+        string? resourceVersion = null;
+        string? next = null;
+        do
+        {
+            var token = next;
+            JsonObject page;
+            try
+            {
+                using var response = scope.Namespace is null
+                    ? await _client.CustomObjects.ListCustomObjectForAllNamespacesWithHttpMessagesAsync<JsonObject>(Group, Version, Plural, continueParameter: token, limit: 500, cancellationToken: cancellationToken).ConfigureAwait(false)
+                    : await _client.CustomObjects.ListNamespacedCustomObjectWithHttpMessagesAsync<JsonObject>(Group, Version, scope.Namespace, Plural, continueParameter: token, limit: 500, cancellationToken: cancellationToken).ConfigureAwait(false);
+                page = response.Body;
+            }
+            catch (HttpOperationException e)
+            {
+                // One exception type for the refresher, with the status the API server gave.
+                throw new HttpRequestException($"list {Plural} in {scope.Describe}: {(int)e.Response.StatusCode} {e.Response.ReasonPhrase}", e, e.Response.StatusCode);
+            }
+
+            resourceVersion ??= (string?)page["metadata"]?["resourceVersion"];
+            next = (string?)page["metadata"]?["continue"];
+            foreach (var item in (page["items"] as JsonArray ?? []).OfType<JsonObject>())
+            {
+                Add(items, item);
+            }
+        }
+        while (!string.IsNullOrEmpty(next));
+
+        lock (_lock)
+        {
+            scope.Items = items;
+            scope.ResourceVersion = resourceVersion ?? "";
+        }
+    }
+
+    private async Task WatchAsync(Scope scope, CancellationToken cancellationToken)
+    {
+        // The server ends the stream after timeoutSeconds; if it vanishes without closing the connection,
+        // this deadline ends the wait so the loop reconnects.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(WatchTimeout + TimeSpan.FromSeconds(30));
+        Exception? failure = null;
+        var seconds = (int)WatchTimeout.TotalSeconds;
+        var stream = scope.Namespace is null
+            ? _client.CustomObjects.WatchListCustomObjectForAllNamespacesAsync(Group, Version, Plural, allowWatchBookmarks: true, resourceVersion: scope.ResourceVersion, timeoutSeconds: seconds, onError: e => failure ??= e, cancellationToken: deadline.Token)
+            : _client.CustomObjects.WatchListNamespacedCustomObjectAsync(Group, Version, scope.Namespace, Plural, allowWatchBookmarks: true, resourceVersion: scope.ResourceVersion, timeoutSeconds: seconds, onError: e => failure ??= e, cancellationToken: deadline.Token);
+        try
+        {
+            await foreach (var (type, obj) in stream.ConfigureAwait(false))
+            {
+                if (failure is not null)
+                {
+                    break;
+                }
+
+                if (obj is not JsonElement { ValueKind: JsonValueKind.Object } element || JsonObject.Create(element) is not { } item)
+                {
+                    continue;
+                }
+
+                var version = (string?)item["metadata"]?["resourceVersion"];
+                var changed = false;
+                lock (_lock)
+                {
+                    switch (type)
+                    {
+                        case WatchEventType.Added:
+                        case WatchEventType.Modified:
+                            Add(scope.Items, item);
+                            changed = true;
+                            break;
+                        case WatchEventType.Deleted:
+                            changed = scope.Items.Remove(SourceOf(item));
+                            break;
+                    }
+
+                    if (!string.IsNullOrEmpty(version))
+                    {
+                        scope.ResourceVersion = version;
+                    }
+                }
+
+                if (changed)
+                {
+                    Changed?.Invoke();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Our own deadline: reconnect from the last resourceVersion.
+            return;
+        }
+
+        if (failure is not null)
+        {
+            throw failure;
+        }
+    }
+
+    private static void Add(Dictionary<string, JsonObject> items, JsonObject item)
+    {
+        // Items of a list carry no apiVersion and kind; the list's type says what they are.
+        item["apiVersion"] ??= ExportSchedule.ApiVersionV1Alpha1;
+        item["kind"] ??= ExportSchedule.KindName;
+        items[SourceOf(item)] = item;
+    }
+
+    private static string SourceOf(JsonObject item) => $"{(string?)item["metadata"]?["namespace"]}/{(string?)item["metadata"]?["name"]}";
+
+    public void Dispose() => _client.Dispose();
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Warning, Message = "ExportSchedule {Source} is not valid and is not served: {Reason}")]
     private partial void InvalidSchedule(string source, string reason);
+
+    [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "watch of ExportSchedules in {Scope} expired (410 Gone); listing again")]
+    private partial void WatchExpired(string scope);
+
+    [LoggerMessage(EventId = 302, Level = LogLevel.Warning, Message = "ExportSchedules could not be listed or watched in {Scope}; serving the registers found before, retrying in {Seconds} s: {Reason}")]
+    private partial void WatchFailed(string scope, string reason, double seconds);
+
+    /// <summary>One namespace (or all): what its last list and watch events left, and where to resume.</summary>
+    private sealed class Scope(string? ns)
+    {
+        public string? Namespace { get; } = ns;
+
+        public string Describe => Namespace is null ? "all namespaces" : $"namespace {Namespace}";
+
+        public Dictionary<string, JsonObject> Items { get; set; } = new(StringComparer.Ordinal);
+
+        /// <summary>Null until listed, and again after a 410: the next step is a list.</summary>
+        public string? ResourceVersion { get; set; }
+    }
 }

@@ -201,7 +201,7 @@ internal sealed partial class CatalogRefresher(ServedRegisters registers, Access
 
                 Discovered = true;
             }
-            catch (Exception e) when ((e is HttpRequestException or System.Text.Json.JsonException or TaskCanceledException) && !cancellationToken.IsCancellationRequested)
+            catch (Exception e) when ((e is HttpRequestException or System.Text.Json.JsonException or TaskCanceledException or k8s.Autorest.HttpOperationException) && !cancellationToken.IsCancellationRequested)
             {
                 // The registers found last time keep being served.
                 DiscoveryFailed(e.Message);
@@ -259,19 +259,44 @@ internal sealed partial class CatalogRefresher(ServedRegisters registers, Access
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Cluster mode: the watches keep the schedules current and wake this loop on every change, so a
+        // new schedule is served at once; catalogs and credentials are still checked every interval.
+        var watching = Task.CompletedTask;
+        using var wake = new SemaphoreSlim(0);
+        if (cluster is not null)
+        {
+            cluster.Changed += () => wake.Release();
+            watching = cluster.RunAsync(stoppingToken);
+        }
+
         while (!stoppingToken.IsCancellationRequested)
         {
-            try
+            using (var waiting = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken))
             {
-                await Task.Delay(settings.RefreshInterval, time, stoppingToken).ConfigureAwait(false);
+                var delay = Task.Delay(settings.RefreshInterval, time, waiting.Token);
+                var changed = wake.WaitAsync(waiting.Token);
+                await Task.WhenAny(delay, changed).ConfigureAwait(false);
+                await waiting.CancelAsync().ConfigureAwait(false);
+                await Task.WhenAll(delay, changed).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                if (changed.IsCompletedSuccessfully)
+                {
+                    // Several changes at once make one refresh.
+                    while (wake.CurrentCount > 0)
+                    {
+                        await wake.WaitAsync(stoppingToken).ConfigureAwait(false);
+                    }
+                }
             }
-            catch (OperationCanceledException)
+
+            if (stoppingToken.IsCancellationRequested)
             {
-                return;
+                break;
             }
 
             await RefreshAllAsync(stoppingToken).ConfigureAwait(false);
         }
+
+        await watching.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "catalog of {Register} loaded: {Files} files (etag {ETag})")]

@@ -10,7 +10,8 @@ namespace BulkExport.Server.Tests.Cluster;
 
 /// <summary>
 /// Cluster mode against the in-process fake Kubernetes API: the registers of the ExportSchedules in
-/// the given namespaces are served, and follow creations and deletions on the next refresh.
+/// the given namespaces are served, and follow creations and deletions as the watch delivers them
+/// (no refresh needed), across an expired watch (410 Gone, re-list) and a failing API server.
 /// </summary>
 public sealed class ClusterModeTests : IAsyncLifetime
 {
@@ -65,16 +66,17 @@ public sealed class ClusterModeTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_new_schedule_is_served_and_a_deleted_one_is_gone_after_a_refresh()
+    public async Task A_new_schedule_is_served_and_a_deleted_one_is_gone_as_the_watch_delivers_them()
     {
         Create("registers", "ebr", "EBR");
         _kube.Delete("exportschedules", "registers", "bbr");
-        await _server.RefreshAsync();
-        Assert.Equal(["DAR", "EBR"], await RegistersAsync());
+        await EventuallyAsync(async () => (await RegistersAsync()).SequenceEqual(["DAR", "EBR"]), "EBR served and BBR gone");
         using var latest = await _server.Client.GetAsync("/registers/EBR/latest/Adresse/Current/CSV");
         Assert.Equal(HttpStatusCode.Found, latest.StatusCode);
         using var gone = await _server.Client.GetAsync("/registers/BBR/latest/Adresse/Current/CSV");
         Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+        // One list at start, then only the watch: no polling of the API server.
+        Assert.Equal(1, _kube.Requests.GetValueOrDefault("GET exportschedules"));
     }
 
     [Fact]
@@ -82,19 +84,35 @@ public sealed class ClusterModeTests : IAsyncLifetime
     {
         Create("registers", "broken", "EBR", s => s["spec"]!["total"]!["schedule"] = "every night");
         Create("registers", "zz-second-dar", "DAR");
-        await _server.RefreshAsync();
+        await EventuallyAsync(() => Task.FromResult(_server.Logs.Lines.Any(l => l.Contains("registers/zz-second-dar: register DAR is already served", StringComparison.Ordinal))), "the duplicate logged");
         Assert.Equal(["BBR", "DAR"], await RegistersAsync());
         var lines = _server.Logs.Lines.ToList();
         Assert.Contains(lines, l => l.Contains("registers/broken is not valid", StringComparison.Ordinal) && l.Contains("spec.total.schedule", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.Contains("registers/zz-second-dar: register DAR is already served", StringComparison.Ordinal));
     }
 
     [Fact]
-    public async Task An_unreachable_api_server_keeps_the_registers_found_before()
+    public async Task An_expired_watch_is_followed_by_a_new_list_and_a_failing_one_keeps_the_registers_found_before()
     {
+        // The server forgets its history and drops the watch: resuming gives 410, the re-list gets 503.
+        _kube.Compact();
         _kube.FailNextRequests(1, HttpStatusCode.ServiceUnavailable);
-        await _server.RefreshAsync();
+        _kube.CloseWatches();
+        await EventuallyAsync(() => Task.FromResult(_server.Logs.Lines.Any(l => l.Contains("could not be listed", StringComparison.Ordinal) && l.Contains("503", StringComparison.Ordinal))), "the failed list logged");
+        Assert.Contains(_server.Logs.Lines, l => l.Contains("expired (410 Gone)", StringComparison.Ordinal));
         Assert.Equal(["BBR", "DAR"], await RegistersAsync());
-        Assert.Contains(_server.Logs.Lines, l => l.Contains("could not be listed", StringComparison.Ordinal) && l.Contains("503", StringComparison.Ordinal));
+
+        // The retry lists again and watches on: a schedule created now is served.
+        Create("registers", "ebr", "EBR");
+        await EventuallyAsync(async () => (await RegistersAsync()).Contains("EBR"), "EBR served after the re-list");
+    }
+
+    private static async Task EventuallyAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            await Task.Delay(50);
+        }
     }
 }

@@ -41,7 +41,7 @@ internal sealed class TestServer : IAsyncDisposable
             OpenReader = openReader,
             Logging = b => b.AddProvider(logs),
             Namespaces = namespaces ?? [],
-            Kubernetes = kubeApi is null ? null : new BulkExport.Server.Cluster.KubernetesConnection(kubeApi, null, null),
+            Kubernetes = kubeApi is null ? null : new k8s.KubernetesClientConfiguration { Host = kubeApi.ToString() },
         });
         await app.StartAsync();
         return new TestServer(app, logs);
