@@ -105,7 +105,7 @@ test("S3 values: read-only storage credentials as env from the Secret, credentia
   assert.notEqual(labels["app.kubernetes.io/name"], "bulkexport-operator");
 });
 
-test("cluster mode: --namespaces, its own ServiceAccount, get/list on exportschedules only, per namespace or cluster-wide", () => {
+test("cluster mode: --namespaces, its own ServiceAccount, get/list/watch on exportschedules only, per namespace or cluster-wide", () => {
   const spec = pod(renders.cluster);
   assert.equal(spec.serviceAccountName, "rel-bulkexport-operator-server");
   const args = spec.containers[0].args;
@@ -113,7 +113,7 @@ test("cluster mode: --namespaces, its own ServiceAccount, get/list on exportsche
   const roles = ofKind(renders.cluster, "Role");
   assert.deepEqual(roles.map((r) => r.metadata.namespace).sort(), ["exports", "registers"]);
   for (const role of [...roles, ...ofKind(renders.clusterAll, "ClusterRole")]) {
-    assert.deepEqual(role.rules, [{ apiGroups: ["bulkexport.io"], resources: ["exportschedules"], verbs: ["get", "list"] }]);
+    assert.deepEqual(role.rules, [{ apiGroups: ["bulkexport.io"], resources: ["exportschedules"], verbs: ["get", "list", "watch"] }]);
   }
   assert.equal(ofKind(renders.cluster, "ClusterRole").length, 0);
   assert.equal(ofKind(renders.clusterAll, "Role").length, 0);
