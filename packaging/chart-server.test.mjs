@@ -40,6 +40,7 @@ const renders = {
   default: render("default"),
   cluster: render("server-cluster", ...clusterArgs),
   clusterAll: render("server-cluster-all", "--set", "server.enabled=true", "--set", "server.namespaces={*}"),
+  clusterSecrets: render("server-cluster-secrets", ...clusterArgs, "--set", "server.scheduleStorageSecrets=true"),
   s3: render("server-s3", "-f", join(chart, "ci", "server-values.yaml")),
   local: render("server-local", ...localArgs),
 };
@@ -119,6 +120,18 @@ test("cluster mode: --namespaces, its own ServiceAccount, get/list/watch on expo
   assert.equal(ofKind(renders.clusterAll, "Role").length, 0);
   const binding = ofKind(renders.clusterAll, "ClusterRoleBinding")[0];
   assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: "rel-bulkexport-operator-server", namespace: "bulkexport" }]);
+});
+
+test("cluster mode with scheduleStorageSecrets: --schedule-secrets and get on Secrets in each namespace, nothing more", () => {
+  const args = pod(renders.clusterSecrets).containers[0].args;
+  assert.ok(args.includes("--schedule-secrets"));
+  assert.ok(!pod(renders.cluster).containers[0].args.includes("--schedule-secrets"));
+  for (const role of ofKind(renders.clusterSecrets, "Role")) {
+    assert.deepEqual(role.rules, [
+      { apiGroups: ["bulkexport.io"], resources: ["exportschedules"], verbs: ["get", "list", "watch"] },
+      { apiGroups: [""], resources: ["secrets"], verbs: ["get"] },
+    ]);
+  }
 });
 
 test("the rendered server.yaml and schedules pass the server's own validation", (t) => {

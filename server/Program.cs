@@ -12,8 +12,9 @@ internal static class Program
 {
     private const string Usage = """
         usage: server --config schedule.yaml [--config …] [--settings server.yaml] [--urls http://0.0.0.0:8080]
-               server --namespaces ns1,ns2|'*' [--kube-api URL] [--config …] [--settings …] [--urls …]
-                      (also serves the ExportSchedules of those namespaces, re-listed every refreshInterval)
+               server --namespaces ns1,ns2|'*' [--kube-api URL] [--schedule-secrets] [--config …] [--settings …] [--urls …]
+                      (also serves the ExportSchedules of those namespaces, listed once and then watched;
+                      --schedule-secrets: with the S3 credentials of the Secret each schedule names)
                server check --config schedule.yaml [--config …] [--settings server.yaml]   (validate, then exit)
                server hash-key        (reads an API key on stdin; prints its sha256 for the credentials file)
                server new-key         (prints a new random API key and its sha256)
@@ -86,8 +87,15 @@ internal static class Program
         var namespaces = new List<string>();
         string? kubeApi = null;
         string? settingsPath = null;
+        var scheduleSecrets = false;
         for (var i = 0; i < args.Length; i++)
         {
+            if (args[i] == "--schedule-secrets")
+            {
+                scheduleSecrets = true;
+                continue;
+            }
+
             var value = i + 1 < args.Length ? args[i + 1] : throw new UsageException($"{args[i]} needs a value");
             switch (args[i])
             {
@@ -123,9 +131,9 @@ internal static class Program
             throw new UsageException("--namespaces: '*' (all namespaces) stands alone");
         }
 
-        if (kubeApi is not null && namespaces.Count == 0)
+        if ((kubeApi is not null || scheduleSecrets) && namespaces.Count == 0)
         {
-            throw new UsageException("--kube-api applies only with --namespaces");
+            throw new UsageException($"{(kubeApi is not null ? "--kube-api" : "--schedule-secrets")} applies only with --namespaces");
         }
 
         return new ServerOptions
@@ -134,6 +142,7 @@ internal static class Program
             Settings = settingsPath is null ? new ServerSettings() : ServerSettings.LoadFile(settingsPath),
             Urls = urls.Count > 0 ? urls : ["http://localhost:8080"],
             Namespaces = namespaces,
+            ScheduleSecrets = scheduleSecrets,
             // Outside a pod, e.g. through `kubectl proxy`: no token, plain HTTP.
             Kubernetes = kubeApi is null ? null : new k8s.KubernetesClientConfiguration { Host = kubeApi },
         };

@@ -38,6 +38,9 @@ internal sealed record ServerOptions
     /// <summary>The API server for cluster mode; null: in a pod its service account, else the kubeconfig (KUBECONFIG or ~/.kube/config).</summary>
     public k8s.KubernetesClientConfiguration? Kubernetes { get; init; }
 
+    /// <summary>Cluster mode: serve each schedule with the S3 credentials of the Secret it names (<c>--schedule-secrets</c>).</summary>
+    public bool ScheduleSecrets { get; init; }
+
     /// <summary>Extra logging setup after the defaults (tests capture the access log).</summary>
     public Action<ILoggingBuilder>? Logging { get; init; }
 }
@@ -58,7 +61,8 @@ internal static class ServerHost
         credentials.Reload();
         var openReader = options.OpenReader ?? (storage => OpenReader(storage, options.Time));
         var discovering = options.Namespaces.Count > 0;
-        var registers = ServedRegisters.FromSchedules(options.Schedules, settings, openReader, discovering);
+        var registers = ServedRegisters.FromSchedules(options.Schedules, settings, openReader, discovering,
+            (storage, credentials) => new S3ObjectStore(storage.S3 ?? throw new ConfigurationException("schedule", [new ValidationError("spec.storage.s3", "credentials apply to S3 storage only")]), credentials, options.Time));
 
         var services = builder.Services;
         services.AddSingleton(settings);
@@ -71,7 +75,7 @@ internal static class ServerHost
             var connection = options.Kubernetes ?? (k8s.KubernetesClientConfiguration.IsInCluster()
                 ? k8s.KubernetesClientConfiguration.InClusterConfig()
                 : k8s.KubernetesClientConfiguration.BuildDefaultConfig());
-            services.AddSingleton(sp => new Cluster.ClusterSchedules(options.Namespaces, connection, sp.GetRequiredService<ILoggerFactory>().CreateLogger<Cluster.ClusterSchedules>(), options.Time));
+            services.AddSingleton(sp => new Cluster.ClusterSchedules(options.Namespaces, connection, sp.GetRequiredService<ILoggerFactory>().CreateLogger<Cluster.ClusterSchedules>(), options.Time, options.ScheduleSecrets));
         }
 
         services.AddSingleton<CatalogRefresher>();

@@ -1,5 +1,8 @@
 using System.Net;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
+using Amazon.Runtime;
 using System.Text.Json.Nodes;
 using BulkExport.Api;
 using k8s;
@@ -7,6 +10,10 @@ using k8s.Autorest;
 using Microsoft.Extensions.Logging;
 
 namespace BulkExport.Server.Cluster;
+
+/// <summary>A schedule found in the cluster, with the S3 credentials of the Secret it names when those are read.</summary>
+/// <param name="CredentialsId">Changes when the Secret's credentials do, so that a rotated Secret gets a new reader.</param>
+internal sealed record DiscoveredSchedule(ExportSchedule Schedule, string Source, AWSCredentials? Credentials = null, string CredentialsId = "");
 
 /// <summary>
 /// The ExportSchedules of the given namespaces (all when the list is <c>*</c>), kept current by the
@@ -33,9 +40,17 @@ internal sealed partial class ClusterSchedules : IDisposable
     // Parsed once per (source, resourceVersion): an invalid schedule is logged once, not on every change.
     private readonly Dictionary<string, (string ResourceVersion, ExportSchedule? Schedule)> _parsed = new(StringComparer.Ordinal);
 
-    public ClusterSchedules(IReadOnlyList<string> namespaces, KubernetesClientConfiguration config, ILogger logger, TimeProvider? time = null)
+    // The last credentials read from each Secret (namespace/name), used while a later read fails.
+    private readonly Dictionary<string, (AWSCredentials Credentials, string Id)> _secrets = new(StringComparer.Ordinal);
+
+    /// <param name="readStorageSecrets">
+    /// Read the Secret each schedule names in <c>spec.storage.s3.credentialsSecretRef</c> (its namespace, get
+    /// on Secrets) and serve the schedule with those credentials; false: every schedule uses the service's own.
+    /// </param>
+    public ClusterSchedules(IReadOnlyList<string> namespaces, KubernetesClientConfiguration config, ILogger logger, TimeProvider? time = null, bool readStorageSecrets = false)
     {
         Namespaces = namespaces;
+        ReadStorageSecrets = readStorageSecrets;
         _client = new k8s.Kubernetes(config);
         _logger = logger;
         _time = time ?? TimeProvider.System;
@@ -49,18 +64,69 @@ internal sealed partial class ClusterSchedules : IDisposable
 
     public bool AllNamespaces => Namespaces is ["*"];
 
+    public bool ReadStorageSecrets { get; }
+
     /// <summary>
     /// The schedules as the watches last saw them; a namespace not listed yet is listed now (so the first
     /// refresh at start sees every schedule). Throws <see cref="HttpRequestException"/> when that list fails.
     /// </summary>
-    public async Task<IReadOnlyList<(ExportSchedule Schedule, string Source)>> ListAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<DiscoveredSchedule>> ListAsync(CancellationToken cancellationToken)
     {
         foreach (var scope in _scopes.Where(s => s.ResourceVersion is null))
         {
             await RelistAsync(scope, cancellationToken).ConfigureAwait(false);
         }
 
-        return Current();
+        var found = new List<DiscoveredSchedule>();
+        foreach (var (schedule, source) in Current())
+        {
+            if (!ReadStorageSecrets || schedule.Spec.Storage.S3?.CredentialsSecretRef is not { Name.Length: > 0 } secretRef)
+            {
+                found.Add(new DiscoveredSchedule(schedule, source));
+                continue;
+            }
+
+            // Read on every refresh, so that a rotated Secret takes effect without a restart.
+            var ns = source[..source.IndexOf('/', StringComparison.Ordinal)];
+            var key = $"{ns}/{secretRef.Name}";
+            try
+            {
+                var secret = await _client.CoreV1.ReadNamespacedSecretAsync(secretRef.Name, ns, cancellationToken: cancellationToken).ConfigureAwait(false);
+                string Entry(string name) => secret.Data?.TryGetValue(name, out var bytes) == true && bytes.Length > 0
+                    ? Encoding.UTF8.GetString(bytes).Trim()
+                    : throw new InvalidDataException($"has no entry '{name}'");
+                var accessKey = Entry(secretRef.AccessKeyIdKey);
+                var secretKey = Entry(secretRef.SecretAccessKeyKey);
+                var id = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(accessKey + "\n" + secretKey)))[..16];
+                lock (_lock)
+                {
+                    _secrets[key] = (new BasicAWSCredentials(accessKey, secretKey), id);
+                }
+            }
+            catch (Exception e) when (e is HttpOperationException or HttpRequestException or InvalidDataException or KubernetesException)
+            {
+                var reason = e is HttpOperationException h ? $"{(int)h.Response.StatusCode} {h.Response.ReasonPhrase}" : e.Message;
+                var known = false;
+                lock (_lock)
+                {
+                    known = _secrets.ContainsKey(key);
+                }
+
+                SecretUnreadable(source, key, reason, known ? "serving with the credentials read before" : "not served");
+                if (!known)
+                {
+                    continue;
+                }
+            }
+
+            lock (_lock)
+            {
+                var (credentials, credentialsId) = _secrets[key];
+                found.Add(new DiscoveredSchedule(schedule, source, credentials, credentialsId));
+            }
+        }
+
+        return found;
     }
 
     /// <summary>Watches every scope until <paramref name="cancellationToken"/> ends.</summary>
@@ -260,6 +326,9 @@ internal sealed partial class ClusterSchedules : IDisposable
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Warning, Message = "ExportSchedule {Source} is not valid and is not served: {Reason}")]
     private partial void InvalidSchedule(string source, string reason);
+
+    [LoggerMessage(EventId = 303, Level = LogLevel.Warning, Message = "ExportSchedule {Source}: the storage credentials Secret {Secret} cannot be read ({Reason}); {Consequence}")]
+    private partial void SecretUnreadable(string source, string secret, string reason, string consequence);
 
     [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "watch of ExportSchedules in {Scope} expired (410 Gone); listing again")]
     private partial void WatchExpired(string scope);

@@ -72,13 +72,15 @@ internal sealed class ServedRegisters
 {
     private readonly ServerSettings _settings;
     private readonly Func<StorageSpec, IObjectReader> _openReader;
+    private readonly Func<StorageSpec, Amazon.Runtime.AWSCredentials, IObjectReader>? _openWithCredentials;
     private readonly IReadOnlyList<ServedRegister> _fixed;
     private volatile State _state;
 
-    private ServedRegisters(ServerSettings settings, Func<StorageSpec, IObjectReader> openReader, IReadOnlyList<ServedRegister> fixedRegisters)
+    private ServedRegisters(ServerSettings settings, Func<StorageSpec, IObjectReader> openReader, IReadOnlyList<ServedRegister> fixedRegisters, Func<StorageSpec, Amazon.Runtime.AWSCredentials, IObjectReader>? openWithCredentials)
     {
         _settings = settings;
         _openReader = openReader;
+        _openWithCredentials = openWithCredentials;
         _fixed = fixedRegisters;
         _state = new State(fixedRegisters, []);
     }
@@ -97,7 +99,7 @@ internal sealed class ServedRegisters
     /// Builds the set from the <c>--config</c> schedules; two schedules of one register, or settings for a
     /// register no schedule publishes (unless schedules are also discovered in the cluster), are errors.
     /// </summary>
-    public static ServedRegisters FromSchedules(IReadOnlyList<(ExportSchedule Schedule, string Source)> schedules, ServerSettings settings, Func<StorageSpec, IObjectReader> openReader, bool discovering = false)
+    public static ServedRegisters FromSchedules(IReadOnlyList<(ExportSchedule Schedule, string Source)> schedules, ServerSettings settings, Func<StorageSpec, IObjectReader> openReader, bool discovering = false, Func<StorageSpec, Amazon.Runtime.AWSCredentials, IObjectReader>? openWithCredentials = null)
     {
         var errors = new List<ValidationError>();
         var seen = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -123,7 +125,7 @@ internal sealed class ServedRegisters
             }
         }
 
-        return errors.Count > 0 ? throw new ConfigurationException("configuration", errors) : new ServedRegisters(settings, openReader, registers);
+        return errors.Count > 0 ? throw new ConfigurationException("configuration", errors) : new ServedRegisters(settings, openReader, registers, openWithCredentials);
     }
 
     /// <summary>
@@ -131,13 +133,13 @@ internal sealed class ServedRegisters
     /// catalog snapshot; a second schedule of a register already served is ignored (the first by
     /// namespace/name wins). Returns what was ignored, for the log.
     /// </summary>
-    public IReadOnlyList<string> Replace(IReadOnlyList<(ExportSchedule Schedule, string Source)> discovered)
+    public IReadOnlyList<string> Replace(IReadOnlyList<Cluster.DiscoveredSchedule> discovered)
     {
         var current = _state;
         var ignored = new List<string>();
         var taken = _fixed.Select(r => r.Code).ToHashSet(StringComparer.Ordinal);
         var next = new List<ServedRegister>();
-        foreach (var (schedule, source) in discovered.OrderBy(d => d.Source, StringComparer.Ordinal))
+        foreach (var (schedule, source, credentials, credentialsId) in discovered.OrderBy(d => d.Source, StringComparer.Ordinal))
         {
             var code = schedule.Spec.Register;
             if (!taken.Add(code))
@@ -146,9 +148,14 @@ internal sealed class ServedRegisters
                 continue;
             }
 
-            var identity = StorageIdentity(schedule);
+            // The credentials' id is part of the identity: a rotated Secret gets a new reader.
+            var identity = StorageIdentity(schedule) + "|" + credentialsId;
             var existing = current.Discovered.FirstOrDefault(r => r.Code == code && r.StorageIdentity == identity);
-            next.Add(existing ?? new ServedRegister(code, _openReader(schedule.Spec.Storage), _settings.AccessOf(code), identity));
+            next.Add(existing ?? new ServedRegister(
+                code,
+                credentials is not null && _openWithCredentials is not null ? _openWithCredentials(schedule.Spec.Storage, credentials) : _openReader(schedule.Spec.Storage),
+                _settings.AccessOf(code),
+                identity));
         }
 
         _state = new State(_fixed, next);

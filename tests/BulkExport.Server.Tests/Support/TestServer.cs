@@ -30,7 +30,7 @@ internal sealed class TestServer : IAsyncDisposable
 
     public LogSink Logs { get; }
 
-    public static async Task<TestServer> StartAsync(IReadOnlyList<ExportSchedule> schedules, ServerSettings? settings = null, Func<StorageSpec, IObjectReader>? openReader = null, IReadOnlyList<string>? namespaces = null, Uri? kubeApi = null)
+    public static async Task<TestServer> StartAsync(IReadOnlyList<ExportSchedule> schedules, ServerSettings? settings = null, Func<StorageSpec, IObjectReader>? openReader = null, IReadOnlyList<string>? namespaces = null, Uri? kubeApi = null, bool scheduleSecrets = false)
     {
         var logs = new LogSink();
         var app = ServerHost.Build(new ServerOptions
@@ -41,6 +41,7 @@ internal sealed class TestServer : IAsyncDisposable
             OpenReader = openReader,
             Logging = b => b.AddProvider(logs),
             Namespaces = namespaces ?? [],
+            ScheduleSecrets = scheduleSecrets,
             Kubernetes = kubeApi is null ? null : new k8s.KubernetesClientConfiguration { Host = kubeApi.ToString() },
         });
         await app.StartAsync();

@@ -1,0 +1,105 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using BulkExport.Api;
+using BulkExport.FakeKubeApi;
+using BulkExport.Server.Tests.Support;
+using BulkExport.Tests.Shared;
+
+namespace BulkExport.Server.Tests.Cluster;
+
+/// <summary>
+/// Cluster mode with <c>--schedule-secrets</c>: each ExportSchedule on S3 is served with the
+/// credentials of the Secret it names (s3rver), a rotated Secret takes effect on the next refresh,
+/// and a schedule whose Secret cannot be read is not served, with a warning naming both.
+/// </summary>
+[Collection(S3rverCollection.Name)]
+public sealed class ClusterSecretsTests(S3rverFixture s3) : IAsyncLifetime
+{
+    private readonly string _prefix = "cluster-" + Guid.NewGuid().ToString("N")[..8] + "/";
+    private FakeKubeApiServer _kube = null!;
+    private TestServer _server = null!;
+    private PublishedLayout _dar = null!;
+
+    public async Task InitializeAsync()
+    {
+        _kube = await FakeKubeApiServer.StartAsync();
+        _dar = await PublishedLayout.SampleAsync(TestServer.S3Store(s3, _prefix + "dar/"), "DAR");
+        await PublishedLayout.SampleAsync(TestServer.S3Store(s3, _prefix + "bbr/"), "BBR");
+        Secret("s3-creds", "S3RVER", "S3RVER");
+        Schedule("dar", "DAR", "s3-creds");
+        Schedule("bbr", "BBR", "no-such-secret");
+        _server = await TestServer.StartAsync([], namespaces: ["registers"], kubeApi: _kube.Url, scheduleSecrets: true);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        await _kube.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_schedule_is_served_with_the_credentials_of_its_secret_and_one_whose_secret_is_missing_is_not()
+    {
+        using var response = await _server.Client.GetAsync("/FileDownloads/GetFile?Filename=DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip");
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.Contains("X-Amz-Credential=S3RVER%2F", response.Headers.Location!.Query, StringComparison.Ordinal);
+        using var plain = new HttpClient();
+        Assert.Equal(_dar.Bytes["DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip"], await plain.GetByteArrayAsync(response.Headers.Location));
+
+        using var bbr = await _server.Client.GetAsync("/FileDownloads/GetAvailableFileDownloads?Register=BBR");
+        Assert.Equal(HttpStatusCode.NotFound, bbr.StatusCode);
+        Assert.Contains(_server.Logs.Lines, l => l.Contains("registers/bbr", StringComparison.Ordinal) && l.Contains("registers/no-such-secret", StringComparison.Ordinal) && l.Contains("not served", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_rotated_secret_is_used_after_the_next_refresh()
+    {
+        // s3rver knows only its own access key id: one it refuses shows that the new Secret is in use.
+        _kube.Mutate("secrets", "registers", "s3-creds", s => s["data"]!["AWS_ACCESS_KEY_ID"] = Convert.ToBase64String(Encoding.UTF8.GetBytes("ROTATED")));
+        await _server.RefreshAsync();
+        Assert.Contains(_server.Logs.Lines, l => l.Contains("catalog of DAR could not be read", StringComparison.Ordinal));
+        using (var refused = await _server.Client.GetAsync("/FileDownloads/GetFile?Filename=DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+        }
+
+        _kube.Mutate("secrets", "registers", "s3-creds", s => s["data"]!["AWS_ACCESS_KEY_ID"] = Convert.ToBase64String(Encoding.UTF8.GetBytes("S3RVER")));
+        await _server.RefreshAsync();
+        using var response = await _server.Client.GetAsync("/FileDownloads/GetFile?Filename=DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip");
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        using var plain = new HttpClient();
+        Assert.Equal(_dar.Bytes["DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip"], await plain.GetByteArrayAsync(response.Headers.Location));
+    }
+
+    private void Secret(string name, string accessKey, string secretKey) => _kube.Create("secrets", new JsonObject
+    {
+        ["apiVersion"] = "v1",
+        ["kind"] = "Secret",
+        ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = "registers" },
+        ["data"] = new JsonObject
+        {
+            ["AWS_ACCESS_KEY_ID"] = Convert.ToBase64String(Encoding.UTF8.GetBytes(accessKey)),
+            ["AWS_SECRET_ACCESS_KEY"] = Convert.ToBase64String(Encoding.UTF8.GetBytes(secretKey)),
+        },
+    });
+
+    private void Schedule(string name, string register, string secret)
+    {
+        var yaml = $$$"""
+            apiVersion: bulkexport.io/v1alpha1
+            kind: ExportSchedule
+            metadata: {name: {{{name}}}, namespace: registers}
+            spec:
+              register: {{{register}}}
+              total: {schedule: "0 3 * * 6"}
+              delta: {schedule: "0 3 * * *"}
+              source: {files: {path: /nonexistent}}
+              entities:
+                - {name: Adresse, key: [id]}
+              storage:
+                s3: {bucket: {{{S3rverFixture.Bucket}}}, prefix: '{{{_prefix}}}{{{name}}}/', endpoint: '{{{s3.Endpoint}}}', forcePathStyle: true, compatibility: Legacy, credentialsSecretRef: {name: {{{secret}}}}}
+            """;
+        _kube.Create("exportschedules", ScheduleDocument.ParseYaml(yaml)[0]!.AsObject());
+    }
+}
