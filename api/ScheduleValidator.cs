@@ -317,7 +317,7 @@ public static partial class ScheduleValidator
         }
 
         const string p = "spec.output";
-        v.Known(output, p, "formats", "typesOfData", "maxUncompressedBytes", "maxRecordsPerFile");
+        v.Known(output, p, "formats", "typesOfData", "maxUncompressedBytes", "maxRecordsPerFile", "compressionLevel");
         v.EnumList(output, p, "formats", OutputFormats.All);
         v.EnumList(output, p, "typesOfData", TypesOfData.All);
         if (output["formats"] is JsonArray formats)
@@ -350,6 +350,7 @@ public static partial class ScheduleValidator
         }
 
         v.Integer(output, p, "maxRecordsPerFile", required: false, min: 1, max: long.MaxValue);
+        v.Integer(output, p, "compressionLevel", required: false, min: 1, max: 9);
     }
 
     private static void ValidateSigning(Walker v, JsonObject spec)

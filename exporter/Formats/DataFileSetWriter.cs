@@ -13,6 +13,7 @@ namespace BulkExport.Exporter.Formats;
 /// <param name="MaxRecordsPerFile">Optional record limit per part.</param>
 /// <param name="Timestamp">Modification time of the zip entries.</param>
 /// <param name="GeometryColumn">Index of the entity's declared geometry column, for the formats that place it.</param>
+/// <param name="CompressionLevel">zlib level of the data files' deflate, 1..9 (<c>spec.output.compressionLevel</c>).</param>
 internal sealed record DataFileSetOptions(
     Func<int, int, string> BaseName,
     string TableName,
@@ -21,7 +22,12 @@ internal sealed record DataFileSetOptions(
     long MaxUncompressedBytes,
     long? MaxRecordsPerFile,
     DateTimeOffset Timestamp,
-    int? GeometryColumn = null);
+    int? GeometryColumn = null,
+    int CompressionLevel = DataFileSetOptions.DefaultCompressionLevel)
+{
+    /// <summary>The default of <c>spec.output.compressionLevel</c> (see <c>OutputSpec.DefaultCompressionLevel</c>).</summary>
+    public const int DefaultCompressionLevel = BulkExport.Api.OutputSpec.DefaultCompressionLevel;
+}
 
 /// <param name="Files">The zip files, in part order.</param>
 /// <param name="ContentSha256">SHA-256 (lowercase hex) over the uncompressed data files of all parts in order: equal exactly when the rows (and their split) are equal, whatever the generation.</param>
@@ -63,6 +69,8 @@ internal sealed class DataFileSetWriter : IDisposable
     private readonly PartCompressor _compressor;
     private readonly List<string> _staged = [];
     private readonly int _footerLength;
+    // Room left at the start of every part's zip for its first local header, whose name is known only at the end.
+    private readonly int _reservedHeader;
     private ByteBuffer _buffer = new(FlushThreshold + (FlushThreshold / 2));
     // Exactly one of these two is in use, by the kind of format.
     private IRecordEncoder? _encoder;
@@ -109,7 +117,9 @@ internal sealed class DataFileSetWriter : IDisposable
         }
 
         // Last, after every check that can throw: it starts a thread that only Dispose stops.
-        _compressor = new PartCompressor(BufferCount, FlushThreshold + (FlushThreshold / 2));
+        var longestName = options.BaseName(int.MaxValue, int.MaxValue) + "." + format.Extension;
+        _reservedHeader = ZipWriter.ReservedLocalHeaderLength(System.Text.Encoding.UTF8.GetByteCount(longestName));
+        _compressor = new PartCompressor(BufferCount, FlushThreshold + (FlushThreshold / 2), options.CompressionLevel);
         try
         {
             StartPart();
@@ -210,7 +220,6 @@ internal sealed class DataFileSetWriter : IDisposable
             for (var i = 0; i < parts.Count; i++)
             {
                 files.Add(Assemble(parts[i], i + 1, parts.Count, companions));
-                File.Delete(parts[i].Path);
             }
 
             _staged.Clear();
@@ -249,10 +258,22 @@ internal sealed class DataFileSetWriter : IDisposable
 
     private void StartPart()
     {
-        var path = Path.Combine(_options.TempDirectory, $"bulkexport-{Guid.NewGuid():N}.deflate");
+        // The part's zip itself: deflate streams into it after the room for the local header, so no
+        // compressed copy is ever made. Created here rather than on the compressor thread, so a bad
+        // temp directory fails the caller at once.
+        var path = Path.Combine(_options.TempDirectory, $"bulkexport-{Guid.NewGuid():N}.zip");
         _staged.Add(path);
-        // Created here rather than on the compressor thread, so a bad temp directory fails the caller at once.
         var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileBufferSize);
+        try
+        {
+            file.Position = _reservedHeader;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+
         _compressor.StartPart(path, file);
         _partBytes = 0;
         _partRecords = 0;
@@ -339,25 +360,24 @@ internal sealed class DataFileSetWriter : IDisposable
         }
 
         var innerName = baseName + "." + _format.Extension;
-        var path = Path.Combine(_options.TempDirectory, $"bulkexport-{Guid.NewGuid():N}.zip");
-        _staged.Add(path);
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        string sha;
         long size;
-        using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileBufferSize))
+        using (var file = new FileStream(part.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.None, FileBufferSize))
         {
-            using var hashing = new HashingWriteStream(file, sha);
-            var zip = new ZipWriter(hashing, _options.Timestamp);
+            var compressed = part.CompressedSize;
+            var method = ZipWriter.MethodDeflate;
             if (part.UncompressedSize == 0)
             {
-                // Deflate writes nothing at all for no input; a stored empty entry is the valid spelling.
-                zip.AddEntry(innerName, ReadOnlySpan<byte>.Empty);
-            }
-            else
-            {
-                using var data = new FileStream(part.Path, FileMode.Open, FileAccess.Read, FileShare.None, FileBufferSize, FileOptions.SequentialScan);
-                zip.AddEntry(innerName, data, part.CompressedSize, part.UncompressedSize, part.Crc, ZipWriter.MethodDeflate);
+                // Deflate of nothing is no valid entry data; a stored empty entry is the valid spelling.
+                compressed = 0;
+                method = ZipWriter.MethodStored;
             }
 
+            file.Position = part.DataOffset + compressed;
+            var zip = new ZipWriter(file, _options.Timestamp, startPosition: file.Position);
+            var header = new byte[part.DataOffset];
+            zip.WriteReservedLocalHeader(header, innerName, compressed, part.UncompressedSize, part.Crc, method);
+            zip.AddWrittenEntry(innerName, 0, compressed, part.UncompressedSize, part.Crc, method);
             foreach (var companion in companions)
             {
                 zip.AddEntry(baseName + "." + companion.Extension, companion.Content);
@@ -365,14 +385,22 @@ internal sealed class DataFileSetWriter : IDisposable
 
             zip.Finish();
             size = zip.Position;
+            file.SetLength(size);
+            file.Position = 0;
+            file.Write(header);
+            file.Flush();
+            // One read of the finished zip (mostly still in the page cache): the header that starts it
+            // is written last, so its hash cannot be taken on the way.
+            file.Position = 0;
+            sha = Convert.ToHexStringLower(SHA256.HashData(file));
         }
 
         return new StagedFile(
             baseName + ".zip",
             innerName,
-            path,
+            part.Path,
             size,
-            Convert.ToHexStringLower(sha.GetHashAndReset()),
+            sha,
             part.Records,
             part.UncompressedSize,
             number,
@@ -396,38 +424,4 @@ internal sealed class DataFileSetWriter : IDisposable
 
         _staged.Clear();
     }
-}
-
-/// <summary>Hashes what passes through on the way to the file, so a staged zip is read only once.</summary>
-internal sealed class HashingWriteStream(Stream inner, IncrementalHash hash) : Stream
-{
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-    public override void Write(ReadOnlySpan<byte> buffer)
-    {
-        hash.AppendData(buffer);
-        inner.Write(buffer);
-    }
-
-    public override void Flush() => inner.Flush();
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

@@ -79,7 +79,8 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
             Quantity.Parse(spec.Output.MaxUncompressedBytes),
             spec.Output.MaxRecordsPerFile,
             _context.PointInTime,
-            _layout.GeometryIndex);
+            _layout.GeometryIndex,
+            spec.Output.CompressionLevel);
         return new Group(typeOfDownload, format, typeOfData, columns, new DataFileSetWriter(format, columns, options));
     }
 

@@ -207,6 +207,53 @@ public sealed class DataFileSetWriterTests : IDisposable
     }
 
     [Fact]
+    public void Write_StreamsDeflateIntoThePartsZip_NoOtherTemporaryFile()
+    {
+        using (var writer = new DataFileSetWriter(RecordFormats.Csv, Columns, Options(maxBytes: 2000, maxRecords: null, format: "CSV")))
+        {
+            foreach (var row in Rows(200))
+            {
+                writer.Write(row, new byte[32]);
+            }
+
+            // Every file in scratch is a part's zip in the making: nothing is deflated elsewhere and copied back.
+            Assert.All(_temp.Files(), f => Assert.EndsWith(".zip", f, StringComparison.Ordinal));
+            var set = writer.Complete();
+            Assert.True(set.Files.Count > 2);
+            Assert.Equal(set.Files.Select(f => f.LocalPath).Order(StringComparer.Ordinal), _temp.Files().Order(StringComparer.Ordinal));
+            foreach (var file in set.Files)
+            {
+                Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file.LocalPath))), file.Sha256);
+                Assert.Equal(new FileInfo(file.LocalPath).Length, file.SizeBytes);
+                FormatTestData.UnzipTest(file.LocalPath);
+            }
+        }
+    }
+
+    [Fact]
+    public void CompressionLevel_HigherLevel_SmallerZipSameContent()
+    {
+        var rows = Rows(2000);
+        DataFileSet Write(int level)
+        {
+            var options = Options(maxBytes: 1 << 22, maxRecords: null, format: "CSV") with { CompressionLevel = level };
+            using var writer = new DataFileSetWriter(RecordFormats.Csv, Columns, options);
+            foreach (var row in rows)
+            {
+                writer.Write(row, new byte[32]);
+            }
+
+            var set = writer.Complete();
+            return set;
+        }
+
+        var fast = Write(1);
+        var small = Write(9);
+        Assert.Equal(fast.ContentSha256, small.ContentSha256);
+        Assert.True(small.Files[0].SizeBytes < fast.Files[0].SizeBytes, $"level 9 {small.Files[0].SizeBytes} vs level 1 {fast.Files[0].SizeBytes}");
+    }
+
+    [Fact]
     public void Write_AfterEncoderError_Refuses()
     {
         using var writer = new DataFileSetWriter(RecordFormats.Json, Columns, Options(maxBytes: 500, maxRecords: null));
