@@ -74,7 +74,7 @@ measure() {
   cpu="$(awk -F': ' '/User time|System time/ {s+=$2} END {printf "%.2f", s}' "$tf")"
   rss="$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$tf")"
   alloc="$(awk '{for(i=1;i<=NF;i++) if ($i ~ /^allocated_bytes=/) {split($i,a,"="); printf "%.0f", a[2]/1048576}}' "$stats")"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$round" "$wall" "$cpu" "$(echo "$pg1 - $pg0" | bc -l)" "$rss" "${alloc:--}" "$rc" >>"$RAW"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$round" "$wall" "$cpu" "$(awk -v a="$pg0" -v b="$pg1" 'BEGIN {printf "%.2f", b - a}')" "$rss" "${alloc:--}" "$rc" >>"$RAW"
   echo "[$label #$round] exit $rc, ${wall}s, cpu ${cpu}s, rss ${rss} MB, alloc ${alloc:--} MB" >>"$BENCH_LOG"
   rm -f "$tf" "$stats"
 }
