@@ -89,8 +89,8 @@ public static partial class ScheduleValidator
         v.Bool(spec, p, "suspend", required: false);
 
         var sourceKind = ValidateSource(v, spec);
-        var geometryEntities = ValidateEntities(v, spec, sourceKind);
-        ValidateOutput(v, spec, geometryEntities);
+        var geometries = ValidateEntities(v, spec, sourceKind);
+        ValidateOutput(v, spec, geometries);
         ValidateStorage(v, spec);
         ValidateSigning(v, spec);
 
@@ -193,12 +193,13 @@ public static partial class ScheduleValidator
         return null;
     }
 
-    private static int ValidateEntities(Walker v, JsonObject spec, string? sourceKind)
+    private static EntityGeometries ValidateEntities(Walker v, JsonObject spec, string? sourceKind)
     {
         var geometryEntities = 0;
+        var withoutGeometry = new List<int>();
         if (v.Array(spec, "spec", "entities", required: true) is not { } entities)
         {
-            return geometryEntities;
+            return new EntityGeometries(geometryEntities, withoutGeometry);
         }
 
         if (entities.Count == 0)
@@ -295,12 +296,20 @@ public static partial class ScheduleValidator
                 v.String(geometry, $"{p}.geometry", "column", required: true, pattern: ColumnRegex(), patternText: ColumnPattern);
                 geometryEntities++;
             }
+            else
+            {
+                withoutGeometry.Add(i);
+            }
         }
 
-        return geometryEntities;
+        return new EntityGeometries(geometryEntities, withoutGeometry);
     }
 
-    private static void ValidateOutput(Walker v, JsonObject spec, int geometryEntities)
+    /// <param name="With">Entities that declare a geometry column.</param>
+    /// <param name="Without">Indexes (in spec.entities) of those that do not.</param>
+    private sealed record EntityGeometries(int With, List<int> Without);
+
+    private static void ValidateOutput(Walker v, JsonObject spec, EntityGeometries geometries)
     {
         if (v.Object(spec, "spec", "output", required: false) is not { } output)
         {
@@ -308,16 +317,29 @@ public static partial class ScheduleValidator
         }
 
         const string p = "spec.output";
-        v.Known(output, p, "formats", "typesOfData", "maxUncompressedBytes", "maxRecordsPerFile");
+        v.Known(output, p, "formats", "typesOfData", "maxUncompressedBytes", "maxRecordsPerFile", "compressionLevel");
         v.EnumList(output, p, "formats", OutputFormats.All);
         v.EnumList(output, p, "typesOfData", TypesOfData.All);
-        if (output["formats"] is JsonArray formats && geometryEntities == 0)
+        if (output["formats"] is JsonArray formats)
         {
+            // Each format's rule is declared with it (OutputFormats.Rules); this only applies them.
             for (var i = 0; i < formats.Count; i++)
             {
-                if (formats[i]?.GetValueKind() == JsonValueKind.String && (string)formats[i]! == OutputFormats.GeoJson)
+                if (formats[i]?.GetValueKind() != JsonValueKind.String || OutputFormats.Rules.FirstOrDefault(r => r.Name == (string)formats[i]!) is not { } rule)
                 {
-                    v.Error($"{p}.formats[{i}]", "GEOJSON needs at least one entity with a geometry (spec.entities[].geometry.column)");
+                    continue;
+                }
+
+                if (rule.Geometry == GeometryRule.SkipEntitiesWithout && geometries.With == 0)
+                {
+                    v.Error($"{p}.formats[{i}]", $"{rule.Name} needs at least one entity with a geometry (spec.entities[].geometry.column)");
+                }
+                else if (rule.Geometry == GeometryRule.EveryEntity)
+                {
+                    foreach (var entity in geometries.Without)
+                    {
+                        v.Error($"spec.entities[{entity}].geometry.column", $"required by output format {rule.Name} (spec.output.formats[{i}])");
+                    }
                 }
             }
         }
@@ -328,6 +350,7 @@ public static partial class ScheduleValidator
         }
 
         v.Integer(output, p, "maxRecordsPerFile", required: false, min: 1, max: long.MaxValue);
+        v.Integer(output, p, "compressionLevel", required: false, min: 1, max: 9);
     }
 
     private static void ValidateSigning(Walker v, JsonObject spec)

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using BulkExport.Exporter.Formats.Zip;
-using BulkExport.Exporter.Sources;
 using BulkExport.Publishing.Layout;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Formats;
 
@@ -12,6 +12,8 @@ namespace BulkExport.Exporter.Formats;
 /// <param name="MaxUncompressedBytes">A part's data file never exceeds this, unless one record alone does.</param>
 /// <param name="MaxRecordsPerFile">Optional record limit per part.</param>
 /// <param name="Timestamp">Modification time of the zip entries.</param>
+/// <param name="GeometryColumn">Index of the entity's declared geometry column, for the formats that place it.</param>
+/// <param name="CompressionLevel">zlib level of the data files' deflate, 1..9 (<c>spec.output.compressionLevel</c>).</param>
 internal sealed record DataFileSetOptions(
     Func<int, int, string> BaseName,
     string TableName,
@@ -19,7 +21,13 @@ internal sealed record DataFileSetOptions(
     string TempDirectory,
     long MaxUncompressedBytes,
     long? MaxRecordsPerFile,
-    DateTimeOffset Timestamp);
+    DateTimeOffset Timestamp,
+    int? GeometryColumn = null,
+    int CompressionLevel = DataFileSetOptions.DefaultCompressionLevel)
+{
+    /// <summary>The default of <c>spec.output.compressionLevel</c> (see <c>OutputSpec.DefaultCompressionLevel</c>).</summary>
+    public const int DefaultCompressionLevel = BulkExport.Api.OutputSpec.DefaultCompressionLevel;
+}
 
 /// <param name="Files">The zip files, in part order.</param>
 /// <param name="ContentSha256">SHA-256 (lowercase hex) over the uncompressed data files of all parts in order: equal exactly when the rows (and their split) are equal, whatever the generation.</param>
@@ -40,9 +48,12 @@ internal sealed record DataFileSet(IReadOnlyList<StagedFile> Files, string Conte
 internal sealed record StagedFile(string FileName, string InnerFileName, string LocalPath, long SizeBytes, string Sha256, long Records, long UncompressedBytes, int Part, int PartCount, string Fingerprint);
 
 /// <summary>
-/// Writes the rows of one output group into size- and count-limited parts and zips them. Each part's
-/// data is deflated to a temp file as rows arrive (memory stays bounded); the zips are assembled at
-/// <see cref="Complete"/>, when the part count, and so every entry name, is known.
+/// The stages after a format: splits the rows of one output group into size- and count-limited
+/// parts, deflates, CRCs and hashes each part's data file and zips it with the format's companions.
+/// It does not care which format produced the bytes: an <see cref="IStreamedFormat"/>'s records are
+/// deflated as they are encoded; an <see cref="IFileFormat"/>'s file, once finished, is fed through
+/// the very same compressor. The zips are assembled at <see cref="Complete"/>, when the part count,
+/// and so every entry name, is known.
 /// </summary>
 internal sealed class DataFileSetWriter : IDisposable
 {
@@ -51,14 +62,20 @@ internal sealed class DataFileSetWriter : IDisposable
     private const int BufferCount = 3;
     private const int FileBufferSize = 256 * 1024;
 
-    private readonly IRecordFormat _format;
-    private readonly IReadOnlyList<Column> _columns;
+    private readonly IOutputFormat _format;
+    private readonly FormatSchema _schema;
     private readonly DataFileSetOptions _options;
+    private readonly ObjectRowView _objectView;
     private readonly PartCompressor _compressor;
     private readonly List<string> _staged = [];
     private readonly int _footerLength;
+    // Room left at the start of every part's zip for its first local header, whose name is known only at the end.
+    private readonly int _reservedHeader;
     private ByteBuffer _buffer = new(FlushThreshold + (FlushThreshold / 2));
-    private IRecordEncoder _encoder;
+    // Exactly one of these two is in use, by the kind of format.
+    private IRecordEncoder? _encoder;
+    private IDataFileWriter? _fileWriter;
+    private string? _filePath;
     // Bytes and records of the open part, counted here so splitting never waits for the compressor.
     private long _partBytes;
     private long _partRecords;
@@ -70,7 +87,7 @@ internal sealed class DataFileSetWriter : IDisposable
     private bool _faulted;
     private bool _disposed;
 
-    public DataFileSetWriter(IRecordFormat format, IReadOnlyList<Column> columns, DataFileSetOptions options)
+    public DataFileSetWriter(IOutputFormat format, IReadOnlyList<Column> columns, DataFileSetOptions options)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxUncompressedBytes, 1);
         if (options.MaxRecordsPerFile is < 1)
@@ -84,18 +101,28 @@ internal sealed class DataFileSetWriter : IDisposable
         }
 
         _format = format;
-        _columns = columns;
+        _schema = new FormatSchema(options.TableName, columns, options.KeyColumns, options.GeometryColumn);
         _options = options;
+        _objectView = new ObjectRowView(columns);
 
-        var probe = new ByteBuffer(64);
-        format.CreateEncoder(columns).WriteFooter(probe);
-        _footerLength = probe.Count;
+        if (format is IStreamedFormat streamed)
+        {
+            var probe = new ByteBuffer(64);
+            streamed.CreateEncoder(_schema).WriteFooter(probe);
+            _footerLength = probe.Count;
+        }
+        else if (format is not IFileFormat)
+        {
+            throw new ArgumentException($"Format '{format.Name}' is neither streamed nor file-based.", nameof(format));
+        }
 
         // Last, after every check that can throw: it starts a thread that only Dispose stops.
-        _compressor = new PartCompressor(BufferCount, FlushThreshold + (FlushThreshold / 2));
+        var longestName = options.BaseName(int.MaxValue, int.MaxValue) + "." + format.Extension;
+        _reservedHeader = ZipWriter.ReservedLocalHeaderLength(System.Text.Encoding.UTF8.GetByteCount(longestName));
+        _compressor = new PartCompressor(BufferCount, FlushThreshold + (FlushThreshold / 2), options.CompressionLevel);
         try
         {
-            _encoder = StartPart();
+            StartPart();
         }
         catch
         {
@@ -104,13 +131,16 @@ internal sealed class DataFileSetWriter : IDisposable
         }
     }
 
-    /// <summary>Appends a row. Synchronous and CPU-bound: encodes here, deflates on the compressor thread.</summary>
+    /// <summary>A row of boxed values, through a reused <see cref="ObjectRowView"/>.</summary>
+    public void Write(object?[] row, ReadOnlySpan<byte> digest) => Write(_objectView.Reset(row), digest);
+
     /// <summary>Uncompressed bytes handed to the compressor so far, for progress reporting.</summary>
     public long UncompressedBytes => Interlocked.Read(ref _handedOff);
 
-    /// <param name="row">The record.</param>
+    /// <summary>Appends a row. Synchronous and CPU-bound: encodes here, deflates on the compressor thread.</summary>
+    /// <param name="row">The record, valid during the call.</param>
     /// <param name="digest">Its SHA-256 digest of canonical bytes (<c>RowDigest</c>), summed into the part's fingerprint.</param>
-    public void Write(object?[] row, ReadOnlySpan<byte> digest)
+    public void Write(IRowView row, ReadOnlySpan<byte> digest)
     {
         ThrowIfNotWritable();
         try
@@ -120,29 +150,59 @@ internal sealed class DataFileSetWriter : IDisposable
                 Roll();
             }
 
-            var mark = _buffer.Count;
-            _encoder.WriteRecord(row, _buffer);
-            if (_partRecords > 0 && _partBytes + _buffer.Count + _footerLength > _options.MaxUncompressedBytes)
+            if (_fileWriter is not null)
             {
-                // The encoded record carries this part's separator, so it is encoded again for the next.
-                _buffer.Truncate(mark);
-                Roll();
-                _encoder.WriteRecord(row, _buffer);
+                WriteToFile(row);
+            }
+            else
+            {
+                Encode(row);
             }
 
             _partRecords++;
             _partFingerprint.Add(digest);
             _records++;
-            if (_buffer.Count >= FlushThreshold)
-            {
-                HandOff();
-            }
         }
         catch
         {
             // The encoder may have written half a record; nothing after this can be trusted.
             _faulted = true;
             throw;
+        }
+    }
+
+    private void WriteToFile(IRowView row)
+    {
+        // The file cannot take a record back, so the split is predicted: roll when this record, at the
+        // part's mean size so far, would carry the file past the limit.
+        if (_partRecords > 0)
+        {
+            var estimate = _fileWriter!.EstimatedBytes;
+            var mean = (estimate + _partRecords - 1) / _partRecords;
+            if (estimate + mean > _options.MaxUncompressedBytes)
+            {
+                Roll();
+            }
+        }
+
+        _fileWriter!.Write(row);
+    }
+
+    private void Encode(IRowView row)
+    {
+        var mark = _buffer.Count;
+        _encoder!.WriteRecord(row, _buffer);
+        if (_partRecords > 0 && _partBytes + _buffer.Count + _footerLength > _options.MaxUncompressedBytes)
+        {
+            // The encoded record carries this part's separator, so it is encoded again for the next.
+            _buffer.Truncate(mark);
+            Roll();
+            _encoder!.WriteRecord(row, _buffer);
+        }
+
+        if (_buffer.Count >= FlushThreshold)
+        {
+            HandOff();
         }
     }
 
@@ -155,12 +215,11 @@ internal sealed class DataFileSetWriter : IDisposable
         {
             FinishPart();
             var (parts, contentSha) = _compressor.Finish();
-            var companions = _encoder.CompanionFiles(_options.TableName, _options.KeyColumns);
+            var companions = _format.CompanionFiles(_schema);
             var files = new List<StagedFile>(parts.Count);
             for (var i = 0; i < parts.Count; i++)
             {
                 files.Add(Assemble(parts[i], i + 1, parts.Count, companions));
-                File.Delete(parts[i].Path);
             }
 
             _staged.Clear();
@@ -182,6 +241,8 @@ internal sealed class DataFileSetWriter : IDisposable
         }
 
         _disposed = true;
+        _fileWriter?.Dispose();
+        _fileWriter = null;
         _compressor.Dispose();
         DeleteStaged();
     }
@@ -195,33 +256,87 @@ internal sealed class DataFileSetWriter : IDisposable
         }
     }
 
-    private IRecordEncoder StartPart()
+    private void StartPart()
     {
-        var path = Path.Combine(_options.TempDirectory, $"bulkexport-{Guid.NewGuid():N}.deflate");
+        // The part's zip itself: deflate streams into it after the room for the local header, so no
+        // compressed copy is ever made. Created here rather than on the compressor thread, so a bad
+        // temp directory fails the caller at once.
+        var path = Path.Combine(_options.TempDirectory, $"bulkexport-{Guid.NewGuid():N}.zip");
         _staged.Add(path);
-        // Created here rather than on the compressor thread, so a bad temp directory fails the caller at once.
         var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileBufferSize);
+        try
+        {
+            file.Position = _reservedHeader;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+
         _compressor.StartPart(path, file);
         _partBytes = 0;
         _partRecords = 0;
-        var encoder = _format.CreateEncoder(_columns);
-        encoder.WriteHeader(_buffer);
-        return encoder;
+        if (_format is IStreamedFormat streamed)
+        {
+            _encoder = streamed.CreateEncoder(_schema);
+            _encoder.WriteHeader(_buffer);
+        }
+        else
+        {
+            _filePath = Path.Combine(_options.TempDirectory, $"bulkexport-{Guid.NewGuid():N}.{_format.Extension}");
+            _staged.Add(_filePath);
+            _fileWriter = ((IFileFormat)_format).CreateWriter(_schema, _filePath);
+        }
     }
 
     private void Roll()
     {
         FinishPart();
-        _encoder = StartPart();
+        StartPart();
     }
 
     private void FinishPart()
     {
-        _encoder.WriteFooter(_buffer);
-        HandOff();
+        if (_fileWriter is { } fileWriter)
+        {
+            fileWriter.Finish();
+            fileWriter.Dispose();
+            _fileWriter = null;
+            FeedFile(_filePath!);
+        }
+        else
+        {
+            _encoder!.WriteFooter(_buffer);
+            HandOff();
+        }
+
         _compressor.EndPart(_partRecords);
         _partFingerprints.Add(_partFingerprint.ToHex());
         _partFingerprint = default;
+    }
+
+    /// <summary>Sends a finished data file through the compressor like encoded records, then drops it.</summary>
+    private void FeedFile(string path)
+    {
+        using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.None, 1, FileOptions.SequentialScan))
+        {
+            while (true)
+            {
+                var span = _buffer.GetSpan(FlushThreshold);
+                var read = file.Read(span[..FlushThreshold]);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                _buffer.Advance(read);
+                HandOff();
+            }
+        }
+
+        File.Delete(path);
+        _staged.Remove(path);
     }
 
     private void HandOff()
@@ -245,25 +360,24 @@ internal sealed class DataFileSetWriter : IDisposable
         }
 
         var innerName = baseName + "." + _format.Extension;
-        var path = Path.Combine(_options.TempDirectory, $"bulkexport-{Guid.NewGuid():N}.zip");
-        _staged.Add(path);
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        string sha;
         long size;
-        using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileBufferSize))
+        using (var file = new FileStream(part.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.None, FileBufferSize))
         {
-            using var hashing = new HashingWriteStream(file, sha);
-            var zip = new ZipWriter(hashing, _options.Timestamp);
+            var compressed = part.CompressedSize;
+            var method = ZipWriter.MethodDeflate;
             if (part.UncompressedSize == 0)
             {
-                // Deflate writes nothing at all for no input; a stored empty entry is the valid spelling.
-                zip.AddEntry(innerName, ReadOnlySpan<byte>.Empty);
-            }
-            else
-            {
-                using var data = new FileStream(part.Path, FileMode.Open, FileAccess.Read, FileShare.None, FileBufferSize, FileOptions.SequentialScan);
-                zip.AddEntry(innerName, data, part.CompressedSize, part.UncompressedSize, part.Crc, ZipWriter.MethodDeflate);
+                // Deflate of nothing is no valid entry data; a stored empty entry is the valid spelling.
+                compressed = 0;
+                method = ZipWriter.MethodStored;
             }
 
+            file.Position = part.DataOffset + compressed;
+            var zip = new ZipWriter(file, _options.Timestamp, startPosition: file.Position);
+            var header = new byte[part.DataOffset];
+            zip.WriteReservedLocalHeader(header, innerName, compressed, part.UncompressedSize, part.Crc, method);
+            zip.AddWrittenEntry(innerName, 0, compressed, part.UncompressedSize, part.Crc, method);
             foreach (var companion in companions)
             {
                 zip.AddEntry(baseName + "." + companion.Extension, companion.Content);
@@ -271,14 +385,22 @@ internal sealed class DataFileSetWriter : IDisposable
 
             zip.Finish();
             size = zip.Position;
+            file.SetLength(size);
+            file.Position = 0;
+            file.Write(header);
+            file.Flush();
+            // One read of the finished zip (mostly still in the page cache): the header that starts it
+            // is written last, so its hash cannot be taken on the way.
+            file.Position = 0;
+            sha = Convert.ToHexStringLower(SHA256.HashData(file));
         }
 
         return new StagedFile(
             baseName + ".zip",
             innerName,
-            path,
+            part.Path,
             size,
-            Convert.ToHexStringLower(sha.GetHashAndReset()),
+            sha,
             part.Records,
             part.UncompressedSize,
             number,
@@ -302,38 +424,4 @@ internal sealed class DataFileSetWriter : IDisposable
 
         _staged.Clear();
     }
-}
-
-/// <summary>Hashes what passes through on the way to the file, so a staged zip is read only once.</summary>
-internal sealed class HashingWriteStream(Stream inner, IncrementalHash hash) : Stream
-{
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-    public override void Write(ReadOnlySpan<byte> buffer)
-    {
-        hash.AppendData(buffer);
-        inner.Write(buffer);
-    }
-
-    public override void Flush() => inner.Flush();
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

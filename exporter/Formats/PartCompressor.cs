@@ -13,9 +13,7 @@ namespace BulkExport.Exporter.Formats;
 /// </summary>
 internal sealed class PartCompressor : IDisposable
 {
-    // zlib level 1, what gzip -1 uses (zlib-ng's CompressionLevel.Fastest is the same level; this
-    // spelling cannot silently change meaning with a runtime update).
-    private static readonly ZLibCompressionOptions Compression = new() { CompressionLevel = 1 };
+    private readonly ZLibCompressionOptions _compression;
 
     private readonly BlockingCollection<Job> _jobs = new(boundedCapacity: 4);
     private readonly BlockingCollection<ByteBuffer> _free = new();
@@ -29,13 +27,18 @@ internal sealed class PartCompressor : IDisposable
     private DeflateStream? _deflate;
     private Crc32 _crc;
     private long _uncompressed;
+    private long _dataOffset;
     private string _path = "";
     private bool _joined;
 
     /// <param name="bufferCount">Buffers in rotation, including the one the caller fills.</param>
     /// <param name="bufferSize">Initial capacity of each buffer.</param>
-    public PartCompressor(int bufferCount, int bufferSize)
+    /// <param name="compressionLevel">zlib(-ng) level, 1..9 (<c>spec.output.compressionLevel</c>).</param>
+    public PartCompressor(int bufferCount, int bufferSize, int compressionLevel)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(compressionLevel, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(compressionLevel, 9);
+        _compression = new ZLibCompressionOptions { CompressionLevel = compressionLevel };
         _bufferSize = bufferSize;
         for (var i = 0; i < bufferCount - 1; i++)
         {
@@ -46,7 +49,10 @@ internal sealed class PartCompressor : IDisposable
         _thread.Start();
     }
 
-    /// <summary>Starts a part whose compressed bytes go to <paramref name="file"/>; the compressor owns the stream from here on.</summary>
+    /// <summary>
+    /// Starts a part whose compressed bytes go to <paramref name="file"/> from its current position on
+    /// (a zip's first entry, after the room left for its local header); the compressor owns the stream from here on.
+    /// </summary>
     public void StartPart(string path, FileStream file)
     {
         ThrowIfFailed();
@@ -136,7 +142,8 @@ internal sealed class PartCompressor : IDisposable
             case JobKind.Start:
                 _path = job.Path!;
                 _file = job.File;
-                _deflate = new DeflateStream(_file!, Compression, leaveOpen: true);
+                _dataOffset = _file!.Position;
+                _deflate = new DeflateStream(_file, _compression, leaveOpen: true);
                 _crc = new Crc32();
                 _uncompressed = 0;
                 break;
@@ -151,11 +158,11 @@ internal sealed class PartCompressor : IDisposable
             case JobKind.End:
                 _deflate!.Dispose();
                 _deflate = null;
-                _file!.Flush();
-                var compressed = _file.Length;
+                // No fsync: the file is scratch until the store has it, and the store verifies what it got.
+                var compressed = _file!.Position - _dataOffset;
                 _file.Dispose();
                 _file = null;
-                _parts.Add(new CompressedPart(_path, _crc.Value, compressed, _uncompressed, job.Records));
+                _parts.Add(new CompressedPart(_path, _dataOffset, _crc.Value, compressed, _uncompressed, job.Records));
                 break;
             default:
                 throw new InvalidOperationException($"Unknown job {job.Kind}.");
@@ -206,5 +213,5 @@ internal sealed class PartCompressor : IDisposable
     private sealed record Job(JobKind Kind, string? Path, FileStream? File, ByteBuffer? Buffer, long Records);
 }
 
-/// <summary>A closed part: its deflated data file and what the zip headers need about it.</summary>
-internal sealed record CompressedPart(string Path, uint Crc, long CompressedSize, long UncompressedSize, long Records);
+/// <summary>A closed part: the file its deflated data was streamed into, from <paramref name="DataOffset"/> on, and what the zip headers need about it.</summary>
+internal sealed record CompressedPart(string Path, long DataOffset, uint Crc, long CompressedSize, long UncompressedSize, long Records);

@@ -6,6 +6,7 @@ using BulkExport.Publishing.Layout;
 using BulkExport.Publishing.Ledger;
 using BulkExport.Publishing.Verification;
 using BulkExport.Exporter.Sources;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Pipeline;
 
@@ -34,9 +35,10 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
         _layout = layout;
         _width = layout.Columns.Count;
         var output = context.Schedule.Spec.Output;
+        // Which entities a format takes is the format's own rule; the pipeline only applies it.
         var formats = output.Formats
-            .Where(f => f != OutputFormats.GeoJson || layout.HasGeometry)
-            .Select(RecordFormats.Get)
+            .Select(context.Formats.Get)
+            .Where(f => f.Geometry != GeometryRule.SkipEntitiesWithout || layout.HasGeometry)
             .ToList();
         var temporal = layout.Temporal is not null;
         var typesOfData = temporal ? output.TypesOfData : [TypesOfData.Current];
@@ -66,7 +68,7 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
 
     public long DeltaRecords { get; private set; }
 
-    private Group CreateGroup(string typeOfDownload, IRecordFormat format, string typeOfData, IReadOnlyList<Column> columns, IReadOnlyList<string> keyColumns)
+    private Group CreateGroup(string typeOfDownload, IOutputFormat format, string typeOfData, IReadOnlyList<Column> columns, IReadOnlyList<string> keyColumns)
     {
         var spec = _context.Schedule.Spec;
         var options = new DataFileSetOptions(
@@ -76,7 +78,9 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
             _context.TempDirectory,
             Quantity.Parse(spec.Output.MaxUncompressedBytes),
             spec.Output.MaxRecordsPerFile,
-            _context.PointInTime);
+            _context.PointInTime,
+            _layout.GeometryIndex,
+            spec.Output.CompressionLevel);
         return new Group(typeOfDownload, format, typeOfData, columns, new DataFileSetWriter(format, columns, options));
     }
 
@@ -250,5 +254,5 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
         _deltaDigest.Dispose();
     }
 
-    private sealed record Group(string TypeOfDownload, IRecordFormat Format, string TypeOfData, IReadOnlyList<Column> Columns, DataFileSetWriter Writer);
+    private sealed record Group(string TypeOfDownload, IOutputFormat Format, string TypeOfData, IReadOnlyList<Column> Columns, DataFileSetWriter Writer);
 }

@@ -22,6 +22,12 @@ internal sealed class ZipWriter
     private const uint Zip64LocatorSignature = 0x07064b50;
     private const ushort Zip64ExtraId = 0x0001;
     private const ushort ExtendedTimestampExtraId = 0x5455;
+    // Fills a reserved local header (the id zipalign uses for padding; readers skip unknown extras).
+    private const ushort PaddingExtraId = 0xD935;
+    private const int LocalFixedLength = 30;
+    private const int Zip64LocalExtraLength = 20;
+    private const int TimestampExtraLength = 9;
+    private const int MinPaddingLength = 4;
     private const ushort Utf8NameFlag = 1 << 11;
     private const ushort VersionDefault = 20;
     private const ushort VersionZip64 = 45;
@@ -43,9 +49,11 @@ internal sealed class ZipWriter
     /// <param name="output">Written strictly forward; need not be seekable.</param>
     /// <param name="timestamp">Modification time of every entry.</param>
     /// <param name="forceZip64">Write Zip64 records even for small archives (tests exercise that path without 4 GiB of data).</param>
-    public ZipWriter(Stream output, DateTimeOffset timestamp, bool forceZip64 = false)
+    /// <param name="startPosition">Offset of <paramref name="output"/>'s current position in the archive, when entries were written before (<see cref="AddWrittenEntry"/>).</param>
+    public ZipWriter(Stream output, DateTimeOffset timestamp, bool forceZip64 = false, long startPosition = 0)
     {
         _output = output;
+        _position = startPosition;
         _forceZip64 = forceZip64;
         (_dosDate, _dosTime) = ToDos(timestamp.UtcDateTime);
         _unixTime = (uint)Math.Clamp(timestamp.ToUnixTimeSeconds(), 0, uint.MaxValue);
@@ -72,6 +80,42 @@ internal sealed class ZipWriter
         }
 
         _entries.Add(entry);
+    }
+
+    /// <summary>
+    /// Room a local header needs for any name up to <paramref name="maxNameBytes"/> UTF-8 bytes and any
+    /// sizes: entry data can then be streamed into an archive at this offset before the name is known,
+    /// and the header written over the gap afterwards (<see cref="WriteReservedLocalHeader"/>).
+    /// </summary>
+    public static int ReservedLocalHeaderLength(int maxNameBytes) =>
+        LocalFixedLength + maxNameBytes + Zip64LocalExtraLength + TimestampExtraLength + MinPaddingLength;
+
+    /// <summary>
+    /// Writes the local header of an entry whose data follows a gap of exactly <paramref name="destination"/>'s
+    /// length, filling what the name and sizes do not use with a padding extra field.
+    /// </summary>
+    public void WriteReservedLocalHeader(Span<byte> destination, string name, long compressedSize, long uncompressedSize, uint crc, ushort method)
+    {
+        var nameBytes = NameBytes(name);
+        var zip64 = _forceZip64 || compressedSize >= Max32 || uncompressedSize >= Max32;
+        var used = LocalFixedLength + nameBytes.Length + (zip64 ? Zip64LocalExtraLength : 0) + TimestampExtraLength;
+        var padding = destination.Length - used;
+        if (padding < MinPaddingLength || padding - 4 > Max16)
+        {
+            throw new InvalidOperationException($"Zip entry name '{name}' does not fit the {destination.Length} bytes reserved for its local header.");
+        }
+
+        destination.Clear();
+        var at = WriteLocalHeader(destination, nameBytes, compressedSize, uncompressedSize, crc, method, zip64, padding);
+        BinaryPrimitives.WriteUInt16LittleEndian(destination[at..], PaddingExtraId);
+        BinaryPrimitives.WriteUInt16LittleEndian(destination[(at + 2)..], (ushort)(padding - 4));
+    }
+
+    /// <summary>Records, for the central directory, an entry already in the archive at <paramref name="localHeaderOffset"/> (written with <see cref="WriteReservedLocalHeader"/>).</summary>
+    public void AddWrittenEntry(string name, long localHeaderOffset, long compressedSize, long uncompressedSize, uint crc, ushort method)
+    {
+        ObjectDisposedException.ThrowIf(_finished, this);
+        _entries.Add(new Entry(NameBytes(name), localHeaderOffset, compressedSize, uncompressedSize, crc, method));
     }
 
     /// <summary>Deflates a small in-memory file (e.g. the CSV's DDL) and adds it.</summary>
@@ -152,18 +196,32 @@ internal sealed class ZipWriter
         ObjectDisposedException.ThrowIf(_finished, this);
         ArgumentOutOfRangeException.ThrowIfNegative(compressedSize);
         ArgumentOutOfRangeException.ThrowIfNegative(uncompressedSize);
+        var nameBytes = NameBytes(name);
+        var entry = new Entry(nameBytes, _position, compressedSize, uncompressedSize, crc, method);
+        // The local header always carries both sizes in Zip64 form when either needs it, as the
+        // spec requires; readers then never depend on the central directory to find the data.
+        var zip64 = _forceZip64 || compressedSize >= Max32 || uncompressedSize >= Max32;
+        var header = new byte[LocalFixedLength + nameBytes.Length + Zip64LocalExtraLength + TimestampExtraLength];
+        var length = WriteLocalHeader(header, nameBytes, compressedSize, uncompressedSize, crc, method, zip64, padding: 0);
+        Write(header.AsSpan(0, length));
+        return entry;
+    }
+
+    private static byte[] NameBytes(string name)
+    {
         var nameBytes = Encoding.UTF8.GetBytes(name);
         if (nameBytes.Length is 0 or > Max16)
         {
             throw new ArgumentException($"Zip entry name must be 1..65535 UTF-8 bytes: '{name}'.", nameof(name));
         }
 
-        var entry = new Entry(nameBytes, _position, compressedSize, uncompressedSize, crc, method);
-        // The local header always carries both sizes in Zip64 form when either needs it, as the
-        // spec requires; readers then never depend on the central directory to find the data.
-        var zip64 = _forceZip64 || compressedSize >= Max32 || uncompressedSize >= Max32;
-        var extraLength = (zip64 ? 20 : 0) + 9;
-        Span<byte> header = stackalloc byte[30 + 20 + 9];
+        return nameBytes;
+    }
+
+    /// <returns>Bytes written: the header, name and extras except <paramref name="padding"/>, which the caller fills.</returns>
+    private int WriteLocalHeader(Span<byte> header, byte[] nameBytes, long compressedSize, long uncompressedSize, uint crc, ushort method, bool zip64, int padding)
+    {
+        var extraLength = (zip64 ? Zip64LocalExtraLength : 0) + TimestampExtraLength + padding;
         BinaryPrimitives.WriteUInt32LittleEndian(header, LocalHeaderSignature);
         BinaryPrimitives.WriteUInt16LittleEndian(header[4..], zip64 ? VersionZip64 : VersionDefault);
         BinaryPrimitives.WriteUInt16LittleEndian(header[6..], Utf8NameFlag);
@@ -175,9 +233,8 @@ internal sealed class ZipWriter
         BinaryPrimitives.WriteUInt32LittleEndian(header[22..], zip64 ? Max32 : (uint)uncompressedSize);
         BinaryPrimitives.WriteUInt16LittleEndian(header[26..], (ushort)nameBytes.Length);
         BinaryPrimitives.WriteUInt16LittleEndian(header[28..], (ushort)extraLength);
-        Write(header[..30]);
-        Write(nameBytes);
-        var extra = header[30..];
+        nameBytes.CopyTo(header[LocalFixedLength..]);
+        var extra = header[(LocalFixedLength + nameBytes.Length)..];
         var at = 0;
         if (zip64)
         {
@@ -185,12 +242,11 @@ internal sealed class ZipWriter
             BinaryPrimitives.WriteUInt16LittleEndian(extra[2..], 16);
             BinaryPrimitives.WriteUInt64LittleEndian(extra[4..], (ulong)uncompressedSize);
             BinaryPrimitives.WriteUInt64LittleEndian(extra[12..], (ulong)compressedSize);
-            at = 20;
+            at = Zip64LocalExtraLength;
         }
 
         WriteTimestampExtra(extra[at..]);
-        Write(extra[..extraLength]);
-        return entry;
+        return LocalFixedLength + nameBytes.Length + at + TimestampExtraLength;
     }
 
     private void WriteCentralHeader(Entry entry)

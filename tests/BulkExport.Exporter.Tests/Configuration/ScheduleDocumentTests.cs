@@ -86,6 +86,8 @@ public sealed class ScheduleDocumentTests
     [InlineData("local: {path: ./out}", "s3: {bucket: Bad_Bucket}", "spec.storage.s3.bucket", "does not match")]
     [InlineData("local: {path: ./out}", "s3: {bucket: exports, endpoint: \"minio:9000\"}", "spec.storage.s3.endpoint", "absolute http")]
     [InlineData("maxRecordsPerFile: 250000", "maxRecordsPerFile: 0", "spec.output.maxRecordsPerFile", "at least 1")]
+    [InlineData("maxRecordsPerFile: 250000", "maxRecordsPerFile: 250000\n    compressionLevel: 0", "spec.output.compressionLevel", "between 1 and 9, got 0")]
+    [InlineData("maxRecordsPerFile: 250000", "maxRecordsPerFile: 250000\n    compressionLevel: 10", "spec.output.compressionLevel", "between 1 and 9, got 10")]
     [InlineData("key: [id]", "key: [registreringfra]", "spec.entities[0].key[0]", "temporal column")]
     [InlineData("typesOfData: [Bitemporal, Current]", "typesOfData: [Bitemporal, Bitemporal]", "spec.output.typesOfData[1]", "listed twice")]
     public void Mistake_IsReportedWithFieldPathAndRule(string find, string replace, string path, string message)

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using BulkExport.Exporter.Formats;
 using BulkExport.Exporter.Sources;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Tests.Formats;
 
@@ -206,6 +207,53 @@ public sealed class DataFileSetWriterTests : IDisposable
     }
 
     [Fact]
+    public void Write_StreamsDeflateIntoThePartsZip_NoOtherTemporaryFile()
+    {
+        using (var writer = new DataFileSetWriter(RecordFormats.Csv, Columns, Options(maxBytes: 2000, maxRecords: null, format: "CSV")))
+        {
+            foreach (var row in Rows(200))
+            {
+                writer.Write(row, new byte[32]);
+            }
+
+            // Every file in scratch is a part's zip in the making: nothing is deflated elsewhere and copied back.
+            Assert.All(_temp.Files(), f => Assert.EndsWith(".zip", f, StringComparison.Ordinal));
+            var set = writer.Complete();
+            Assert.True(set.Files.Count > 2);
+            Assert.Equal(set.Files.Select(f => f.LocalPath).Order(StringComparer.Ordinal), _temp.Files().Order(StringComparer.Ordinal));
+            foreach (var file in set.Files)
+            {
+                Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(file.LocalPath))), file.Sha256);
+                Assert.Equal(new FileInfo(file.LocalPath).Length, file.SizeBytes);
+                FormatTestData.UnzipTest(file.LocalPath);
+            }
+        }
+    }
+
+    [Fact]
+    public void CompressionLevel_HigherLevel_SmallerZipSameContent()
+    {
+        var rows = Rows(2000);
+        DataFileSet Write(int level)
+        {
+            var options = Options(maxBytes: 1 << 22, maxRecords: null, format: "CSV") with { CompressionLevel = level };
+            using var writer = new DataFileSetWriter(RecordFormats.Csv, Columns, options);
+            foreach (var row in rows)
+            {
+                writer.Write(row, new byte[32]);
+            }
+
+            var set = writer.Complete();
+            return set;
+        }
+
+        var fast = Write(1);
+        var small = Write(9);
+        Assert.Equal(fast.ContentSha256, small.ContentSha256);
+        Assert.True(small.Files[0].SizeBytes < fast.Files[0].SizeBytes, $"level 9 {small.Files[0].SizeBytes} vs level 1 {fast.Files[0].SizeBytes}");
+    }
+
+    [Fact]
     public void Write_AfterEncoderError_Refuses()
     {
         using var writer = new DataFileSetWriter(RecordFormats.Json, Columns, Options(maxBytes: 500, maxRecords: null));
@@ -213,7 +261,7 @@ public sealed class DataFileSetWriterTests : IDisposable
         Assert.Throws<InvalidOperationException>(() => writer.Write([1L, "x", null], new byte[32]));
     }
 
-    private DataFileSet WriteSet(IRecordFormat format, IReadOnlyList<object?[]> rows, long maxBytes, long? maxRecords, int generation = 7)
+    private DataFileSet WriteSet(IOutputFormat format, IReadOnlyList<object?[]> rows, long maxBytes, long? maxRecords, int generation = 7)
     {
         var options = Options(maxBytes, maxRecords, generation, format.Name);
         using var writer = new DataFileSetWriter(format, Columns, options);
@@ -239,7 +287,7 @@ public sealed class DataFileSetWriterTests : IDisposable
             .Select(i => new object?[] { (long)i, i % 7 == 0 ? null : $"name \"{i}\", Ærø", new DecimalText($"{i}.50") })
             .ToArray();
 
-    private static IEnumerable<long> ReadIds(IRecordFormat format, string data)
+    private static IEnumerable<long> ReadIds(IOutputFormat format, string data)
     {
         switch (format.Name)
         {

@@ -11,7 +11,7 @@ public sealed class PartCompressorTests
     public void Finish_AfterSeveralParts_ReturnsThemInOrderWithCrcSizesAndInflatableData()
     {
         using var temp = new TempDirectory();
-        using var compressor = new PartCompressor(bufferCount: 2, bufferSize: 16);
+        using var compressor = new PartCompressor(bufferCount: 2, bufferSize: 16, compressionLevel: 1);
         var contents = new[] { "first part, first chunk|first part, second chunk", "", "third" };
         for (var i = 0; i < contents.Length; i++)
         {
@@ -47,12 +47,37 @@ public sealed class PartCompressorTests
     }
 
     [Fact]
+    public void Part_StartedAfterAReservedHeader_StreamsDeflateFromThere()
+    {
+        using var temp = new TempDirectory();
+        using var compressor = new PartCompressor(bufferCount: 2, bufferSize: 16, compressionLevel: 2);
+        var path = Path.Combine(temp.Path, "zip");
+        var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite) { Position = 100 };
+        compressor.StartPart(path, file);
+        var buffer = new ByteBuffer(16);
+        buffer.Write("hello, hello, hello"u8);
+        compressor.Submit(buffer);
+        compressor.EndPart(records: 1);
+
+        var part = Assert.Single(compressor.Finish().Parts);
+
+        Assert.Equal(100, part.DataOffset);
+        Assert.Equal(new FileInfo(path).Length - 100, part.CompressedSize);
+        using var data = File.OpenRead(path);
+        data.Position = 100;
+        using var inflate = new DeflateStream(data, CompressionMode.Decompress);
+        using var copy = new MemoryStream();
+        inflate.CopyTo(copy);
+        Assert.Equal("hello, hello, hello"u8.ToArray(), copy.ToArray());
+    }
+
+    [Fact]
     public void WorkerFailure_SurfacesOnTheCallersSideAndNeverHangs()
     {
         using var temp = new TempDirectory();
         var path = Path.Combine(temp.Path, "readonly");
         File.WriteAllText(path, "");
-        using var compressor = new PartCompressor(bufferCount: 2, bufferSize: 16);
+        using var compressor = new PartCompressor(bufferCount: 2, bufferSize: 16, compressionLevel: 1);
         // A read-only stream makes the worker fail; when the caller notices depends on timing, but
         // it must notice by Finish at the latest, and no call may block forever.
         compressor.StartPart(path, new FileStream(path, FileMode.Open, FileAccess.Read));
