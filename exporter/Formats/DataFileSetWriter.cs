@@ -44,7 +44,7 @@ internal sealed record StagedFile(string FileName, string InnerFileName, string 
 /// data is deflated to a temp file as rows arrive (memory stays bounded); the zips are assembled at
 /// <see cref="Complete"/>, when the part count, and so every entry name, is known.
 /// </summary>
-internal sealed class DataFileSetWriter : IDisposable
+internal sealed class DataFileSetWriter : IDataFileSetWriter
 {
     // Deflate and hash in chunks this big: large enough to amortise the calls, small enough for L2.
     private const int FlushThreshold = 128 * 1024;

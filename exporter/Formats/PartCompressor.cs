@@ -15,7 +15,7 @@ internal sealed class PartCompressor : IDisposable
 {
     // zlib level 1, what gzip -1 uses (zlib-ng's CompressionLevel.Fastest is the same level; this
     // spelling cannot silently change meaning with a runtime update).
-    private static readonly ZLibCompressionOptions Compression = new() { CompressionLevel = 1 };
+    internal static readonly ZLibCompressionOptions Compression = new() { CompressionLevel = 1 };
 
     private readonly BlockingCollection<Job> _jobs = new(boundedCapacity: 4);
     private readonly BlockingCollection<ByteBuffer> _free = new();

@@ -1,0 +1,305 @@
+using System.IO.Compression;
+using System.Security.Cryptography;
+using BulkExport.Exporter.Formats.Zip;
+using BulkExport.Exporter.Sources;
+using BulkExport.Publishing.Layout;
+
+namespace BulkExport.Exporter.Formats;
+
+/// <summary>What the pipeline needs of the writer of one output group, whatever the format.</summary>
+internal interface IDataFileSetWriter : IDisposable
+{
+    /// <summary>Uncompressed bytes written so far, for progress reporting.</summary>
+    long UncompressedBytes { get; }
+
+    void Write(object?[] row, ReadOnlySpan<byte> digest);
+
+    DataFileSet Complete();
+}
+
+/// <summary>
+/// A format whose data file has structure that cannot be streamed as records with a fixed footer
+/// (an SQLite database, row groups with a footer): it is built in a seekable temporary file.
+/// </summary>
+internal interface IFileFormat
+{
+    /// <summary>Name in file names and the catalog: GPKG, PARQUET.</summary>
+    string Name { get; }
+
+    string Extension { get; }
+
+    /// <summary>Zip method of the data file: deflate, or stored for a file that compresses its own pages.</summary>
+    bool DeflateInZip { get; }
+
+    IDataFile Create(string path, IReadOnlyList<Column> columns);
+}
+
+/// <summary>One data file being built at a path. Memory stays bounded whatever the row count.</summary>
+internal interface IDataFile : IDisposable
+{
+    void Write(object?[] row);
+
+    /// <summary>The file's size so far (written pages, buffered row group), which the splitter compares with the limit.</summary>
+    long EstimatedBytes { get; }
+
+    /// <summary>Completes the file on disk; its bytes depend only on the rows written (and the generation's time).</summary>
+    void Finish();
+
+    IReadOnlyList<CompanionFile> CompanionFiles { get; }
+}
+
+/// <summary>
+/// <see cref="DataFileSetWriter"/>'s counterpart for <see cref="IFileFormat"/>s: each part is a temporary
+/// file built by the format; when a part closes it is hashed (the content SHA-256 over the data files,
+/// as for streamed formats), deflated or stored, and at <see cref="Complete"/> zipped under its final name.
+/// </summary>
+/// <remarks>
+/// A part closes before a row is added once the file has reached <see cref="DataFileSetOptions.MaxUncompressedBytes"/>;
+/// the file cannot take a row back, so a part may pass the limit by what finishing adds (the last row
+/// group, an index, a footer). <see cref="DataFileSetOptions.MaxRecordsPerFile"/> holds exactly.
+/// </remarks>
+internal sealed class FileDataSetWriter : IDataFileSetWriter
+{
+    private const int FileBufferSize = 256 * 1024;
+
+    private readonly IFileFormat _format;
+    private readonly IReadOnlyList<Column> _columns;
+    private readonly DataFileSetOptions _options;
+    private readonly IncrementalHash _content = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private readonly List<string> _staged = [];
+    private readonly List<ClosedPart> _parts = [];
+    private IDataFile? _file;
+    private string _filePath = "";
+    private long _partRecords;
+    private FingerprintSum _partFingerprint;
+    private long _closedBytes;
+    private long _records;
+    private IReadOnlyList<CompanionFile> _companions = [];
+    private bool _completed;
+    private bool _faulted;
+    private bool _disposed;
+
+    public FileDataSetWriter(IFileFormat format, IReadOnlyList<Column> columns, DataFileSetOptions options)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxUncompressedBytes, 1);
+        if (options.MaxRecordsPerFile is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "MaxRecordsPerFile must be at least 1.");
+        }
+
+        if (!Directory.Exists(options.TempDirectory))
+        {
+            throw new DirectoryNotFoundException($"Temp directory '{options.TempDirectory}' does not exist.");
+        }
+
+        _format = format;
+        _columns = columns;
+        _options = options;
+        try
+        {
+            StartPart();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public long UncompressedBytes => _closedBytes + (_file?.EstimatedBytes ?? 0);
+
+    public void Write(object?[] row, ReadOnlySpan<byte> digest)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_completed || _faulted)
+        {
+            throw new InvalidOperationException(_faulted ? "The writer failed earlier and cannot continue." : "Complete() was already called.");
+        }
+
+        try
+        {
+            if (_partRecords > 0 && (_partRecords >= _options.MaxRecordsPerFile || _file!.EstimatedBytes >= _options.MaxUncompressedBytes))
+            {
+                ClosePart();
+                StartPart();
+            }
+
+            _file!.Write(row);
+            _partRecords++;
+            _partFingerprint.Add(digest);
+            _records++;
+        }
+        catch
+        {
+            _faulted = true;
+            throw;
+        }
+    }
+
+    public DataFileSet Complete()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_completed || _faulted)
+        {
+            throw new InvalidOperationException(_faulted ? "The writer failed earlier and cannot continue." : "Complete() was already called.");
+        }
+
+        _completed = true;
+        try
+        {
+            ClosePart();
+            var files = new List<StagedFile>(_parts.Count);
+            for (var i = 0; i < _parts.Count; i++)
+            {
+                files.Add(Assemble(_parts[i], i + 1, _parts.Count));
+                File.Delete(_parts[i].Path);
+            }
+
+            _staged.Clear();
+            return new DataFileSet(files, Convert.ToHexStringLower(_content.GetHashAndReset()), _records, _parts.Sum(p => p.UncompressedSize));
+        }
+        catch
+        {
+            _faulted = true;
+            DeleteStaged();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _file?.Dispose();
+        _file = null;
+        _content.Dispose();
+        DeleteStaged();
+    }
+
+    private void StartPart()
+    {
+        _filePath = Path.Combine(_options.TempDirectory, $"bulkexport-{Guid.NewGuid():N}.{_format.Extension}");
+        _staged.Add(_filePath);
+        _file = _format.Create(_filePath, _columns);
+        _partRecords = 0;
+        _partFingerprint = default;
+    }
+
+    /// <summary>Finishes the open part's file, hashes it, and deflates (or keeps) it for its zip.</summary>
+    private void ClosePart()
+    {
+        var file = _file!;
+        file.Finish();
+        _companions = file.CompanionFiles;
+        file.Dispose();
+        _file = null;
+
+        var crc = new Crc32();
+        var buffer = new byte[FileBufferSize];
+        long size = 0;
+        string dataPath;
+        long compressed;
+        using (var input = new FileStream(_filePath, FileMode.Open, FileAccess.Read, FileShare.None, FileBufferSize, FileOptions.SequentialScan))
+        {
+            if (_format.DeflateInZip)
+            {
+                dataPath = Path.Combine(_options.TempDirectory, $"bulkexport-{Guid.NewGuid():N}.deflate");
+                _staged.Add(dataPath);
+                using var output = new FileStream(dataPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileBufferSize);
+                using (var deflate = new DeflateStream(output, PartCompressor.Compression, leaveOpen: true))
+                {
+                    size = Pump(input, buffer, ref crc, deflate);
+                }
+
+                compressed = output.Length;
+            }
+            else
+            {
+                dataPath = _filePath;
+                size = Pump(input, buffer, ref crc, null);
+                compressed = size;
+            }
+        }
+
+        if (dataPath != _filePath)
+        {
+            File.Delete(_filePath);
+        }
+
+        _closedBytes += size;
+        _parts.Add(new ClosedPart(dataPath, crc.Value, compressed, size, _partRecords, _partFingerprint.ToHex(), _format.DeflateInZip));
+    }
+
+    private long Pump(Stream input, byte[] buffer, ref Crc32 crc, Stream? output)
+    {
+        long size = 0;
+        int read;
+        while ((read = input.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            var chunk = buffer.AsSpan(0, read);
+            crc.Append(chunk);
+            _content.AppendData(chunk);
+            output?.Write(chunk);
+            size += read;
+        }
+
+        return size;
+    }
+
+    private StagedFile Assemble(ClosedPart part, int number, int count)
+    {
+        var baseName = _options.BaseName(number, count);
+        if (string.IsNullOrWhiteSpace(baseName))
+        {
+            throw new InvalidOperationException($"BaseName({number}, {count}) returned an empty name.");
+        }
+
+        var innerName = baseName + "." + _format.Extension;
+        var path = Path.Combine(_options.TempDirectory, $"bulkexport-{Guid.NewGuid():N}.zip");
+        _staged.Add(path);
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long size;
+        using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, FileBufferSize))
+        {
+            using var hashing = new HashingWriteStream(file, sha);
+            var zip = new ZipWriter(hashing, _options.Timestamp);
+            using (var data = new FileStream(part.Path, FileMode.Open, FileAccess.Read, FileShare.None, FileBufferSize, FileOptions.SequentialScan))
+            {
+                zip.AddEntry(innerName, data, part.CompressedSize, part.UncompressedSize, part.Crc, part.Deflated ? ZipWriter.MethodDeflate : ZipWriter.MethodStored);
+            }
+
+            foreach (var companion in _companions)
+            {
+                zip.AddEntry(baseName + "." + companion.Extension, companion.Content);
+            }
+
+            zip.Finish();
+            size = zip.Position;
+        }
+
+        return new StagedFile(baseName + ".zip", innerName, path, size, Convert.ToHexStringLower(sha.GetHashAndReset()), part.Records, part.UncompressedSize, number, count, part.Fingerprint);
+    }
+
+    private void DeleteStaged()
+    {
+        foreach (var path in _staged)
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (IOException)
+            {
+                // Best effort: the temp directory is the caller's scratch space and is cleaned with it.
+            }
+        }
+
+        _staged.Clear();
+    }
+
+    private sealed record ClosedPart(string Path, uint Crc, long CompressedSize, long UncompressedSize, long Records, string Fingerprint, bool Deflated);
+}
