@@ -305,10 +305,10 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
             .Append("<xs:schema targetNamespace=\"").Append(_format.Namespace).Append("\" xmlns:bx=\"").Append(_format.Namespace)
             .Append("\" xmlns:gml=\"").Append(GmlFormat.GmlNamespace).Append("\" xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" elementFormDefault=\"qualified\" version=\"1.0\">\n")
             .Append("  <xs:import namespace=\"").Append(GmlFormat.GmlNamespace).Append("\" schemaLocation=\"http://schemas.opengis.net/gml/3.2.1/gml.xsd\"/>\n")
-            .Append("  <xs:element name=\"FeatureCollection\" type=\"bx:FeatureCollectionType\" substitutionGroup=\"gml:AbstractGML\"/>\n")
-            .Append("  <xs:complexType name=\"FeatureCollectionType\"><xs:complexContent><xs:extension base=\"gml:AbstractGMLType\"><xs:sequence>\n")
+            .Append("  <xs:element name=\"FeatureCollection\" type=\"bx:FeatureCollectionType\" substitutionGroup=\"gml:AbstractFeature\"/>\n")
+            .Append("  <xs:complexType name=\"FeatureCollectionType\"><xs:complexContent><xs:extension base=\"gml:AbstractFeatureType\"><xs:sequence>\n")
             .Append("    <xs:element name=\"featureMember\" minOccurs=\"0\" maxOccurs=\"unbounded\"><xs:complexType><xs:complexContent><xs:extension base=\"gml:AbstractFeatureMemberType\"><xs:sequence>")
-            .Append("<xs:element ref=\"bx:").Append(name).Append("\"/></xs:sequence></xs:extension></xs:complexContent></xs:complexType></xs:element>\n")
+            .Append("<xs:element ref=\"gml:AbstractFeature\"/></xs:sequence></xs:extension></xs:complexContent></xs:complexType></xs:element>\n")
             .Append("  </xs:sequence></xs:extension></xs:complexContent></xs:complexType>\n")
             .Append("  <xs:element name=\"").Append(name).Append("\" type=\"bx:").Append(name).Append("Type\" substitutionGroup=\"gml:AbstractFeature\"/>\n")
             .Append("  <xs:complexType name=\"").Append(name).Append("Type\"><xs:complexContent><xs:extension base=\"gml:AbstractFeatureType\"><xs:sequence>\n");
@@ -317,16 +317,26 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
             var type = column.Kind switch
             {
                 ColumnKind.Integer => "xs:long",
-                ColumnKind.Decimal => "xs:decimal",
+                // As GPKG: a decimal a double holds exactly is numeric for GDAL and QGIS, a longer one
+                // stays text so no reader rounds it.
+                ColumnKind.Decimal => GeoPackageFile.DecimalFitsDouble(column.SqlType) ? "xs:decimal" : "xs:string",
                 ColumnKind.Float => "xs:double",
                 ColumnKind.Boolean => "xs:boolean",
                 ColumnKind.Date => "xs:date",
                 ColumnKind.Timestamp or ColumnKind.TimestampTz => "xs:dateTime",
-                ColumnKind.Bytes => "xs:base64Binary",
+                // Bytes are base64 text; declared xs:string because GDAL gives up on a schema with
+                // xs:base64Binary and guesses every type from the data instead.
                 ColumnKind.Geometry => _format.PropertyType(column.Name),
                 _ => "xs:string",
             };
-            s.Append("    <xs:element name=\"").Append(column.Name).Append("\" type=\"").Append(type).Append("\" minOccurs=\"0\"/>\n");
+            s.Append("    <xs:element name=\"").Append(column.Name).Append("\" type=\"").Append(type).Append("\" minOccurs=\"0\"/>");
+            if (column.Kind == ColumnKind.Geometry)
+            {
+                // Where GDAL reads a geometry property's CRS from a schema (the convention of its own GML writer).
+                s.Append("<!-- srsName=\"").Append(_geometry.Crs.SrsName).Append("\" -->");
+            }
+
+            s.Append('\n');
         }
 
         s.Append("  </xs:sequence></xs:extension></xs:complexContent></xs:complexType>\n</xs:schema>\n");

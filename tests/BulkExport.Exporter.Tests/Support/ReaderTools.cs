@@ -60,6 +60,13 @@ internal static class ReaderTools
         return File.ReadAllText(output);
     }
 
+    /// <summary>Asserts that a tool's output has every line fragment, showing the output when one is missing.</summary>
+    public static void HasAll(string output, params string[] expected)
+    {
+        var missing = expected.Where(e => !output.Contains(e, StringComparison.Ordinal)).ToList();
+        Assert.True(missing.Count == 0, $"missing {string.Join(" | ", missing)} in:\n{output}");
+    }
+
     /// <summary>Reads a Parquet file with DuckDB (tests/duckdb/read-parquet.mjs).</summary>
     public static JsonDocument DuckDbRead(string path)
     {
