@@ -12,13 +12,20 @@ if (!file) {
 const quoted = `'${file.replaceAll("'", "''")}'`;
 const instance = await DuckDBInstance.create(':memory:');
 const connection = await instance.connect();
+await connection.run(`SET TimeZone = 'UTC'`);
 const describe = await connection.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${quoted})`);
-const columns = describe.getRowObjectsJson().map(r => ({ name: r.column_name, type: r.column_type }));
+// DuckDB reads a GeoParquet geometry column as GEOMETRY('<crs>'): the type and the CRS are reported apart.
+const columns = describe.getRowObjectsJson().map(r => {
+  const geometry = /^GEOMETRY(?:\('(.*)'\))?$/s.exec(r.column_type);
+  return geometry
+    ? { name: r.column_name, type: 'GEOMETRY', crs: geometry[1]?.replaceAll("''", "'") ?? null }
+    : { name: r.column_name, type: r.column_type };
+});
 // Blobs as hex, so a WKB or byte column compares exactly; everything else as DuckDB's text cast,
 // which keeps decimals exact and spells timestamps in ISO form.
 const select = columns.map(c => {
   const id = `"${c.name.replaceAll('"', '""')}"`;
-  return c.type === 'BLOB' || c.type === 'GEOMETRY' ? `hex(${c.type === 'GEOMETRY' ? `ST_AsWKB(${id})` : id})` : `CAST(${id} AS VARCHAR)`;
+  return c.type === 'GEOMETRY' ? `hex(ST_AsWKB(${id}))` : c.type === 'BLOB' ? `hex(${id})` : `CAST(${id} AS VARCHAR)`;
 }).join(', ');
 const rows = (await connection.runAndReadAll(`SELECT ${select} FROM read_parquet(${quoted})`)).getRowsJson();
 const metadata = {};
