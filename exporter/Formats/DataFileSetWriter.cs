@@ -22,7 +22,7 @@ internal sealed record DataFileSetOptions(
     DateTimeOffset Timestamp);
 
 /// <param name="Files">The zip files, in part order.</param>
-/// <param name="ContentSha256">SHA-256 (lowercase hex) over the uncompressed data files of all parts in order: equal exactly when the rows (and their split) are equal, whatever the generation.</param>
+/// <param name="ContentSha256">SHA-256 (lowercase hex) equal exactly when the rows (and their split) are equal, whatever the generation: over the uncompressed data files of all parts in order for streamed formats, over the rows' digests for <see cref="FileDataSetWriter"/>'s.</param>
 /// <param name="Records">Rows written.</param>
 /// <param name="UncompressedBytes">Sum of the parts' data file sizes, companions excluded.</param>
 internal sealed record DataFileSet(IReadOnlyList<StagedFile> Files, string ContentSha256, long Records, long UncompressedBytes);

@@ -31,6 +31,9 @@ internal interface IFileFormat
     /// <summary>Zip method of the data file: deflate, or stored for a file that compresses its own pages.</summary>
     bool DeflateInZip { get; }
 
+    /// <summary>The settings that change the bytes for the same rows (codec, row-group size, CRS), for the content id.</summary>
+    string Settings { get; }
+
     IDataFile Create(string path, IReadOnlyList<Column> columns);
 }
 
@@ -50,9 +53,17 @@ internal interface IDataFile : IDisposable
 
 /// <summary>
 /// <see cref="DataFileSetWriter"/>'s counterpart for <see cref="IFileFormat"/>s: each part is a temporary
-/// file built by the format; when a part closes it is hashed (the content SHA-256 over the data files,
-/// as for streamed formats), deflated or stored, and at <see cref="Complete"/> zipped under its final name.
+/// file built by the format; when a part closes it is deflated or stored, and at <see cref="Complete"/>
+/// zipped under its final name.
 /// </summary>
+/// <remarks>
+/// The content SHA-256 (<see cref="DataFileSet.ContentSha256"/>) is taken over the rows' digests in order,
+/// the part boundaries and the format's settings, not over the file: a GeoPackage records the time its
+/// generation wrote it (<c>gpkg_contents.last_change</c>), so the same rows give the same bytes only
+/// within a generation. Equal ids still mean the same rows in the same parts written the same way, so
+/// an unchanged total is re-issued as the earlier file, whose last_change is then the generation that
+/// really holds the data.
+/// </remarks>
 /// <remarks>
 /// A part closes before a row is added once the file has reached <see cref="DataFileSetOptions.MaxUncompressedBytes"/>;
 /// the file cannot take a row back, so a part may pass the limit by what finishing adds (the last row
@@ -95,6 +106,7 @@ internal sealed class FileDataSetWriter : IDataFileSetWriter
         _format = format;
         _columns = columns;
         _options = options;
+        _content.AppendData(System.Text.Encoding.UTF8.GetBytes($"rows-v1|{format.Name}|{format.Settings}|"));
         try
         {
             StartPart();
@@ -127,6 +139,7 @@ internal sealed class FileDataSetWriter : IDataFileSetWriter
             _file!.Write(row);
             _partRecords++;
             _partFingerprint.Add(digest);
+            _content.AppendData(digest);
             _records++;
         }
         catch
@@ -230,6 +243,10 @@ internal sealed class FileDataSetWriter : IDataFileSetWriter
             File.Delete(_filePath);
         }
 
+        Span<byte> boundary = stackalloc byte[9];
+        boundary[0] = (byte)'|';
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(boundary[1..], _partRecords);
+        _content.AppendData(boundary);
         _closedBytes += size;
         _parts.Add(new ClosedPart(dataPath, crc.Value, compressed, size, _partRecords, _partFingerprint.ToHex(), _format.DeflateInZip));
     }
@@ -242,7 +259,6 @@ internal sealed class FileDataSetWriter : IDataFileSetWriter
         {
             var chunk = buffer.AsSpan(0, read);
             crc.Append(chunk);
-            _content.AppendData(chunk);
             output?.Write(chunk);
             size += read;
         }

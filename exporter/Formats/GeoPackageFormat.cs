@@ -14,7 +14,7 @@ namespace BulkExport.Exporter.Formats;
 /// entity has a geometry, an attributes table when it has none. Offered for 0 or 1 geometry columns.
 /// </summary>
 /// <param name="entity">Entity name, geometry column and CRS.</param>
-/// <param name="lastChange">The generation's point in time, written as <c>gpkg_contents.last_change</c> so the file's bytes do not depend on the clock.</param>
+/// <param name="lastChange">The generation's point in time, written as <c>gpkg_contents.last_change</c> so the file's bytes do not depend on the clock (and the content id does not depend on it at all: see <see cref="FileDataSetWriter"/>).</param>
 internal sealed class GeoPackageFormat(EntityGeometry entity, DateTimeOffset lastChange) : IFileFormat
 {
     public string Name => "GPKG";
@@ -23,6 +23,8 @@ internal sealed class GeoPackageFormat(EntityGeometry entity, DateTimeOffset las
 
     // SQLite pages compress well (free space, repeated headers).
     public bool DeflateInZip => true;
+
+    public string Settings => $"epsg={entity.Epsg}|geometry={entity.GeometryColumn}|page={GeoPackageFile.PageSizeBytes}|v={GeoPackageFile.UserVersion}";
 
     public IDataFile Create(string path, IReadOnlyList<Column> columns) => new GeoPackageFile(path, columns, entity, lastChange);
 }
@@ -40,6 +42,8 @@ internal sealed class GeoPackageFile : IDataFile
 
     /// <summary>GeoPackage 1.3.0.</summary>
     public const int UserVersion = 10300;
+
+    public const int PageSizeBytes = PageSize;
 
     private const int PageSize = 4096;
     private const int RowsPerTransaction = 8192;

@@ -30,6 +30,8 @@ internal sealed class ParquetFormat(EntityGeometry entity, string compression, i
     // Deflating zstd pages again costs CPU and gains about nothing; the zip stores the file as is.
     public bool DeflateInZip => false;
 
+    public string Settings => $"codec={compression}|rows={maxRowGroupRows}|bytes={maxRowGroupBytes}|epsg={entity.Epsg}|geometry={entity.GeometryColumn}";
+
     public IDataFile Create(string path, IReadOnlyList<Column> columns) => new ParquetDataFile(path, columns, entity, compression, maxRowGroupRows, maxRowGroupBytes);
 }
 

@@ -14,7 +14,7 @@ public sealed class GmlFormatTests : IDisposable
     public void Dispose() => _temp.Dispose();
 
     private DataFileSet WriteGml(IReadOnlyList<Column> columns, IEnumerable<object?[]> rows, long? maxRecords = null, int? epsg = null) =>
-        Write(new DataFileSetWriter(new GmlFormat(Entity(epsg)), columns, Options(_temp.Path, maxRecords)), rows);
+        Write(new DataFileSetWriter(new GmlFormat(Entity(epsg)), columns, Options(_temp.Path, maxRecords)), columns, rows);
 
     [GdalFact]
     public void PointEntity_OgrinfoReadsTheSchemaBeside_CountPointTypeEpsg25832_AndOgr2ogrGivesTheSourceValues()

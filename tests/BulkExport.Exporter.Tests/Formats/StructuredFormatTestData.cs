@@ -2,6 +2,7 @@ using System.Globalization;
 using System.IO.Compression;
 using BulkExport.Exporter.Formats;
 using BulkExport.Exporter.Formats.Geo;
+using BulkExport.Exporter.Pipeline;
 using BulkExport.Exporter.Sources;
 
 namespace BulkExport.Exporter.Tests.Formats;
@@ -71,14 +72,15 @@ internal static class StructuredFormatTestData
     public static DataFileSetOptions Options(string temp, long? maxRecords = null, long maxBytes = 1L << 30) =>
         new((part, count) => count == 1 ? "DAR_V1_Adresse_TotalDownload_X_Current_3" : $"DAR_V1_Adresse_TotalDownload_X_Current_3_part{part}of{count}", "Adresse", ["id"], temp, maxBytes, maxRecords, Generated);
 
-    public static DataFileSet Write(IDataFileSetWriter writer, IEnumerable<object?[]> rows)
+    public static DataFileSet Write(IDataFileSetWriter writer, IReadOnlyList<Column> columns, IEnumerable<object?[]> rows)
     {
         using (writer)
         {
-            var digest = new byte[32];
+            var digest = new byte[RowDigest.Length];
+            using var digester = new RowDigest(columns);
             foreach (var row in rows)
             {
-                digest[0] = (byte)Convert.ToInt64(row[0], CultureInfo.InvariantCulture);
+                digester.Compute(row, digest);
                 writer.Write(row, digest);
             }
 
