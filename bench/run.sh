@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 bash bench/files-bench.sh
 bash bench/delta-bench.sh
 bash bench/pg-bench.sh "$@"
+bash bench/formats-bench.sh
 bash bench/server-bench.sh

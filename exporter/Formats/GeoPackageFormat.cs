@@ -46,6 +46,9 @@ internal sealed class GeoPackageFile : IDataFile
     public const int PageSizeBytes = PageSize;
 
     private const int PageSize = 4096;
+
+    // The page cache is what bounds memory (64 MiB). It must hold the R-tree's working set: with
+    // 8 MiB, inserting 100k points took 8.8 s, all but 1.8 s of it re-reading evicted R-tree nodes.
     private const int RowsPerTransaction = 8192;
     private const int SizeCheckEvery = 1024;
 
@@ -60,6 +63,7 @@ internal sealed class GeoPackageFile : IDataFile
     private readonly GeoPackageGeoWriter _blobWriter = new() { HandleOrdinates = Ordinates.XY };
     private readonly SqliteCommand _insert;
     private readonly SqliteParameter[] _parameters;
+    private readonly SqliteParameter _fidParameter;
     private readonly SqliteCommand? _insertRtree;
     private readonly HashSet<OgcGeometryType> _types = [];
     private SqliteTransaction _transaction;
@@ -96,7 +100,7 @@ internal sealed class GeoPackageFile : IDataFile
                 PRAGMA journal_mode = OFF;
                 PRAGMA synchronous = OFF;
                 PRAGMA locking_mode = EXCLUSIVE;
-                PRAGMA cache_size = -8192;
+                PRAGMA cache_size = -65536;
                 PRAGMA application_id = {ApplicationId};
                 PRAGMA user_version = {UserVersion};
                 """);
@@ -118,7 +122,10 @@ internal sealed class GeoPackageFile : IDataFile
             }
 
             _insert = _connection.CreateCommand();
-            _insert.CommandText = $"INSERT INTO {Quote(_table)} ({string.Join(", ", columns.Select(c => Quote(c.Name)))}) VALUES ({string.Join(", ", columns.Select((_, i) => $"$p{i}"))}); SELECT last_insert_rowid()";
+            // The feature id is the row's number, given explicitly: the R-tree needs it and asking
+            // SQLite for last_insert_rowid() would be a second statement per row.
+            _insert.CommandText = $"INSERT INTO {Quote(_table)} ({Quote(_fid)}, {string.Join(", ", columns.Select(c => Quote(c.Name)))}) VALUES ($fid, {string.Join(", ", columns.Select((_, i) => $"$p{i}"))})";
+            _fidParameter = _insert.Parameters.Add(new SqliteParameter("$fid", null));
             _parameters = new SqliteParameter[columns.Count];
             for (var i = 0; i < columns.Count; i++)
             {
@@ -222,7 +229,9 @@ internal sealed class GeoPackageFile : IDataFile
             _parameters[i].Value = Value(column, value);
         }
 
-        var fid = (long)_insert.ExecuteScalar()!;
+        var fid = _rows + 1;
+        _fidParameter.Value = fid;
+        _insert.ExecuteNonQuery();
         if (envelope is not null && _insertRtree is not null)
         {
             var p = _insertRtree.Parameters;
