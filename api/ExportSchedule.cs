@@ -220,10 +220,49 @@ public static class OutputFormats
     public const string GeoPackage = "GPKG";
     public const string Gml = "GML";
     public const string Parquet = "PARQUET";
-    public static readonly IReadOnlyList<string> All = [Json, JsonLines, Csv, GeoJson, GeoPackage, Gml, Parquet];
+
+    /// <summary>
+    /// Every format with the rule on which entities it takes. Each format declares its rule here, in
+    /// the library the operator shares, so the schedule validator names the offending field without
+    /// knowing any format; the exporter's format reads its rule back from here.
+    /// </summary>
+    public static readonly IReadOnlyList<OutputFormatRule> Rules =
+    [
+        new(Json, GeometryRule.Any),
+        new(JsonLines, GeometryRule.Any),
+        new(Csv, GeometryRule.Any),
+        new(GeoJson, GeometryRule.SkipEntitiesWithout),
+        // GPKG: an attributes table without a geometry, a features table with one (two: refused at run time).
+        new(GeoPackage, GeometryRule.Any),
+        new(Gml, GeometryRule.SkipEntitiesWithout),
+        new(Parquet, GeometryRule.Any),
+    ];
+
+    public static readonly IReadOnlyList<string> All = [.. Rules.Select(r => r.Name)];
 
     /// <summary>Formats that only make sense with a geometry (an entity without one does not get them).</summary>
-    public static readonly IReadOnlyList<string> NeedGeometry = [GeoJson, Gml];
+    public static readonly IReadOnlyList<string> NeedGeometry = [.. Rules.Where(r => r.Geometry != GeometryRule.Any).Select(r => r.Name)];
+
+    public static OutputFormatRule Rule(string name) =>
+        Rules.FirstOrDefault(r => string.Equals(r.Name, name, StringComparison.OrdinalIgnoreCase))
+        ?? throw new ArgumentException($"Unknown output format '{name}'.", nameof(name));
+}
+
+/// <param name="Name">The name in <c>spec.output.formats</c>.</param>
+/// <param name="Geometry">Which entities the format takes, by their geometry.</param>
+public sealed record OutputFormatRule(string Name, GeometryRule Geometry);
+
+/// <summary>Which entities a format takes, by whether they declare <c>spec.entities[].geometry.column</c>.</summary>
+public enum GeometryRule
+{
+    /// <summary>Every entity, with or without a geometry.</summary>
+    Any,
+
+    /// <summary>Entities without a geometry get no file of this format; the schedule needs at least one with one (error at <c>spec.output.formats[i]</c>).</summary>
+    SkipEntitiesWithout,
+
+    /// <summary>Every entity must declare a geometry (error at <c>spec.entities[j].geometry.column</c> for each that does not).</summary>
+    EveryEntity,
 }
 
 public static class TypesOfData

@@ -89,8 +89,8 @@ public static partial class ScheduleValidator
         v.Bool(spec, p, "suspend", required: false);
 
         var sourceKind = ValidateSource(v, spec);
-        var geometryEntities = ValidateEntities(v, spec, sourceKind);
-        ValidateOutput(v, spec, geometryEntities);
+        var geometries = ValidateEntities(v, spec, sourceKind);
+        ValidateOutput(v, spec, geometries);
         ValidateStorage(v, spec);
         ValidateSigning(v, spec);
 
@@ -193,12 +193,13 @@ public static partial class ScheduleValidator
         return null;
     }
 
-    private static int ValidateEntities(Walker v, JsonObject spec, string? sourceKind)
+    private static EntityGeometries ValidateEntities(Walker v, JsonObject spec, string? sourceKind)
     {
         var geometryEntities = 0;
+        var withoutGeometry = new List<int>();
         if (v.Array(spec, "spec", "entities", required: true) is not { } entities)
         {
-            return geometryEntities;
+            return new EntityGeometries(geometryEntities, withoutGeometry);
         }
 
         if (entities.Count == 0)
@@ -302,11 +303,15 @@ public static partial class ScheduleValidator
                 geometryEntities++;
                 hasGeometry = true;
             }
+            else
+            {
+                withoutGeometry.Add(i);
+            }
 
             ValidateEntityFormats(v, spec, e, p, hasGeometry);
         }
 
-        return geometryEntities;
+        return new EntityGeometries(geometryEntities, withoutGeometry);
     }
 
     private static void ValidateEntityFormats(Walker v, JsonObject spec, JsonObject e, string p, bool hasGeometry)
@@ -338,7 +343,11 @@ public static partial class ScheduleValidator
         }
     }
 
-    private static void ValidateOutput(Walker v, JsonObject spec, int geometryEntities)
+    /// <param name="With">Entities that declare a geometry column.</param>
+    /// <param name="Without">Indexes (in spec.entities) of those that do not.</param>
+    private sealed record EntityGeometries(int With, List<int> Without);
+
+    private static void ValidateOutput(Walker v, JsonObject spec, EntityGeometries geometries)
     {
         if (v.Object(spec, "spec", "output", required: false) is not { } output)
         {
@@ -350,13 +359,26 @@ public static partial class ScheduleValidator
         v.String(output, p, "parquetCompression", required: false, oneOf: ParquetCompression.All);
         v.EnumList(output, p, "formats", OutputFormats.All);
         v.EnumList(output, p, "typesOfData", TypesOfData.All);
-        if (output["formats"] is JsonArray formats && geometryEntities == 0)
+        if (output["formats"] is JsonArray formats)
         {
+            // Each format's rule is declared with it (OutputFormats.Rules); this only applies them.
             for (var i = 0; i < formats.Count; i++)
             {
-                if (formats[i]?.GetValueKind() == JsonValueKind.String && (string)formats[i]! is var format && OutputFormats.NeedGeometry.Contains(format))
+                if (formats[i]?.GetValueKind() != JsonValueKind.String || OutputFormats.Rules.FirstOrDefault(r => r.Name == (string)formats[i]!) is not { } rule)
                 {
-                    v.Error($"{p}.formats[{i}]", $"{format} needs at least one entity with a geometry (spec.entities[].geometry.column)");
+                    continue;
+                }
+
+                if (rule.Geometry == GeometryRule.SkipEntitiesWithout && geometries.With == 0)
+                {
+                    v.Error($"{p}.formats[{i}]", $"{rule.Name} needs at least one entity with a geometry (spec.entities[].geometry.column)");
+                }
+                else if (rule.Geometry == GeometryRule.EveryEntity)
+                {
+                    foreach (var entity in geometries.Without)
+                    {
+                        v.Error($"spec.entities[{entity}].geometry.column", $"required by output format {rule.Name} (spec.output.formats[{i}])");
+                    }
                 }
             }
         }

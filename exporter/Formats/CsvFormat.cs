@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Text;
-using BulkExport.Exporter.Sources;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Formats;
 
@@ -10,13 +10,17 @@ namespace BulkExport.Exporter.Formats;
 /// LF. An empty string is written <c>""</c> and null as nothing, which is also how PostgreSQL's
 /// <c>COPY … CSV</c> tells them apart, so the file loads into the companion DDL's table unchanged.
 /// </summary>
-internal sealed class CsvFormat : IRecordFormat
+internal sealed class CsvFormat : IStreamedFormat
 {
     public string Name => "CSV";
 
     public string Extension => "csv";
 
-    public IRecordEncoder CreateEncoder(IReadOnlyList<Column> columns) => new CsvRecordEncoder(columns);
+    public IRecordEncoder CreateEncoder(FormatSchema schema) => new CsvRecordEncoder(schema.Columns);
+
+    /// <summary>The <c>CREATE TABLE</c> the file loads into, beside every part.</summary>
+    public IReadOnlyList<CompanionFile> CompanionFiles(FormatSchema schema) =>
+        [new CompanionFile("sql", Encoding.UTF8.GetBytes(SqlDdl.CreateTable(schema.TableName, schema.Columns, schema.KeyColumns)))];
 }
 
 internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordEncoder
@@ -42,21 +46,21 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
         output.Write("\r\n"u8);
     }
 
-    public void WriteRecord(object?[] row, IBufferWriter<byte> output)
+    public void WriteRecord(IRowView row, IBufferWriter<byte> output)
     {
-        if (row.Length != columns.Count)
+        if (row.Columns.Count != columns.Count)
         {
-            throw new ArgumentException($"Row has {row.Length} values for {columns.Count} columns.", nameof(row));
+            throw new ArgumentException($"Row has {row.Columns.Count} values for {columns.Count} columns.", nameof(row));
         }
 
-        for (var i = 0; i < row.Length; i++)
+        for (var i = 0; i < row.Columns.Count; i++)
         {
             if (i > 0)
             {
                 output.Write(","u8);
             }
 
-            var value = row[i];
+            var value = row.GetValue(i);
             if (value is not null)
             {
                 WriteValue(columns[i], value, output);
@@ -70,8 +74,6 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
     {
     }
 
-    public IReadOnlyList<CompanionFile> CompanionFiles(string tableName, IReadOnlyList<string> keyColumns) =>
-        [new CompanionFile("sql", Encoding.UTF8.GetBytes(SqlDdl.CreateTable(tableName, columns, keyColumns)))];
 
     private void WriteValue(Column column, object value, IBufferWriter<byte> output)
     {

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using BulkExport.Exporter.Formats.Zip;
-using BulkExport.Exporter.Sources;
 using BulkExport.Publishing.Layout;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Formats;
 
@@ -12,6 +12,7 @@ namespace BulkExport.Exporter.Formats;
 /// <param name="MaxUncompressedBytes">A part's data file never exceeds this, unless one record alone does.</param>
 /// <param name="MaxRecordsPerFile">Optional record limit per part.</param>
 /// <param name="Timestamp">Modification time of the zip entries.</param>
+/// <param name="GeometryColumn">Index of the entity's declared geometry column, for the formats that place it.</param>
 internal sealed record DataFileSetOptions(
     Func<int, int, string> BaseName,
     string TableName,
@@ -19,7 +20,8 @@ internal sealed record DataFileSetOptions(
     string TempDirectory,
     long MaxUncompressedBytes,
     long? MaxRecordsPerFile,
-    DateTimeOffset Timestamp);
+    DateTimeOffset Timestamp,
+    int? GeometryColumn = null);
 
 /// <param name="Files">The zip files, in part order.</param>
 /// <param name="ContentSha256">SHA-256 (lowercase hex) equal exactly when the rows (and their split) are equal, whatever the generation: over the uncompressed data files of all parts in order for streamed formats, over the rows' digests for <see cref="FileDataSetWriter"/>'s.</param>
@@ -40,9 +42,12 @@ internal sealed record DataFileSet(IReadOnlyList<StagedFile> Files, string Conte
 internal sealed record StagedFile(string FileName, string InnerFileName, string LocalPath, long SizeBytes, string Sha256, long Records, long UncompressedBytes, int Part, int PartCount, string Fingerprint);
 
 /// <summary>
-/// Writes the rows of one output group into size- and count-limited parts and zips them. Each part's
-/// data is deflated to a temp file as rows arrive (memory stays bounded); the zips are assembled at
-/// <see cref="Complete"/>, when the part count, and so every entry name, is known.
+/// The stages after a format: splits the rows of one output group into size- and count-limited
+/// parts, deflates, CRCs and hashes each part's data file and zips it with the format's companions.
+/// It does not care which format produced the bytes: an <see cref="IStreamedFormat"/>'s records are
+/// deflated as they are encoded; an <see cref="IFileFormat"/>'s file, once finished, is fed through
+/// the very same compressor. The zips are assembled at <see cref="Complete"/>, when the part count,
+/// and so every entry name, is known.
 /// </summary>
 internal sealed class DataFileSetWriter : IDataFileSetWriter
 {
@@ -51,14 +56,18 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
     private const int BufferCount = 3;
     private const int FileBufferSize = 256 * 1024;
 
-    private readonly IRecordFormat _format;
-    private readonly IReadOnlyList<Column> _columns;
+    private readonly IOutputFormat _format;
+    private readonly FormatSchema _schema;
     private readonly DataFileSetOptions _options;
+    private readonly ObjectRowView _objectView;
     private readonly PartCompressor _compressor;
     private readonly List<string> _staged = [];
     private readonly int _footerLength;
     private ByteBuffer _buffer = new(FlushThreshold + (FlushThreshold / 2));
-    private IRecordEncoder _encoder;
+    // Exactly one of these two is in use, by the kind of format.
+    private IRecordEncoder? _encoder;
+    private IDataFileWriter? _fileWriter;
+    private string? _filePath;
     // Bytes and records of the open part, counted here so splitting never waits for the compressor.
     private long _partBytes;
     private long _partRecords;
@@ -70,7 +79,7 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
     private bool _faulted;
     private bool _disposed;
 
-    public DataFileSetWriter(IRecordFormat format, IReadOnlyList<Column> columns, DataFileSetOptions options)
+    public DataFileSetWriter(IOutputFormat format, IReadOnlyList<Column> columns, DataFileSetOptions options)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxUncompressedBytes, 1);
         if (options.MaxRecordsPerFile is < 1)
@@ -84,18 +93,26 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
         }
 
         _format = format;
-        _columns = columns;
+        _schema = new FormatSchema(options.TableName, columns, options.KeyColumns, options.GeometryColumn);
         _options = options;
+        _objectView = new ObjectRowView(columns);
 
-        var probe = new ByteBuffer(64);
-        format.CreateEncoder(columns).WriteFooter(probe);
-        _footerLength = probe.Count;
+        if (format is IStreamedFormat streamed)
+        {
+            var probe = new ByteBuffer(64);
+            streamed.CreateEncoder(_schema).WriteFooter(probe);
+            _footerLength = probe.Count;
+        }
+        else if (format is not IFileFormat)
+        {
+            throw new ArgumentException($"Format '{format.Name}' is neither streamed nor file-based.", nameof(format));
+        }
 
         // Last, after every check that can throw: it starts a thread that only Dispose stops.
         _compressor = new PartCompressor(BufferCount, FlushThreshold + (FlushThreshold / 2));
         try
         {
-            _encoder = StartPart();
+            StartPart();
         }
         catch
         {
@@ -104,13 +121,16 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
         }
     }
 
-    /// <summary>Appends a row. Synchronous and CPU-bound: encodes here, deflates on the compressor thread.</summary>
+    /// <summary>A row of boxed values, through a reused <see cref="ObjectRowView"/>.</summary>
+    public void Write(object?[] row, ReadOnlySpan<byte> digest) => Write(_objectView.Reset(row), digest);
+
     /// <summary>Uncompressed bytes handed to the compressor so far, for progress reporting.</summary>
     public long UncompressedBytes => Interlocked.Read(ref _handedOff);
 
-    /// <param name="row">The record.</param>
+    /// <summary>Appends a row. Synchronous and CPU-bound: encodes here, deflates on the compressor thread.</summary>
+    /// <param name="row">The record, valid during the call.</param>
     /// <param name="digest">Its SHA-256 digest of canonical bytes (<c>RowDigest</c>), summed into the part's fingerprint.</param>
-    public void Write(object?[] row, ReadOnlySpan<byte> digest)
+    public void Write(IRowView row, ReadOnlySpan<byte> digest)
     {
         ThrowIfNotWritable();
         try
@@ -120,29 +140,59 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
                 Roll();
             }
 
-            var mark = _buffer.Count;
-            _encoder.WriteRecord(row, _buffer);
-            if (_partRecords > 0 && _partBytes + _buffer.Count + _footerLength > _options.MaxUncompressedBytes)
+            if (_fileWriter is not null)
             {
-                // The encoded record carries this part's separator, so it is encoded again for the next.
-                _buffer.Truncate(mark);
-                Roll();
-                _encoder.WriteRecord(row, _buffer);
+                WriteToFile(row);
+            }
+            else
+            {
+                Encode(row);
             }
 
             _partRecords++;
             _partFingerprint.Add(digest);
             _records++;
-            if (_buffer.Count >= FlushThreshold)
-            {
-                HandOff();
-            }
         }
         catch
         {
             // The encoder may have written half a record; nothing after this can be trusted.
             _faulted = true;
             throw;
+        }
+    }
+
+    private void WriteToFile(IRowView row)
+    {
+        // The file cannot take a record back, so the split is predicted: roll when this record, at the
+        // part's mean size so far, would carry the file past the limit.
+        if (_partRecords > 0)
+        {
+            var estimate = _fileWriter!.EstimatedBytes;
+            var mean = (estimate + _partRecords - 1) / _partRecords;
+            if (estimate + mean > _options.MaxUncompressedBytes)
+            {
+                Roll();
+            }
+        }
+
+        _fileWriter!.Write(row);
+    }
+
+    private void Encode(IRowView row)
+    {
+        var mark = _buffer.Count;
+        _encoder!.WriteRecord(row, _buffer);
+        if (_partRecords > 0 && _partBytes + _buffer.Count + _footerLength > _options.MaxUncompressedBytes)
+        {
+            // The encoded record carries this part's separator, so it is encoded again for the next.
+            _buffer.Truncate(mark);
+            Roll();
+            _encoder!.WriteRecord(row, _buffer);
+        }
+
+        if (_buffer.Count >= FlushThreshold)
+        {
+            HandOff();
         }
     }
 
@@ -155,7 +205,7 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
         {
             FinishPart();
             var (parts, contentSha) = _compressor.Finish();
-            var companions = _encoder.CompanionFiles(_options.TableName, _options.KeyColumns);
+            var companions = _format.CompanionFiles(_schema);
             var files = new List<StagedFile>(parts.Count);
             for (var i = 0; i < parts.Count; i++)
             {
@@ -182,6 +232,8 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
         }
 
         _disposed = true;
+        _fileWriter?.Dispose();
+        _fileWriter = null;
         _compressor.Dispose();
         DeleteStaged();
     }
@@ -195,7 +247,7 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
         }
     }
 
-    private IRecordEncoder StartPart()
+    private void StartPart()
     {
         var path = Path.Combine(_options.TempDirectory, $"bulkexport-{Guid.NewGuid():N}.deflate");
         _staged.Add(path);
@@ -204,24 +256,66 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
         _compressor.StartPart(path, file);
         _partBytes = 0;
         _partRecords = 0;
-        var encoder = _format.CreateEncoder(_columns);
-        encoder.WriteHeader(_buffer);
-        return encoder;
+        if (_format is IStreamedFormat streamed)
+        {
+            _encoder = streamed.CreateEncoder(_schema);
+            _encoder.WriteHeader(_buffer);
+        }
+        else
+        {
+            _filePath = Path.Combine(_options.TempDirectory, $"bulkexport-{Guid.NewGuid():N}.{_format.Extension}");
+            _staged.Add(_filePath);
+            _fileWriter = ((IFileFormat)_format).CreateWriter(_schema, _filePath);
+        }
     }
 
     private void Roll()
     {
         FinishPart();
-        _encoder = StartPart();
+        StartPart();
     }
 
     private void FinishPart()
     {
-        _encoder.WriteFooter(_buffer);
-        HandOff();
+        if (_fileWriter is { } fileWriter)
+        {
+            fileWriter.Finish();
+            fileWriter.Dispose();
+            _fileWriter = null;
+            FeedFile(_filePath!);
+        }
+        else
+        {
+            _encoder!.WriteFooter(_buffer);
+            HandOff();
+        }
+
         _compressor.EndPart(_partRecords);
         _partFingerprints.Add(_partFingerprint.ToHex());
         _partFingerprint = default;
+    }
+
+    /// <summary>Sends a finished data file through the compressor like encoded records, then drops it.</summary>
+    private void FeedFile(string path)
+    {
+        using (var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.None, 1, FileOptions.SequentialScan))
+        {
+            while (true)
+            {
+                var span = _buffer.GetSpan(FlushThreshold);
+                var read = file.Read(span[..FlushThreshold]);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                _buffer.Advance(read);
+                HandOff();
+            }
+        }
+
+        File.Delete(path);
+        _staged.Remove(path);
     }
 
     private void HandOff()

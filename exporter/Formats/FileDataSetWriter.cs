@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using System.Security.Cryptography;
 using BulkExport.Exporter.Formats.Zip;
-using BulkExport.Exporter.Sources;
+using BulkExport.Exporter.Rows;
 using BulkExport.Publishing.Layout;
 
 namespace BulkExport.Exporter.Formats;
@@ -18,27 +18,32 @@ internal interface IDataFileSetWriter : IDisposable
 }
 
 /// <summary>
-/// A format whose data file has structure that cannot be streamed as records with a fixed footer
-/// (an SQLite database, row groups with a footer): it is built in a seekable temporary file.
+/// A format configured per entity (its CRS, the generation's time, a codec): the registry holds a
+/// prototype, the pipeline asks it for the entity's instance.
 /// </summary>
-internal interface IFileFormat
+internal interface IEntityConfiguredFormat
 {
-    /// <summary>Name in file names and the catalog: GPKG, PARQUET.</summary>
-    string Name { get; }
+    IOutputFormat For(Geo.EntityGeometry entity, DateTimeOffset pointInTime, string parquetCompression);
+}
 
-    string Extension { get; }
-
+/// <summary>
+/// An <see cref="IFileFormat"/> that also controls how its finished file is published: stored or
+/// deflated in the zip, and a content id over the rows' digests rather than the file's bytes (see
+/// <see cref="FileDataSetWriter"/>). GPKG and PARQUET; the pipeline writes them through <see cref="FileDataSetWriter"/>.
+/// </summary>
+internal interface ITempFileFormat : IFileFormat
+{
     /// <summary>Zip method of the data file: deflate, or stored for a file that compresses its own pages.</summary>
     bool DeflateInZip { get; }
 
     /// <summary>The settings that change the bytes for the same rows (codec, row-group size, CRS), for the content id.</summary>
     string Settings { get; }
 
-    IDataFile Create(string path, IReadOnlyList<Column> columns);
+    ITempDataFile Create(string path, IReadOnlyList<Column> columns);
 }
 
-/// <summary>One data file being built at a path. Memory stays bounded whatever the row count.</summary>
-internal interface IDataFile : IDisposable
+/// <summary>One data file being built at a path, fed boxed rows. Memory stays bounded whatever the row count.</summary>
+internal interface ITempDataFile : IDisposable
 {
     void Write(object?[] row);
 
@@ -51,8 +56,30 @@ internal interface IDataFile : IDisposable
     IReadOnlyList<CompanionFile> CompanionFiles { get; }
 }
 
+/// <summary>The seam's <see cref="IDataFileWriter"/> over an <see cref="ITempDataFile"/>: the view's values, boxed.</summary>
+internal sealed class TempDataFileWriter(ITempDataFile inner, int width) : IDataFileWriter
+{
+    private readonly object?[] _values = new object?[width];
+
+    public long EstimatedBytes => inner.EstimatedBytes;
+
+    public void Write(IRowView row)
+    {
+        for (var i = 0; i < _values.Length; i++)
+        {
+            _values[i] = row.IsNull(i) ? null : row.GetValue(i);
+        }
+
+        inner.Write(_values);
+    }
+
+    public void Finish() => inner.Finish();
+
+    public void Dispose() => inner.Dispose();
+}
+
 /// <summary>
-/// <see cref="DataFileSetWriter"/>'s counterpart for <see cref="IFileFormat"/>s: each part is a temporary
+/// <see cref="DataFileSetWriter"/>'s counterpart for <see cref="ITempFileFormat"/>s: each part is a temporary
 /// file built by the format; when a part closes it is deflated or stored, and at <see cref="Complete"/>
 /// zipped under its final name.
 /// </summary>
@@ -73,13 +100,13 @@ internal sealed class FileDataSetWriter : IDataFileSetWriter
 {
     private const int FileBufferSize = 256 * 1024;
 
-    private readonly IFileFormat _format;
+    private readonly ITempFileFormat _format;
     private readonly IReadOnlyList<Column> _columns;
     private readonly DataFileSetOptions _options;
     private readonly IncrementalHash _content = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private readonly List<string> _staged = [];
     private readonly List<ClosedPart> _parts = [];
-    private IDataFile? _file;
+    private ITempDataFile? _file;
     private string _filePath = "";
     private long _partRecords;
     private FingerprintSum _partFingerprint;
@@ -90,7 +117,7 @@ internal sealed class FileDataSetWriter : IDataFileSetWriter
     private bool _faulted;
     private bool _disposed;
 
-    public FileDataSetWriter(IFileFormat format, IReadOnlyList<Column> columns, DataFileSetOptions options)
+    public FileDataSetWriter(ITempFileFormat format, IReadOnlyList<Column> columns, DataFileSetOptions options)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxUncompressedBytes, 1);
         if (options.MaxRecordsPerFile is < 1)

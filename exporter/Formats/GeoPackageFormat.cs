@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using BulkExport.Exporter.Formats.Geo;
-using BulkExport.Exporter.Sources;
+using BulkExport.Exporter.Rows;
 using Microsoft.Data.Sqlite;
 using NetTopologySuite.Geometries;
 using NetTopologySuite.IO;
@@ -15,7 +15,7 @@ namespace BulkExport.Exporter.Formats;
 /// </summary>
 /// <param name="entity">Entity name, geometry column and CRS.</param>
 /// <param name="lastChange">The generation's point in time, written as <c>gpkg_contents.last_change</c> so the file's bytes do not depend on the clock (and the content id does not depend on it at all: see <see cref="FileDataSetWriter"/>).</param>
-internal sealed class GeoPackageFormat(EntityGeometry entity, DateTimeOffset lastChange) : IFileFormat
+internal sealed class GeoPackageFormat(EntityGeometry entity, DateTimeOffset lastChange) : ITempFileFormat, IEntityConfiguredFormat
 {
     public string Name => "GPKG";
 
@@ -26,7 +26,13 @@ internal sealed class GeoPackageFormat(EntityGeometry entity, DateTimeOffset las
 
     public string Settings => $"epsg={entity.Epsg}|geometry={entity.GeometryColumn}|page={GeoPackageFile.PageSizeBytes}|v={GeoPackageFile.UserVersion}";
 
-    public IDataFile Create(string path, IReadOnlyList<Column> columns) => new GeoPackageFile(path, columns, entity, lastChange);
+    public ITempDataFile Create(string path, IReadOnlyList<Column> columns) => new GeoPackageFile(path, columns, entity, lastChange);
+
+    public IDataFileWriter CreateWriter(FormatSchema schema, string path) => new TempDataFileWriter(Create(path, schema.Columns), schema.Columns.Count);
+
+    public IReadOnlyList<CompanionFile> CompanionFiles(FormatSchema schema) => [];
+
+    public IOutputFormat For(EntityGeometry entity, DateTimeOffset pointInTime, string parquetCompression) => new GeoPackageFormat(entity, pointInTime);
 }
 
 /// <summary>
@@ -35,7 +41,7 @@ internal sealed class GeoPackageFormat(EntityGeometry entity, DateTimeOffset las
 /// bounded whatever the row count. Deterministic: fixed page size, no journal, no WAL, the same
 /// statements in the same order, and no clock; the same rows give the same bytes (with the same SQLite).
 /// </summary>
-internal sealed class GeoPackageFile : IDataFile
+internal sealed class GeoPackageFile : ITempDataFile
 {
     /// <summary>'GPKG' in ASCII, GeoPackage's SQLite application_id.</summary>
     public const int ApplicationId = 0x47504B47;

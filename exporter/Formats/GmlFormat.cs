@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using BulkExport.Exporter.Formats.Geo;
-using BulkExport.Exporter.Sources;
+using BulkExport.Exporter.Rows;
 using NetTopologySuite.Geometries;
 
 namespace BulkExport.Exporter.Formats;
@@ -22,7 +22,7 @@ namespace BulkExport.Exporter.Formats;
 /// One instance serves one output group: the geometry types its encoders saw decide the XSD's
 /// property types, so QGIS and ogrinfo report Point rather than "Unknown".
 /// </remarks>
-internal sealed class GmlFormat(EntityGeometry entity) : IRecordFormat
+internal sealed class GmlFormat(EntityGeometry entity) : IStreamedFormat, IEntityConfiguredFormat
 {
     public const string GmlNamespace = "http://www.opengis.net/gml/3.2";
 
@@ -35,7 +35,17 @@ internal sealed class GmlFormat(EntityGeometry entity) : IRecordFormat
     /// <summary>The application schema's target namespace: one per entity.</summary>
     public string Namespace => $"http://bulkexport.io/gml/{entity.EntityName}";
 
-    public IRecordEncoder CreateEncoder(IReadOnlyList<Column> columns) => new GmlRecordEncoder(this, entity, columns);
+    public IRecordEncoder CreateEncoder(FormatSchema schema) => new GmlRecordEncoder(this, entity, schema.Columns);
+
+    public IOutputFormat For(EntityGeometry entity, DateTimeOffset pointInTime, string parquetCompression) => new GmlFormat(entity);
+
+    /// <summary>The application schema; called when every row is in, so the geometry types seen are known.</summary>
+    public IReadOnlyList<CompanionFile> CompanionFiles(FormatSchema schema) =>
+        [new CompanionFile("xsd", Encoding.UTF8.GetBytes(GmlSchema.Write(this, entity, schema.Columns, _crs ?? CrsDefinitions.Get(entity.Epsg ?? EntityGeometry.DefaultEpsg, $"entity {entity.EntityName}"))))];
+
+    private Crs? _crs;
+
+    internal void SawCrs(Crs crs) => _crs = crs;
 
     internal void Saw(string column, OgcGeometryType type)
     {
@@ -82,6 +92,7 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
     private readonly StringBuilder _text = new(1024);
     private readonly ArrayBufferWriter<byte> _json = new(256);
     private readonly Utf8JsonWriter _jsonWriter;
+    private readonly object?[] _values;
     private long _feature;
 
     public GmlRecordEncoder(GmlFormat format, EntityGeometry entity, IReadOnlyList<Column> columns)
@@ -90,6 +101,7 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
         _entity = entity;
         _columns = columns;
         _geometry = new GeometryReader(entity);
+        _values = new object?[columns.Count];
         foreach (var name in columns.Select(c => c.Name).Prepend(entity.EntityName))
         {
             try
@@ -114,8 +126,14 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
         Flush(output);
     }
 
-    public void WriteRecord(object?[] row, IBufferWriter<byte> output)
+    public void WriteRecord(IRowView view, IBufferWriter<byte> output)
     {
+        var row = _values;
+        for (var i = 0; i < row.Length; i++)
+        {
+            row[i] = view.IsNull(i) ? null : view.GetValue(i);
+        }
+
         if (row.Length != _columns.Count)
         {
             throw new ArgumentException($"Row has {row.Length} values for {_columns.Count} columns.", nameof(row));
@@ -145,9 +163,6 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
     }
 
     public void WriteFooter(IBufferWriter<byte> output) => output.Write("\n</bx:FeatureCollection>\n"u8);
-
-    public IReadOnlyList<CompanionFile> CompanionFiles(string tableName, IReadOnlyList<string> keyColumns) =>
-        [new CompanionFile("xsd", Encoding.UTF8.GetBytes(Schema()))];
 
     private void Flush(IBufferWriter<byte> output)
     {
@@ -198,6 +213,7 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
             case ColumnKind.Geometry:
                 var geometry = _geometry.Read(value, column);
                 _format.Saw(column.Name, geometry.OgcGeometryType);
+                _format.SawCrs(_geometry.Crs);
                 AppendGeometry(geometry, $"{id}.{index.ToString(CultureInfo.InvariantCulture)}", top: true);
                 break;
             default:
@@ -296,13 +312,17 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
             _text.Append(first.ToString("R", CultureInfo.InvariantCulture)).Append(' ').Append(second.ToString("R", CultureInfo.InvariantCulture));
         }
     }
+}
 
-    private string Schema()
+/// <summary>The GML application schema (XSD) of an entity, in the form GDAL reads (types and CRS).</summary>
+internal static class GmlSchema
+{
+    public static string Write(GmlFormat format, EntityGeometry entity, IReadOnlyList<Column> columns, Crs crs)
     {
-        var name = _entity.EntityName;
+        var name = entity.EntityName;
         var s = new StringBuilder();
         s.Append("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
-            .Append("<xs:schema targetNamespace=\"").Append(_format.Namespace).Append("\" xmlns:bx=\"").Append(_format.Namespace)
+            .Append("<xs:schema targetNamespace=\"").Append(format.Namespace).Append("\" xmlns:bx=\"").Append(format.Namespace)
             .Append("\" xmlns:gml=\"").Append(GmlFormat.GmlNamespace).Append("\" xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" elementFormDefault=\"qualified\" version=\"1.0\">\n")
             .Append("  <xs:import namespace=\"").Append(GmlFormat.GmlNamespace).Append("\" schemaLocation=\"http://schemas.opengis.net/gml/3.2.1/gml.xsd\"/>\n")
             .Append("  <xs:element name=\"FeatureCollection\" type=\"bx:FeatureCollectionType\" substitutionGroup=\"gml:AbstractFeature\"/>\n")
@@ -312,7 +332,7 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
             .Append("  </xs:sequence></xs:extension></xs:complexContent></xs:complexType>\n")
             .Append("  <xs:element name=\"").Append(name).Append("\" type=\"bx:").Append(name).Append("Type\" substitutionGroup=\"gml:AbstractFeature\"/>\n")
             .Append("  <xs:complexType name=\"").Append(name).Append("Type\"><xs:complexContent><xs:extension base=\"gml:AbstractFeatureType\"><xs:sequence>\n");
-        foreach (var column in _columns)
+        foreach (var column in columns)
         {
             var type = column.Kind switch
             {
@@ -326,14 +346,14 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
                 ColumnKind.Timestamp or ColumnKind.TimestampTz => "xs:dateTime",
                 // Bytes are base64 text; declared xs:string because GDAL gives up on a schema with
                 // xs:base64Binary and guesses every type from the data instead.
-                ColumnKind.Geometry => _format.PropertyType(column.Name),
+                ColumnKind.Geometry => format.PropertyType(column.Name),
                 _ => "xs:string",
             };
             s.Append("    <xs:element name=\"").Append(column.Name).Append("\" type=\"").Append(type).Append("\" minOccurs=\"0\"/>");
             if (column.Kind == ColumnKind.Geometry)
             {
                 // Where GDAL reads a geometry property's CRS from a schema (the convention of its own GML writer).
-                s.Append("<!-- srsName=\"").Append(_geometry.Crs.SrsName).Append("\" -->");
+                s.Append("<!-- srsName=\"").Append(crs.SrsName).Append("\" -->");
             }
 
             s.Append('\n');

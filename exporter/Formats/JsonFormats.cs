@@ -1,54 +1,53 @@
 using System.Buffers;
 using System.Text.Json;
-using BulkExport.Exporter.Sources;
+using BulkExport.Api;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Formats;
 
 /// <summary>JSON: one array per file, one row object per line, so the file is valid JSON and still greppable.</summary>
-internal sealed class JsonFormat : IRecordFormat
+internal sealed class JsonFormat : IStreamedFormat
 {
     public string Name => "JSON";
 
     public string Extension => "json";
 
-    public IRecordEncoder CreateEncoder(IReadOnlyList<Column> columns) =>
-        new JsonRecordEncoder(columns, header: "["u8.ToArray(), footer: "\n]\n"u8.ToArray(), geometryColumn: null);
+    public IRecordEncoder CreateEncoder(FormatSchema schema) =>
+        new JsonRecordEncoder(schema.Columns, header: "["u8.ToArray(), footer: "\n]\n"u8.ToArray(), geometryColumn: null);
+
+    public IReadOnlyList<CompanionFile> CompanionFiles(FormatSchema schema) => [];
 }
 
 /// <summary>JSON Lines: one row object per line, nothing around them.</summary>
-internal sealed class JsonLinesFormat : IRecordFormat
+internal sealed class JsonLinesFormat : IStreamedFormat
 {
     public string Name => "JSONL";
 
     public string Extension => "jsonl";
 
-    public IRecordEncoder CreateEncoder(IReadOnlyList<Column> columns) => new JsonLinesRecordEncoder(columns);
+    public IRecordEncoder CreateEncoder(FormatSchema schema) => new JsonLinesRecordEncoder(schema.Columns);
+
+    public IReadOnlyList<CompanionFile> CompanionFiles(FormatSchema schema) => [];
 }
 
 /// <summary>
-/// GeoJSON FeatureCollection: the first Geometry column is each feature's geometry (null when the
-/// entity has none), every other column a property. One feature per line, like JSON.
+/// GeoJSON FeatureCollection: the entity's geometry column (else its first Geometry column) is each
+/// feature's geometry (null when it has none), every other column a property. One feature per line,
+/// like JSON. Its rule (<see cref="GeometryRule.SkipEntitiesWithout"/>) is declared in <see cref="OutputFormats.Rules"/>.
 /// </summary>
-internal sealed class GeoJsonFormat : IRecordFormat
+internal sealed class GeoJsonFormat : IStreamedFormat
 {
     public string Name => "GEOJSON";
 
     public string Extension => "geojson";
 
-    public IRecordEncoder CreateEncoder(IReadOnlyList<Column> columns)
-    {
-        var geometry = -1;
-        for (var i = 0; i < columns.Count; i++)
-        {
-            if (columns[i].Kind == ColumnKind.Geometry)
-            {
-                geometry = i;
-                break;
-            }
-        }
+    public IReadOnlyList<CompanionFile> CompanionFiles(FormatSchema schema) => [];
 
+    public IRecordEncoder CreateEncoder(FormatSchema schema)
+    {
+        var geometry = schema.GeometryOrFirst ?? -1;
         return new JsonRecordEncoder(
-            columns,
+            schema.Columns,
             header: "{\"type\":\"FeatureCollection\",\"features\":["u8.ToArray(),
             footer: "\n]}\n"u8.ToArray(),
             geometryColumn: geometry);
@@ -87,7 +86,7 @@ internal sealed class JsonRecordEncoder : IRecordEncoder
 
     public void WriteHeader(IBufferWriter<byte> output) => output.Write(_header);
 
-    public void WriteRecord(object?[] row, IBufferWriter<byte> output)
+    public void WriteRecord(IRowView row, IBufferWriter<byte> output)
     {
         output.Write(_first ? "\n"u8 : ",\n"u8);
         _first = false;
@@ -99,7 +98,7 @@ internal sealed class JsonRecordEncoder : IRecordEncoder
             _writer.WritePropertyName(GeometryName);
             if (geometry >= 0)
             {
-                JsonValues.WriteValue(_writer, _columns[geometry], ColumnKind.Geometry, row[geometry]);
+                JsonValues.WriteValue(_writer, _columns[geometry], ColumnKind.Geometry, row.GetValue(geometry));
             }
             else
             {
@@ -120,17 +119,15 @@ internal sealed class JsonRecordEncoder : IRecordEncoder
 
     public void WriteFooter(IBufferWriter<byte> output) => output.Write(_footer);
 
-    public IReadOnlyList<CompanionFile> CompanionFiles(string tableName, IReadOnlyList<string> keyColumns) => [];
-
-    private void WriteRow(object?[] row, int skip)
+    private void WriteRow(IRowView row, int skip)
     {
-        if (row.Length != _columns.Count)
+        if (row.Columns.Count != _columns.Count)
         {
-            throw new ArgumentException($"Row has {row.Length} values for {_columns.Count} columns.", nameof(row));
+            throw new ArgumentException($"Row has {row.Columns.Count} values for {_columns.Count} columns.", nameof(row));
         }
 
         _writer.WriteStartObject();
-        for (var i = 0; i < row.Length; i++)
+        for (var i = 0; i < row.Columns.Count; i++)
         {
             if (i == skip)
             {
@@ -139,7 +136,7 @@ internal sealed class JsonRecordEncoder : IRecordEncoder
 
             var column = _columns[i];
             _writer.WritePropertyName(_names[i]);
-            JsonValues.WriteValue(_writer, column, column.Kind, row[i]);
+            JsonValues.WriteValue(_writer, column, column.Kind, row.GetValue(i));
         }
 
         _writer.WriteEndObject();
@@ -155,20 +152,20 @@ internal sealed class JsonLinesRecordEncoder(IReadOnlyList<Column> columns) : IR
     {
     }
 
-    public void WriteRecord(object?[] row, IBufferWriter<byte> output)
+    public void WriteRecord(IRowView row, IBufferWriter<byte> output)
     {
-        if (row.Length != columns.Count)
+        if (row.Columns.Count != columns.Count)
         {
-            throw new ArgumentException($"Row has {row.Length} values for {columns.Count} columns.", nameof(row));
+            throw new ArgumentException($"Row has {row.Columns.Count} values for {columns.Count} columns.", nameof(row));
         }
 
         _writer.Reset(output);
         _writer.WriteStartObject();
-        for (var i = 0; i < row.Length; i++)
+        for (var i = 0; i < row.Columns.Count; i++)
         {
             var column = columns[i];
             _writer.WritePropertyName(_names[i]);
-            JsonValues.WriteValue(_writer, column, column.Kind, row[i]);
+            JsonValues.WriteValue(_writer, column, column.Kind, row.GetValue(i));
         }
 
         _writer.WriteEndObject();
@@ -179,6 +176,4 @@ internal sealed class JsonLinesRecordEncoder(IReadOnlyList<Column> columns) : IR
     public void WriteFooter(IBufferWriter<byte> output)
     {
     }
-
-    public IReadOnlyList<CompanionFile> CompanionFiles(string tableName, IReadOnlyList<string> keyColumns) => [];
 }

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using BulkExport.Api;
 using BulkExport.Exporter.Formats.Geo;
-using BulkExport.Exporter.Sources;
+using BulkExport.Exporter.Rows;
 using NetTopologySuite.Geometries;
 using NetTopologySuite.IO;
 using Parquet;
@@ -21,7 +21,7 @@ namespace BulkExport.Exporter.Formats;
 /// <param name="compression">A <see cref="ParquetCompression"/> name.</param>
 /// <param name="maxRowGroupRows">Rows per row group at most.</param>
 /// <param name="maxRowGroupBytes">Buffered bytes (estimated) per row group at most.</param>
-internal sealed class ParquetFormat(EntityGeometry entity, string compression, int maxRowGroupRows = ParquetDataFile.MaxRowGroupRows, long maxRowGroupBytes = ParquetDataFile.MaxRowGroupBytes) : IFileFormat
+internal sealed class ParquetFormat(EntityGeometry entity, string compression, int maxRowGroupRows = ParquetDataFile.MaxRowGroupRows, long maxRowGroupBytes = ParquetDataFile.MaxRowGroupBytes) : ITempFileFormat, IEntityConfiguredFormat
 {
     public string Name => "PARQUET";
 
@@ -32,7 +32,13 @@ internal sealed class ParquetFormat(EntityGeometry entity, string compression, i
 
     public string Settings => $"codec={compression}|rows={maxRowGroupRows}|bytes={maxRowGroupBytes}|epsg={entity.Epsg}|geometry={entity.GeometryColumn}";
 
-    public IDataFile Create(string path, IReadOnlyList<Column> columns) => new ParquetDataFile(path, columns, entity, compression, maxRowGroupRows, maxRowGroupBytes);
+    public ITempDataFile Create(string path, IReadOnlyList<Column> columns) => new ParquetDataFile(path, columns, entity, compression, maxRowGroupRows, maxRowGroupBytes);
+
+    public IDataFileWriter CreateWriter(FormatSchema schema, string path) => new TempDataFileWriter(Create(path, schema.Columns), schema.Columns.Count);
+
+    public IReadOnlyList<CompanionFile> CompanionFiles(FormatSchema schema) => [];
+
+    public IOutputFormat For(EntityGeometry entity, DateTimeOffset pointInTime, string parquetCompression) => new ParquetFormat(entity, parquetCompression, maxRowGroupRows, maxRowGroupBytes);
 }
 
 /// <summary>
@@ -40,7 +46,7 @@ internal sealed class ParquetFormat(EntityGeometry entity, string compression, i
 /// group is full — <see cref="MaxRowGroupRows"/> rows or about <see cref="MaxRowGroupBytes"/> — then
 /// written and dropped (the limits are the format's parameters), so memory is bounded by one row group whatever the row count.
 /// </summary>
-internal sealed class ParquetDataFile : IDataFile
+internal sealed class ParquetDataFile : ITempDataFile
 {
     public const int MaxRowGroupRows = 128 * 1024;
     public const long MaxRowGroupBytes = 32L * 1024 * 1024;

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using BulkExport.Exporter.Sources;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Formats;
 

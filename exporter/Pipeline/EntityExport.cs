@@ -9,6 +9,7 @@ using BulkExport.Publishing.Ledger;
 using BulkExport.Publishing.Verification;
 using BulkExport.Exporter.Sources;
 using BulkExport.Publishing.Stores;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Pipeline;
 
@@ -27,6 +28,9 @@ internal sealed record GenerationContext(
     public string Register => Schedule.Spec.Register;
 
     public int Version => Schedule.Spec.Version;
+
+    /// <summary>The formats <c>spec.output.formats</c> names are resolved in; a new format registers there.</summary>
+    public OutputFormatRegistry Formats { get; init; } = OutputFormatRegistry.Default;
 }
 
 internal sealed record EntityOutcome(ManifestEntity Entity, List<ManifestFile> Files, long Bytes, long DeltaRecords);
@@ -217,8 +221,10 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
 }
 
 /// <summary>Where the key, identity, temporal and geometry columns of an entity are in its rows.</summary>
-internal sealed record EntityLayout(IReadOnlyList<Column> Columns, int[] KeyIndexes, int[] IdentityIndexes, TemporalIndexes? Temporal, bool HasGeometry)
+internal sealed record EntityLayout(IReadOnlyList<Column> Columns, int[] KeyIndexes, int[] IdentityIndexes, TemporalIndexes? Temporal, int? GeometryIndex)
 {
+    public bool HasGeometry => GeometryIndex is not null;
+
     /// <summary>The row's key as <c>col=value, …</c>, for error messages.</summary>
     public string KeyText(object?[] row) => string.Join(", ", KeyIndexes.Select(i => $"{Columns[i].Name}={KeyEncoder.Describe(row[i])}"));
 
@@ -263,18 +269,18 @@ internal sealed record EntityLayout(IReadOnlyList<Column> Columns, int[] KeyInde
         }
 
         int[] identity = temporal is null ? keys : [.. keys, temporal.RegistrationFrom, temporal.EffectiveFrom];
-        var hasGeometry = false;
+        int? geometry = null;
         if (entity.Geometry is { } g)
         {
             var index = IndexOf(g.Column, "geometry");
-            hasGeometry = columns[index].Kind == ColumnKind.Geometry;
-            if (!hasGeometry)
+            geometry = index;
+            if (columns[index].Kind != ColumnKind.Geometry)
             {
                 throw new SourceException($"entity {entity.Name}: geometry column '{g.Column}' is {columns[index].Kind}, not a geometry", transient: false);
             }
         }
 
-        return new EntityLayout(columns, keys, identity, temporal, hasGeometry);
+        return new EntityLayout(columns, keys, identity, temporal, geometry);
     }
 }
 

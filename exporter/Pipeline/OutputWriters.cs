@@ -7,6 +7,7 @@ using BulkExport.Publishing.Layout;
 using BulkExport.Publishing.Ledger;
 using BulkExport.Publishing.Verification;
 using BulkExport.Exporter.Sources;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Pipeline;
 
@@ -79,7 +80,8 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
 
         return [.. (entity.Formats ?? output.Formats)
             .Where(output.Formats.Contains)
-            .Where(f => !OutputFormats.NeedGeometry.Contains(f) || layout.HasGeometry)
+            // GEOJSON and GML skip entities without a geometry: each format's own rule (OutputFormats.Rules).
+            .Where(f => OutputFormats.Rule(f).Geometry != GeometryRule.SkipEntitiesWithout || layout.HasGeometry)
             .Where(f => f != OutputFormats.GeoPackage || geometryColumns <= 1)];
     }
 
@@ -93,15 +95,18 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
             _context.TempDirectory,
             Quantity.Parse(spec.Output.MaxUncompressedBytes),
             spec.Output.MaxRecordsPerFile,
-            _context.PointInTime);
-        var geometry = new EntityGeometry(_entity.Name, _entity.Geometry?.Column, _entity.Geometry?.Epsg, keyColumns);
-        IDataFileSetWriter writer = formatName switch
+            _context.PointInTime,
+            _layout.GeometryIndex);
+        var format = _context.Formats.Get(formatName);
+        if (format is IEntityConfiguredFormat configured)
         {
-            OutputFormats.GeoPackage => new FileDataSetWriter(new GeoPackageFormat(geometry, _context.PointInTime), columns, options),
-            OutputFormats.Parquet => new FileDataSetWriter(new ParquetFormat(geometry, spec.Output.ParquetCompression), columns, options),
-            OutputFormats.Gml => new DataFileSetWriter(new GmlFormat(geometry), columns, options),
-            _ => new DataFileSetWriter(RecordFormats.Get(formatName), columns, options),
-        };
+            // GPKG, GML and PARQUET carry the entity's CRS, the generation's time and the codec.
+            format = configured.For(new EntityGeometry(_entity.Name, _entity.Geometry?.Column, _entity.Geometry?.Epsg, keyColumns), _context.PointInTime, spec.Output.ParquetCompression);
+        }
+
+        IDataFileSetWriter writer = format is ITempFileFormat file
+            ? new FileDataSetWriter(file, columns, options)
+            : new DataFileSetWriter(format, columns, options);
         return new Group(typeOfDownload, formatName, typeOfData, columns, writer);
     }
 

@@ -5,6 +5,7 @@ using BulkExport.Api;
 using BulkExport.Exporter.Formats;
 using BulkExport.Exporter.Sources;
 using BulkExport.Publishing.Layout;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Pipeline;
 

@@ -1,4 +1,4 @@
-using BulkExport.Exporter.Sources;
+using BulkExport.Exporter.Rows;
 using NetTopologySuite;
 using NetTopologySuite.Geometries;
 using NetTopologySuite.IO;

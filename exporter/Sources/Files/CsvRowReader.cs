@@ -1,5 +1,6 @@
 using System.Text;
 using BulkExport.Api;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Sources.Files;
 

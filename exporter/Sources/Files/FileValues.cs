@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Sources.Files;
 

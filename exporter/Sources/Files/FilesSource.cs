@@ -1,5 +1,6 @@
 using BulkExport.Api;
 using Microsoft.Win32.SafeHandles;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Sources.Files;
 

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using BulkExport.Api;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Sources.Files;
 

@@ -3,6 +3,7 @@ using System.Text;
 using BulkExport.Api;
 using Npgsql.PostgresTypes;
 using NpgsqlTypes;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Sources.Postgres;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Npgsql;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Sources.Postgres;
 

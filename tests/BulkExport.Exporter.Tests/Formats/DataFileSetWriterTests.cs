@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using BulkExport.Exporter.Formats;
 using BulkExport.Exporter.Sources;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Tests.Formats;
 
@@ -213,7 +214,7 @@ public sealed class DataFileSetWriterTests : IDisposable
         Assert.Throws<InvalidOperationException>(() => writer.Write([1L, "x", null], new byte[32]));
     }
 
-    private DataFileSet WriteSet(IRecordFormat format, IReadOnlyList<object?[]> rows, long maxBytes, long? maxRecords, int generation = 7)
+    private DataFileSet WriteSet(IOutputFormat format, IReadOnlyList<object?[]> rows, long maxBytes, long? maxRecords, int generation = 7)
     {
         var options = Options(maxBytes, maxRecords, generation, format.Name);
         using var writer = new DataFileSetWriter(format, Columns, options);
@@ -239,7 +240,7 @@ public sealed class DataFileSetWriterTests : IDisposable
             .Select(i => new object?[] { (long)i, i % 7 == 0 ? null : $"name \"{i}\", Ærø", new DecimalText($"{i}.50") })
             .ToArray();
 
-    private static IEnumerable<long> ReadIds(IRecordFormat format, string data)
+    private static IEnumerable<long> ReadIds(IOutputFormat format, string data)
     {
         switch (format.Name)
         {

@@ -4,6 +4,7 @@ using System.IO.Compression;
 using System.Text;
 using BulkExport.Exporter.Formats;
 using BulkExport.Exporter.Sources;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Tests.Formats;
 
@@ -50,21 +51,22 @@ internal static class FormatTestData
 
     public static object?[] NullRow() => new object?[AllKinds.Length];
 
-    public static byte[] Encode(IRecordFormat format, IReadOnlyList<Column> columns, params object?[][] rows)
+    public static byte[] Encode(IOutputFormat format, IReadOnlyList<Column> columns, params object?[][] rows)
     {
         var output = new ArrayBufferWriter<byte>();
-        var encoder = format.CreateEncoder(columns);
+        var encoder = ((IStreamedFormat)format).CreateEncoder(new FormatSchema("T", columns, [], null));
+        var view = new ObjectRowView(columns);
         encoder.WriteHeader(output);
         foreach (var row in rows)
         {
-            encoder.WriteRecord(row, output);
+            encoder.WriteRecord(view.Reset(row), output);
         }
 
         encoder.WriteFooter(output);
         return output.WrittenSpan.ToArray();
     }
 
-    public static string EncodeText(IRecordFormat format, IReadOnlyList<Column> columns, params object?[][] rows) =>
+    public static string EncodeText(IOutputFormat format, IReadOnlyList<Column> columns, params object?[][] rows) =>
         Encoding.UTF8.GetString(Encode(format, columns, rows));
 
     /// <summary>Entries of a zip as name → content, read with System.IO.Compression.</summary>

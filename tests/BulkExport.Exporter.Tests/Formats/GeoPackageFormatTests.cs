@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using BulkExport.Exporter.Formats;
+using BulkExport.Exporter.Rows;
 using BulkExport.Exporter.Sources;
 using BulkExport.Exporter.Tests.Support;
 using Microsoft.Data.Sqlite;
@@ -19,7 +20,7 @@ public sealed class GeoPackageFormatTests : IDisposable
     [GdalFact]
     public void PointEntity_OgrinfoReportsCountPointTypeAndEpsg25832_AndOgr2ogrGivesTheSourceValues()
     {
-        var set = WriteGpkg(Columns, Rows(6));
+        var set = WriteGpkg(Columns, TestRows(6));
         var file = Assert.Single(set.Files);
         Assert.Equal("DAR_V1_Adresse_TotalDownload_X_Current_3.gpkg", file.InnerFileName);
         var gpkg = Extract(file, _temp.Path);
@@ -55,7 +56,7 @@ public sealed class GeoPackageFormatTests : IDisposable
     [Fact]
     public void File_HasGeoPackageHeaderAndRequiredTables_WithBoundsSrsAndGenerationTime()
     {
-        var set = WriteGpkg(Columns, Rows(3));
+        var set = WriteGpkg(Columns, TestRows(3));
         var gpkg = Extract(Assert.Single(set.Files), _temp.Path);
 
         using var connection = new SqliteConnection($"Data Source={gpkg};Mode=ReadOnly;Pooling=False");
@@ -83,14 +84,14 @@ public sealed class GeoPackageFormatTests : IDisposable
     [Fact]
     public void SameRows_GiveTheSameBytes_SoAnUnchangedTotalCanBeReissued()
     {
-        var first = WriteGpkg(Columns, Rows(50));
-        var second = WriteGpkg(Columns, Rows(50));
+        var first = WriteGpkg(Columns, TestRows(50));
+        var second = WriteGpkg(Columns, TestRows(50));
 
         // Same generation (same last_change): byte for byte the same file.
         Assert.Equal(first.ContentSha256, second.ContentSha256);
         Assert.Equal(first.Files[0].Sha256, second.Files[0].Sha256);
         Assert.Equal(File.ReadAllBytes(Extract(first.Files[0], _temp.Path)), File.ReadAllBytes(Extract(second.Files[0], _temp.Path)));
-        var changed = Rows(50);
+        var changed = TestRows(50);
         changed[10][1] = "changed";
         Assert.NotEqual(first.ContentSha256, WriteGpkg(Columns, changed).ContentSha256);
     }
@@ -99,7 +100,7 @@ public sealed class GeoPackageFormatTests : IDisposable
     public void EntityWithoutGeometry_IsAnAttributesTable_GdalOpensWithoutGeometry()
     {
         var columns = Columns[..^1];
-        var set = WriteGpkg(columns, Rows(4).Select(r => r[..^1]));
+        var set = WriteGpkg(columns, TestRows(4).Select(r => r[..^1]));
         var gpkg = Extract(Assert.Single(set.Files), _temp.Path);
 
         var info = ReaderTools.OgrInfoSummary(gpkg);
@@ -110,7 +111,7 @@ public sealed class GeoPackageFormatTests : IDisposable
     [GdalFact]
     public void RecordLimit_SplitsIntoParts_EachAGeoPackageWithItsRows()
     {
-        var set = WriteGpkg(Columns, Rows(5), maxRecords: 2);
+        var set = WriteGpkg(Columns, TestRows(5), maxRecords: 2);
 
         Assert.Equal([2L, 2L, 1L], set.Files.Select(f => f.Records));
         Assert.Equal(["DAR_V1_Adresse_TotalDownload_X_Current_3_part1of3.zip", "DAR_V1_Adresse_TotalDownload_X_Current_3_part2of3.zip", "DAR_V1_Adresse_TotalDownload_X_Current_3_part3of3.zip"], set.Files.Select(f => f.FileName));
@@ -133,7 +134,7 @@ public sealed class GeoPackageFormatTests : IDisposable
     [Fact]
     public void GeometryWithAnotherSrid_FailsTheFile()
     {
-        var rows = Rows(3);
+        var rows = TestRows(3);
         rows[1][^1] = new GeometryValue("{}", "POINT (12 55)", 4326);
         var e = Assert.Throws<FormatException>(() => WriteGpkg(Columns, rows));
         Assert.Contains("SRID 4326", e.Message, StringComparison.Ordinal);

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Xml.Linq;
 using BulkExport.Exporter.Formats;
+using BulkExport.Exporter.Rows;
 using BulkExport.Exporter.Sources;
 using BulkExport.Exporter.Tests.Support;
 using static BulkExport.Exporter.Tests.Formats.StructuredFormatTestData;
@@ -19,7 +20,7 @@ public sealed class GmlFormatTests : IDisposable
     [GdalFact]
     public void PointEntity_OgrinfoReadsTheSchemaBeside_CountPointTypeEpsg25832_AndOgr2ogrGivesTheSourceValues()
     {
-        var set = WriteGml(Columns, Rows(6));
+        var set = WriteGml(Columns, TestRows(6));
         var file = Assert.Single(set.Files);
         var entries = FormatTestData.ReadZip(file.LocalPath);
         Assert.Equal(["DAR_V1_Adresse_TotalDownload_X_Current_3.gml", "DAR_V1_Adresse_TotalDownload_X_Current_3.xsd"], entries.Keys.Order(StringComparer.Ordinal));
@@ -98,7 +99,7 @@ public sealed class GmlFormatTests : IDisposable
     [Fact]
     public void RecordLimit_SplitsIntoPartsThatAreEachAWholeDocumentWithItsSchema()
     {
-        var set = WriteGml(Columns, Rows(5), maxRecords: 2);
+        var set = WriteGml(Columns, TestRows(5), maxRecords: 2);
 
         Assert.Equal([2L, 2L, 1L], set.Files.Select(f => f.Records));
         foreach (var file in set.Files)
@@ -113,9 +114,9 @@ public sealed class GmlFormatTests : IDisposable
     [Fact]
     public void SameRows_GiveTheSameBytes()
     {
-        var first = WriteGml(Columns, Rows(20));
-        Assert.Equal(first.ContentSha256, WriteGml(Columns, Rows(20)).ContentSha256);
-        var changed = Rows(20);
+        var first = WriteGml(Columns, TestRows(20));
+        Assert.Equal(first.ContentSha256, WriteGml(Columns, TestRows(20)).ContentSha256);
+        var changed = TestRows(20);
         changed[3][1] = "other";
         Assert.NotEqual(first.ContentSha256, WriteGml(Columns, changed).ContentSha256);
     }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using BulkExport.Api;
 using BulkExport.Exporter.Formats;
+using BulkExport.Exporter.Rows;
 using BulkExport.Exporter.Sources;
 using BulkExport.Exporter.Tests.Support;
 using NetTopologySuite.IO;
@@ -22,7 +23,7 @@ public sealed class ParquetFormatTests : IDisposable
     [DuckDbFact]
     public void DuckDbReadsEveryRow_WithTheSourceTypesAndValues_InTheEntitysColumnOrder()
     {
-        var source = Rows(6);
+        var source = TestRows(6);
         var set = WriteParquet(Columns, source);
         var file = Assert.Single(set.Files);
         Assert.Equal("DAR_V1_Adresse_TotalDownload_X_Current_3.parquet", file.InnerFileName);
@@ -78,7 +79,7 @@ public sealed class ParquetFormatTests : IDisposable
     [DuckDbFact]
     public void GeoMetadata_IsGeoParquet11_WithWkbPointTypesCrsAndBbox()
     {
-        var set = WriteParquet(Columns, Rows(6));
+        var set = WriteParquet(Columns, TestRows(6));
         using var read = ReaderTools.DuckDbRead(Extract(Assert.Single(set.Files), _temp.Path));
 
         using var geo = JsonDocument.Parse(read.RootElement.GetProperty("metadata").GetProperty("geo").GetString()!);
@@ -96,7 +97,7 @@ public sealed class ParquetFormatTests : IDisposable
     [DuckDbFact]
     public void RowGroups_AreBoundedInRows_AndTheCodecIsTheConfiguredOne()
     {
-        var zstd = WriteParquet(Columns, Rows(25), rowGroupRows: 10);
+        var zstd = WriteParquet(Columns, TestRows(25), rowGroupRows: 10);
         using (var read = ReaderTools.DuckDbRead(Extract(Assert.Single(zstd.Files), _temp.Path)))
         {
             Assert.Equal([10, 10, 5], read.RootElement.GetProperty("rowGroups").EnumerateArray().Select(g => g.GetInt32()));
@@ -104,7 +105,7 @@ public sealed class ParquetFormatTests : IDisposable
             Assert.Equal(25, read.RootElement.GetProperty("rows").GetArrayLength());
         }
 
-        var snappy = WriteParquet(Columns, Rows(25), codec: ParquetCompression.Snappy);
+        var snappy = WriteParquet(Columns, TestRows(25), codec: ParquetCompression.Snappy);
         using (var read = ReaderTools.DuckDbRead(Extract(Assert.Single(snappy.Files), _temp.Path)))
         {
             Assert.Equal(["SNAPPY"], read.RootElement.GetProperty("codecs").EnumerateArray().Select(c => c.GetString()));
@@ -114,7 +115,7 @@ public sealed class ParquetFormatTests : IDisposable
     [DuckDbFact]
     public void RecordLimit_SplitsIntoParquetFiles_EachReadableWithItsRows()
     {
-        var set = WriteParquet(Columns, Rows(5), maxRecords: 2);
+        var set = WriteParquet(Columns, TestRows(5), maxRecords: 2);
 
         Assert.Equal([2L, 2L, 1L], set.Files.Select(f => f.Records));
         foreach (var file in set.Files)
@@ -127,8 +128,8 @@ public sealed class ParquetFormatTests : IDisposable
     [Fact]
     public void SameRows_GiveTheSameBytes_AndTheZipStoresTheFile()
     {
-        var first = WriteParquet(Columns, Rows(30));
-        Assert.Equal(first.ContentSha256, WriteParquet(Columns, Rows(30)).ContentSha256);
+        var first = WriteParquet(Columns, TestRows(30));
+        Assert.Equal(first.ContentSha256, WriteParquet(Columns, TestRows(30)).ContentSha256);
         var file = Assert.Single(first.Files);
         var entries = FormatTestData.ReadZip(file.LocalPath);
         var data = entries[file.InnerFileName];

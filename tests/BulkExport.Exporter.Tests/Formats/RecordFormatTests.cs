@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using BulkExport.Exporter.Formats;
 using BulkExport.Exporter.Sources;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Tests.Formats;
 
@@ -230,7 +231,7 @@ public sealed class RecordFormatTests
             new Column("g", ColumnKind.Geometry),
             new Column("we\"ird", ColumnKind.Text),
         };
-        var companions = RecordFormats.Csv.CreateEncoder(columns).CompanionFiles("Adresse", ["id", "tz"]);
+        var companions = RecordFormats.Csv.CompanionFiles(new FormatSchema("Adresse", columns, ["id", "tz"], null));
         var file = Assert.Single(companions);
         Assert.Equal("sql", file.Extension);
         Assert.Equal(
@@ -260,16 +261,16 @@ public sealed class RecordFormatTests
     public void Csv_DdlWithoutKey_HasNoPrimaryKeyClause()
     {
         var columns = new[] { new Column("a", ColumnKind.Text) };
-        var ddl = Encoding.UTF8.GetString(RecordFormats.Csv.CreateEncoder(columns).CompanionFiles("T", [])[0].Content);
+        var ddl = Encoding.UTF8.GetString(RecordFormats.Csv.CompanionFiles(new FormatSchema("T", columns, [], null))[0].Content);
         Assert.Equal("CREATE TABLE \"T\" (\n    \"a\" text\n);\n", ddl);
     }
 
     [Fact]
     public void JsonFormats_HaveNoCompanionFiles()
     {
-        Assert.Empty(RecordFormats.Json.CreateEncoder(Columns).CompanionFiles("T", ["id"]));
-        Assert.Empty(RecordFormats.JsonLines.CreateEncoder(Columns).CompanionFiles("T", ["id"]));
-        Assert.Empty(RecordFormats.GeoJson.CreateEncoder(Columns).CompanionFiles("T", ["id"]));
+        Assert.Empty(RecordFormats.Json.CompanionFiles(new FormatSchema("T", Columns, ["id"], null)));
+        Assert.Empty(RecordFormats.JsonLines.CompanionFiles(new FormatSchema("T", Columns, ["id"], null)));
+        Assert.Empty(RecordFormats.GeoJson.CompanionFiles(new FormatSchema("T", Columns, ["id"], null)));
     }
 
     [Fact]
@@ -324,9 +325,9 @@ public sealed class ScalarTextTests
         var value = new DateTime(ticks, DateTimeKind.Unspecified);
         var columns = new[]
         {
-            new BulkExport.Exporter.Sources.Column("t", BulkExport.Exporter.Sources.ColumnKind.Timestamp),
-            new BulkExport.Exporter.Sources.Column("z", BulkExport.Exporter.Sources.ColumnKind.TimestampTz),
-            new BulkExport.Exporter.Sources.Column("d", BulkExport.Exporter.Sources.ColumnKind.Date),
+            new BulkExport.Exporter.Rows.Column("t", BulkExport.Exporter.Rows.ColumnKind.Timestamp),
+            new BulkExport.Exporter.Rows.Column("z", BulkExport.Exporter.Rows.ColumnKind.TimestampTz),
+            new BulkExport.Exporter.Rows.Column("d", BulkExport.Exporter.Rows.ColumnKind.Date),
         };
         var text = FormatTestData.EncodeText(BulkExport.Exporter.Formats.RecordFormats.Csv, columns, [value, new DateTimeOffset(value, TimeSpan.Zero), DateOnly.FromDateTime(value)]);
         var invariant = System.Globalization.CultureInfo.InvariantCulture;

@@ -3,6 +3,7 @@ using System.IO.Compression;
 using BulkExport.Exporter.Formats;
 using BulkExport.Exporter.Formats.Geo;
 using BulkExport.Exporter.Pipeline;
+using BulkExport.Exporter.Rows;
 using BulkExport.Exporter.Sources;
 
 namespace BulkExport.Exporter.Tests.Formats;
@@ -67,7 +68,7 @@ internal static class StructuredFormatTestData
         ];
     }
 
-    public static List<object?[]> Rows(int count) => [.. Enumerable.Range(1, count).Select(i => Row(i, count))];
+    public static List<object?[]> TestRows(int count) => [.. Enumerable.Range(1, count).Select(i => Row(i, count))];
 
     public static DataFileSetOptions Options(string temp, long? maxRecords = null, long maxBytes = 1L << 30) =>
         new((part, count) => count == 1 ? "DAR_V1_Adresse_TotalDownload_X_Current_3" : $"DAR_V1_Adresse_TotalDownload_X_Current_3_part{part}of{count}", "Adresse", ["id"], temp, maxBytes, maxRecords, Generated);

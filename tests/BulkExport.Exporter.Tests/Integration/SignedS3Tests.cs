@@ -8,6 +8,7 @@ using BulkExport.Publishing.Signing;
 using BulkExport.Publishing.Stores.S3;
 using BulkExport.Publishing.Verification;
 using BulkExport.Tests.Shared;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Tests.Integration;
 

@@ -2,6 +2,7 @@ using BulkExport.Publishing.Sorting;
 using System.Buffers;
 using BulkExport.Exporter.Pipeline;
 using BulkExport.Exporter.Sources;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Tests.Pipeline;
 

@@ -2,6 +2,7 @@ using BulkExport.Api;
 using BulkExport.Exporter.Pipeline;
 using BulkExport.Exporter.Sources;
 using BulkExport.Exporter.Tests.Support;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Tests.Pipeline;
 

@@ -5,6 +5,7 @@ using BulkExport.Publishing.Ledger;
 using BulkExport.Publishing.Verification;
 using BulkExport.Exporter.Sources;
 using BulkExport.Exporter.Tests.Support;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Tests.Pipeline;
 

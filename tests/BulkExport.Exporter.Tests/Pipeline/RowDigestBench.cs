@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using BulkExport.Exporter.Pipeline;
 using BulkExport.Exporter.Sources;
 using Xunit.Abstractions;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Tests.Pipeline;
 

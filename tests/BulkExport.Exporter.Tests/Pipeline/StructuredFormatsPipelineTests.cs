@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using BulkExport.Api;
 using BulkExport.Exporter.Pipeline;
+using BulkExport.Exporter.Rows;
 using BulkExport.Exporter.Sources;
 using BulkExport.Exporter.Tests.Support;
 using BulkExport.Publishing.Layout;

@@ -8,6 +8,7 @@ using BulkExport.Exporter.Sources;
 using BulkExport.Exporter.Tests.Pipeline;
 using BulkExport.Exporter.Tests.Support;
 using BulkExport.Publishing.Layout;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Tests.Publishing;
 

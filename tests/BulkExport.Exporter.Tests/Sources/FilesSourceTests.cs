@@ -4,6 +4,7 @@ using BulkExport.Exporter.Formats;
 using BulkExport.Exporter.Sources;
 using BulkExport.Exporter.Sources.Files;
 using BulkExport.Exporter.Tests.Formats;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Tests.Sources;
 

@@ -1,5 +1,6 @@
 using BulkExport.Api;
 using BulkExport.Exporter.Sources;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Tests.Support;
 

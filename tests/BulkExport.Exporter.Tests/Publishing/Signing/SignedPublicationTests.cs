@@ -10,6 +10,7 @@ using BulkExport.Publishing.Layout;
 using BulkExport.Publishing.Signing;
 using BulkExport.Publishing.Stores;
 using BulkExport.Publishing.Verification;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Tests.Publishing.Signing;
 

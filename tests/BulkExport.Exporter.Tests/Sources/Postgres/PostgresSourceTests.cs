@@ -4,6 +4,7 @@ using BulkExport.Exporter.Sources;
 using BulkExport.Exporter.Sources.Postgres;
 using BulkExport.Exporter.Tests.Fixtures;
 using Npgsql;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Tests.Sources.Postgres;
 

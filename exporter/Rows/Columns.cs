@@ -1,4 +1,4 @@
-namespace BulkExport.Exporter.Sources;
+namespace BulkExport.Exporter.Rows;
 
 /// <summary>
 /// The value kinds the exporter moves. Every source maps its native types onto these, and every
@@ -48,13 +48,3 @@ internal readonly record struct RawJson(string Json)
 
 /// <summary>A geometry in the two spellings the formats need: GeoJSON for JSON formats, WKT for CSV.</summary>
 internal sealed record GeometryValue(string GeoJson, string Wkt, int? Srid = null);
-
-/// <summary>Reads rows of one entity. <see cref="Current"/> is a fresh array per row; callers may keep it.</summary>
-internal interface IRowReader : IAsyncDisposable
-{
-    IReadOnlyList<Column> Columns { get; }
-
-    ValueTask<bool> ReadAsync(CancellationToken cancellationToken);
-
-    object?[] Current { get; }
-}
