@@ -48,8 +48,8 @@ internal sealed class ParquetFormat(EntityGeometry entity, string compression, i
 /// </summary>
 internal sealed class ParquetDataFile : ITempDataFile
 {
-    public const int MaxRowGroupRows = 128 * 1024;
-    public const long MaxRowGroupBytes = 32L * 1024 * 1024;
+    public const int MaxRowGroupRows = 64 * 1024;
+    public const long MaxRowGroupBytes = 16L * 1024 * 1024;
 
     private readonly IReadOnlyList<Column> _columns;
     private readonly EntityGeometry _entity;
