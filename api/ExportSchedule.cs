@@ -156,6 +156,12 @@ public sealed class EntitySpec
     public TemporalSpec? Temporal { get; set; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public GeometrySpec? Geometry { get; set; }
+    /// <summary>
+    /// The formats this entity is published in, a subset of <c>spec.output.formats</c>; unset: every
+    /// output format the entity allows (GEOJSON and GML need a geometry, GPKG at most one).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public List<string>? Formats { get; set; }
 }
 
 public sealed class TemporalSpec
@@ -169,6 +175,21 @@ public sealed class TemporalSpec
 public sealed class GeometrySpec
 {
     public string Column { get; set; } = "";
+    /// <summary>
+    /// EPSG code of the geometries' coordinate reference system, one of <see cref="SupportedCrs.Codes"/>;
+    /// unset: the SRID the rows carry (EPSG:4326 when they carry none). Recorded in GPKG, GML and PARQUET.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Epsg { get; set; }
+}
+
+/// <summary>
+/// The coordinate reference systems the exporter can describe inside a GeoPackage, GML or GeoParquet
+/// file. Their definitions are built in (the image has no PROJ database), so the list is closed.
+/// </summary>
+public static class SupportedCrs
+{
+    public static readonly IReadOnlyList<int> Codes = [25832, 25833, 4258, 4326, 3857, 32632, 32633];
 }
 
 public sealed class OutputSpec
@@ -185,6 +206,15 @@ public sealed class OutputSpec
 
     /// <summary>zlib level of the zips' deflate, 1 (fastest) .. 9 (smallest).</summary>
     public int CompressionLevel { get; set; } = DefaultCompressionLevel;
+    /// <summary>Compression codec of PARQUET files' pages: ZSTD (default) or SNAPPY.</summary>
+    public string ParquetCompression { get; set; } = Api.ParquetCompression.Zstd;
+}
+
+public static class ParquetCompression
+{
+    public const string Zstd = "ZSTD";
+    public const string Snappy = "SNAPPY";
+    public static readonly IReadOnlyList<string> All = [Zstd, Snappy];
 }
 
 public static class OutputFormats
@@ -193,6 +223,9 @@ public static class OutputFormats
     public const string JsonLines = "JSONL";
     public const string Csv = "CSV";
     public const string GeoJson = "GEOJSON";
+    public const string GeoPackage = "GPKG";
+    public const string Gml = "GML";
+    public const string Parquet = "PARQUET";
 
     /// <summary>
     /// Every format with the rule on which entities it takes. Each format declares its rule here, in
@@ -205,9 +238,16 @@ public static class OutputFormats
         new(JsonLines, GeometryRule.Any),
         new(Csv, GeometryRule.Any),
         new(GeoJson, GeometryRule.SkipEntitiesWithout),
+        // GPKG: an attributes table without a geometry, a features table with one (two: refused at run time).
+        new(GeoPackage, GeometryRule.Any),
+        new(Gml, GeometryRule.SkipEntitiesWithout),
+        new(Parquet, GeometryRule.Any),
     ];
 
     public static readonly IReadOnlyList<string> All = [.. Rules.Select(r => r.Name)];
+
+    /// <summary>Formats that only make sense with a geometry (an entity without one does not get them).</summary>
+    public static readonly IReadOnlyList<string> NeedGeometry = [.. Rules.Where(r => r.Geometry != GeometryRule.Any).Select(r => r.Name)];
 
     public static OutputFormatRule Rule(string name) =>
         Rules.FirstOrDefault(r => string.Equals(r.Name, name, StringComparison.OrdinalIgnoreCase))

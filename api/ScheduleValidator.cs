@@ -217,7 +217,7 @@ public static partial class ScheduleValidator
                 continue;
             }
 
-            v.Known(e, p, "name", "table", "query", "key", "temporal", "geometry");
+            v.Known(e, p, "name", "table", "query", "key", "temporal", "geometry", "formats");
             var name = v.String(e, p, "name", required: true, pattern: EntityNameRegex(), patternText: EntityNamePattern);
             if (name is not null && !seen.Add(name))
             {
@@ -290,19 +290,57 @@ public static partial class ScheduleValidator
                 }
             }
 
+            var hasGeometry = false;
             if (v.Object(e, p, "geometry", required: false) is { } geometry)
             {
-                v.Known(geometry, $"{p}.geometry", "column");
+                v.Known(geometry, $"{p}.geometry", "column", "epsg");
                 v.String(geometry, $"{p}.geometry", "column", required: true, pattern: ColumnRegex(), patternText: ColumnPattern);
+                if (v.Integer(geometry, $"{p}.geometry", "epsg", required: false, min: 1, max: int.MaxValue) is { } epsg && !SupportedCrs.Codes.Contains((int)epsg))
+                {
+                    v.Error($"{p}.geometry.epsg", $"EPSG:{epsg} is not one the exporter has a definition for (it records the CRS inside GPKG, GML and PARQUET files and does not reproject); use one of {string.Join(", ", SupportedCrs.Codes)}");
+                }
+
                 geometryEntities++;
+                hasGeometry = true;
             }
             else
             {
                 withoutGeometry.Add(i);
             }
+
+            ValidateEntityFormats(v, spec, e, p, hasGeometry);
         }
 
         return new EntityGeometries(geometryEntities, withoutGeometry);
+    }
+
+    private static void ValidateEntityFormats(Walker v, JsonObject spec, JsonObject e, string p, bool hasGeometry)
+    {
+        v.EnumList(e, p, "formats", OutputFormats.All);
+        if (e["formats"] is not JsonArray formats)
+        {
+            return;
+        }
+
+        var output = spec["output"] is JsonObject o && o["formats"] is JsonArray listed
+            ? listed.Where(f => f?.GetValueKind() == JsonValueKind.String).Select(f => (string)f!).ToList()
+            : [.. new OutputSpec().Formats];
+        for (var i = 0; i < formats.Count; i++)
+        {
+            if (formats[i]?.GetValueKind() != JsonValueKind.String || (string)formats[i]! is not { } format || !OutputFormats.All.Contains(format))
+            {
+                continue;
+            }
+
+            if (!output.Contains(format))
+            {
+                v.Error($"{p}.formats[{i}]", $"{format} is not in spec.output.formats ({string.Join(", ", output)}); an entity's formats are a subset of the schedule's");
+            }
+            else if (!hasGeometry && OutputFormats.NeedGeometry.Contains(format))
+            {
+                v.Error($"{p}.formats[{i}]", $"{format} needs a geometry, and this entity has none ({p}.geometry.column)");
+            }
+        }
     }
 
     /// <param name="With">Entities that declare a geometry column.</param>
@@ -317,7 +355,8 @@ public static partial class ScheduleValidator
         }
 
         const string p = "spec.output";
-        v.Known(output, p, "formats", "typesOfData", "maxUncompressedBytes", "maxRecordsPerFile", "compressionLevel");
+        v.Known(output, p, "formats", "typesOfData", "maxUncompressedBytes", "maxRecordsPerFile", "compressionLevel", "parquetCompression");
+        v.String(output, p, "parquetCompression", required: false, oneOf: ParquetCompression.All);
         v.EnumList(output, p, "formats", OutputFormats.All);
         v.EnumList(output, p, "typesOfData", TypesOfData.All);
         if (output["formats"] is JsonArray formats)

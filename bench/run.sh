@@ -10,4 +10,5 @@ bash bench/files-bench.sh
 bash bench/delta-bench.sh
 bash bench/pg-bench.sh "$@"
 bash bench/hotpath-bench.sh
+bash bench/formats-bench.sh
 bash bench/server-bench.sh

@@ -30,7 +30,7 @@ internal sealed record DataFileSetOptions(
 }
 
 /// <param name="Files">The zip files, in part order.</param>
-/// <param name="ContentSha256">SHA-256 (lowercase hex) over the uncompressed data files of all parts in order: equal exactly when the rows (and their split) are equal, whatever the generation.</param>
+/// <param name="ContentSha256">SHA-256 (lowercase hex) equal exactly when the rows (and their split) are equal, whatever the generation: over the uncompressed data files of all parts in order for streamed formats, over the rows' digests for <see cref="FileDataSetWriter"/>'s.</param>
 /// <param name="Records">Rows written.</param>
 /// <param name="UncompressedBytes">Sum of the parts' data file sizes, companions excluded.</param>
 internal sealed record DataFileSet(IReadOnlyList<StagedFile> Files, string ContentSha256, long Records, long UncompressedBytes);
@@ -55,7 +55,7 @@ internal sealed record StagedFile(string FileName, string InnerFileName, string 
 /// the very same compressor. The zips are assembled at <see cref="Complete"/>, when the part count,
 /// and so every entry name, is known.
 /// </summary>
-internal sealed class DataFileSetWriter : IDisposable
+internal sealed class DataFileSetWriter : IDataFileSetWriter
 {
     // Deflate and hash in chunks this big: large enough to amortise the calls, small enough for L2.
     private const int FlushThreshold = 128 * 1024;

@@ -16,7 +16,11 @@ internal sealed class OutputFormatRegistry
         .Register(RecordFormats.Json)
         .Register(RecordFormats.JsonLines)
         .Register(RecordFormats.Csv)
-        .Register(RecordFormats.GeoJson);
+        .Register(RecordFormats.GeoJson)
+        // Prototypes: the pipeline asks each for the entity's instance (IEntityConfiguredFormat).
+        .Register(new GeoPackageFormat(new Geo.EntityGeometry("", null, null, []), DateTimeOffset.UnixEpoch))
+        .Register(new GmlFormat(new Geo.EntityGeometry("", null, null, [])))
+        .Register(new ParquetFormat(new Geo.EntityGeometry("", null, null, []), Api.ParquetCompression.Zstd));
 
     public IReadOnlyList<IOutputFormat> All => _ordered;
 

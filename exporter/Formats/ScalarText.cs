@@ -231,21 +231,21 @@ internal static class ScalarText
         return true;
     }
 
-    private static DateOnly ToDate(object value, Column column) => value switch
+    public static DateOnly ToDate(object value, Column column) => value switch
     {
         DateOnly d => d,
         DateTime dt => DateOnly.FromDateTime(dt),
         _ => throw Mismatch(value, column),
     };
 
-    private static DateTime ToTimestamp(object value, Column column) => value switch
+    public static DateTime ToTimestamp(object value, Column column) => value switch
     {
         DateTime dt => dt,
         DateTimeOffset dto => dto.DateTime,
         _ => throw Mismatch(value, column),
     };
 
-    private static DateTime ToUtc(object value, Column column) => value switch
+    public static DateTime ToUtc(object value, Column column) => value switch
     {
         DateTimeOffset dto => dto.UtcDateTime,
         DateTime { Kind: DateTimeKind.Local } dt => dt.ToUniversalTime(),

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using BulkExport.Api;
 using BulkExport.Exporter.Formats;
+using BulkExport.Exporter.Formats.Geo;
 using BulkExport.Publishing.Layout;
 using BulkExport.Publishing.Ledger;
 using BulkExport.Publishing.Verification;
@@ -35,11 +36,7 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
         _layout = layout;
         _width = layout.Columns.Count;
         var output = context.Schedule.Spec.Output;
-        // Which entities a format takes is the format's own rule; the pipeline only applies it.
-        var formats = output.Formats
-            .Select(context.Formats.Get)
-            .Where(f => f.Geometry != GeometryRule.SkipEntitiesWithout || layout.HasGeometry)
-            .ToList();
+        var formats = FormatsOf(entity, output, layout);
         var temporal = layout.Temporal is not null;
         var typesOfData = temporal ? output.TypesOfData : [TypesOfData.Current];
         var totalKey = EntityIdentity.Columns(entity);
@@ -68,11 +65,31 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
 
     public long DeltaRecords { get; private set; }
 
-    private Group CreateGroup(string typeOfDownload, IOutputFormat format, string typeOfData, IReadOnlyList<Column> columns, IReadOnlyList<string> keyColumns)
+    /// <summary>
+    /// The formats this entity is written in: its own list or the schedule's, less those it does not
+    /// allow (GEOJSON and GML need a geometry; GPKG takes at most one, and asking for it explicitly
+    /// with two is an error rather than a silent omission).
+    /// </summary>
+    internal static List<string> FormatsOf(EntitySpec entity, OutputSpec output, EntityLayout layout)
+    {
+        var geometryColumns = layout.Columns.Count(c => c.Kind == ColumnKind.Geometry);
+        if (entity.Formats is { } own && own.Contains(OutputFormats.GeoPackage) && geometryColumns > 1)
+        {
+            throw new SourceException($"entity {entity.Name}: spec.entities[].formats lists GPKG, which holds at most one geometry column, and the source has {geometryColumns} ({string.Join(", ", layout.Columns.Where(c => c.Kind == ColumnKind.Geometry).Select(c => c.Name))}); remove GPKG from the entity's formats or select one geometry", transient: false);
+        }
+
+        return [.. (entity.Formats ?? output.Formats)
+            .Where(output.Formats.Contains)
+            // GEOJSON and GML skip entities without a geometry: each format's own rule (OutputFormats.Rules).
+            .Where(f => OutputFormats.Rule(f).Geometry != GeometryRule.SkipEntitiesWithout || layout.HasGeometry)
+            .Where(f => f != OutputFormats.GeoPackage || geometryColumns <= 1)];
+    }
+
+    private Group CreateGroup(string typeOfDownload, string formatName, string typeOfData, IReadOnlyList<Column> columns, IReadOnlyList<string> keyColumns)
     {
         var spec = _context.Schedule.Spec;
         var options = new DataFileSetOptions(
-            (part, count) => FileNaming.BaseName(spec.Register, spec.Version, _entity.Name, typeOfDownload, format.Name, typeOfData, _context.Generation, part, count),
+            (part, count) => FileNaming.BaseName(spec.Register, spec.Version, _entity.Name, typeOfDownload, formatName, typeOfData, _context.Generation, part, count),
             _entity.Name,
             keyColumns,
             _context.TempDirectory,
@@ -81,7 +98,17 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
             _context.PointInTime,
             _layout.GeometryIndex,
             spec.Output.CompressionLevel);
-        return new Group(typeOfDownload, format, typeOfData, columns, new DataFileSetWriter(format, columns, options));
+        var format = _context.Formats.Get(formatName);
+        if (format is IEntityConfiguredFormat configured)
+        {
+            // GPKG, GML and PARQUET carry the entity's CRS, the generation's time and the codec.
+            format = configured.For(new EntityGeometry(_entity.Name, _entity.Geometry?.Column, _entity.Geometry?.Epsg, keyColumns), _context.PointInTime, spec.Output.ParquetCompression);
+        }
+
+        IDataFileSetWriter writer = format is ITempFileFormat file
+            ? new FileDataSetWriter(file, columns, options)
+            : new DataFileSetWriter(format, columns, options);
+        return new Group(typeOfDownload, formatName, typeOfData, columns, writer);
     }
 
     /// <param name="row">A row of the entity's state.</param>
@@ -184,7 +211,7 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
                 // consumers see from the inner name that they already have it.
                 foreach (var (old, staged) in previous.OrderBy(f => f.Part).Zip(set.Files))
                 {
-                    var fileName = FileNaming.BaseName(spec.Register, spec.Version, _entity.Name, group.TypeOfDownload, group.Format.Name, group.TypeOfData, _context.Generation, old.Part, old.PartCount) + ".zip";
+                    var fileName = FileNaming.BaseName(spec.Register, spec.Version, _entity.Name, group.TypeOfDownload, group.Format, group.TypeOfData, _context.Generation, old.Part, old.PartCount) + ".zip";
                     var key = FileNaming.DataKey(spec.Register, spec.Version, _entity.Name, fileName);
                     await _context.Store.CopyAsync(old.Key, key, cancellationToken).ConfigureAwait(false);
                     // Equal content ids mean the same records in the same parts, so the fresh fingerprint is the old file's.
@@ -221,7 +248,7 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
         EntityName = _entity.Name,
         TypeOfDownload = group.TypeOfDownload,
         TypeOfData = group.TypeOfData,
-        Format = group.Format.Name,
+        Format = group.Format,
         ContainedFileName = containedFileName,
         ContainedGenerationNumber = containedGeneration,
         Part = part,
@@ -234,13 +261,13 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
         Fingerprint = fingerprint,
     };
 
-    private string GroupKey(Group group) => $"{_context.Register}|{_context.Version}|{_entity.Name}|{group.TypeOfDownload}|{group.TypeOfData}|{group.Format.Name}";
+    private string GroupKey(Group group) => $"{_context.Register}|{_context.Version}|{_entity.Name}|{group.TypeOfDownload}|{group.TypeOfData}|{group.Format}";
 
     /// <summary>The data (and its schema) without the generation: equal ids mean byte-identical content.</summary>
     private static string ContentId(Group group, string contentSha256)
     {
         var schema = string.Join(",", group.Columns.Select(c => $"{c.Name}:{c.Kind}:{c.ElementKind}:{c.SqlType}:{c.Nullable}"));
-        var text = $"{group.Format.Name}|{group.TypeOfData}|{schema}|{contentSha256}";
+        var text = $"{group.Format}|{group.TypeOfData}|{schema}|{contentSha256}";
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
     }
 
@@ -254,5 +281,5 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
         _deltaDigest.Dispose();
     }
 
-    private sealed record Group(string TypeOfDownload, IOutputFormat Format, string TypeOfData, IReadOnlyList<Column> Columns, DataFileSetWriter Writer);
+    private sealed record Group(string TypeOfDownload, string Format, string TypeOfData, IReadOnlyList<Column> Columns, IDataFileSetWriter Writer);
 }

@@ -189,7 +189,8 @@ public sealed class RecordFormatTests
     [Fact]
     public void Encoders_SameRows_GiveSameBytes()
     {
-        foreach (var format in RecordFormats.All)
+        // The streamed ones (GML too, configured for the sample's CRS); GPKG and PARQUET have their own determinism tests.
+        foreach (var format in RecordFormats.All.OfType<IStreamedFormat>().Select(f => f is IEntityConfiguredFormat c ? c.For(new BulkExport.Exporter.Formats.Geo.EntityGeometry("Sample", "geom", 4326, []), default, "ZSTD") : f))
         {
             var first = FormatTestData.Encode(format, Columns, FormatTestData.SampleRow(), FormatTestData.NullRow());
             var second = FormatTestData.Encode(format, Columns, FormatTestData.SampleRow(), FormatTestData.NullRow());

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# GPKG and PARQUET against the tools users would otherwise reach for, each baseline measured in the
+# same run on the same input (issue 11):
+#   (g) a PostGIS table of N points (EPSG:25832) → GPKG: `ogr2ogr -f GPKG … PG:… table` (spatial
+#       index on, its default) + `zip -1`, against the exporter's total (R-tree built too);
+#   (p) a CSV file of N rows → Parquet: DuckDB `COPY (FROM 'file.csv') TO 'x.parquet' (CODEC zstd)`,
+#       against the exporter's total through the files source (codec ZSTD), with both files' sizes.
+# The exporter's first total also writes the delta of every row against nothing, so the exporter is
+# timed twice: that first total, and a steady total (a second one, whose delta is empty), which is
+# what a scheduled total costs and the fair comparison. Peak RSS from GNU time.
+#   N=1000000 bash bench/formats-bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source bench/lib.sh
+
+N="${N:-1000000}"
+EXPORTER_DLL="${EXPORTER_DLL:-exporter/bin/Release/net10.0/exporter.dll}"
+RESULTS="bench/results"
+mkdir -p "$RESULTS"
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+export BENCH_LOG="$PWD/$RESULTS/formats-bench-$N-$STAMP.log"
+REPORT="$RESULTS/formats-bench-$N-$STAMP.txt"
+: >"$BENCH_LOG"
+for tool in ogr2ogr zip node /usr/bin/time; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool missing; run .ci/install.sh" >&2; exit 1; }
+done
+[ -d tests/duckdb/node_modules/@duckdb/node-api ] || { echo "bench: DuckDB missing (tests/duckdb); run .ci/install.sh" >&2; exit 1; }
+dotnet build exporter/BulkExport.Exporter.csproj -c Release -nologo -v q >>"$BENCH_LOG" 2>&1
+
+WORK="$(mktemp -d /tmp/bulkexport-formats-bench.XXXXXX)"
+bench_on_exit "rm -rf '$WORK'"
+
+line() { # label seconds rss [bytes] [baseline-seconds]
+  awk -v l="$1" -v s="$2" -v r="$3" -v b="${4:-}" -v base="${5:-$2}" -v n="$N" 'BEGIN {
+    printf "%-44s %8.2f s %10.0f rows/s %7.2fx %6s MB RSS %10s\n", l, s, n / s, s / base, r, (b == "" ? "" : sprintf("%.1f MB", b / 1e6)) }'
+}
+
+{
+  echo "formats bench, $STAMP, N=$N, $(nproc) CPUs, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  printf '%-44s %10s %17s %8s %13s %10s\n' "run" "time" "rows/s" "× base" "peak RSS" "file"
+} | tee "$REPORT"
+
+# ---- (g) PostGIS points → GPKG ------------------------------------------------------------------
+pg_start
+psql -q -v ON_ERROR_STOP=1 >>"$BENCH_LOG" 2>&1 <<SQL
+CREATE EXTENSION postgis;
+CREATE TABLE public.points AS
+  SELECT i::bigint AS id, 'Vej ' || (i % 5000) || ' ' || (i % 97) AS name, (i % 9000) + 1000 AS postnr,
+         ST_SetSRID(ST_MakePoint(440000 + (i % 4500) * 100 + (i % 7), 6050000 + (i / 4500) * 3 + (i % 11)), 25832) AS geom
+  FROM generate_series(1, $N) AS i;
+ALTER TABLE public.points ADD PRIMARY KEY (id);
+ANALYZE public.points;
+SQL
+export BULKEXPORT_POSTGRES_CONNECTION="$PG_CONNECTION"
+
+timed "ogr2ogr gpkg" bash -c "ogr2ogr -f GPKG '$WORK/points.gpkg' 'PG:host=$PGHOST port=$PGPORT dbname=bench user=postgres password=$PGPASSWORD' points && zip -q -1 -j '$WORK/points.zip' '$WORK/points.gpkg'"
+OGR_S="$T_SECONDS"
+line "(g) ogr2ogr -f GPKG PG: points + zip -1" "$T_SECONDS" "$T_RSS_MB" "$(stat -c %s "$WORK/points.zip" 2>/dev/null || echo 0)" | tee -a "$REPORT"
+
+cat >"$WORK/gpkg.yaml" <<YAML
+apiVersion: bulkexport.io/v1alpha1
+kind: ExportSchedule
+metadata: {name: bench-gpkg}
+spec:
+  register: BGPKG
+  total: {schedule: "0 3 * * 6"}
+  delta: {schedule: "0 3 * * *"}
+  source: {postgres: {connectionSecretRef: {name: bench-db, key: connectionString}, parallelism: 1}}
+  entities:
+    - name: Points
+      table: public.points
+      key: [id]
+      geometry: {column: geom, epsg: 25832}
+  output: {formats: [GPKG], typesOfData: [Current]}
+  storage: {local: {path: $WORK/out-gpkg}}
+YAML
+timed "exporter gpkg first" dotnet "$EXPORTER_DLL" run --config "$WORK/gpkg.yaml" --type total --temp "$WORK"
+line "(g) exporter GPKG, first total (+ full delta)" "$T_SECONDS" "$T_RSS_MB" "" "$OGR_S" | tee -a "$REPORT"
+timed "exporter gpkg steady" dotnet "$EXPORTER_DLL" run --config "$WORK/gpkg.yaml" --type total --temp "$WORK"
+GPKG_ZIP=$(find "$WORK/out-gpkg" -name '*TotalDownload_GPKG_Current_2.zip' -printf '%s\n' | head -1)
+line "(g) exporter GPKG, steady total" "$T_SECONDS" "$T_RSS_MB" "${GPKG_ZIP:-}" "$OGR_S" | tee -a "$REPORT"
+
+# ---- (p) CSV → Parquet ----------------------------------------------------------------------------
+mkdir -p "$WORK/src"
+python3 - "$N" >"$WORK/src/Bench.csv" <<'PY'
+import sys
+n = int(sys.argv[1])
+out = sys.stdout
+out.write("id,name,amount,day,active,score\n")
+for i in range(1, n + 1):
+    out.write(f"{i},Vej {i % 5000} {i % 97},{i % 100000}.{i % 100:02d},2024-{1 + i % 12:02d}-{1 + i % 28:02d},{'true' if i % 3 else 'false'},{(i * 7919) % 1000003 / 7}\n")
+PY
+CSV_BYTES=$(stat -c %s "$WORK/src/Bench.csv")
+
+cat >"$WORK/duckdb-copy.mjs" <<'JS'
+import { DuckDBInstance } from '@duckdb/node-api';
+const [csv, parquet] = process.argv.slice(2);
+const connection = await (await DuckDBInstance.create(':memory:')).connect();
+await connection.run(`COPY (FROM '${csv}') TO '${parquet}' (FORMAT parquet, COMPRESSION zstd)`);
+JS
+cp "$WORK/duckdb-copy.mjs" tests/duckdb/.bench-copy.mjs
+bench_on_exit "rm -f '$PWD/tests/duckdb/.bench-copy.mjs'"
+timed "duckdb copy" node tests/duckdb/.bench-copy.mjs "$WORK/src/Bench.csv" "$WORK/duck.parquet"
+DUCK_S="$T_SECONDS"
+line "(p) DuckDB COPY csv TO parquet (zstd)" "$T_SECONDS" "$T_RSS_MB" "$(stat -c %s "$WORK/duck.parquet" 2>/dev/null || echo 0)" | tee -a "$REPORT"
+
+cat >"$WORK/parquet.yaml" <<YAML
+apiVersion: bulkexport.io/v1alpha1
+kind: ExportSchedule
+metadata: {name: bench-parquet}
+spec:
+  register: BPARQUET
+  total: {schedule: "0 3 * * 6"}
+  delta: {schedule: "0 3 * * *"}
+  source: {files: {path: $WORK/src}}
+  entities:
+    - name: Bench
+      key: [id]
+  output: {formats: [PARQUET], parquetCompression: ZSTD}
+  storage: {local: {path: $WORK/out-parquet}}
+YAML
+timed "exporter parquet first" dotnet "$EXPORTER_DLL" run --config "$WORK/parquet.yaml" --type total --temp "$WORK"
+line "(p) exporter PARQUET, first total (+ full delta)" "$T_SECONDS" "$T_RSS_MB" "" "$DUCK_S" | tee -a "$REPORT"
+timed "exporter parquet steady" dotnet "$EXPORTER_DLL" run --config "$WORK/parquet.yaml" --type total --temp "$WORK"
+zip_path=$(find "$WORK/out-parquet" -name '*TotalDownload_PARQUET_Current_2.zip' | head -1)
+PARQUET_BYTES=""
+if [ -n "$zip_path" ]; then
+  PARQUET_BYTES=$(unzip -Z -l "$zip_path" | awk '/\.parquet$/ {print $4; exit}')
+fi
+line "(p) exporter PARQUET, steady total" "$T_SECONDS" "$T_RSS_MB" "$PARQUET_BYTES" "$DUCK_S" | tee -a "$REPORT"
+echo "CSV input $(awk -v b="$CSV_BYTES" 'BEGIN { printf "%.1f", b / 1e6 }') MB; load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$REPORT"
+echo "report: $REPORT; log: $BENCH_LOG"

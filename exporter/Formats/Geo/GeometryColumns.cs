@@ -1,0 +1,108 @@
+using BulkExport.Exporter.Rows;
+using NetTopologySuite;
+using NetTopologySuite.Geometries;
+using NetTopologySuite.IO;
+
+namespace BulkExport.Exporter.Formats.Geo;
+
+/// <summary>What a structured format needs to know about the entity it writes, beyond its columns.</summary>
+/// <param name="EntityName">Table, layer and feature type name.</param>
+/// <param name="GeometryColumn">The entity's declared geometry column (<c>geometry.column</c>), the primary one; null: the first Geometry column, if any.</param>
+/// <param name="Epsg">The configured CRS (<c>geometry.epsg</c>); null: the rows' SRID, else 4326.</param>
+/// <param name="KeyColumns">The entity's key (GeoPackage's feature ids stay generated; the key is indexed).</param>
+internal sealed record EntityGeometry(string EntityName, string? GeometryColumn, int? Epsg, IReadOnlyList<string> KeyColumns)
+{
+    public const int DefaultEpsg = 4326;
+
+    /// <summary>Indexes of the Geometry columns, the primary first.</summary>
+    public int[] GeometryIndexes(IReadOnlyList<Column> columns)
+    {
+        var all = Enumerable.Range(0, columns.Count).Where(i => columns[i].Kind == ColumnKind.Geometry).ToList();
+        var primary = GeometryColumn is null ? -1 : all.FindIndex(i => columns[i].Name == GeometryColumn);
+        if (primary > 0)
+        {
+            (all[0], all[primary]) = (all[primary], all[0]);
+        }
+
+        return [.. all];
+    }
+}
+
+/// <summary>
+/// Turns a row's <see cref="GeometryValue"/> into a NetTopologySuite geometry (from its WKT) and keeps
+/// one file's CRS: the configured one, or the first SRID seen. Rows whose SRID differs fail the file,
+/// since no format here can hold two CRSs in one geometry column and the exporter does not reproject.
+/// </summary>
+internal sealed class GeometryReader(EntityGeometry entity)
+{
+    private readonly WKTReader _wkt = new(NtsGeometryServices.Instance) { IsOldNtsCoordinateSyntaxAllowed = false };
+    private readonly GeometryFactory _factory = NtsGeometryServices.Instance.CreateGeometryFactory();
+    private int? _srid = entity.Epsg;
+
+    /// <summary>The file's CRS: configured, else the first SRID seen, else EPSG:4326.</summary>
+    public Crs Crs => CrsDefinitions.Get(_srid ?? EntityGeometry.DefaultEpsg, $"entity {entity.EntityName}");
+
+    public int Srid => _srid ?? EntityGeometry.DefaultEpsg;
+
+    public Geometry Read(object value, Column column)
+    {
+        if (value is not GeometryValue g)
+        {
+            throw new FormatException($"entity {entity.EntityName}, column {column.Name}: expected a geometry, got {value.GetType().Name}");
+        }
+
+        if (g.Srid is { } srid and > 0)
+        {
+            if (_srid is null)
+            {
+                // Fails now, on the first row, rather than when the file's metadata is written.
+                CrsDefinitions.Get(srid, $"entity {entity.EntityName}, column {column.Name}");
+                _srid = srid;
+            }
+            else if (srid != _srid)
+            {
+                throw new FormatException($"entity {entity.EntityName}, column {column.Name}: a geometry has SRID {srid}, the file's CRS is EPSG:{_srid} ({(entity.Epsg is null ? "the first row's SRID" : "geometry.epsg")}); one file holds one CRS and the exporter does not reproject");
+            }
+        }
+
+        var wkt = g.Wkt;
+        if (wkt.StartsWith("SRID=", StringComparison.OrdinalIgnoreCase))
+        {
+            wkt = wkt[(wkt.IndexOf(';', StringComparison.Ordinal) + 1)..];
+        }
+
+        var geometry = TryReadPoint(wkt) ?? _wkt.Read(wkt);
+        geometry.SRID = Srid;
+        return geometry;
+    }
+
+    /// <summary>
+    /// <c>POINT (x y)</c>, the commonest geometry of a register (an access point), without the WKT
+    /// tokenizer, which costs more than writing the point. Anything else goes to <see cref="WKTReader"/>.
+    /// </summary>
+    private Point? TryReadPoint(string wkt)
+    {
+        var text = wkt.AsSpan().Trim();
+        if (!text.StartsWith("POINT", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        text = text[5..].TrimStart();
+        if (text.Length < 2 || text[0] != '(' || text[^1] != ')')
+        {
+            return null;
+        }
+
+        text = text[1..^1].Trim();
+        var space = text.IndexOf(' ');
+        if (space < 0 || text[(space + 1)..].Trim().Contains(' ')
+            || !double.TryParse(text[..space], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var x)
+            || !double.TryParse(text[(space + 1)..].Trim(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var y))
+        {
+            return null;
+        }
+
+        return _factory.CreatePoint(new Coordinate(x, y));
+    }
+}

@@ -1,0 +1,142 @@
+using System.Text.Json;
+using BulkExport.Api;
+using BulkExport.Exporter.Formats;
+using BulkExport.Exporter.Rows;
+using BulkExport.Exporter.Sources;
+using BulkExport.Exporter.Tests.Support;
+using NetTopologySuite.IO;
+using static BulkExport.Exporter.Tests.Formats.StructuredFormatTestData;
+
+namespace BulkExport.Exporter.Tests.Formats;
+
+public sealed class ParquetFormatTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private DataFileSet WriteParquet(IReadOnlyList<Column> columns, IEnumerable<object?[]> rows, string codec = ParquetCompression.Zstd, long? maxRecords = null, int rowGroupRows = 1000) =>
+        Write(new FileDataSetWriter(new ParquetFormat(Entity(), codec, rowGroupRows), columns, Options(_temp.Path, maxRecords)), columns, rows);
+
+    private static string Hex(byte[] bytes) => Convert.ToHexString(bytes);
+
+    [DuckDbFact]
+    public void DuckDbReadsEveryRow_WithTheSourceTypesAndValues_InTheEntitysColumnOrder()
+    {
+        var source = TestRows(6);
+        var set = WriteParquet(Columns, source);
+        var file = Assert.Single(set.Files);
+        Assert.Equal("DAR_V1_Adresse_TotalDownload_X_Current_3.parquet", file.InnerFileName);
+        var path = Extract(file, _temp.Path);
+        using var read = ReaderTools.DuckDbRead(path);
+        var root = read.RootElement;
+
+        var columns = root.GetProperty("columns").EnumerateArray().Select(c => (c.GetProperty("name").GetString(), c.GetProperty("type").GetString())).ToList();
+        Assert.Equal(
+            [
+                ("id", "BIGINT"), ("name", "VARCHAR"), ("amount", "DECIMAL(12,2)"), ("big", "VARCHAR"), ("ratio", "DOUBLE"), ("active", "BOOLEAN"),
+                ("day", "DATE"), ("seen", "TIMESTAMP"), ("changed", "TIMESTAMP WITH TIME ZONE"), ("uid", "VARCHAR"), ("doc", "VARCHAR"), ("raw", "BLOB"),
+                ("tags", "VARCHAR"), ("geom", "GEOMETRY"),
+            ],
+            columns);
+        // DuckDB took the column as a geometry from the GeoParquet metadata, with its CRS.
+        using (var crs = JsonDocument.Parse(root.GetProperty("columns")[13].GetProperty("crs").GetString()!))
+        {
+            Assert.Equal(25832, crs.RootElement.GetProperty("id").GetProperty("code").GetInt32());
+        }
+
+        var rows = root.GetProperty("rows").EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.ValueKind == JsonValueKind.Null ? null : v.GetString()).ToList()).ToList();
+        Assert.Equal(source.Count, rows.Count);
+        var wkb = new WKBWriter(ByteOrder.LittleEndian, false, false, false);
+        var wkt = new WKTReader();
+        for (var i = 0; i < source.Count; i++)
+        {
+            var s = source[i];
+            var r = rows[i];
+            Assert.Equal(((long)s[0]!).ToString(System.Globalization.CultureInfo.InvariantCulture), r[0]);
+            Assert.Equal(Hex(wkb.Write(wkt.Read(((GeometryValue)s[13]!).Wkt))), r[13]);
+            if (i == source.Count - 1)
+            {
+                Assert.All(r.Skip(1).Take(12), Assert.Null);
+                continue;
+            }
+
+            Assert.Equal((string)s[1]!, r[1]);
+            Assert.Equal(((DecimalText)s[2]!).Text, r[2]);
+            Assert.Equal(((DecimalText)s[3]!).Text, r[3]);
+            Assert.Equal((double)s[4]!, double.Parse(r[4]!, System.Globalization.CultureInfo.InvariantCulture));
+            Assert.Equal((bool)s[5]! ? "true" : "false", r[5]);
+            Assert.Equal(((DateOnly)s[6]!).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), r[6]);
+            Assert.Equal(((DateTime)s[7]!).ToString("yyyy-MM-dd HH:mm:ss.ffffff", System.Globalization.CultureInfo.InvariantCulture), r[7]);
+            Assert.Equal(((DateTimeOffset)s[8]!).UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) + "+00", r[8]);
+            Assert.Equal(((Guid)s[9]!).ToString("D"), r[9]);
+            Assert.Equal(((RawJson)s[10]!).Json, r[10]);
+            Assert.Equal(Hex((byte[])s[11]!), r[11]);
+            Assert.Equal("[\"a\",\"t" + (i + 1) + "\"]", r[12]);
+        }
+    }
+
+    [DuckDbFact]
+    public void GeoMetadata_IsGeoParquet11_WithWkbPointTypesCrsAndBbox()
+    {
+        var set = WriteParquet(Columns, TestRows(6));
+        using var read = ReaderTools.DuckDbRead(Extract(Assert.Single(set.Files), _temp.Path));
+
+        using var geo = JsonDocument.Parse(read.RootElement.GetProperty("metadata").GetProperty("geo").GetString()!);
+        var root = geo.RootElement;
+        Assert.Equal("1.1.0", root.GetProperty("version").GetString());
+        Assert.Equal("geom", root.GetProperty("primary_column").GetString());
+        var column = root.GetProperty("columns").GetProperty("geom");
+        Assert.Equal("WKB", column.GetProperty("encoding").GetString());
+        Assert.Equal(["Point"], column.GetProperty("geometry_types").EnumerateArray().Select(t => t.GetString()));
+        Assert.Equal("ProjectedCRS", column.GetProperty("crs").GetProperty("type").GetString());
+        Assert.Equal(25832, column.GetProperty("crs").GetProperty("id").GetProperty("code").GetInt32());
+        Assert.Equal([720001.0, 6170002.0, 720006.0, 6170012.0], column.GetProperty("bbox").EnumerateArray().Select(b => b.GetDouble()));
+    }
+
+    [DuckDbFact]
+    public void RowGroups_AreBoundedInRows_AndTheCodecIsTheConfiguredOne()
+    {
+        var zstd = WriteParquet(Columns, TestRows(25), rowGroupRows: 10);
+        using (var read = ReaderTools.DuckDbRead(Extract(Assert.Single(zstd.Files), _temp.Path)))
+        {
+            Assert.Equal([10, 10, 5], read.RootElement.GetProperty("rowGroups").EnumerateArray().Select(g => g.GetInt32()));
+            Assert.Equal(["ZSTD"], read.RootElement.GetProperty("codecs").EnumerateArray().Select(c => c.GetString()));
+            Assert.Equal(25, read.RootElement.GetProperty("rows").GetArrayLength());
+        }
+
+        var snappy = WriteParquet(Columns, TestRows(25), codec: ParquetCompression.Snappy);
+        using (var read = ReaderTools.DuckDbRead(Extract(Assert.Single(snappy.Files), _temp.Path)))
+        {
+            Assert.Equal(["SNAPPY"], read.RootElement.GetProperty("codecs").EnumerateArray().Select(c => c.GetString()));
+        }
+    }
+
+    [DuckDbFact]
+    public void RecordLimit_SplitsIntoParquetFiles_EachReadableWithItsRows()
+    {
+        var set = WriteParquet(Columns, TestRows(5), maxRecords: 2);
+
+        Assert.Equal([2L, 2L, 1L], set.Files.Select(f => f.Records));
+        foreach (var file in set.Files)
+        {
+            using var read = ReaderTools.DuckDbRead(Extract(file, _temp.Path));
+            Assert.Equal(file.Records, read.RootElement.GetProperty("rows").GetArrayLength());
+        }
+    }
+
+    [Fact]
+    public void SameRows_GiveTheSameBytes_AndTheZipStoresTheFile()
+    {
+        var first = WriteParquet(Columns, TestRows(30));
+        Assert.Equal(first.ContentSha256, WriteParquet(Columns, TestRows(30)).ContentSha256);
+        var file = Assert.Single(first.Files);
+        var entries = FormatTestData.ReadZip(file.LocalPath);
+        var data = entries[file.InnerFileName];
+        Assert.Equal("PAR1", System.Text.Encoding.ASCII.GetString(data, 0, 4));
+        Assert.Equal("PAR1", System.Text.Encoding.ASCII.GetString(data, data.Length - 4, 4));
+        // Stored, not deflated: the zip is the Parquet file plus headers.
+        Assert.True(file.SizeBytes < data.Length + 512, $"zip {file.SizeBytes} bytes for a {data.Length}-byte file");
+        FormatTestData.UnzipTest(file.LocalPath);
+    }
+}
