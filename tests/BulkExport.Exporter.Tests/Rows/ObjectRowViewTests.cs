@@ -26,8 +26,9 @@ public sealed class ObjectRowViewTests
             Assert.Contains("null", error.Message, StringComparison.Ordinal);
         }
 
-        // And every format writes the all-null row without asking the view for a value.
-        foreach (var format in RecordFormats.All)
+        // And every streamed format writes the all-null row without asking the view for a value (the
+        // file formats' own tests write nulls in every kind through GDAL and DuckDB).
+        foreach (var format in RecordFormats.All.OfType<IStreamedFormat>().Select(f => f is IEntityConfiguredFormat c ? c.For(new BulkExport.Exporter.Formats.Geo.EntityGeometry("T", "geom", 4326, []), default, "ZSTD") : f))
         {
             Assert.NotEmpty(FormatTestData.Encode(format, Columns, FormatTestData.NullRow()));
         }
