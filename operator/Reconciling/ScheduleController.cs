@@ -593,7 +593,7 @@ internal sealed partial class ScheduleController
     {
         for (var attempt = 0; attempt < MaxWriteAttempts; attempt++)
         {
-            var status = StatusBuilder.Build(ParseStatus(obj), obj.Generation(), schedule, readiness, finished, _time.GetUtcNow(), CreatedAt(obj));
+            var status = StatusBuilder.Build(ParseStatus(obj), obj.Generation(), schedule, readiness, finished, _time.GetUtcNow(), CreatedAt(obj), Anchors(obj));
             status.LastRunNow = runNow ?? status.LastRunNow;
             var node = JsonSerializer.SerializeToNode(status, ScheduleDocument.JsonOptions);
             if (JsonNode.DeepEquals(obj["status"], node))
@@ -835,6 +835,14 @@ internal sealed partial class ScheduleController
             // A status this version cannot read is rebuilt from the Jobs.
             return null;
         }
+    }
+
+    private CronAnchors Anchors(JsonObject obj)
+    {
+        DateTimeOffset? From(string type) => Cached(_cronJobInformers, obj.Namespace(), DesiredState.CronJobName(obj.Name(), type)) is { } cj
+            ? Time(cj["status"]?["lastScheduleTime"]) ?? CreatedAt(cj)
+            : null;
+        return new CronAnchors(From(Labels.Total), From(Labels.Delta));
     }
 
     private static DateTimeOffset? CreatedAt(JsonObject obj) => Time(obj["metadata"]?["creationTimestamp"]);
