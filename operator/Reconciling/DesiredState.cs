@@ -28,9 +28,9 @@ internal static class DesiredState
     /// <summary>
     /// The missed-run policy: the CronJob controller starts a missed run only if it is at most this
     /// old, and only the latest one. So a controller (or cluster) outage gives at most one catch-up
-    /// run, a schedule resumed after a long suspend does not start at once (unless a run was due in
-    /// the last five minutes), and "too many missed start times" cannot happen, since the
-    /// controller counts missed times only inside this window.
+    /// run, and "too many missed start times" cannot happen, since the controller counts missed
+    /// times only inside this window. Resuming a suspended schedule starts none at all: the
+    /// controller moves the CronJob's lastScheduleTime first (ScheduleController).
     /// </summary>
     public const long DefaultStartingDeadlineSeconds = 300;
 

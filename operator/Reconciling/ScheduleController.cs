@@ -491,6 +491,11 @@ internal sealed partial class ScheduleController
                 return null;
             }
 
+            if (type == ResourceType.CronJobs && await HoldMissedRunsOnResumeAsync(desired, live, ct).ConfigureAwait(false) is { } held)
+            {
+                live = held;
+            }
+
             try
             {
                 var updated = await _client.UpdateAsync(type, Drift.Repair(desired, live), ct).ConfigureAwait(false);
@@ -510,6 +515,57 @@ internal sealed partial class ScheduleController
         }
 
         throw new InvalidOperationException($"{type.Kind} {ns}/{name}: still conflicting after {MaxWriteAttempts} attempts");
+    }
+
+    /// <summary>
+    /// Resuming never starts a run at once. The CronJob controller, on a CronJob whose suspend flips
+    /// to false, starts the latest start time it finds between status.lastScheduleTime (or
+    /// now - startingDeadlineSeconds, whichever is later) and now: a run missed while suspended.
+    /// So before the flip, while the CronJob is still suspended and the controller leaves it alone,
+    /// lastScheduleTime is moved to the latest start time not after now; the controller then finds
+    /// nothing missed and waits for the next one. An @every schedule keeps its phase, since the
+    /// new lastScheduleTime is one of its own start times. Returns the CronJob as written, or null
+    /// when it is not a resume or nothing was missed.
+    /// </summary>
+    private async Task<JsonObject?> HoldMissedRunsOnResumeAsync(JsonObject desired, JsonObject live, CancellationToken ct)
+    {
+        var wasSuspended = live["spec"]?["suspend"] is JsonValue l && l.TryGetValue<bool>(out var ls) && ls;
+        var resumes = desired["spec"]?["suspend"] is JsonValue d && d.TryGetValue<bool>(out var ds) && !ds;
+        if (!wasSuspended || !resumes
+            || !Schedules.TryParseCron((string?)desired["spec"]?["schedule"], out var cron, out _)
+            || !Schedules.TryFindTimeZone((string?)desired["spec"]?["timeZone"] ?? "UTC", out var zone))
+        {
+            return null;
+        }
+
+        var now = _time.GetUtcNow();
+        var last = Time(live["status"]?["lastScheduleTime"]);
+        var anchor = last ?? CreatedAt(live) ?? now;
+        var from = anchor;
+        if (desired["spec"]?["startingDeadlineSeconds"] is JsonValue dl && dl.TryGetValue<long>(out var deadline) && now.AddSeconds(-deadline) > from)
+        {
+            // The controller looks no further back than the deadline, so neither need we.
+            from = now.AddSeconds(-deadline);
+        }
+
+        DateTimeOffset? latest = null;
+        for (var (t, steps) = (from, 0); steps < 100_000 && cron!.Next(zone!, t, anchor) is { } next && next <= now; (t, steps) = (next, steps + 1))
+        {
+            latest = next;
+        }
+
+        if (latest is null)
+        {
+            return null;
+        }
+
+        var next2 = (JsonObject)live.DeepClone();
+        var status = next2["status"] as JsonObject ?? [];
+        status["lastScheduleTime"] = StatusBuilder.Seconds(latest.Value).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        next2["status"] = status;
+        var written = await _client.UpdateStatusAsync(ResourceType.CronJobs, next2, ct).ConfigureAwait(false);
+        LogResumeHeld(_logger, live.Name(), latest.Value);
+        return written;
     }
 
     /// <summary>
@@ -878,6 +934,9 @@ internal sealed partial class ScheduleController
 
     [LoggerMessage(Level = LogLevel.Information, Message = "recorded Job {Job} ({Type}) from its pod; the Job itself is gone")]
     private static partial void LogVanishedJobRecorded(ILogger logger, string job, string type);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "resuming CronJob {Name}: lastScheduleTime set to {LastScheduleTime:O}, so the runs missed while suspended do not start now")]
+    private static partial void LogResumeHeld(ILogger logger, string name, DateTimeOffset lastScheduleTime);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "run-now: started {Type} Job {Job}")]
     private static partial void LogRunNow(ILogger logger, string type, string job);
