@@ -37,6 +37,9 @@ internal sealed partial class ScheduleController
     private readonly ConcurrentDictionary<string, int> _failures = new();
     private readonly ConcurrentDictionary<string, DateTimeOffset> _wakeups = new();
     private readonly ConcurrentDictionary<string, (string Version, string? Hash)> _lastWritten = new();
+    private readonly ConcurrentDictionary<string, Interpretation> _interpreted = new();
+    /// <summary>Schedule keys by spec.register, so the register-conflict check does not scan every schedule.</summary>
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, byte>> _byRegister = new();
     private List<Informer> _scheduleInformers = [];
     private List<Informer> _cronJobInformers = [];
     private List<Informer> _configMapInformers = [];
@@ -136,6 +139,17 @@ internal sealed partial class ScheduleController
 
     private void OnScheduleChange(WatchEventType type, JsonObject obj, JsonObject? old)
     {
+        var key = obj.Key();
+        if ((string?)old?["spec"]?["register"] is { } oldRegister && _byRegister.TryGetValue(oldRegister, out var was))
+        {
+            was.TryRemove(key, out _);
+        }
+
+        if (type != WatchEventType.Deleted && (string?)obj["spec"]?["register"] is { } newRegister)
+        {
+            _byRegister.GetOrAdd(newRegister, _ => new()).TryAdd(key, 0);
+        }
+
         // Our own status writes come back as MODIFIED events with the same generation: skip those.
         if (type == WatchEventType.Modified && old is not null && old.Generation() == obj.Generation()
             && JsonNode.DeepEquals(old["metadata"]?["labels"], obj["metadata"]?["labels"])
@@ -145,14 +159,19 @@ internal sealed partial class ScheduleController
             return;
         }
 
-        Queue.Add(obj.Key());
+        Queue.Add(key);
         // A schedule appearing, leaving or moving can settle a register conflict of others.
-        var register = (string?)obj["spec"]?["register"];
-        foreach (var other in AllSchedules().Where(s => (string?)s["spec"]?["register"] == register && s.Key() != obj.Key()))
+        foreach (var register in new[] { (string?)obj["spec"]?["register"], (string?)old?["spec"]?["register"] }.OfType<string>().Distinct())
         {
-            Queue.Add(other.Key());
+            foreach (var other in SameRegister(register).Where(k => k != key))
+            {
+                Queue.Add(other);
+            }
         }
     }
+
+    private IEnumerable<string> SameRegister(string? register) =>
+        register is not null && _byRegister.TryGetValue(register, out var keys) ? keys.Keys : [];
 
     /// <summary>Queues every schedule, as the periodic resync does.</summary>
     public void ResyncNow() => EnqueueAll();
@@ -249,6 +268,7 @@ internal sealed partial class ScheduleController
             // Deleted: the API server's garbage collector removes what the ownerReferences tie to it.
             _metrics.Forget(key);
             _wakeups.TryRemove(key, out _);
+            _interpreted.TryRemove(key, out _);
             foreach (var owned in new[] { $"configmaps/{ns}/{DesiredState.ConfigMapName(name)}", $"cronjobs/{ns}/{DesiredState.CronJobName(name, Labels.Total)}", $"cronjobs/{ns}/{DesiredState.CronJobName(name, Labels.Delta)}" })
             {
                 _lastWritten.TryRemove(owned, out _);
@@ -264,26 +284,14 @@ internal sealed partial class ScheduleController
 
         using var scope = _logger.BeginScope(new Dictionary<string, object?> { ["schedule"] = key, ["generation"] = obj.Generation() });
 
-        ExportSchedule? schedule = null;
-        Readiness readiness;
-        var errors = ScheduleValidator.Validate(obj);
-        if (errors.Count > 0)
-        {
-            readiness = new Readiness(false, InvalidReason(errors), string.Join("; ", errors));
-        }
-        else if (ScheduleDocument.FromJson(obj, key) is var parsed && ClusterRules.Validate(parsed) is { Count: > 0 } clusterErrors)
-        {
-            readiness = new Readiness(false, "InvalidSpec", string.Join("; ", clusterErrors));
-        }
-        else
-        {
-            schedule = parsed;
-            readiness = CheckRegisterConflict(obj) ?? await CheckSecretsAsync(schedule, ns, ct).ConfigureAwait(false) ?? new Readiness(true, "", "");
-        }
+        var spec = Interpret(key, obj);
+        var schedule = spec.Schedule;
+        var readiness = spec.Invalid
+            ?? CheckRegisterConflict(obj) ?? await CheckSecretsAsync(schedule!, ns, ct).ConfigureAwait(false) ?? new Readiness(true, "", "");
 
         if (readiness.Ready)
         {
-            var desired = DesiredState.Build(schedule!, obj.Uid(), _options.ExporterImage);
+            var desired = spec.Desired!;
             // The three objects are independent (a CronJob names the ConfigMap, but only its pods read
             // it), so they are written at once: a new schedule costs one round trip, not three.
             var applied = await Task.WhenAll(
@@ -331,6 +339,41 @@ internal sealed partial class ScheduleController
         }
     }
 
+    /// <summary>
+    /// Validation, binding and the desired objects of one spec, computed once per (uid, generation):
+    /// they depend on nothing else (the image is fixed for the process), and a resync or a Job event
+    /// reconciles an unchanged spec many times. The generation moves with every spec change.
+    /// </summary>
+    private Interpretation Interpret(string key, JsonObject obj)
+    {
+        var uid = obj.Uid() ?? "";
+        var generation = obj.Generation();
+        if (_interpreted.TryGetValue(key, out var cached) && cached.Uid == uid && cached.Generation == generation)
+        {
+            return cached;
+        }
+
+        Interpretation result;
+        var errors = ScheduleValidator.Validate(obj);
+        if (errors.Count > 0)
+        {
+            result = new Interpretation(uid, generation, null, null, new Readiness(false, InvalidReason(errors), string.Join("; ", errors)));
+        }
+        else if (ScheduleDocument.BindValidated(obj) is var parsed && ClusterRules.Validate(parsed) is { Count: > 0 } clusterErrors)
+        {
+            result = new Interpretation(uid, generation, null, null, new Readiness(false, "InvalidSpec", string.Join("; ", clusterErrors)));
+        }
+        else
+        {
+            result = new Interpretation(uid, generation, parsed, DesiredState.Build(parsed, obj.Uid(), _options.ExporterImage), null);
+        }
+
+        _interpreted[key] = result;
+        return result;
+    }
+
+    private sealed record Interpretation(string Uid, long Generation, ExportSchedule? Schedule, DesiredObjects? Desired, Readiness? Invalid);
+
     private void WakeAt(string key, DateTimeOffset when, CancellationToken ct)
     {
         var now = _time.GetUtcNow();
@@ -360,9 +403,10 @@ internal sealed partial class ScheduleController
         var storage = StorageKey(obj);
         var mine = (CreatedAt(obj) ?? DateTimeOffset.MaxValue, obj.Key());
         var key = obj.Key();
-        // The register first: it is a cheap comparison that rules out nearly every schedule, and
-        // this runs on every reconcile over all schedules.
-        var holder = AllSchedules()
+        // Only the schedules with the same register (an index kept by the schedule watch): this runs
+        // on every reconcile, and a scan of all schedules made the first pass quadratic.
+        var holder = SameRegister(register).Where(k => k != key)
+            .Select(k => Meta.SplitKey(k)).Select(k => Cached(_scheduleInformers, k.Item1, k.Item2)).OfType<JsonObject>()
             .Where(s => (string?)s["spec"]?["register"] == register && s["metadata"]?["deletionTimestamp"] is null
                 && s.Key() != key && StorageKey(s) == storage)
             .Select(s => (Created: CreatedAt(s) ?? DateTimeOffset.MaxValue, Key: s.Key()))
