@@ -256,5 +256,5 @@ internal static class DesiredState
         return obj;
     }
 
-    public static string? Hash(JsonObject obj) => (string?)obj["metadata"]?["annotations"]?[Reconciling.Labels.DesiredHash];
+    public static string? Hash(JsonObject obj) => Runtime.Drift.Hash(obj);
 }

@@ -36,7 +36,7 @@ internal sealed partial class ScheduleReconciler : IReconciler
     private readonly ConcurrentDictionary<string, DateTimeOffset> _unreadableReported = new();
     /// <summary>Runs counted in the run metrics (namespace/job), so a run seen on several reconciles counts once.</summary>
     private readonly ConcurrentDictionary<string, string> _countedRuns = new();
-    private readonly ConcurrentDictionary<string, (string Version, string? Hash)> _lastWritten = new();
+    private readonly OwnedObjectWriter _writer;
     private readonly ConcurrentDictionary<string, Interpretation> _interpreted = new();
     /// <summary>Schedule keys by spec.register, so the register-conflict check does not scan every schedule.</summary>
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, byte>> _byRegister = new();
@@ -55,6 +55,7 @@ internal sealed partial class ScheduleReconciler : IReconciler
         _time = time;
         _metrics = metrics;
         _events = new EventRecorder(_client, time, options.Identity, logger);
+        _writer = new OwnedObjectWriter(_client, logger);
     }
 
     public void Configure(ControllerRuntime runtime)
@@ -76,9 +77,7 @@ internal sealed partial class ScheduleReconciler : IReconciler
             {
                 // The echo of our own create or update brings nothing new: the reconcile that wrote
                 // it saw the result. Skipping it saves a reconcile per written object.
-                if (type != WatchEventType.Deleted
-                    && _lastWritten.TryGetValue($"{cache.Type.Plural}/{obj.Namespace()}/{obj.Name()}", out var written)
-                    && written.Version == obj.ResourceVersion())
+                if (type != WatchEventType.Deleted && _writer.IsOwnEcho(cache, obj))
                 {
                     return;
                 }
@@ -145,7 +144,7 @@ internal sealed partial class ScheduleReconciler : IReconciler
             _interpreted.TryRemove(key, out _);
             foreach (var owned in new[] { $"configmaps/{ns}/{DesiredState.ConfigMapName(name)}", $"cronjobs/{ns}/{DesiredState.CronJobName(name, Labels.Total)}", $"cronjobs/{ns}/{DesiredState.CronJobName(name, Labels.Delta)}" })
             {
-                _lastWritten.TryRemove(owned, out _);
+                _writer.Forget(owned);
             }
 
             return;
@@ -169,11 +168,12 @@ internal sealed partial class ScheduleReconciler : IReconciler
             // The three objects are independent (a CronJob names the ConfigMap, but only its pods read
             // it), so they are written at once: a new schedule costs one round trip, not three.
             var applied = await Task.WhenAll(
-                ApplyAsync(_configMaps, desired.ConfigMap, obj.Uid()!, ct),
-                ApplyAsync(_cronJobs, desired.TotalCronJob, obj.Uid()!, ct),
-                ApplyAsync(_cronJobs, desired.DeltaCronJob, obj.Uid()!, ct)).ConfigureAwait(false);
-            readiness = applied.FirstOrDefault(r => r is not null)
-                ?? new Readiness(true, "Reconciled", $"ConfigMap {desired.ConfigMap.Name()} and CronJobs {desired.TotalCronJob.Name()} and {desired.DeltaCronJob.Name()} are up to date");
+                _writer.ApplyAsync(_configMaps, desired.ConfigMap, obj.Uid()!, null, ct),
+                _writer.ApplyAsync(_cronJobs, desired.TotalCronJob, obj.Uid()!, HoldMissedRunsOnResumeAsync, ct),
+                _writer.ApplyAsync(_cronJobs, desired.DeltaCronJob, obj.Uid()!, HoldMissedRunsOnResumeAsync, ct)).ConfigureAwait(false);
+            readiness = applied.FirstOrDefault(r => r is not null) is { } refusal
+                ? new Readiness(false, refusal.Reason, refusal.Message)
+                : new Readiness(true, "Reconciled", $"ConfigMap {desired.ConfigMap.Name()} and CronJobs {desired.TotalCronJob.Name()} and {desired.DeltaCronJob.Name()} are up to date");
         }
 
         var current = ParseStatus(obj);
@@ -342,81 +342,6 @@ internal sealed partial class ScheduleReconciler : IReconciler
         return null;
     }
 
-    /// <summary>Creates or repairs one owned object. Null when done; a Readiness when the object belongs to someone else.</summary>
-    private async Task<Readiness?> ApplyAsync(Cache cache, JsonObject desired, string ownerUid, CancellationToken ct)
-    {
-        var ns = desired.Namespace();
-        var name = desired.Name();
-        var type = cache.Type;
-        for (var attempt = 0; attempt < MaxWriteAttempts; attempt++)
-        {
-            var live = attempt == 0 ? cache.Get(ns, name) : await _client.GetAsync(type, ns, name, ct).ConfigureAwait(false);
-            if (live is null)
-            {
-                try
-                {
-                    var created = await _client.CreateAsync(type, ns, desired, ct).ConfigureAwait(false);
-                    _lastWritten[$"{type.Plural}/{ns}/{name}"] = (created.ResourceVersion() ?? "", DesiredState.Hash(desired));
-                    cache.Observe(created);
-                    LogCreated(_logger, type.Kind, name);
-                    return null;
-                }
-                catch (KubeApiException e) when (e.IsAlreadyExists)
-                {
-                    continue;
-                }
-                catch (KubeApiException e) when (e.StatusCode == System.Net.HttpStatusCode.UnprocessableEntity)
-                {
-                    return Rejected(type, ns, name, e);
-                }
-            }
-
-            if (!live.IsControlledBy(ownerUid) && live["metadata"]?["ownerReferences"] is JsonArray owners
-                && owners.Any(o => o?["controller"] is JsonValue c && c.TryGetValue<bool>(out var b) && b))
-            {
-                return new Readiness(false, "OwnedElsewhere", $"{type.Kind} {ns}/{name} exists and is controlled by another object; rename or delete it");
-            }
-
-            if (Drift.Matches(desired, live))
-            {
-                return null;
-            }
-
-            var writtenKey = $"{type.Plural}/{ns}/{name}";
-            if (_lastWritten.TryGetValue(writtenKey, out var written) && written.Version == live.ResourceVersion() && written.Hash == DesiredState.Hash(desired))
-            {
-                // Unchanged since our own write of this very desired state, yet different from it: the
-                // server (or an admission webhook) rewrites a field. Writing again would loop forever.
-                LogServerRewrites(_logger, type.Kind, name);
-                return null;
-            }
-
-            if (type == ResourceType.CronJobs && await HoldMissedRunsOnResumeAsync(desired, live, ct).ConfigureAwait(false) is { } held)
-            {
-                live = held;
-            }
-
-            try
-            {
-                var updated = await _client.UpdateAsync(type, Drift.Repair(desired, live), ct).ConfigureAwait(false);
-                _lastWritten[writtenKey] = (updated.ResourceVersion() ?? "", DesiredState.Hash(desired));
-                cache.Observe(updated);
-                LogUpdated(_logger, type.Kind, name);
-                return null;
-            }
-            catch (KubeApiException e) when (e.IsConflict || e.IsNotFound)
-            {
-                // Someone wrote in between: re-read and decide again.
-            }
-            catch (KubeApiException e) when (e.StatusCode == System.Net.HttpStatusCode.UnprocessableEntity)
-            {
-                return Rejected(type, ns, name, e);
-            }
-        }
-
-        throw new InvalidOperationException($"{type.Kind} {ns}/{name}: still conflicting after {MaxWriteAttempts} attempts");
-    }
-
     /// <summary>
     /// Resuming never starts a run at once. The CronJob controller, on a CronJob whose suspend flips
     /// to false, starts the latest start time it finds between status.lastScheduleTime (or
@@ -532,17 +457,6 @@ internal sealed partial class ScheduleReconciler : IReconciler
         }
 
         return value;
-    }
-
-    /// <summary>
-    /// 422 Invalid: the server will refuse the same object every time, so this is a condition to
-    /// report (with the server's reason and message), not an error to retry; the next spec change
-    /// or resync tries again.
-    /// </summary>
-    private Readiness Rejected(ResourceType type, string? ns, string name, KubeApiException e)
-    {
-        LogRejected(_logger, type.Kind, name, e.ApiMessage);
-        return new Readiness(false, $"{type.Kind}{e.Reason}", $"the API server rejected {type.Kind} {ns}/{name}: {e.ApiMessage}");
     }
 
     private async Task<ExportScheduleStatus> WriteStatusAsync(JsonObject obj, ExportSchedule? schedule, Readiness readiness, IReadOnlyList<FinishedJob> finished, string? runNow, CancellationToken ct)
@@ -810,18 +724,6 @@ internal sealed partial class ScheduleReconciler : IReconciler
         node is JsonValue v && v.TryGetValue<string>(out var s) && DateTimeOffset.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t) ? t : null;
 
     private static DateTimeOffset? Latest(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a > b ? a : b;
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "created {Kind} {Name}")]
-    private static partial void LogCreated(ILogger logger, string kind, string name);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "updated {Kind} {Name} (spec change or drift)")]
-    private static partial void LogUpdated(ILogger logger, string kind, string name);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Kind} {Name} differs from the desired state right after our own update (the server or a webhook rewrites a field); not writing again until it changes")]
-    private static partial void LogServerRewrites(ILogger logger, string kind, string name);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "the API server rejected {Kind} {Name}: {Message}")]
-    private static partial void LogRejected(ILogger logger, string kind, string name, string message);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "not allowed to read Secret {Secret}; skipping the check that it exists")]
     private static partial void LogSecretCheckForbidden(ILogger logger, string secret);
