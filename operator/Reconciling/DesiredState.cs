@@ -10,11 +10,12 @@ using k8s.Models;
 namespace BulkExport.Operator.Reconciling;
 
 /// <summary>
-/// What one schedule stands for, as typed models (<see cref="Typed"/>) and in the wire form the
-/// runtime compares with its caches and writes (the typed model serialized once by the client's
-/// own serializer, with the desired-hash annotation stamped on).
+/// What one schedule stands for, in the wire form the runtime compares with its caches and writes:
+/// the typed models of <see cref="DesiredState.BuildTyped"/> serialized once by the client's own
+/// serializer, with the desired-hash annotation stamped on. (The typed models are not kept: the
+/// reconciler memoizes these per schedule generation, and they would double its memory.)
 /// </summary>
-internal sealed record DesiredObjects(JsonObject ConfigMap, JsonObject TotalCronJob, JsonObject DeltaCronJob, TypedDesiredObjects Typed)
+internal sealed record DesiredObjects(JsonObject ConfigMap, JsonObject TotalCronJob, JsonObject DeltaCronJob)
 {
     public IEnumerable<JsonObject> CronJobs => [TotalCronJob, DeltaCronJob];
 }
@@ -50,7 +51,7 @@ internal static class DesiredState
     public static DesiredObjects Build(ExportSchedule schedule, string? ownerUid, string exporterImage)
     {
         var typed = BuildTyped(schedule, ownerUid, exporterImage);
-        return new DesiredObjects(Stamp(Wire(typed.ConfigMap)), Stamp(Wire(typed.TotalCronJob)), Stamp(Wire(typed.DeltaCronJob)), typed);
+        return new DesiredObjects(Stamp(Wire(typed.ConfigMap)), Stamp(Wire(typed.TotalCronJob)), Stamp(Wire(typed.DeltaCronJob)));
     }
 
     /// <summary>The desired objects as the client's typed models.</summary>

@@ -463,7 +463,7 @@ internal sealed partial class ScheduleReconciler : IReconciler
     {
         for (var attempt = 0; attempt < MaxWriteAttempts; attempt++)
         {
-            var status = StatusBuilder.Build(ParseStatus(obj), obj.Generation(), schedule, readiness, finished, _time.GetUtcNow(), CreatedAt(obj), Anchors(obj));
+            var status = StatusBuilder.Build(ParseStatus(obj), obj.Generation(), schedule, readiness, finished, _time.GetUtcNow(), CreatedAt(obj), Anchors(obj, schedule));
             status.LastRunNow = runNow ?? status.LastRunNow;
             var node = JsonSerializer.SerializeToNode(status, ScheduleDocument.JsonOptions);
             if (JsonNode.DeepEquals(obj["status"], node))
@@ -705,8 +705,14 @@ internal sealed partial class ScheduleReconciler : IReconciler
         }
     }
 
-    private CronAnchors Anchors(JsonObject obj)
+    private CronAnchors? Anchors(JsonObject obj, ExportSchedule? schedule)
     {
+        // Only @every schedules count from their CronJob's history; the others need no typed view of it.
+        if (schedule is null || !(schedule.Spec.Total.Schedule.StartsWith("@every", StringComparison.Ordinal) || schedule.Spec.Delta.Schedule.StartsWith("@every", StringComparison.Ordinal)))
+        {
+            return null;
+        }
+
         DateTimeOffset? From(string type) => _cronJobs.Get(obj.Namespace(), DesiredState.CronJobName(obj.Name(), type)) is { } cached
             && Typed.Of<V1CronJob>(cached) is var cj
             ? At(cj.Status?.LastScheduleTime) ?? At(cj.Metadata?.CreationTimestamp)
