@@ -112,6 +112,8 @@ public sealed class SchedulingFeatureTests
         var now = DateTimeOffset.UtcNow;
         fx.Server.Mutate("exportschedules", Ns, "dar", s => s["spec"]!["suspend"] = false);
         await OperatorFixture.Eventually(() => (bool?)fx.CronJob("dar-delta")?["spec"]?["suspend"] == false, "the delta CronJob resumed");
+        // Status follows the CronJob writes in the same reconcile.
+        await OperatorFixture.Eventually(() => fx.Schedule("dar")?["status"]?["nextDeltaTime"] is not null, "status.nextDeltaTime after the resume");
 
         var resumed = fx.CronJob("dar-delta")!;
         Assert.Null(CronJobControllerModel.WouldStartAt(resumed, now));
