@@ -12,8 +12,7 @@ namespace BulkExport.Operator.Reconciling;
 /// <summary>
 /// What one schedule stands for, in the wire form the runtime compares with its caches and writes:
 /// the typed models of <see cref="DesiredState.BuildTyped"/> serialized once by the client's own
-/// serializer, with the desired-hash annotation stamped on. (The typed models are not kept: the
-/// reconciler memoizes these per schedule generation, and they would double its memory.)
+/// serializer, with the desired-hash annotation stamped on.
 /// </summary>
 internal sealed record DesiredObjects(JsonObject ConfigMap, JsonObject TotalCronJob, JsonObject DeltaCronJob)
 {
