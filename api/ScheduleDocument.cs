@@ -72,7 +72,13 @@ public static class ScheduleDocument
             throw new ScheduleValidationException(source, errors);
         }
 
-        var normalized = ScheduleValidator.Normalize(node!.DeepClone());
+        return BindValidated(node!);
+    }
+
+    /// <summary>Binds a schedule <see cref="ScheduleValidator.Validate"/> found no errors in, without validating it again.</summary>
+    public static ExportSchedule BindValidated(JsonNode node)
+    {
+        var normalized = ScheduleValidator.Normalize(node.DeepClone());
         return normalized.Deserialize<ExportSchedule>(JsonOptions)!;
     }
 

@@ -31,13 +31,21 @@ public sealed class KubeCron
 
     private readonly CronExpression[] _expressions;
 
-    private KubeCron(string text, CronExpression[] expressions)
+    private KubeCron(string text, CronExpression[] expressions, TimeSpan? every = null)
     {
         Text = text;
         _expressions = expressions;
+        Every = every;
     }
 
     public string Text { get; }
+
+    /// <summary>
+    /// The fixed delay of an <c>@every</c> schedule (whole seconds, at least one), else null. Its
+    /// runs are counted from the CronJob's status.lastScheduleTime, or its creation before the
+    /// first run, not from the wall clock: see <see cref="Next(TimeZoneInfo, DateTimeOffset, DateTimeOffset)"/>.
+    /// </summary>
+    public TimeSpan? Every { get; }
 
     /// <summary>Parses <paramref name="text"/> as the API server does; the error names the rule broken, as its message would.</summary>
     public static bool TryParse(string? text, out KubeCron? cron, out string? error)
@@ -71,15 +79,24 @@ public sealed class KubeCron
             return false;
         }
 
-        var spec = text.Trim();
+        // robfig checks for a descriptor before splitting into fields, on the text as given: "@hourly "
+        // is an unknown descriptor and " @hourly" a one-field expression.
+        var spec = text;
         if (spec.StartsWith('@'))
         {
             if (spec.StartsWith("@every ", StringComparison.Ordinal))
             {
-                // Kubernetes accepts @every, but its run times count from the CronJob's creation and
-                // last schedule time, which the operator cannot predict for its status.
-                error = "@every is not supported: its run times depend on when the CronJob was created; write it as a five-field cron expression";
-                return false;
+                // robfig's parseDescriptor: time.ParseDuration of the rest, then Every(), which
+                // raises anything under a second to one second and drops sub-second parts.
+                if (!GoParseDuration.TryParse(spec["@every ".Length..], out var every, out var durationError))
+                {
+                    error = $"failed to parse duration {spec}: {durationError}";
+                    return false;
+                }
+
+                var delay = every < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(Math.Floor(every.TotalSeconds));
+                cron = new KubeCron(text, [], delay);
+                return true;
             }
 
             if (!Descriptors.TryGetValue(spec, out var expanded))
@@ -124,8 +141,29 @@ public sealed class KubeCron
     /// repeated when clocks go back runs at both instants. Null when nothing matches within five
     /// years (e.g. 30 February), as robfig's search gives up.
     /// </summary>
-    public DateTimeOffset? Next(TimeZoneInfo zone, DateTimeOffset after)
+    public DateTimeOffset? Next(TimeZoneInfo zone, DateTimeOffset after) => Next(zone, after, after);
+
+    /// <summary>
+    /// As <see cref="Next(TimeZoneInfo, DateTimeOffset)"/>, with the instant an <c>@every</c>
+    /// schedule counts from: the CronJob controller takes status.lastScheduleTime, or the CronJob's
+    /// creationTimestamp before its first run, truncates it to the second and steps by the delay
+    /// (<c>mostRecentScheduleTime</c>); the time zone does not apply. Ignored for cron expressions.
+    /// </summary>
+    public DateTimeOffset? Next(TimeZoneInfo zone, DateTimeOffset after, DateTimeOffset anchor)
     {
+        if (Every is { } every)
+        {
+            var start = new DateTimeOffset(anchor.UtcTicks - (anchor.UtcTicks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
+            var first = start + every;
+            if (after < first)
+            {
+                return first;
+            }
+
+            var steps = ((after - first).Ticks / every.Ticks) + 1;
+            return first + TimeSpan.FromTicks(steps * every.Ticks);
+        }
+
         var wall = DateTime.SpecifyKind(TimeZoneInfo.ConvertTime(after, zone).DateTime, DateTimeKind.Utc);
         // A wall time repeated when clocks go back can be the one we are in: search from an hour
         // earlier so its second instant is found too.
@@ -363,6 +401,9 @@ public static partial class Schedules
     /// <summary>The next run after <paramref name="after"/>, as the CronJob controller computes it in <paramref name="zone"/>.</summary>
     public static DateTimeOffset? NextOccurrence(KubeCron schedule, TimeZoneInfo zone, DateTimeOffset after) => schedule.Next(zone, after);
 
+    /// <summary>As above, with the instant an <c>@every</c> schedule counts from (the CronJob's last schedule time or creation).</summary>
+    public static DateTimeOffset? NextOccurrence(KubeCron schedule, TimeZoneInfo zone, DateTimeOffset after, DateTimeOffset anchor) => schedule.Next(zone, after, anchor);
+
     [GeneratedRegex(@"^[A-Za-z\.\-_0-9+]{1,14}$")]
     private static partial Regex ZonePartRegex();
 
@@ -381,5 +422,132 @@ public static partial class Schedules
         }
 
         return names;
+    }
+}
+
+/// <summary>
+/// Go's <c>time.ParseDuration</c>, which robfig/cron uses for <c>@every</c>: a signed sequence of
+/// decimal numbers, each with an optional fraction and a unit (ns, us, µs, μs, ms, s, m, h); "0"
+/// alone needs no unit. Error texts are Go's, so the verdict reads as the API server's.
+/// </summary>
+internal static class GoParseDuration
+{
+    private static readonly Dictionary<string, decimal> Units = new(StringComparer.Ordinal)
+    {
+        ["ns"] = 1m,
+        ["us"] = 1_000m,
+        ["\u00b5s"] = 1_000m,
+        ["\u03bcs"] = 1_000m,
+        ["ms"] = 1_000_000m,
+        ["s"] = 1_000_000_000m,
+        ["m"] = 60_000_000_000m,
+        ["h"] = 3_600_000_000_000m,
+    };
+
+    public static bool TryParse(string text, out TimeSpan duration, out string? error)
+    {
+        duration = TimeSpan.Zero;
+        error = null;
+        var invalid = $"time: invalid duration \"{text}\"";
+        var s = text;
+        var negative = false;
+        if (s.Length > 0 && s[0] is '-' or '+')
+        {
+            negative = s[0] == '-';
+            s = s[1..];
+        }
+
+        if (s == "0")
+        {
+            return true;
+        }
+
+        if (s.Length == 0)
+        {
+            error = invalid;
+            return false;
+        }
+
+        decimal nanos = 0;
+        while (s.Length > 0)
+        {
+            if (!(s[0] == '.' || char.IsAsciiDigit(s[0])))
+            {
+                error = invalid;
+                return false;
+            }
+
+            var i = 0;
+            while (i < s.Length && char.IsAsciiDigit(s[i]))
+            {
+                i++;
+            }
+
+            var whole = s[..i];
+            s = s[i..];
+            var fraction = "";
+            if (s.Length > 0 && s[0] == '.')
+            {
+                s = s[1..];
+                i = 0;
+                while (i < s.Length && char.IsAsciiDigit(s[i]))
+                {
+                    i++;
+                }
+
+                fraction = s[..i];
+                s = s[i..];
+                if (whole.Length == 0 && fraction.Length == 0)
+                {
+                    error = invalid;
+                    return false;
+                }
+            }
+            else if (whole.Length == 0)
+            {
+                error = invalid;
+                return false;
+            }
+
+            i = 0;
+            while (i < s.Length && s[i] != '.' && !char.IsAsciiDigit(s[i]))
+            {
+                i++;
+            }
+
+            if (i == 0)
+            {
+                error = $"time: missing unit in duration \"{text}\"";
+                return false;
+            }
+
+            var unit = s[..i];
+            s = s[i..];
+            if (!Units.TryGetValue(unit, out var scale))
+            {
+                error = $"time: unknown unit \"{unit}\" in duration \"{text}\"";
+                return false;
+            }
+
+            if (whole.Length > 19 || (whole.Length > 0 && !decimal.TryParse(whole, NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+            {
+                error = invalid;
+                return false;
+            }
+
+            var value = (whole.Length == 0 ? 0m : decimal.Parse(whole, NumberStyles.None, CultureInfo.InvariantCulture))
+                + (fraction.Length == 0 ? 0m : decimal.Parse("0." + fraction[..Math.Min(fraction.Length, 27)], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture));
+            nanos += decimal.Floor(value * scale);
+            // Go's Duration is an int64 of nanoseconds.
+            if (nanos > long.MaxValue)
+            {
+                error = invalid;
+                return false;
+            }
+        }
+
+        var ticks = (long)(nanos / 100m);
+        duration = TimeSpan.FromTicks(negative ? -ticks : ticks);
+        return true;
     }
 }

@@ -50,6 +50,7 @@ const contract = {
   "bulkexport.io/exportschedules": ["get", "list", "watch", "update", "patch"],
   "bulkexport.io/exportschedules/status": ["get", "update", "patch"],
   "batch/cronjobs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+  "batch/cronjobs/status": ["update"],
   "batch/jobs": ["get", "list", "watch", "create"],
   "/pods": ["get", "list", "watch"],
   "/configmaps": ["get", "list", "watch", "create", "update", "patch", "delete"],

@@ -1,5 +1,6 @@
 using BulkExport.Operator.Kubernetes;
 using BulkExport.Operator.Reconciling;
+using BulkExport.Operator.Runtime;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -13,11 +14,17 @@ internal sealed class OperatorRuntime : BackgroundService
     public OperatorRuntime(KubeApiClient client, OperatorOptions options, TimeProvider time, ILoggerFactory loggers, OperatorMetrics metrics, InformerOptions? informerOptions = null)
     {
         _options = options;
-        Controller = new ScheduleController(client, options, loggers.CreateLogger("BulkExport.Operator.Controller"), time, metrics, informerOptions);
+        Controller = new ControllerRuntime(client, options, loggers.CreateLogger("BulkExport.Operator.Controller"), time, metrics, informerOptions);
+        Reconciler = new ScheduleReconciler(Controller, options, loggers.CreateLogger("BulkExport.Operator.Reconciler"), time, metrics);
+        Controller.Use(Reconciler);
         Elector = options.LeaderElection ? new LeaderElector(client, options, time, loggers.CreateLogger("BulkExport.Operator.LeaderElection")) : null;
     }
 
-    public ScheduleController Controller { get; }
+    /// <summary>The runtime: caches, work queue, workers and retries.</summary>
+    public ControllerRuntime Controller { get; }
+
+    /// <summary>The ExportSchedule reconciler the runtime drives.</summary>
+    public ScheduleReconciler Reconciler { get; }
     public LeaderElector? Elector { get; }
 
     public bool IsLeading => Elector?.IsLeader ?? true;

@@ -4,13 +4,22 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using BulkExport.Api;
 using BulkExport.Operator.Kubernetes;
+using k8s;
+using k8s.Models;
 
 namespace BulkExport.Operator.Reconciling;
 
+/// <summary>
+/// What one schedule stands for, in the wire form the runtime compares with its caches and writes:
+/// the typed models of <see cref="DesiredState.BuildTyped"/> serialized once by the client's own
+/// serializer, with the desired-hash annotation stamped on.
+/// </summary>
 internal sealed record DesiredObjects(JsonObject ConfigMap, JsonObject TotalCronJob, JsonObject DeltaCronJob)
 {
     public IEnumerable<JsonObject> CronJobs => [TotalCronJob, DeltaCronJob];
 }
+
+internal sealed record TypedDesiredObjects(V1ConfigMap ConfigMap, V1CronJob TotalCronJob, V1CronJob DeltaCronJob);
 
 /// <summary>
 /// The objects one ExportSchedule stands for: a ConfigMap holding the exporter config and the total
@@ -28,9 +37,9 @@ internal static class DesiredState
     /// <summary>
     /// The missed-run policy: the CronJob controller starts a missed run only if it is at most this
     /// old, and only the latest one. So a controller (or cluster) outage gives at most one catch-up
-    /// run, a schedule resumed after a long suspend does not start at once (unless a run was due in
-    /// the last five minutes), and "too many missed start times" cannot happen, since the
-    /// controller counts missed times only inside this window.
+    /// run, and "too many missed start times" cannot happen, since the controller counts missed
+    /// times only inside this window. Resuming a suspended schedule starts none at all: the
+    /// controller moves the CronJob's lastScheduleTime first (ScheduleController).
     /// </summary>
     public const long DefaultStartingDeadlineSeconds = 300;
 
@@ -40,20 +49,29 @@ internal static class DesiredState
     /// <param name="ownerUid">The schedule's uid; null when rendering without a cluster (no ownerReference then).</param>
     public static DesiredObjects Build(ExportSchedule schedule, string? ownerUid, string exporterImage)
     {
-        var name = schedule.Metadata.Name!;
-        var ns = schedule.Metadata.Namespace;
-        var configMap = new JsonObject
-        {
-            ["apiVersion"] = "v1",
-            ["kind"] = "ConfigMap",
-            ["metadata"] = Metadata(ConfigMapName(name), ns, name, null, schedule, ownerUid),
-            ["data"] = new JsonObject { [ConfigKey] = ExporterConfig(schedule) },
-        };
-        return new DesiredObjects(
-            Stamp(configMap),
-            Stamp(CronJob(schedule, Labels.Total, schedule.Spec.Total.Schedule, ownerUid, exporterImage)),
-            Stamp(CronJob(schedule, Labels.Delta, schedule.Spec.Delta.Schedule, ownerUid, exporterImage)));
+        var typed = BuildTyped(schedule, ownerUid, exporterImage);
+        return new DesiredObjects(Stamp(Wire(typed.ConfigMap)), Stamp(Wire(typed.TotalCronJob)), Stamp(Wire(typed.DeltaCronJob)));
     }
+
+    /// <summary>The desired objects as the client's typed models.</summary>
+    public static TypedDesiredObjects BuildTyped(ExportSchedule schedule, string? ownerUid, string exporterImage)
+    {
+        var name = schedule.Metadata.Name!;
+        var configMap = new V1ConfigMap
+        {
+            ApiVersion = "v1",
+            Kind = "ConfigMap",
+            Metadata = Metadata(ConfigMapName(name), schedule.Metadata.Namespace, name, null, schedule, ownerUid),
+            Data = new Dictionary<string, string> { [ConfigKey] = ExporterConfig(schedule) },
+        };
+        return new TypedDesiredObjects(
+            configMap,
+            CronJob(schedule, Labels.Total, schedule.Spec.Total.Schedule, ownerUid, exporterImage),
+            CronJob(schedule, Labels.Delta, schedule.Spec.Delta.Schedule, ownerUid, exporterImage));
+    }
+
+    /// <summary>A typed model in the JSON form the API server takes, by the client's own serializer.</summary>
+    public static JsonObject Wire(object model) => JsonNode.Parse(KubernetesJson.Serialize(model))!.AsObject();
 
     /// <summary>The exporter's config file: the schedule itself without server metadata or status.</summary>
     public static string ExporterConfig(ExportSchedule schedule)
@@ -67,74 +85,51 @@ internal static class DesiredState
         return YamlWriter.Write(node);
     }
 
-    private static JsonObject CronJob(ExportSchedule schedule, string type, string cron, string? ownerUid, string exporterImage)
+    private static V1CronJob CronJob(ExportSchedule schedule, string type, string cron, string? ownerUid, string exporterImage)
     {
         var spec = schedule.Spec;
         var name = schedule.Metadata.Name!;
         var jobs = spec.Jobs ?? new JobsSpec();
-        var podLabels = LabelSet(name, type);
-
-        var jobSpec = new JsonObject { ["backoffLimit"] = jobs.BackoffLimit ?? DefaultBackoffLimit };
-        if (jobs.ActiveDeadlineSeconds is { } active)
+        return new V1CronJob
         {
-            jobSpec["activeDeadlineSeconds"] = active;
-        }
-
-        if (jobs.TtlSecondsAfterFinished is { } ttl)
-        {
-            jobSpec["ttlSecondsAfterFinished"] = ttl;
-        }
-
-        jobSpec["template"] = new JsonObject
-        {
-            ["metadata"] = new JsonObject { ["labels"] = podLabels.DeepClone() },
-            ["spec"] = PodSpec(schedule, type, exporterImage),
-        };
-
-        var cronSpec = new JsonObject
-        {
-            ["schedule"] = cron,
-            ["timeZone"] = spec.TimeZone,
-            ["concurrencyPolicy"] = "Forbid",
-            ["suspend"] = spec.Suspend,
-        };
-        cronSpec["startingDeadlineSeconds"] = jobs.StartingDeadlineSeconds ?? DefaultStartingDeadlineSeconds;
-
-        cronSpec["successfulJobsHistoryLimit"] = jobs.SuccessfulJobsHistoryLimit ?? DefaultHistoryLimit;
-        cronSpec["failedJobsHistoryLimit"] = jobs.FailedJobsHistoryLimit ?? DefaultHistoryLimit;
-        cronSpec["jobTemplate"] = new JsonObject
-        {
-            ["metadata"] = new JsonObject { ["labels"] = podLabels.DeepClone() },
-            ["spec"] = jobSpec,
-        };
-
-        return new JsonObject
-        {
-            ["apiVersion"] = "batch/v1",
-            ["kind"] = "CronJob",
-            ["metadata"] = Metadata(CronJobName(name, type), schedule.Metadata.Namespace, name, type, schedule, ownerUid),
-            ["spec"] = cronSpec,
-        };
-    }
-
-    private static JsonObject PodSpec(ExportSchedule schedule, string type, string exporterImage)
-    {
-        var spec = schedule.Spec;
-        var env = new JsonArray
-        {
-            new JsonObject
+            ApiVersion = "batch/v1",
+            Kind = "CronJob",
+            Metadata = Metadata(CronJobName(name, type), schedule.Metadata.Namespace, name, type, schedule, ownerUid),
+            Spec = new V1CronJobSpec
             {
-                ["name"] = ExporterEnvironment.JobName,
-                ["valueFrom"] = new JsonObject
+                Schedule = cron,
+                TimeZone = spec.TimeZone,
+                ConcurrencyPolicy = "Forbid",
+                Suspend = spec.Suspend,
+                StartingDeadlineSeconds = jobs.StartingDeadlineSeconds ?? DefaultStartingDeadlineSeconds,
+                SuccessfulJobsHistoryLimit = jobs.SuccessfulJobsHistoryLimit ?? DefaultHistoryLimit,
+                FailedJobsHistoryLimit = jobs.FailedJobsHistoryLimit ?? DefaultHistoryLimit,
+                JobTemplate = new V1JobTemplateSpec
                 {
-                    ["fieldRef"] = new JsonObject
+                    Metadata = new V1ObjectMeta { Labels = LabelSet(name, type) },
+                    Spec = new V1JobSpec
                     {
-                        // Stated explicitly: the server defaults it, and a missing field would read as drift.
-                        ["apiVersion"] = "v1",
-                        ["fieldPath"] = $"metadata.labels['{Reconciling.Labels.JobName}']",
+                        BackoffLimit = jobs.BackoffLimit ?? DefaultBackoffLimit,
+                        ActiveDeadlineSeconds = jobs.ActiveDeadlineSeconds,
+                        TtlSecondsAfterFinished = jobs.TtlSecondsAfterFinished,
+                        Template = new V1PodTemplateSpec
+                        {
+                            Metadata = new V1ObjectMeta { Labels = LabelSet(name, type) },
+                            Spec = PodSpec(schedule, type, exporterImage),
+                        },
                     },
                 },
             },
+        };
+    }
+
+    private static V1PodSpec PodSpec(ExportSchedule schedule, string type, string exporterImage)
+    {
+        var spec = schedule.Spec;
+        var env = new List<V1EnvVar>
+        {
+            // fieldRef.apiVersion stated explicitly: the server defaults it, and a missing field would read as drift.
+            new() { Name = ExporterEnvironment.JobName, ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { ApiVersion = "v1", FieldPath = $"metadata.labels['{Reconciling.Labels.JobName}']" } } },
         };
         if (spec.Source.Postgres is { } pg)
         {
@@ -156,102 +151,73 @@ internal static class DesiredState
             }
         }
 
-        var mounts = new JsonArray
+        var mounts = new List<V1VolumeMount>
         {
-            new JsonObject { ["name"] = "config", ["mountPath"] = ConfigMountPath, ["readOnly"] = true },
-            new JsonObject { ["name"] = "tmp", ["mountPath"] = "/tmp" },
+            new() { Name = "config", MountPath = ConfigMountPath, ReadOnlyProperty = true },
+            new() { Name = "tmp", MountPath = "/tmp" },
         };
-        var volumes = new JsonArray
+        var volumes = new List<V1Volume>
         {
-            new JsonObject
+            new()
             {
-                ["name"] = "config",
-                ["configMap"] = new JsonObject
-                {
-                    ["name"] = ConfigMapName(schedule.Metadata.Name!),
-                    ["items"] = new JsonArray { new JsonObject { ["key"] = ConfigKey, ["path"] = ConfigKey } },
-                    ["defaultMode"] = 420,
-                },
+                Name = "config",
+                ConfigMap = new V1ConfigMapVolumeSource { Name = ConfigMapName(schedule.Metadata.Name!), Items = [new V1KeyToPath { Key = ConfigKey, Path = ConfigKey }], DefaultMode = 420 },
             },
-            new JsonObject { ["name"] = "tmp", ["emptyDir"] = new JsonObject() },
+            new() { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() },
         };
         if (spec.Source.Files is { ClaimName: { } sourceClaim } files)
         {
-            mounts.Add(new JsonObject { ["name"] = "source", ["mountPath"] = files.Path, ["readOnly"] = true });
-            volumes.Add(new JsonObject { ["name"] = "source", ["persistentVolumeClaim"] = new JsonObject { ["claimName"] = sourceClaim, ["readOnly"] = true } });
+            mounts.Add(new V1VolumeMount { Name = "source", MountPath = files.Path, ReadOnlyProperty = true });
+            volumes.Add(new V1Volume { Name = "source", PersistentVolumeClaim = new V1PersistentVolumeClaimVolumeSource { ClaimName = sourceClaim, ReadOnlyProperty = true } });
         }
 
         if (spec.Storage.Local is { ClaimName: { } outputClaim } local)
         {
-            mounts.Add(new JsonObject { ["name"] = "output", ["mountPath"] = local.Path });
-            volumes.Add(new JsonObject { ["name"] = "output", ["persistentVolumeClaim"] = new JsonObject { ["claimName"] = outputClaim } });
+            mounts.Add(new V1VolumeMount { Name = "output", MountPath = local.Path });
+            volumes.Add(new V1Volume { Name = "output", PersistentVolumeClaim = new V1PersistentVolumeClaimVolumeSource { ClaimName = outputClaim } });
         }
 
-        var container = new JsonObject
+        var container = new V1Container
         {
-            ["name"] = ContainerName,
-            ["image"] = spec.Exporter?.Image ?? exporterImage,
+            Name = ContainerName,
+            Image = spec.Exporter?.Image ?? exporterImage,
+            ImagePullPolicy = spec.Exporter?.ImagePullPolicy,
+            Command = ["exporter"],
+            Args = ["run", "--config", ExporterEnvironment.ConfigPath, "--type", type],
+            Env = env,
+            Resources = spec.Exporter?.Resources is { } resources
+                ? KubernetesJson.Deserialize<V1ResourceRequirements>(JsonSerializer.Serialize(resources, ScheduleDocument.JsonOptions))
+                : null,
+            SecurityContext = new V1SecurityContext
+            {
+                AllowPrivilegeEscalation = false,
+                ReadOnlyRootFilesystem = true,
+                RunAsNonRoot = true,
+                Capabilities = new V1Capabilities { Drop = ["ALL"] },
+            },
+            TerminationMessagePolicy = "FallbackToLogsOnError",
+            VolumeMounts = mounts,
         };
-        if (spec.Exporter?.ImagePullPolicy is { } pull)
-        {
-            container["imagePullPolicy"] = pull;
-        }
 
-        container["command"] = new JsonArray("exporter");
-        container["args"] = new JsonArray("run", "--config", ExporterEnvironment.ConfigPath, "--type", type);
-        container["env"] = env;
-        if (spec.Exporter?.Resources is { } resources)
-        {
-            container["resources"] = JsonSerializer.SerializeToNode(resources, ScheduleDocument.JsonOptions);
-        }
-
-        container["securityContext"] = new JsonObject
-        {
-            ["allowPrivilegeEscalation"] = false,
-            ["readOnlyRootFilesystem"] = true,
-            ["runAsNonRoot"] = true,
-            ["capabilities"] = new JsonObject { ["drop"] = new JsonArray("ALL") },
-        };
-        container["terminationMessagePolicy"] = "FallbackToLogsOnError";
-        container["volumeMounts"] = mounts;
-
-        var podSpec = new JsonObject
+        return new V1PodSpec
         {
             // The Job retries through backoffLimit; restarting in place would hide the exit code.
-            ["restartPolicy"] = "Never",
+            RestartPolicy = "Never",
+            ServiceAccountName = spec.Exporter?.ServiceAccountName,
+            // The exporter never calls the Kubernetes API: no token unless a service account is named.
+            AutomountServiceAccountToken = spec.Exporter?.ServiceAccountName is null ? false : null,
+            SecurityContext = new V1PodSecurityContext { RunAsNonRoot = true, SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" } },
+            Containers = [container],
+            Volumes = volumes,
         };
-        if (spec.Exporter?.ServiceAccountName is { } sa)
-        {
-            podSpec["serviceAccountName"] = sa;
-        }
-        else
-        {
-            // The exporter never calls the Kubernetes API.
-            podSpec["automountServiceAccountToken"] = false;
-        }
-
-        podSpec["securityContext"] = new JsonObject
-        {
-            ["runAsNonRoot"] = true,
-            ["seccompProfile"] = new JsonObject { ["type"] = "RuntimeDefault" },
-        };
-        podSpec["containers"] = new JsonArray { container };
-        podSpec["volumes"] = volumes;
-        return podSpec;
     }
 
-    private static JsonObject SecretEnv(string name, string secret, string key) => new()
-    {
-        ["name"] = name,
-        ["valueFrom"] = new JsonObject
-        {
-            ["secretKeyRef"] = new JsonObject { ["name"] = secret, ["key"] = key },
-        },
-    };
+    private static V1EnvVar SecretEnv(string name, string secret, string key) =>
+        new() { Name = name, ValueFrom = new V1EnvVarSource { SecretKeyRef = new V1SecretKeySelector { Name = secret, Key = key } } };
 
-    private static JsonObject LabelSet(string schedule, string? type)
+    private static Dictionary<string, string> LabelSet(string schedule, string? type)
     {
-        var labels = new JsonObject
+        var labels = new Dictionary<string, string>
         {
             [Reconciling.Labels.ManagedBy] = Reconciling.Labels.ManagedByValue,
             [Reconciling.Labels.Schedule] = schedule,
@@ -264,34 +230,20 @@ internal static class DesiredState
         return labels;
     }
 
-    private static JsonObject Metadata(string name, string? ns, string schedule, string? type, ExportSchedule owner, string? ownerUid)
+    private static V1ObjectMeta Metadata(string name, string? ns, string schedule, string? type, ExportSchedule owner, string? ownerUid) => new()
     {
-        var meta = new JsonObject { ["name"] = name };
-        if (ns is not null)
-        {
-            meta["namespace"] = ns;
-        }
-
-        meta["labels"] = LabelSet(schedule, type);
-        if (ownerUid is not null)
-        {
-            meta["ownerReferences"] = new JsonArray
-            {
-                new JsonObject
-                {
-                    ["apiVersion"] = ExportSchedule.ApiVersionV1Alpha1,
-                    ["kind"] = ExportSchedule.KindName,
-                    ["name"] = owner.Metadata.Name,
-                    ["uid"] = ownerUid,
-                    ["controller"] = true,
-                    // No blockOwnerDeletion: with the OwnerReferencesPermissionEnforcement admission
-                    // plugin it needs update on exportschedules/finalizers, which the operator's RBAC omits.
-                },
-            };
-        }
-
-        return meta;
-    }
+        Name = name,
+        NamespaceProperty = ns,
+        Labels = LabelSet(schedule, type),
+        OwnerReferences = ownerUid is null
+            ? null
+            :
+            [
+                // No blockOwnerDeletion: with the OwnerReferencesPermissionEnforcement admission
+                // plugin it needs update on exportschedules/finalizers, which the operator's RBAC omits.
+                new V1OwnerReference { ApiVersion = ExportSchedule.ApiVersionV1Alpha1, Kind = ExportSchedule.KindName, Name = owner.Metadata.Name, Uid = ownerUid, Controller = true },
+            ],
+    };
 
     /// <summary>
     /// Records a hash of the desired object in an annotation. Comparing hashes catches spec changes
@@ -304,5 +256,5 @@ internal static class DesiredState
         return obj;
     }
 
-    public static string? Hash(JsonObject obj) => (string?)obj["metadata"]?["annotations"]?[Reconciling.Labels.DesiredHash];
+    public static string? Hash(JsonObject obj) => Runtime.Drift.Hash(obj);
 }

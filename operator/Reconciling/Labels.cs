@@ -7,7 +7,7 @@ internal static class Labels
     public const string Schedule = "bulkexport.io/schedule";
     public const string Type = "bulkexport.io/type";
     public const string JobName = "batch.kubernetes.io/job-name";
-    public const string DesiredHash = "bulkexport.io/desired-hash";
+    public const string DesiredHash = Runtime.Drift.HashAnnotation;
 
     /// <summary>On an ExportSchedule: <c>total:NONCE</c> or <c>delta:NONCE</c> starts one run of that type per new nonce.</summary>
     public const string RunNow = "bulkexport.io/run-now";

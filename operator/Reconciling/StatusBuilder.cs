@@ -5,6 +5,9 @@ namespace BulkExport.Operator.Reconciling;
 /// <summary>A Job of one of the schedule's CronJobs that has finished, with the exporter's summary when it could be read.</summary>
 internal sealed record FinishedJob(string Name, string Type, bool Succeeded, DateTimeOffset FinishedAt, RunSummary? Summary, string? FailureMessage);
 
+/// <summary>Where each CronJob's <c>@every</c> count starts: its status.lastScheduleTime, else its creationTimestamp.</summary>
+internal sealed record CronAnchors(DateTimeOffset? Total, DateTimeOffset? Delta);
+
 /// <summary>What reconciling concluded about the spec: the Ready condition.</summary>
 internal sealed record Readiness(bool Ready, string Reason, string Message);
 
@@ -24,7 +27,7 @@ internal static class StatusBuilder
 {
     public static ExportScheduleStatus Build(
         ExportScheduleStatus? current, long generation, ExportSchedule? validSpec, Readiness readiness,
-        IEnumerable<FinishedJob> jobs, DateTimeOffset now, DateTimeOffset? createdAt)
+        IEnumerable<FinishedJob> jobs, DateTimeOffset now, DateTimeOffset? createdAt, CronAnchors? anchors = null)
     {
         var status = Clone(current);
         status.ObservedGeneration = generation;
@@ -100,8 +103,12 @@ internal static class StatusBuilder
             && Schedules.TryParseCron(validSpec.Spec.Delta.Schedule, out var deltaCron, out _)
             && Schedules.TryFindTimeZone(validSpec.Spec.TimeZone, out var zone))
         {
-            status.NextTotalTime = validSpec.Spec.Suspend ? null : Schedules.NextOccurrence(totalCron!, zone!, now) is { } t ? Seconds(t) : null;
-            status.NextDeltaTime = validSpec.Spec.Suspend ? null : Schedules.NextOccurrence(deltaCron!, zone!, now) is { } d ? Seconds(d) : null;
+            // An @every schedule counts from its CronJob's last schedule time (or creation), as the
+            // CronJob controller does; before the CronJob exists, from the schedule's creation.
+            var totalFrom = anchors?.Total ?? createdAt ?? now;
+            var deltaFrom = anchors?.Delta ?? createdAt ?? now;
+            status.NextTotalTime = validSpec.Spec.Suspend ? null : Schedules.NextOccurrence(totalCron!, zone!, now, totalFrom) is { } t ? Seconds(t) : null;
+            status.NextDeltaTime = validSpec.Spec.Suspend ? null : Schedules.NextOccurrence(deltaCron!, zone!, now, deltaFrom) is { } d ? Seconds(d) : null;
             status.NextRunTime = Min(status.NextTotalTime, status.NextDeltaTime);
             var (stale, reason, message) = Staleness(validSpec, deltaCron!, zone!, lastSuccess, now, createdAt);
             SetCondition(status, ConditionTypes.Stale, stale, reason, message, generation, now);

@@ -55,6 +55,11 @@ no wildcards. Used by the ClusterRole (all namespaces) or by one Role per watche
   resources: [cronjobs]
   verbs: [get, list, watch, create, update, patch, delete]
 - apiGroups: [batch]
+  # update: on resume the operator moves status.lastScheduleTime past the runs missed while
+  # suspended, so the CronJob controller does not start one at once.
+  resources: [cronjobs/status]
+  verbs: [update]
+- apiGroups: [batch]
   resources: [jobs]
   # create: the run-now annotation starts a Job from a CronJob, as kubectl create job --from does.
   verbs: [get, list, watch, create]

@@ -31,7 +31,13 @@ public sealed class SchedulesTests
     [InlineData("CRON_TZ=Europe/Paris 0 0 * * *", "TZ or CRON_TZ")]
     [InlineData("@reboot", "unrecognized descriptor")]
     [InlineData("@every_minute", "unrecognized descriptor")]
-    [InlineData("@every 1h", "@every is not supported")]
+    [InlineData("@every", "unrecognized descriptor")]
+    [InlineData("@every 1", "time: missing unit in duration \"1\"")]
+    [InlineData("@every 1x", "time: unknown unit \"x\" in duration \"1x\"")]
+    [InlineData("@every  1h", "time: invalid duration \" 1h\"")]
+    [InlineData("@every 1h ", "time: unknown unit \"h \" in duration \"1h \"")]
+    [InlineData("@every .h", "time: invalid duration \".h\"")]
+    [InlineData("@every 99999999999h", "time: invalid duration")]
     [InlineData("0 0 * * FOO", "failed to parse int from FOO")]
     public void Expressions_the_CronJob_validation_rejects_are_rejected_with_its_reason(string expression, string reason)
     {
@@ -49,6 +55,13 @@ public sealed class SchedulesTests
     [InlineData("@hourly")]
     [InlineData("@annually")]
     [InlineData("@midnight")]
+    [InlineData("@every 1h")]
+    [InlineData("@every 1h30m")]
+    [InlineData("@every 1.5h")]
+    [InlineData("@every 0")]
+    [InlineData("@every -5m")]
+    [InlineData("@every 500ms")]
+    [InlineData("@every 2\u00b5s")]
     public void Expressions_the_CronJob_validation_accepts_are_accepted(string expression)
     {
         Assert.True(Schedules.TryParseCron(expression, out var cron, out var error), error);
@@ -85,6 +98,25 @@ public sealed class SchedulesTests
         Assert.True(Schedules.TryParseCron(expression, out var cron, out var error), error);
         Assert.True(Schedules.TryFindTimeZone(zone, out var tz, out var tzError), tzError);
         var next = Schedules.NextOccurrence(cron!, tz!, DateTimeOffset.Parse(after, CultureInfo.InvariantCulture));
+        Assert.Equal(DateTimeOffset.Parse(expected, CultureInfo.InvariantCulture), next);
+    }
+
+    [Theory]
+    // robfig's Every: whole seconds, at least one; the CronJob controller counts from
+    // status.lastScheduleTime (or the CronJob's creation, truncated to the second) in steps of it,
+    // and the time zone plays no part.
+    [InlineData("@every 1h", "2026-11-01T10:00:00.700Z", "2026-11-01T10:20:00Z", "2026-11-01T11:00:00Z")]
+    [InlineData("@every 1h", "2026-11-01T10:00:00Z", "2026-11-01T11:00:00Z", "2026-11-01T12:00:00Z")]
+    [InlineData("@every 1h", "2026-11-01T10:00:00Z", "2026-11-01T15:30:00Z", "2026-11-01T16:00:00Z")]
+    [InlineData("@every 90m", "2026-11-01T10:00:00Z", "2026-11-01T10:00:00Z", "2026-11-01T11:30:00Z")]
+    [InlineData("@every 1.5s", "2026-11-01T10:00:00Z", "2026-11-01T10:00:00Z", "2026-11-01T10:00:01Z")]
+    [InlineData("@every 0", "2026-11-01T10:00:00Z", "2026-11-01T10:00:05Z", "2026-11-01T10:00:06Z")]
+    [InlineData("@every 25h", "2026-10-24T12:00:00Z", "2026-10-25T13:30:00Z", "2026-10-26T14:00:00Z")]
+    public void Every_counts_from_the_last_schedule_time_as_the_CronJob_controller_does(string expression, string anchor, string after, string expected)
+    {
+        Assert.True(Schedules.TryParseCron(expression, out var cron, out var error), error);
+        Assert.True(Schedules.TryFindTimeZone("Europe/Copenhagen", out var tz, out _));
+        var next = Schedules.NextOccurrence(cron!, tz!, DateTimeOffset.Parse(after, CultureInfo.InvariantCulture), DateTimeOffset.Parse(anchor, CultureInfo.InvariantCulture));
         Assert.Equal(DateTimeOffset.Parse(expected, CultureInfo.InvariantCulture), next);
     }
 

@@ -83,6 +83,46 @@ public sealed class SchedulingFeatureTests
         Assert.Equal("Normal", (string?)events.Single(e => (string?)e["reason"] == "RunRecovered")["type"]);
     }
 
+    [Theory]
+    [InlineData("* * * * *")]
+    [InlineData("@every 2m")]
+    public async Task Resuming_a_suspended_schedule_starts_no_run_at_once_though_runs_were_missed_inside_the_starting_deadline(string deltaSchedule)
+    {
+        await using var fx = await OperatorFixture.StartAsync();
+        var schedule = TestSchedules.Files("dar");
+        schedule["spec"]!["suspend"] = true;
+        schedule["spec"]!["delta"]!["schedule"] = deltaSchedule;
+        fx.CreateSchedule(schedule);
+        await using var op = await fx.StartOperator().StartedAsync();
+        await OperatorFixture.Eventually(() => (bool?)fx.CronJob("dar-delta")?["spec"]?["suspend"] == true, "a suspended delta CronJob");
+        // Its last run was ten minutes ago, before the suspend: every start time since is missed, and
+        // the latest ones lie inside the 300 s starting deadline.
+        fx.Server.Mutate("cronjobs", Ns, "dar-delta", c => c["status"] = new JsonObject
+        {
+            ["lastScheduleTime"] = DateTimeOffset.UtcNow.AddMinutes(-10).ToString("yyyy-MM-dd'T'HH:mm:00'Z'", System.Globalization.CultureInfo.InvariantCulture),
+        }, status: true);
+        var suspended = fx.CronJob("dar-delta")!;
+        Assert.Null(CronJobControllerModel.WouldStartAt(suspended, DateTimeOffset.UtcNow));
+        var unsuspended = (JsonObject)suspended.DeepClone();
+        unsuspended["spec"]!["suspend"] = false;
+        Assert.NotNull(CronJobControllerModel.WouldStartAt(unsuspended, DateTimeOffset.UtcNow));
+
+        // The controller decides at the moment suspend flips; any instant from the edit to the flip
+        // stands for it (a later one could already be a new, not a missed, start time).
+        var now = DateTimeOffset.UtcNow;
+        fx.Server.Mutate("exportschedules", Ns, "dar", s => s["spec"]!["suspend"] = false);
+        await OperatorFixture.Eventually(() => (bool?)fx.CronJob("dar-delta")?["spec"]?["suspend"] == false, "the delta CronJob resumed");
+        // Status follows the CronJob writes in the same reconcile.
+        await OperatorFixture.Eventually(() => fx.Schedule("dar")?["status"]?["nextDeltaTime"] is not null, "status.nextDeltaTime after the resume");
+
+        var resumed = fx.CronJob("dar-delta")!;
+        Assert.Null(CronJobControllerModel.WouldStartAt(resumed, now));
+        // Nothing is skipped beyond the missed runs: the next start time still starts a Job.
+        var next = DateTimeOffset.Parse((string)fx.Schedule("dar")!["status"]!["nextDeltaTime"]!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(next > now.AddSeconds(-1) && next <= now.AddMinutes(2).AddSeconds(10), $"next delta {next:O}");
+        Assert.Equal(next, CronJobControllerModel.WouldStartAt(resumed, next.AddSeconds(1)));
+    }
+
     [Fact]
     public void Cron_jobs_get_a_starting_deadline_so_missed_runs_give_at_most_one_catch_up_and_never_too_many_missed_start_times()
     {

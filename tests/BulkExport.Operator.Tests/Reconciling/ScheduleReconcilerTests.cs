@@ -5,7 +5,7 @@ using BulkExport.Operator.Tests.Support;
 
 namespace BulkExport.Operator.Tests.Reconciling;
 
-public sealed class ScheduleControllerTests
+public sealed class ScheduleReconcilerTests
 {
     private const string Ns = TestSchedules.Namespace;
 

@@ -1,7 +1,8 @@
 using System.Text.Json.Nodes;
 using BulkExport.Operator.Reconciling;
+using BulkExport.Operator.Runtime;
 
-namespace BulkExport.Operator.Tests.Reconciling;
+namespace BulkExport.Operator.Tests.Runtime;
 
 public sealed class DriftTests
 {

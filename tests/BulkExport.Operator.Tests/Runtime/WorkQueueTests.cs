@@ -1,6 +1,6 @@
-using BulkExport.Operator.Reconciling;
+using BulkExport.Operator.Runtime;
 
-namespace BulkExport.Operator.Tests.Reconciling;
+namespace BulkExport.Operator.Tests.Runtime;
 
 public sealed class WorkQueueTests
 {

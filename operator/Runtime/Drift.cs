@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using BulkExport.Operator.Kubernetes;
 
-namespace BulkExport.Operator.Reconciling;
+namespace BulkExport.Operator.Runtime;
 
 /// <summary>
 /// Decides whether a live object still is what the operator wants, without comparing whole
@@ -12,9 +12,14 @@ namespace BulkExport.Operator.Reconciling;
 /// </summary>
 internal static class Drift
 {
+    /// <summary>The annotation holding a hash of the desired object as the operator last rendered it.</summary>
+    public const string HashAnnotation = "bulkexport.io/desired-hash";
+
+    public static string? Hash(JsonObject obj) => (string?)obj["metadata"]?["annotations"]?[HashAnnotation];
+
     public static bool Matches(JsonObject desired, JsonObject live)
     {
-        if (DesiredState.Hash(desired) != DesiredState.Hash(live))
+        if (Hash(desired) != Hash(live))
         {
             return false;
         }

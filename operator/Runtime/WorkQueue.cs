@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 
-namespace BulkExport.Operator.Reconciling;
+namespace BulkExport.Operator.Runtime;
 
 /// <summary>
 /// A deduplicating work queue keyed by namespace/name, like client-go's: a key queued many times
