@@ -9,7 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace BulkExport.Operator.Tests.Hosting;
 
-public sealed class HostTests
+public sealed partial class HostTests
 {
     /// <summary>The operator host as <c>operator run</c> builds it, on a free port, against the fake server.</summary>
     private static async Task<(Microsoft.AspNetCore.Builder.WebApplication App, HttpClient Http)> StartHostAsync(OperatorFixture fx)
@@ -127,9 +127,12 @@ public sealed class HostTests
             await OperatorFixture.Eventually(() =>
             {
                 text = http.GetStringAsync(new Uri("/metrics", UriKind.Relative)).Result;
-                return text.Contains("bulkexport_run_duration_seconds_bucket", StringComparison.Ordinal);
-            }, "histogram after a run", detail: () => text);
-            Assert.Matches(@"(?m)^bulkexport_run_successes_total\{[^}]*schedule=""dar""[^}]*type=""delta""[^}]*\} 1( |$)", text);
+                // The duration and the success are two instruments recorded one after the other, so a
+                // scrape can fall between them: wait for both rather than for the first.
+                return text.Contains("bulkexport_run_duration_seconds_bucket", StringComparison.Ordinal)
+                    && SuccessCountedOnce().IsMatch(text);
+            }, "histogram and success after a run", detail: () => text);
+            Assert.Matches(SuccessCountedOnce(), text);
             Assert.Matches(@"(?m)^bulkexport_run_duration_seconds_bucket\{[^}]*le=""14400""[^}]*\} 1( |$)", text);
         }
         finally
@@ -137,4 +140,7 @@ public sealed class HostTests
             await app.StopAsync();
         }
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?m)^bulkexport_run_successes_total\{[^}]*schedule=""dar""[^}]*type=""delta""[^}]*\} 1( |$)")]
+    private static partial System.Text.RegularExpressions.Regex SuccessCountedOnce();
 }
