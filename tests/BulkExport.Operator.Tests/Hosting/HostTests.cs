@@ -98,42 +98,42 @@ public sealed partial class HostTests
     [Fact]
     public async Task Metrics_are_scraped_at_slash_metrics_with_the_run_series_zero_initialised_for_a_new_schedule()
     {
+        // The run series are process-wide (every operator host in this test process publishes on the
+        // same meter name), so this test's schedule has a name no other test uses.
         await using var fx = await OperatorFixture.StartAsync();
-        fx.CreateSchedule(TestSchedules.Files("dar"));
+        fx.CreateSchedule(TestSchedules.Files("metrics"));
         var (app, http) = await StartHostAsync(fx);
         await using var disposeApp = app;
         using var disposeHttp = http;
         try
         {
-            await OperatorFixture.Eventually(() => fx.Schedule("dar")?["status"] is not null, "reconciled");
+            await OperatorFixture.Eventually(() => fx.Schedule("metrics")?["status"] is not null, "reconciled");
 
             string text = "";
             await OperatorFixture.Eventually(() =>
             {
                 text = http.GetStringAsync(new Uri("/metrics", UriKind.Relative)).Result;
-                return text.Contains("bulkexport_last_generation{", StringComparison.Ordinal);
+                return text.Contains("schedule=\"metrics\"", StringComparison.Ordinal);
             }, "scrape shows the schedule", detail: () => text);
 
             foreach (var series in new[] { "bulkexport_run_attempts_total", "bulkexport_run_successes_total", "bulkexport_run_failures_total" })
             {
-                Assert.Matches($@"(?m)^{series}\{{[^}}]*schedule=""dar""[^}}]*type=""delta""[^}}]*\}} 0( |$)", text);
+                Assert.Matches($@"(?m)^{series}\{{[^}}]*schedule=""metrics""[^}}]*type=""delta""[^}}]*\}} 0( |$)", text);
             }
 
-            Assert.Matches(@"(?m)^bulkexport_last_generation\{[^}]*schedule=""dar""[^}]*\} 0( |$)", text);
-            Assert.Matches(@"(?m)^bulkexport_last_success_timestamp_seconds\{[^}]*schedule=""dar""[^}]*\} 0( |$)", text);
+            Assert.Matches(@"(?m)^bulkexport_last_generation\{[^}]*schedule=""metrics""[^}]*\} 0( |$)", text);
+            Assert.Matches(@"(?m)^bulkexport_last_success_timestamp_seconds\{[^}]*schedule=""metrics""[^}]*\} 0( |$)", text);
 
             // After a run: counted once, and its duration lands in the histogram whose buckets reach 4 h.
-            fx.FinishJob("dar", "delta", "dar-delta-1", succeeded: true, TestSchedules.SummaryJson(42, "delta"));
+            fx.FinishJob("metrics", "delta", "metrics-delta-1", succeeded: true, TestSchedules.SummaryJson(42, "delta"));
             await OperatorFixture.Eventually(() =>
             {
                 text = http.GetStringAsync(new Uri("/metrics", UriKind.Relative)).Result;
-                // The duration and the success are two instruments recorded one after the other, so a
-                // scrape can fall between them: wait for both rather than for the first.
-                return text.Contains("bulkexport_run_duration_seconds_bucket", StringComparison.Ordinal)
-                    && SuccessCountedOnce().IsMatch(text);
+                // Wait for this schedule's own series: other tests' runs land in the same scrape.
+                return DurationBucket4h().IsMatch(text) && SuccessCountedOnce().IsMatch(text);
             }, "histogram and success after a run", detail: () => text);
             Assert.Matches(SuccessCountedOnce(), text);
-            Assert.Matches(@"(?m)^bulkexport_run_duration_seconds_bucket\{[^}]*le=""14400""[^}]*\} 1( |$)", text);
+            Assert.Matches(DurationBucket4h(), text);
         }
         finally
         {
@@ -141,6 +141,9 @@ public sealed partial class HostTests
         }
     }
 
-    [System.Text.RegularExpressions.GeneratedRegex(@"(?m)^bulkexport_run_successes_total\{[^}]*schedule=""dar""[^}]*type=""delta""[^}]*\} 1( |$)")]
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?m)^bulkexport_run_successes_total\{[^}]*schedule=""metrics""[^}]*type=""delta""[^}]*\} 1( |$)")]
     private static partial System.Text.RegularExpressions.Regex SuccessCountedOnce();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?m)^bulkexport_run_duration_seconds_bucket\{(?=[^}]*schedule=""metrics"")[^}]*le=""14400""[^}]*\} 1( |$)")]
+    private static partial System.Text.RegularExpressions.Regex DurationBucket4h();
 }
