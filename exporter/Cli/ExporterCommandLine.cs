@@ -275,7 +275,7 @@ internal static class ExporterCommandLine
 
 internal static partial class CliLog
 {
-    [LoggerMessage(Level = LogLevel.Error, Message = "{Run} of {Register} failed with exit code {ExitCode}: {Reason}")]
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Error, Message = "{Run} of {Register} failed with exit code {ExitCode}: {Reason}")]
     public static partial void RunFailed(ILogger logger, string run, string register, int exitCode, string reason, Exception exception);
 }
 

@@ -7,6 +7,7 @@ using BulkExport.Exporter.Sources;
 using BulkExport.Publishing.Signing;
 using BulkExport.Publishing.Stores;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace BulkExport.Exporter.Tests.Support;
 
@@ -17,7 +18,8 @@ internal sealed class ExportHarness : IDisposable
     {
         Root = Directory.CreateTempSubdirectory("bulkexport-test-").FullName;
         Store = new LocalObjectStore(Path.Combine(Root, "store"));
-        Time = new FakeTimeProvider();
+        // A fixed Monday night, so names and retention ages do not depend on when the tests run.
+        Time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 5, 3, 0, 0, TimeSpan.Zero));
         Source = new InMemorySource(Time);
         Schedule = new ExportSchedule
         {
