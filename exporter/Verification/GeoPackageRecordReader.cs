@@ -30,7 +30,8 @@ internal sealed class GeoPackageRecordReader : IPublishedRecordReader
 
     public bool SpellsCrs => true;
 
-    public string Caveat => "a GeoPackage holds what SQLite can: 2D geometries here (a Z or M ordinate is dropped) and no NaN (SQLite stores a NaN as NULL), so such values read back unlike the JSON formats' spelling";
+    /// <remarks>A NaN never gets this far: Microsoft.Data.Sqlite refuses to bind one, so the run fails while writing.</remarks>
+    public string Caveat => "a GeoPackage holds what SQLite can: 2D geometries (the writer drops a Z or M ordinate) and no negative zero (SQLite keeps a REAL -0.0 as the integer 0), so such values read back unlike the JSON formats' spelling";
 
     public async IAsyncEnumerable<PublishedRecord> ReadAsync(RecordSource source, [EnumeratorCancellation] CancellationToken cancellationToken)
     {

@@ -120,14 +120,15 @@ internal sealed class ParquetRecordReader : IPublishedRecordReader
         try
         {
             var type = Nullable.GetUnderlyingType(field.ClrType) ?? field.ClrType;
-            if (type == typeof(string))
+            // Parquet.Net 6 reports a text column's CLR type as ReadOnlyMemory<char> and a binary one's as ReadOnlyMemory<byte>.
+            if (type == typeof(string) || type == typeof(ReadOnlyMemory<char>))
             {
                 var values = new string?[count];
                 await group.ReadAsync(field, values.AsMemory(), null, cancellationToken).ConfigureAwait(false);
                 return values;
             }
 
-            if (type == typeof(byte[]))
+            if (type == typeof(byte[]) || type == typeof(ReadOnlyMemory<byte>))
             {
                 var values = new byte[]?[count];
                 await group.ReadAsync(field, values.AsMemory(), null, cancellationToken).ConfigureAwait(false);
@@ -228,8 +229,12 @@ internal sealed class ParquetRecordReader : IPublishedRecordReader
             case DateOnly date:
                 json.WriteStringValue(date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
                 break;
+            case DateTime day when field is DateTimeDataField { DateTimeFormat: DateTimeFormat.Date }:
+                // Parquet.Net reads a DATE column as DateTime.
+                json.WriteStringValue(day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+                break;
             case DateTime time:
-                var utc = field is DateTimeDataField { IsAdjustedToUTC: true };
+                var utc = field is DateTimeDataField { IsAdjustedToUTC: true, DateTimeFormat: DateTimeFormat.Timestamp };
                 json.WriteStringValue(time.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF", CultureInfo.InvariantCulture) + (utc ? "Z" : ""));
                 break;
             case decimal m:
