@@ -37,6 +37,8 @@ internal sealed class GmlRecordReader : IPublishedRecordReader
 
     public bool SpellsCrs => true;
 
+    public string Caveat => "the exporter's GML writes 2D positions (a Z or M ordinate is dropped), so such a geometry reads back unlike the JSON formats' spelling";
+
     public async IAsyncEnumerable<PublishedRecord> ReadAsync(RecordSource source, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var file = source.Row.ContainedFileName;

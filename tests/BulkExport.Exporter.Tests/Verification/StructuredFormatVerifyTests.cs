@@ -139,6 +139,30 @@ public sealed class StructuredFormatVerifyTests
         Assert.Contains("SQLite keeps a REAL -0.0 as the integer 0", problem, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(OutputFormats.GeoPackage)]
+    [InlineData(OutputFormats.Gml)]
+    [InlineData(OutputFormats.Parquet)]
+    public async Task A_z_ordinate_the_format_drops_is_reported_with_the_record_the_geometry_column_and_the_cause(string format)
+    {
+        using var h = new ExportHarness(s =>
+        {
+            s.Entities = [new EntitySpec { Name = "Alt", Key = ["id"], Geometry = new GeometrySpec { Column = "geom" } }];
+            s.Output.Formats = [format, OutputFormats.JsonLines];
+        });
+        var rows = AltRows();
+        rows[2][9] = Geo("""{"type":"Point","coordinates":[10,55,12.5]}""", "POINT Z (10 55 12.5)");
+        h.Source.Set("Alt", AltColumns, rows);
+        await h.RunAsync(RunKind.Total);
+        var file = (await h.CatalogAsync()).Files.Single(f => f.ContainedFileFormat == format && f.TypeOfDownload == FileNaming.TotalDownload);
+
+        var report = await h.VerifyAsync();
+
+        HasProblem(report, p => p.StartsWith(file.Key, StringComparison.Ordinal)
+            && p.Contains("column 'geom' is {\"coordinates\":[10,55],\"type\":\"Point\"} here, {\"coordinates\":[10,55,12.5],\"type\":\"Point\"} in JSONL", StringComparison.Ordinal)
+            && p.Contains("2D", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task A_tampered_geopackage_value_is_reported_with_the_file_the_fid_and_the_column()
     {
