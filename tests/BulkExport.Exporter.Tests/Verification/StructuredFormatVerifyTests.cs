@@ -100,6 +100,52 @@ public sealed class StructuredFormatVerifyTests
     [InlineData(OutputFormats.GeoPackage)]
     [InlineData(OutputFormats.Gml)]
     [InlineData(OutputFormats.Parquet)]
+    public async Task A_create_table_companion_in_the_files_own_zip_types_it_when_the_register_has_no_csv(string format)
+    {
+        using var h = new ExportHarness(s =>
+        {
+            s.Entities = [new EntitySpec { Name = "Alt", Key = ["id"], Geometry = new GeometrySpec { Column = "geom" } }];
+            s.Output.Formats = [format, OutputFormats.Csv];
+        });
+        h.Source.Set("Alt", FingerprintTests.AllKinds, TextSafe(FingerprintTests.AllKindsRows()));
+        await h.RunAsync(RunKind.Total);
+        var catalog = await h.CatalogAsync();
+        // The companion the writers could add: the CSV's own DDL, moved into each file's zip; the CSV files leave the catalog.
+        var files = catalog.Files.Where(f => f.ContainedFileFormat == format).ToList();
+        foreach (var file in files)
+        {
+            var csv = catalog.Files.Single(f => f.ContainedFileFormat == "CSV" && f.TypeOfDownload == file.TypeOfDownload && f.GenerationNumber == file.GenerationNumber);
+            byte[] ddl;
+            using (var zip = ZipFile.OpenRead(h.Store.FilePath(csv.Key)))
+            using (var memory = new MemoryStream())
+            {
+                await using (var entry = zip.GetEntry(Path.ChangeExtension(csv.ContainedFileName, ".sql"))!.Open())
+                {
+                    await entry.CopyToAsync(memory);
+                }
+
+                ddl = memory.ToArray();
+            }
+
+            using var target = ZipFile.Open(h.Store.FilePath(file.Key), ZipArchiveMode.Update);
+            await using var companion = target.CreateEntry(Path.ChangeExtension(file.ContainedFileName, ".sql")).Open();
+            await companion.WriteAsync(ddl);
+        }
+
+        catalog.Files.RemoveAll(f => f.ContainedFileFormat == "CSV");
+        await File.WriteAllBytesAsync(Path.Combine(h.Root, "store", FileNaming.CatalogKey(h.Register)), catalog.ToBytes());
+
+        var report = await h.VerifyAsync();
+
+        // Only the zips' changed checksums: every record is typed and sums to the catalog's fingerprint.
+        Assert.Equal(files.Count, report.FingerprintedFiles);
+        Assert.All(report.Problems, p => Assert.True(p.Contains(": size ", StringComparison.Ordinal) || p.Contains(": SHA-256 ", StringComparison.Ordinal), p));
+    }
+
+    [Theory]
+    [InlineData(OutputFormats.GeoPackage)]
+    [InlineData(OutputFormats.Gml)]
+    [InlineData(OutputFormats.Parquet)]
     public async Task Without_any_ddl_a_json_column_read_as_text_is_a_reported_mismatch_that_says_so(string format)
     {
         using var h = new ExportHarness(s =>
