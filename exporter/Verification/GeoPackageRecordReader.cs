@@ -57,6 +57,8 @@ internal sealed class GeoPackageRecordReader : IPublishedRecordReader
                 throw new InvalidDataException($"{file}: not a readable GeoPackage: {e.Message}", e);
             }
 
+            // TEXT is shared by text, uuids, JSON, arrays and long decimals; REAL is the writer's decimal with its scale dropped.
+            source.UntypedColumns.UnionWith(layout.Columns.Where(c => c.Name != layout.GeometryColumn && c.Type.Split('(')[0].Trim() is "TEXT" or "REAL" && source.Types?.For(c.Name) is null).Select(c => c.Name));
             using var command = connection.CreateCommand();
             command.CommandText = $"SELECT {Quote(layout.Fid)}, {string.Join(", ", layout.Columns.Select(c => Quote(c.Name)))} FROM {Quote(layout.Table)} ORDER BY {Quote(layout.Fid)}";
             using var reader = command.ExecuteReader();

@@ -64,6 +64,7 @@ internal sealed class ParquetRecordReader : IPublishedRecordReader
                 }
 
                 var geometry = GeoColumns(reader.CustomMetadata, file);
+                source.UntypedColumns.UnionWith(fields.Where(f => (Nullable.GetUnderlyingType(f.ClrType) ?? f.ClrType) is var t && (t == typeof(string) || t == typeof(ReadOnlyMemory<char>)) && source.Types?.For(f.Name) is null).Select(f => f.Name));
                 long row = 0;
                 var buffer = new ArrayBufferWriter<byte>(512);
                 for (var group = 0; group < reader.RowGroupCount; group++)

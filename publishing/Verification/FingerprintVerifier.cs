@@ -34,7 +34,7 @@ internal sealed class FingerprintVerifier(IObjectStore store, PublishedRecordRea
     private readonly PublishedRecordReaders _readers = readers ?? PublishedRecordReaders.Default;
     private readonly Dictionary<string, string?> _geometryColumns = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ColumnTypes?> _csvTypes = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, bool> _typed = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SortedSet<string>> _untyped = new(StringComparer.Ordinal);
     private readonly HashSet<string> _withoutCrs = new(StringComparer.Ordinal);
     private Dictionary<string, IReadOnlyList<string>> _identities = new(StringComparer.Ordinal);
     private Catalog _catalog = new();
@@ -207,9 +207,9 @@ internal sealed class FingerprintVerifier(IObjectStore store, PublishedRecordRea
             notes.Add(caveat);
         }
 
-        if (reader?.UsesColumnTypes == true && !_typed.GetValueOrDefault(row.Key))
+        if (_untyped.GetValueOrDefault(row.Key) is { Count: > 0 } untyped)
         {
-            notes.Add($"no CREATE TABLE (in the zip or a CSV file of {row.EntityName}) typed the file's text columns, so a JSON, array or long-decimal column was read as strings");
+            notes.Add($"no CREATE TABLE (in the zip or a CSV file of {row.EntityName}) typed column(s) {string.Join(", ", untyped.Select(c => $"'{c}'"))}, whose file type JSON, arrays and decimals share with text: they were read as strings (a GPKG REAL as a number without its decimal scale)");
         }
 
         return notes.Count == 0 ? "" : $" ({string.Join("; ", notes)})";
@@ -409,10 +409,11 @@ internal sealed class FingerprintVerifier(IObjectStore store, PublishedRecordRea
             {
                 types = await ColumnTypes.FromZipAsync(zip, row.ContainedFileName, cancellationToken).ConfigureAwait(false)
                     ?? await CsvTypesAsync(row, cancellationToken).ConfigureAwait(false);
-                _typed[row.Key] = types is not null;
             }
 
-            await foreach (var record in reader.ReadAsync(new RecordSource(zip, row, geometry, types, CrsMember: !_withoutCrs.Contains(row.Key)), cancellationToken).ConfigureAwait(false))
+            var source = new RecordSource(zip, row, geometry, types, CrsMember: !_withoutCrs.Contains(row.Key));
+            _untyped[row.Key] = source.UntypedColumns;
+            await foreach (var record in reader.ReadAsync(source, cancellationToken).ConfigureAwait(false))
             {
                 yield return record;
             }

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Globalization;
-using System.IO.Compression;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -51,6 +50,7 @@ internal sealed class GmlRecordReader : IPublishedRecordReader
         }
 
         var index = columns.Select((c, i) => (c.Name, i)).ToDictionary(c => c.Name, c => c.i, StringComparer.Ordinal);
+        source.UntypedColumns.UnionWith(columns.Where(c => c.Type == "xs:string" && source.Types?.For(c.Name) is null).Select(c => c.Name));
         var settings = new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null, Async = false, IgnoreComments = true };
         await using var stream = PublishedRecordReaders.DataEntry(source).Open();
         using var xml = XmlReader.Create(stream, settings);

@@ -24,7 +24,11 @@ internal readonly record struct PublishedRecord(long Line, byte[] RowJson);
 /// PostGIS's short <c>crs</c> member for an SRID other than 0 and 4326: PostgreSQL sources publish it
 /// (<c>ST_AsGeoJSON</c>), the files source does not. The file cannot tell, so verify tries both, per file.
 /// </param>
-internal sealed record RecordSource(ZipArchive Zip, CatalogRow Row, string? GeometryColumn, ColumnTypes? Types = null, bool CrsMember = true);
+internal sealed record RecordSource(ZipArchive Zip, CatalogRow Row, string? GeometryColumn, ColumnTypes? Types = null, bool CrsMember = true)
+{
+    /// <summary>Filled by the reader: the columns whose file type is shared by kinds with different JSON spellings and that <see cref="Types"/> did not type (read as strings, or a REAL decimal without its scale).</summary>
+    public SortedSet<string> UntypedColumns { get; } = new(StringComparer.Ordinal);
+}
 
 /// <summary>
 /// Rebuilds the JSON row objects of one published format from the file itself, so that verify can

@@ -160,7 +160,7 @@ public sealed class StructuredFormatVerifyTests
         var report = await h.VerifyAsync();
 
         HasProblem(report, p => p.StartsWith(row.Key, StringComparison.Ordinal) && p.Contains("fingerprint", StringComparison.Ordinal)
-            && p.Contains("no CREATE TABLE", StringComparison.Ordinal));
+            && p.Contains("no CREATE TABLE (in the zip or a CSV file of Alt) typed column(s) ", StringComparison.Ordinal) && p.Contains("'json'", StringComparison.Ordinal));
     }
 
     [Fact]
