@@ -77,6 +77,23 @@ public sealed class StructuredFormatVerifyTests
     [InlineData(OutputFormats.GeoPackage)]
     [InlineData(OutputFormats.Gml)]
     [InlineData(OutputFormats.Parquet)]
+    public async Task Split_parts_in_a_structured_format_are_re_fingerprinted_part_by_part_and_replayed(string format)
+    {
+        using var h = await PublishAsync([format], maxRecordsPerFile: 2);
+        var catalog = await h.CatalogAsync();
+        Assert.Contains(catalog.Files, f => f.PartCount > 2);
+
+        var report = await h.VerifyAsync();
+
+        Assert.True(report.Ok, string.Join("\n", report.Problems));
+        Assert.Equal(catalog.Files.Count, report.FingerprintedFiles);
+        Assert.True(report.Replays >= 4, $"{report.Replays} replays");
+    }
+
+    [Theory]
+    [InlineData(OutputFormats.GeoPackage)]
+    [InlineData(OutputFormats.Gml)]
+    [InlineData(OutputFormats.Parquet)]
     public async Task Json_array_and_decimal_columns_are_typed_by_the_csv_ddl_of_the_entity(string format)
     {
         using var h = new ExportHarness(s =>
@@ -283,10 +300,15 @@ public sealed class StructuredFormatVerifyTests
         Assert.True(report.Problems.Any(expected), "problems:\n" + string.Join("\n", report.Problems));
 
     /// <summary>Total 1, a delta with an update, an insert and a delete, a total, one more delta: a plain entity and a temporal one in EPSG:25832.</summary>
-    private static async Task<ExportHarness> PublishAsync(List<string> formats)
+    private static async Task<ExportHarness> PublishAsync(List<string> formats, int? maxRecordsPerFile = null)
     {
         var h = new ExportHarness(s =>
         {
+            if (maxRecordsPerFile is { } max)
+            {
+                s.Output.MaxRecordsPerFile = max;
+            }
+
             s.Entities =
             [
                 new EntitySpec { Name = "Alt", Key = ["id"], Geometry = new GeometrySpec { Column = "geom" } },
