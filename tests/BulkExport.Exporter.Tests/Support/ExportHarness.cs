@@ -72,7 +72,7 @@ internal sealed class ExportHarness : IDisposable
     public async Task<Catalog> CatalogAsync() =>
         Catalog.FromBytes((await Store.GetBytesAsync(FileNaming.CatalogKey(Register), CancellationToken.None))!, "catalog");
 
-    public Task<VerifyReport> VerifyAsync() => new Verifier(Store, Register, Schedule.Spec.Entities.Where(e => e.Geometry is { Column.Length: > 0 }).ToDictionary(e => e.Name, e => e.Geometry!.Column, StringComparer.Ordinal)).VerifyAsync(CancellationToken.None);
+    public Task<VerifyReport> VerifyAsync() => new Verifier(Store, Register, Schedule.Spec.Entities.Where(e => e.Geometry is { Column.Length: > 0 }).ToDictionary(e => e.Name, e => e.Geometry!.Column, StringComparer.Ordinal), BulkExport.Exporter.Verification.ExporterRecordReaders.All).VerifyAsync(CancellationToken.None);
 
     public void Dispose()
     {
