@@ -364,14 +364,17 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         }
 
         Result result;
+        string answer;
         lock (_lock)
         {
             result = Dispatch(ctx.Request.Method, route, body, ctx.Request.Query, ctx.Request.ContentType);
+            // Bodies may be stored objects: serialized under the lock instead of copied.
+            answer = result.Body.ToJsonString();
         }
 
         ctx.Response.StatusCode = (int)result.Code;
         ctx.Response.ContentType = "application/json";
-        await ctx.Response.WriteAsync(result.Body.ToJsonString(), ctx.RequestAborted).ConfigureAwait(false);
+        await ctx.Response.WriteAsync(answer, ctx.RequestAborted).ConfigureAwait(false);
     }
 
     private sealed record Result(HttpStatusCode Code, JsonObject Body);
@@ -385,7 +388,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                 case "GET" when route.Name is null:
                     return new Result(HttpStatusCode.OK, ListLocked(route, query["labelSelector"], query["limit"], query["continue"]));
                 case "GET":
-                    return new Result(HttpStatusCode.OK, Existing(route).DeepClone().AsObject());
+                    return new Result(HttpStatusCode.OK, Existing(route));
                 case "POST" when route.Name is null && route.Namespace is not null && body is not null:
                     {
                         body.Metadata()["namespace"] ??= route.Namespace;
@@ -396,7 +399,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
                         var created = CreateLocked(route.Plural, (JsonObject)body.DeepClone());
                         Record("POST", route.Plural, body);
-                        return new Result(HttpStatusCode.Created, created.DeepClone().AsObject());
+                        return new Result(HttpStatusCode.Created, created);
                     }
 
                 case "PUT" when route.Name is not null && body is not null:
@@ -422,7 +425,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
                         var updated = StoreUpdateLocked(route.Plural, current, (JsonObject)body.DeepClone(), route.Status);
                         Record("PUT", route.Plural, body);
-                        return new Result(HttpStatusCode.OK, updated.DeepClone().AsObject());
+                        return new Result(HttpStatusCode.OK, updated);
                     }
 
                 case "PATCH" when route.Name is not null && body is not null:
@@ -445,7 +448,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                         next.Metadata()["resourceVersion"] = current.ResourceVersionOf();
                         var updated = StoreUpdateLocked(route.Plural, current, next, route.Status);
                         Record("PATCH", route.Plural, updated);
-                        return new Result(HttpStatusCode.OK, updated.DeepClone().AsObject());
+                        return new Result(HttpStatusCode.OK, updated);
                     }
 
                 case "DELETE" when route.Name is not null:
@@ -797,13 +800,16 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
             return null;
         }
 
-        var sent = (JsonObject)obj.DeepClone();
+        var sent = obj;
         if (type == "DELETED" && c.Type == "MODIFIED")
         {
+            sent = (JsonObject)obj.DeepClone();
             sent.Metadata()["resourceVersion"] = c.ResourceVersion.ToString(CultureInfo.InvariantCulture);
         }
 
-        return new JsonObject { ["type"] = type, ["object"] = sent }.ToJsonString();
+        // Serialized in place under the lock (stored objects are replaced, never changed), as the
+        // real server serializes an event once: a copy per event was the fake's cost, not the watch's.
+        return $"{{\"type\":\"{type}\",\"object\":{sent.ToJsonString()}}}";
     }
 
     private async Task WatchAsync(HttpContext ctx, Route route)
