@@ -165,6 +165,21 @@ internal static class Program
         var idleThreads = ThreadCpu().Select(kv => (Name: kv.Key, Ms: kv.Value - threadsBefore.GetValueOrDefault(kv.Key))).Where(t => t.Ms > 0).OrderByDescending(t => t.Ms).ToList();
         idleUsage = idleUsage.Stop();
         var idleRequests = fake.Requests;
+
+        // 5. What leader election adds to idle (the chart's default has it off; it is on with two
+        // replicas): a lease holder renewing every retry period (2 s), beside the idle operator.
+        var leaseSeconds = Math.Min(idleSeconds, 20);
+        fake.ResetCounters();
+        var leaseOptions = new OperatorOptions { LeaderElection = true, LeaseNamespace = Ns, Identity = "bench-leader" };
+        var elector = new LeaderElector(opClient, leaseOptions, TimeProvider.System, NullLogger.Instance);
+        using var electing = new CancellationTokenSource();
+        var leaseCpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var holding = elector.RunAsync(ct => Task.Delay(Timeout.Infinite, ct), electing.Token);
+        await Task.Delay(TimeSpan.FromSeconds(leaseSeconds));
+        leaseCpu = Process.GetCurrentProcess().TotalProcessorTime - leaseCpu;
+        var leaseRequests = fake.Requests;
+        await electing.CancelAsync();
+        await holding;
         await runtime.StopAsync(CancellationToken.None);
 
         Console.WriteLine($"# Operator scale benchmark: {count} ExportSchedules, fake API server in process, {workers} workers");
@@ -185,6 +200,7 @@ internal static class Program
         Console.WriteLine($"| idle {idleSeconds} s: {idleUsage} |");
         Console.WriteLine($"| idle {idleSeconds} s: CPU by thread (ms, 10 ms ticks) | {(idleThreads.Count == 0 ? "none" : string.Join(", ", idleThreads.Select(t => $"{t.Name}: {t.Ms:F0}")))} |");
         Console.WriteLine($"| idle {idleSeconds} s: requests | {(idleRequests.Count == 0 ? "none" : Describe(idleRequests))} |");
+        Console.WriteLine($"| idle {leaseSeconds} s with a lease holder renewing every 2 s: process CPU | {leaseCpu.TotalMilliseconds:F0} ms ({leaseCpu.TotalSeconds / leaseSeconds * 100:F2} % of one core); requests {Describe(leaseRequests)} |");
         Console.WriteLine($"| operator managed heap (caches etc., after GC) | {(heapAfter - heapBefore) / 1048576.0:F1} MiB |");
         Console.WriteLine($"| process working set (operator + fake server + {count} schedules) | {workingSet / 1048576.0:F0} MiB |");
         return new RoundResult(directSeconds, cronJobsSeconds, cronJobsUsage, secondWrites);
