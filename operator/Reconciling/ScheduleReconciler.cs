@@ -39,6 +39,7 @@ internal sealed partial class ScheduleReconciler : IReconciler
     private readonly OwnedObjectWriter _writer;
     private readonly ConcurrentDictionary<string, Interpretation> _interpreted = new();
     private readonly ConcurrentDictionary<string, AppliedState> _applied = new();
+    private long _desiredBuilds;
     /// <summary>Schedule keys by spec.register, so the register-conflict check does not scan every schedule.</summary>
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, byte>> _byRegister = new();
     private Cache _schedules = null!;
@@ -92,6 +93,9 @@ internal sealed partial class ScheduleReconciler : IReconciler
             });
         }
     }
+
+    /// <summary>How often the desired objects were built and compared with the caches (tests, bench): not when nothing changed.</summary>
+    public long DesiredBuilds => Interlocked.Read(ref _desiredBuilds);
 
     public IEnumerable<string> AllKeys() => AllSchedules().Select(s => s.Key());
 
@@ -177,6 +181,7 @@ internal sealed partial class ScheduleReconciler : IReconciler
         }
         else if (readiness.Ready)
         {
+            Interlocked.Increment(ref _desiredBuilds);
             var desired = DesiredState.Build(schedule!, obj.Uid(), _options.ExporterImage);
             // The three objects are independent (a CronJob names the ConfigMap, but only its pods read
             // it), so they are written at once: a new schedule costs one round trip, not three.
