@@ -60,6 +60,7 @@ public sealed class CrdModelTests
         Assert.Equal(OutputFormats.All, Enum(Walk(spec, "output", "formats", "[]")));
         Assert.Equal(TypesOfData.All, Enum(Walk(spec, "output", "typesOfData", "[]")));
         Assert.Equal(S3Compatibility.All, Enum(Walk(spec, "storage", "s3", "compatibility")));
+        Assert.Equal(MissedRunPolicy.All, Enum(Walk(spec, "missedRuns")));
         Assert.Equal(1L, (long)Walk(spec, "version")["minimum"]!);
         Assert.Equal(16L, (long)Walk(spec, "source", "postgres", "parallelism")["maximum"]!);
         Assert.Contains(Walk(spec, "source")["x-kubernetes-validations"]!.AsArray(), r => (string?)r!["rule"] == "has(self.postgres) != has(self.files)");
