@@ -778,24 +778,24 @@ internal sealed partial class ScheduleReconciler : IReconciler
 
     private static DateTimeOffset? Latest(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a > b ? a : b;
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "not allowed to read Secret {Secret}; skipping the check that it exists")]
+    [LoggerMessage(EventId = 4200, Level = LogLevel.Information, Message = "not allowed to read Secret {Secret}; skipping the check that it exists")]
     private static partial void LogSecretCheckForbidden(ILogger logger, string secret);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "not ready: {Reason}: {Message}")]
+    [LoggerMessage(EventId = 4201, Level = LogLevel.Warning, Message = "not ready: {Reason}: {Message}")]
     private static partial void LogNotReady(ILogger logger, string reason, string message);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "recorded Job {Job} ({Type}) generation {Generation}")]
+    [LoggerMessage(EventId = 4202, Level = LogLevel.Information, Message = "recorded Job {Job} ({Type}) generation {Generation}")]
     private static partial void LogJobRecorded(ILogger logger, string job, string type, long generation);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "recorded Job {Job} ({Type}) from its pod; the Job itself is gone")]
+    [LoggerMessage(EventId = 4203, Level = LogLevel.Information, Message = "recorded Job {Job} ({Type}) from its pod; the Job itself is gone")]
     private static partial void LogVanishedJobRecorded(ILogger logger, string job, string type);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "resuming CronJob {Name}: lastScheduleTime set to {LastScheduleTime:O}, so the runs missed while suspended do not start now")]
+    [LoggerMessage(EventId = 4204, Level = LogLevel.Information, Message = "resuming CronJob {Name}: lastScheduleTime set to {LastScheduleTime:O}, so the runs missed while suspended do not start now")]
     private static partial void LogResumeHeld(ILogger logger, string name, DateTimeOffset lastScheduleTime);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "run-now: started {Type} Job {Job}")]
+    [LoggerMessage(EventId = 4205, Level = LogLevel.Information, Message = "run-now: started {Type} Job {Job}")]
     private static partial void LogRunNow(ILogger logger, string type, string job);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Message}")]
+    [LoggerMessage(EventId = 4206, Level = LogLevel.Warning, Message = "{Message}")]
     private static partial void LogRunUnreadable(ILogger logger, string message);
 }
