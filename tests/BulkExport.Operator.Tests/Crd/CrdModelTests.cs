@@ -68,6 +68,21 @@ public sealed class CrdModelTests
     }
 
     [Fact]
+    public void The_crd_has_a_geometry_rule_for_exactly_the_formats_the_model_says_need_a_geometry()
+    {
+        // OutputFormats.Rules is the source of truth; the CEL rules repeat it for the API server, so
+        // a format that gains or loses the geometry rule must change both or this fails.
+        var rules = ((JsonObject)Schema["properties"]!["spec"]!)["x-kubernetes-validations"]!.AsArray()
+            .Select(r => (string)r!["rule"]!)
+            .Where(r => r.Contains("has(e.geometry)", StringComparison.Ordinal) && r.Contains("self.output.formats", StringComparison.Ordinal))
+            .ToList();
+        var expected = OutputFormats.NeedGeometry
+            .Select(f => $"!has(self.output) || !has(self.output.formats) || !('{f}' in self.output.formats) || self.entities.exists(e, has(e.geometry))")
+            .ToList();
+        Assert.Equal(expected.Order(StringComparer.Ordinal), rules.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void The_crd_has_the_names_status_subresource_and_printer_columns_of_the_design()
     {
         Assert.Equal("exportschedules.bulkexport.io", (string?)Crd["metadata"]!["name"]);
