@@ -60,14 +60,76 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
                 output.Write(","u8);
             }
 
-            var value = row.GetValue(i);
-            if (value is not null)
+            if (row is ObjectRowView boxed)
             {
-                WriteValue(columns[i], value, output);
+                if (boxed.GetValue(i) is { } value)
+                {
+                    WriteValue(columns[i], value, output);
+                }
+            }
+            else if (!row.IsNull(i))
+            {
+                WriteValue(row, i, output);
             }
         }
 
         output.Write("\r\n"u8);
+    }
+
+    /// <summary>A value from the view's typed getters: text from its UTF-8 bytes, scalars formatted in place; the same bytes as the boxed path.</summary>
+    private void WriteValue(IRowView row, int i, IBufferWriter<byte> output)
+    {
+        var column = columns[i];
+        switch (column.Kind)
+        {
+            case ColumnKind.Text:
+            case ColumnKind.Decimal:
+            case ColumnKind.Json:
+                WriteField(row.GetUtf8(i), output);
+                break;
+            case ColumnKind.Bytes:
+                WriteBytes(row.GetBytes(i), output);
+                break;
+            case ColumnKind.Geometry:
+            case ColumnKind.Array:
+                WriteValue(column, row.GetValue(i)!, output);
+                break;
+            default:
+                var destination = output.GetSpan(ScalarText.MaxScalarBytes);
+                output.Advance(ScalarText.Format(row, i, destination));
+                break;
+        }
+    }
+
+    private static void WriteBytes(ReadOnlySpan<byte> bytes, IBufferWriter<byte> output)
+    {
+        if (bytes.Length == 0)
+        {
+            // An empty field is NULL (here and in PostgreSQL's COPY … CSV); no bytes is "".
+            output.Write("\"\""u8);
+            return;
+        }
+
+        var span = output.GetSpan(Base64.GetMaxEncodedToUtf8Length(bytes.Length));
+        Base64.EncodeToUtf8(bytes, span, out _, out var encoded);
+        output.Advance(encoded);
+    }
+
+    /// <summary>UTF-8 text as a CSV field, quoted only when needed; the empty string as <c>""</c>.</summary>
+    internal static void WriteField(ReadOnlySpan<byte> utf8, IBufferWriter<byte> output)
+    {
+        if (utf8.Length == 0)
+        {
+            output.Write("\"\""u8);
+        }
+        else if (utf8.IndexOfAny(NeedsQuoting) < 0)
+        {
+            output.Write(utf8);
+        }
+        else
+        {
+            WriteQuoted(utf8, output);
+        }
     }
 
     public void WriteFooter(IBufferWriter<byte> output)
@@ -92,17 +154,7 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
                 WriteField(value is GeometryValue g ? g.Wkt : throw ScalarText.Mismatch(value, column), output);
                 break;
             case ColumnKind.Bytes:
-                var bytes = value as byte[] ?? throw ScalarText.Mismatch(value, column);
-                if (bytes.Length == 0)
-                {
-                    // An empty field is NULL (here and in PostgreSQL's COPY … CSV); no bytes is "".
-                    output.Write("\"\""u8);
-                    break;
-                }
-
-                var span = output.GetSpan(Base64.GetMaxEncodedToUtf8Length(bytes.Length));
-                Base64.EncodeToUtf8(bytes, span, out _, out var encoded);
-                output.Advance(encoded);
+                WriteBytes(value as byte[] ?? throw ScalarText.Mismatch(value, column), output);
                 break;
             case ColumnKind.Array:
                 _scratch.Clear();

@@ -59,6 +59,109 @@ internal sealed class RowDigest : IDisposable
         _sha.GetHashAndReset(digest);
     }
 
+    /// <summary>Writes the digest of a row seen through a view: the same bytes as for its boxed values.</summary>
+    public void Compute(IRowView row, Span<byte> digest)
+    {
+        if (row is ObjectRowView boxed)
+        {
+            Compute(boxed.Values, digest);
+            return;
+        }
+
+        _canonical.ResetWrittenCount();
+        WriteCanonical(row, _canonical);
+        _sha.AppendData(_canonical.WrittenSpan);
+        _sha.GetHashAndReset(digest);
+    }
+
+    /// <summary>
+    /// The canonical bytes of a row from its typed getters: text, decimals and JSON straight from their
+    /// UTF-8, numbers and times formatted once; only arrays and geometry take the boxed path.
+    /// </summary>
+    public void WriteCanonical(IRowView row, IBufferWriter<byte> output)
+    {
+        output.Write("{"u8);
+        for (var n = 0; n < _order.Length; n++)
+        {
+            var i = _order[n];
+            if (n > 0)
+            {
+                output.Write(","u8);
+            }
+
+            output.Write(_names[i]);
+            if (row.IsNull(i))
+            {
+                output.Write("null"u8);
+                continue;
+            }
+
+            var column = _columns[i];
+            switch (column.Kind)
+            {
+                case ColumnKind.Text:
+                    CanonicalJson.WriteString(row.GetUtf8(i), output);
+                    break;
+                case ColumnKind.Decimal:
+                    var text = row.GetUtf8(i);
+                    if (ScalarText.IsJsonNumber(text))
+                    {
+                        output.Write(text);
+                    }
+                    else
+                    {
+                        CanonicalJson.WriteString(text, output);
+                    }
+
+                    break;
+                case ColumnKind.Integer:
+                    var integer = output.GetSpan(ScalarText.MaxScalarBytes);
+                    output.Advance(ScalarText.FormatInt64(row.GetInt64(i), integer));
+                    break;
+                case ColumnKind.Float:
+                    var d = row.GetDouble(i);
+                    if (ScalarText.NonFiniteName(d) is { } name)
+                    {
+                        CanonicalJson.WriteString(name, output);
+                    }
+                    else
+                    {
+                        var number = output.GetSpan(ScalarText.MaxScalarBytes);
+                        output.Advance(ScalarText.FormatDouble(d, number));
+                    }
+
+                    break;
+                case ColumnKind.Boolean:
+                    output.Write(row.GetBoolean(i) ? "true"u8 : "false"u8);
+                    break;
+                case ColumnKind.Date or ColumnKind.Timestamp or ColumnKind.TimestampTz or ColumnKind.Uuid:
+                    // These spellings need no escaping.
+                    var quoted = output.GetSpan(ScalarText.MaxScalarBytes + 2);
+                    var written = ScalarText.Format(row, i, quoted[1..]);
+                    quoted[0] = (byte)'"';
+                    quoted[written + 1] = (byte)'"';
+                    output.Advance(written + 2);
+                    break;
+                case ColumnKind.Json:
+                    CanonicalJson.Write(row.GetUtf8(i), output);
+                    break;
+                case ColumnKind.Bytes:
+                    var bytes = row.GetBytes(i);
+                    var base64 = output.GetSpan(System.Buffers.Text.Base64.GetMaxEncodedToUtf8Length(bytes.Length) + 2);
+                    base64[0] = (byte)'"';
+                    System.Buffers.Text.Base64.EncodeToUtf8(bytes, base64[1..], out _, out var encoded);
+                    base64[encoded + 1] = (byte)'"';
+                    output.Advance(encoded + 2);
+                    break;
+                default:
+                    WriteValue(column, column.Kind, row.GetValue(i), output);
+                    break;
+            }
+        }
+
+        output.Write("}"u8);
+    }
+
     /// <summary>The canonical bytes of a row: a JSON object with members in code-point order of their names.</summary>
     public void WriteCanonical(object?[] row, IBufferWriter<byte> output)
     {
