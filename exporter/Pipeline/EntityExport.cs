@@ -183,7 +183,9 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
                         digest.Compute(row, rowDigest);
                         batch.Passed[batch.PassedCount++] = r;
                         records++;
+                        writers.CurrentRowDigest = digest;
                         delta.Add(row, rowDigest);
+                        writers.CurrentRowDigest = null;
                     }
 
                     await totals.Writer.WriteAsync(batch, cts.Token).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using BulkExport.Api;
@@ -150,11 +151,33 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
         }
     }
 
+    /// <summary>
+    /// Set by the delta stage while it adds a row whose digest that <see cref="RowDigest"/> has just
+    /// computed: a delta record of that row then takes its digest from the same canonical bytes plus the
+    /// operation member, rather than formatting the row's canonical bytes a second time.
+    /// </summary>
+    public RowDigest? CurrentRowDigest { get; set; }
+
+    private int _operationIndex = -1;
+
     /// <summary>A row of the new state as a delta record: its columns and the operation.</summary>
     public void WriteDelta(IRowView row, DeltaOperation operation)
     {
         var record = _deltaRecord.Reset(row, operation);
-        _deltaDigest.Compute(record, _digest);
+        if (CurrentRowDigest is { } state)
+        {
+            if (_operationIndex < 0)
+            {
+                _operationIndex = state.InsertionIndex(EntityExport.OperationColumn);
+            }
+
+            state.ComputeWithMember(_operationIndex, OperationMember(operation), _digest);
+        }
+        else
+        {
+            _deltaDigest.Compute(record, _digest);
+        }
+
         foreach (var group in _deltas)
         {
             group.Writer.Write(record, _digest);
@@ -194,6 +217,18 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
         DeltaOperation.Update => "update",
         _ => "delete",
     };
+
+    private static readonly byte[][] OperationMembers = [.. new[] { DeltaOperation.Insert, DeltaOperation.Update, DeltaOperation.Delete }.Select(o =>
+    {
+        var member = new ArrayBufferWriter<byte>();
+        CanonicalJson.WriteString(EntityExport.OperationColumn, member);
+        member.Write(":"u8);
+        CanonicalJson.WriteString(OperationName(o), member);
+        return member.WrittenSpan.ToArray();
+    })];
+
+    /// <summary>The canonical <c>"operation":"insert"</c> member of a delta record.</summary>
+    private static ReadOnlySpan<byte> OperationMember(DeltaOperation operation) => OperationMembers[(int)operation];
 
     /// <summary>The UTF-8 of <see cref="OperationName"/>.</summary>
     public static ReadOnlySpan<byte> OperationUtf8(DeltaOperation operation) => operation switch

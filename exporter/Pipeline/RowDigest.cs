@@ -31,7 +31,11 @@ internal sealed class RowDigest : IDisposable
     // Columns in code-point order of their names, with the canonical `"name":` bytes of each.
     private readonly int[] _order;
     private readonly byte[][] _names;
+    private readonly byte[][] _rawNames;
     private readonly ArrayBufferWriter<byte> _canonical = new(1024);
+    // Where member n (in code-point order) starts in _canonical, for the last row computed with a view.
+    private readonly int[] _memberStarts;
+    private bool _hasCanonical;
     private readonly ArrayBufferWriter<byte> _scratch = new(256);
     private readonly IncrementalHash _sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
@@ -40,6 +44,8 @@ internal sealed class RowDigest : IDisposable
         _columns = columns;
         var utf8 = columns.Select(c => Encoding.UTF8.GetBytes(c.Name)).ToArray();
         _order = [.. Enumerable.Range(0, columns.Count).OrderBy(i => utf8[i], Comparer<byte[]>.Create((a, b) => a.AsSpan().SequenceCompareTo(b)))];
+        _rawNames = utf8;
+        _memberStarts = new int[columns.Count];
         _names = new byte[columns.Count][];
         for (var i = 0; i < columns.Count; i++)
         {
@@ -53,6 +59,7 @@ internal sealed class RowDigest : IDisposable
     /// <summary>Writes the row's digest (32 bytes) into <paramref name="digest"/>.</summary>
     public void Compute(object?[] row, Span<byte> digest)
     {
+        _hasCanonical = false;
         _canonical.ResetWrittenCount();
         WriteCanonical(row, _canonical);
         _sha.AppendData(_canonical.WrittenSpan);
@@ -69,8 +76,59 @@ internal sealed class RowDigest : IDisposable
         }
 
         _canonical.ResetWrittenCount();
-        WriteCanonical(row, _canonical);
+        WriteCanonical(row, _canonical, _memberStarts);
+        _hasCanonical = true;
         _sha.AppendData(_canonical.WrittenSpan);
+        _sha.GetHashAndReset(digest);
+    }
+
+    /// <summary>Where a member named <paramref name="name"/> goes among this digest's columns (code-point order).</summary>
+    public int InsertionIndex(string name)
+    {
+        var utf8 = Encoding.UTF8.GetBytes(name);
+        var n = 0;
+        while (n < _order.Length && _rawNames[_order[n]].AsSpan().SequenceCompareTo(utf8) < 0)
+        {
+            n++;
+        }
+
+        return n;
+    }
+
+    /// <summary>
+    /// The digest of the last row <see cref="Compute(IRowView, Span{byte})"/> computed, with one more member
+    /// (<paramref name="member"/>: its canonical <c>"name":value</c> bytes) at <paramref name="index"/>
+    /// (<see cref="InsertionIndex"/>): the digest a digest over the columns plus that one would compute,
+    /// without writing the row's canonical bytes again. A delta record is its row plus the operation.
+    /// </summary>
+    public void ComputeWithMember(int index, ReadOnlySpan<byte> member, Span<byte> digest)
+    {
+        if (!_hasCanonical)
+        {
+            throw new InvalidOperationException("No row's canonical bytes are at hand.");
+        }
+
+        var canonical = _canonical.WrittenSpan;
+        if (index < _order.Length)
+        {
+            var at = _memberStarts[index];
+            _sha.AppendData(canonical[..at]);
+            _sha.AppendData(member);
+            _sha.AppendData(","u8);
+            _sha.AppendData(canonical[at..]);
+        }
+        else
+        {
+            _sha.AppendData(canonical[..^1]);
+            if (_order.Length > 0)
+            {
+                _sha.AppendData(","u8);
+            }
+
+            _sha.AppendData(member);
+            _sha.AppendData("}"u8);
+        }
+
         _sha.GetHashAndReset(digest);
     }
 
@@ -78,7 +136,9 @@ internal sealed class RowDigest : IDisposable
     /// The canonical bytes of a row from its typed getters: text, decimals and JSON straight from their
     /// UTF-8, numbers and times formatted once; only arrays and geometry take the boxed path.
     /// </summary>
-    public void WriteCanonical(IRowView row, IBufferWriter<byte> output)
+    public void WriteCanonical(IRowView row, IBufferWriter<byte> output) => WriteCanonical(row, output, null);
+
+    private void WriteCanonical(IRowView row, IBufferWriter<byte> output, int[]? memberStarts)
     {
         output.Write("{"u8);
         for (var n = 0; n < _order.Length; n++)
@@ -87,6 +147,11 @@ internal sealed class RowDigest : IDisposable
             if (n > 0)
             {
                 output.Write(","u8);
+            }
+
+            if (memberStarts is not null)
+            {
+                memberStarts[n] = _canonical.WrittenCount;
             }
 
             output.Write(_names[i]);
