@@ -53,9 +53,42 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
             throw new ArgumentException($"Row has {row.Columns.Count} values for {columns.Count} columns.", nameof(row));
         }
 
-        for (var i = 0; i < row.Columns.Count; i++)
+        // A row's CSV fields do not depend on the file, so a delta record (the row's fields, then its
+        // operation) and the total's record of the same row share them: whichever writer comes first
+        // keeps them in the row's batch, the other copies them.
+        if (row is RowBatch.BatchRowView batchRow && batchRow.Batch.TryGetRecord(batchRow.Row, MemoKey, out var kept))
         {
-            if (i > 0)
+            output.Write(kept);
+            output.Write("\r\n"u8);
+            return;
+        }
+
+        if (row is IExtendedRowView { Inner: RowBatch.BatchRowView inner } extended)
+        {
+            _record.ResetWrittenCount();
+            WriteFields(inner, inner.Columns.Count, _record);
+            inner.Batch.KeepRecord(inner.Row, MemoKey, _record.WrittenSpan);
+            output.Write(_record.WrittenSpan);
+            output.Write(","u8);
+            WriteFields(extended, columns.Count, output, from: inner.Columns.Count);
+            output.Write("\r\n"u8);
+            return;
+        }
+
+        WriteFields(row, row.Columns.Count, output);
+        output.Write("\r\n"u8);
+    }
+
+    /// <summary>Every CSV encoder keeps and finds records under this one key: their bytes are the same.</summary>
+    private static readonly object MemoKey = new();
+
+    private readonly ArrayBufferWriter<byte> _record = new(1024);
+
+    private void WriteFields(IRowView row, int count, IBufferWriter<byte> output, int from = 0)
+    {
+        for (var i = from; i < count; i++)
+        {
+            if (i > from)
             {
                 output.Write(","u8);
             }
@@ -72,8 +105,6 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
                 WriteValue(row, i, output);
             }
         }
-
-        output.Write("\r\n"u8);
     }
 
     /// <summary>A value from the view's typed getters: text from its UTF-8 bytes, scalars formatted in place; the same bytes as the boxed path.</summary>

@@ -338,13 +338,15 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
 /// A row of the entity's state followed by the delta's operation column, without copying the row:
 /// one instance is reused for every delta record (<see cref="Reset"/>).
 /// </summary>
-internal sealed class OperationRowView(IReadOnlyList<Column> columns) : IRowView
+internal sealed class OperationRowView(IReadOnlyList<Column> columns) : IExtendedRowView
 {
     private readonly int _width = columns.Count - 1;
     private IRowView _row = null!;
     private DeltaOperation _operation;
 
     public IReadOnlyList<Column> Columns => columns;
+
+    public IRowView Inner => _row;
 
     public OperationRowView Reset(IRowView row, DeltaOperation operation)
     {

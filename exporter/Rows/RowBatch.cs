@@ -31,6 +31,12 @@ internal sealed class RowBatch
     private byte[] _arena;
     private int _arenaUsed;
     private BatchRowView? _view;
+    // Encoded records of rows, kept by one encoder for another writer of the same rows (RecordMemo).
+    private object? _memoKey;
+    private byte[]? _memo;
+    private int[]? _memoStart;
+    private int[]? _memoLength;
+    private int _memoUsed;
 
     public RowBatch(IReadOnlyList<Column> columns, int capacity, int arenaBytes = 64 * 1024)
     {
@@ -104,6 +110,52 @@ internal sealed class RowBatch
 
         Count = 0;
         _arenaUsed = 0;
+        _memoKey = null;
+        _memoUsed = 0;
+    }
+
+    /// <summary>
+    /// Keeps the encoded record of row <paramref name="row"/> for <paramref name="key"/> (an encoder's
+    /// identity for "these bytes are how I encode this row"), so another writer of the same row with the
+    /// same encoding copies them instead of encoding again: a first total writes every row to the delta
+    /// and to the total. One key per batch; a record for another key replaces them all.
+    /// </summary>
+    public void KeepRecord(int row, object key, ReadOnlySpan<byte> record)
+    {
+        if (!ReferenceEquals(_memoKey, key))
+        {
+            _memoKey = key;
+            _memoUsed = 0;
+            _memoStart ??= new int[Capacity];
+            _memoLength ??= new int[Capacity];
+            Array.Fill(_memoLength, -1);
+        }
+
+        _memo ??= new byte[Math.Max(_arena.Length, 1024)];
+        if (_memo.Length - _memoUsed < record.Length)
+        {
+            var grown = new byte[Math.Max(_memo.Length * 2, _memoUsed + record.Length)];
+            _memo.AsSpan(0, _memoUsed).CopyTo(grown);
+            _memo = grown;
+        }
+
+        record.CopyTo(_memo.AsSpan(_memoUsed));
+        _memoStart![row] = _memoUsed;
+        _memoLength![row] = record.Length;
+        _memoUsed += record.Length;
+    }
+
+    /// <summary>The record <see cref="KeepRecord"/> kept for <paramref name="row"/> and <paramref name="key"/>; false when there is none.</summary>
+    public bool TryGetRecord(int row, object key, out ReadOnlySpan<byte> record)
+    {
+        if (ReferenceEquals(_memoKey, key) && _memoLength![row] >= 0)
+        {
+            record = _memo.AsSpan(_memoStart![row], _memoLength[row]);
+            return true;
+        }
+
+        record = default;
+        return false;
     }
 
     /// <summary>Starts a new row, all NULL until set; returns its index.</summary>
@@ -489,3 +541,10 @@ internal sealed class RowBatch
 
 /// <summary>A source handed a value its column's kind cannot hold (a bug or a schema drift in the source, not a transient failure).</summary>
 internal sealed class RowValueException(string message) : InvalidOperationException(message);
+
+/// <summary>A row shown with one more column after its own (a delta record: the row and its operation).</summary>
+internal interface IExtendedRowView : IRowView
+{
+    /// <summary>The row the extra column follows; its columns are the first ones of this view.</summary>
+    IRowView Inner { get; }
+}
