@@ -211,6 +211,9 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
                     writers.WriteTotal(batch.Rows.View(r), layout, pointInTime, batch.Digests.AsSpan(r * RowDigest.Length, RowDigest.Length));
                 }
 
+                // Emptied before it waits in the pool: its boxed values (geometry, arrays) would otherwise
+                // stay referenced from a long-lived batch and be promoted by the GC (+30 MB RSS on 1M points).
+                batch.Rows.Clear();
                 free.Writer.TryWrite(batch);
             }
         }, cts.Token);
