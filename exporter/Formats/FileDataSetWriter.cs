@@ -14,6 +14,9 @@ internal interface IDataFileSetWriter : IDisposable
 
     void Write(object?[] row, ReadOnlySpan<byte> digest);
 
+    /// <summary>A row seen through a borrowed view (valid during the call), with its digest.</summary>
+    void Write(IRowView row, ReadOnlySpan<byte> digest);
+
     DataFileSet Complete();
 }
 
@@ -146,6 +149,24 @@ internal sealed class FileDataSetWriter : IDataFileSetWriter
     }
 
     public long UncompressedBytes => _closedBytes + (_file?.EstimatedBytes ?? 0);
+
+    /// <summary>The view's values, boxed into a fresh array: a temp file may keep rows until its row group is full.</summary>
+    public void Write(IRowView row, ReadOnlySpan<byte> digest)
+    {
+        if (row is ObjectRowView boxed)
+        {
+            Write(boxed.Values, digest);
+            return;
+        }
+
+        var values = new object?[row.Columns.Count];
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = row.IsNull(i) ? null : row.GetValue(i);
+        }
+
+        Write(values, digest);
+    }
 
     public void Write(object?[] row, ReadOnlySpan<byte> digest)
     {
