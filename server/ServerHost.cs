@@ -10,11 +10,13 @@ using BulkExport.Server.Endpoints;
 using BulkExport.Server.Registers;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.HostFiltering;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
 
 namespace BulkExport.Server;
 
@@ -97,6 +99,20 @@ internal static class ServerHost
 
         var app = builder.Build();
         app.UseMiddleware<AccessLogMiddleware>();
+        if (settings.AcceptedHosts is { } accepted)
+        {
+            // 400 for any other Host before anything can echo it into a link; probes (kubelet sends the
+            // pod's address as Host) answer with no link and stay reachable.
+            // The host's own filter (options from "AllowedHosts", "*") runs first for every path, so
+            // ours is a second instance of the same middleware on a branch with its own options.
+            var filter = new FixedOptionsMonitor<HostFilteringOptions>(new HostFilteringOptions { AllowedHosts = [.. accepted], AllowEmptyHosts = false });
+            app.UseWhen(context => !IsProbe(context.Request.Path), branch => branch.UseMiddleware<HostFilteringMiddleware>(filter));
+            if (settings.AllowedHosts.Count == 0)
+            {
+                HostLog.LoopbackOnly(app.Logger, string.Join(", ", accepted));
+            }
+        }
+
         app.UseMiddleware<AccessMiddleware>();
         if (settings.RateLimit is not null)
         {
@@ -113,6 +129,8 @@ internal static class ServerHost
         return app;
     }
 
+    private static bool IsProbe(PathString path) => path.StartsWithSegments("/healthz") || path.StartsWithSegments("/readyz");
+
     private static IObjectReader OpenReader(StorageSpec storage, TimeProvider time) =>
         storage.Local is { } local
             ? LocalObjectStore.ForReading(local.Path)
@@ -124,7 +142,7 @@ internal static class ServerHost
         options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
         options.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
         {
-            if (context.Request.Path.StartsWithSegments("/healthz") || context.Request.Path.StartsWithSegments("/readyz"))
+            if (IsProbe(context.Request.Path))
             {
                 return RateLimitPartition.GetNoLimiter("probes");
             }
@@ -164,4 +182,20 @@ internal static class ServerHost
         });
         logging.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
     }
+}
+
+/// <summary>Options that never change, for a middleware instance configured apart from the DI-wide ones.</summary>
+internal sealed class FixedOptionsMonitor<T>(T value) : IOptionsMonitor<T>
+{
+    public T CurrentValue => value;
+
+    public T Get(string? name) => value;
+
+    public IDisposable? OnChange(Action<T, string?> listener) => null;
+}
+
+internal static partial class HostLog
+{
+    [LoggerMessage(EventId = 111, Level = LogLevel.Warning, Message = "neither publicBaseUrl nor allowedHosts is set: only requests with Host {Hosts} are answered (others get 400). Set publicBaseUrl (recommended) or allowedHosts to serve other names")]
+    public static partial void LoopbackOnly(ILogger logger, string hosts);
 }

@@ -21,6 +21,24 @@ internal sealed partial record ServerSettings
     public Uri? PublicBaseUrl { get; init; }
 
     /// <summary>
+    /// Host names the service answers to (<c>allowedHosts</c>; <c>*.example.org</c> covers subdomains);
+    /// a request with any other Host gets 400. Empty: see <see cref="AcceptedHosts"/>.
+    /// </summary>
+    public IReadOnlyList<string> AllowedHosts { get; init; } = [];
+
+    /// <summary>What a request's Host may be when nothing else is said: the machine itself.</summary>
+    public static readonly IReadOnlyList<string> LoopbackHosts = ["localhost", "127.0.0.1", "[::1]"];
+
+    /// <summary>
+    /// The Host headers accepted, null: any. Without <c>publicBaseUrl</c> links are built from the Host,
+    /// and listings are publicly cacheable, so an unchecked Host would let a forged one into a shared
+    /// cache's copy: then only <c>allowedHosts</c>, or when that is not set, loopback. With
+    /// <c>publicBaseUrl</c> and no <c>allowedHosts</c> the Host appears in no response and any is accepted.
+    /// </summary>
+    public IReadOnlyList<string>? AcceptedHosts =>
+        AllowedHosts.Count > 0 ? AllowedHosts : PublicBaseUrl is null ? LoopbackHosts : null;
+
+    /// <summary>
     /// The shortest lifetime of a presigned S3 URL (<c>presignLifetime</c>); a file too large to be fetched
     /// in that time at <see cref="PresignMinimumBandwidth"/> gets a longer one (<see cref="PresignLifetimeFor"/>).
     /// </summary>
@@ -93,7 +111,7 @@ internal sealed partial record ServerSettings
 
     private static ServerSettings Bind(JsonObject root, List<ValidationError> errors)
     {
-        Yaml.RejectUnknown(root, "", errors, "publicBaseUrl", "presignLifetime", "presignMinimumBandwidth", "refreshInterval", "listingMaxAge", "feedPageSize", "credentialsFile", "rateLimit", "publisher", "registers");
+        Yaml.RejectUnknown(root, "", errors, "publicBaseUrl", "allowedHosts", "presignLifetime", "presignMinimumBandwidth", "refreshInterval", "listingMaxAge", "feedPageSize", "credentialsFile", "rateLimit", "publisher", "registers");
         var settings = new ServerSettings();
         if (Yaml.String(root, "publicBaseUrl", errors) is { } baseUrl)
         {
@@ -107,6 +125,7 @@ internal sealed partial record ServerSettings
             }
         }
 
+        settings = settings with { AllowedHosts = BindAllowedHosts(root["allowedHosts"], errors) };
         settings = settings with
         {
             PresignLifetime = Yaml.Duration(root, "presignLifetime", errors, settings.PresignLifetime, MaxPresignLifetime),
@@ -181,8 +200,50 @@ internal sealed partial record ServerSettings
         return settings with { Registers = registers };
     }
 
+    private static List<string> BindAllowedHosts(JsonNode? node, List<ValidationError> errors)
+    {
+        var hosts = new List<string>();
+        if (node is null)
+        {
+            return hosts;
+        }
+
+        if (node is not JsonArray list || list.Count == 0)
+        {
+            errors.Add(new("allowedHosts", "must be a non-empty list of host names, e.g. [downloads.example.org]"));
+            return hosts;
+        }
+
+        for (var i = 0; i < list.Count; i++)
+        {
+            var path = $"allowedHosts[{i}]";
+            var host = list[i] is JsonValue v && v.GetValueKind() == JsonValueKind.String ? (string?)v : null;
+            if (host == "*")
+            {
+                // "*" is what lets a forged Host into the links; a public site names its hosts.
+                errors.Add(new(path, "'*' accepts any Host header; list the names the service is reached by"));
+            }
+            else if (host is null || !(HostPattern().IsMatch(host) || IPv6Pattern().IsMatch(host)))
+            {
+                errors.Add(new(path, $"'{host ?? list[i]?.ToJsonString()}' is not a host name (no scheme, port or path; '*.' may lead for subdomains)"));
+            }
+            else
+            {
+                hosts.Add(host.ToLowerInvariant());
+            }
+        }
+
+        return hosts;
+    }
+
     [GeneratedRegex("^[A-Z][A-Z0-9]{0,31}$")]
     private static partial Regex RegisterPattern();
+
+    [GeneratedRegex(@"^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$", RegexOptions.IgnoreCase)]
+    private static partial Regex HostPattern();
+
+    [GeneratedRegex(@"^\[[0-9a-f:.]+\]$", RegexOptions.IgnoreCase)]
+    private static partial Regex IPv6Pattern();
 }
 
 internal sealed record RateLimitSettings(int RequestsPerSecond, int Burst);

@@ -13,6 +13,14 @@ public sealed class ServerSettingsTests
         Assert.Equal(1 << 20, settings.PresignMinimumBandwidth);
         Assert.Null(settings.RateLimit);
         Assert.True(settings.AccessOf("DAR").IsPublic);
+        Assert.Equal(ServerSettings.LoopbackHosts, settings.AcceptedHosts);
+    }
+
+    [Fact]
+    public void AllowedHosts_are_what_is_accepted_and_publicBaseUrl_alone_accepts_any_host()
+    {
+        Assert.Equal(["downloads.example.org", "*.mirror.example.org", "[::1]"], ServerSettings.Parse("allowedHosts: [Downloads.Example.org, '*.mirror.example.org', '[::1]']", "server.yaml").AcceptedHosts);
+        Assert.Null(ServerSettings.Parse("publicBaseUrl: https://downloads.example.org", "server.yaml").AcceptedHosts);
     }
 
     [Fact]
@@ -50,6 +58,11 @@ public sealed class ServerSettingsTests
     [InlineData("feedPageSize: 0", "feedPageSize")]
     [InlineData("rateLimit: {burst: 3}", "rateLimit.requestsPerSecond: required")]
     [InlineData("publicBaseUrl: ftp://x", "publicBaseUrl")]
+    [InlineData("allowedHosts: ['*']", "allowedHosts[0]: '*' accepts any Host header")]
+    [InlineData("allowedHosts: [downloads.example.org, 'https://x.example']", "allowedHosts[1]: 'https://x.example' is not a host name")]
+    [InlineData("allowedHosts: ['x.example:443']", "allowedHosts[0]")]
+    [InlineData("allowedHosts: []", "allowedHosts: must be a non-empty list")]
+    [InlineData("allowedHosts: downloads.example.org", "allowedHosts: must be a non-empty list")]
     [InlineData("publisher: {name: A, email: nobody}", "publisher.email")]
     [InlineData("registers: {dar: {access: public}}", "registers.dar")]
     [InlineData("registers: {DAR: {access: secret}}", "registers.DAR.access")]

@@ -2,7 +2,7 @@ using BulkExport.Publishing.Layout;
 using BulkExport.Publishing.Retention;
 using BulkExport.Publishing.Stores;
 
-namespace BulkExport.Exporter.Tests.Retention;
+namespace BulkExport.Publishing.Tests.Retention;
 
 /// <summary>What retention does with signing's objects: keys stay, signatures of what was never committed go.</summary>
 public sealed class SignatureRetentionTests

@@ -3,7 +3,7 @@ using System.Net;
 using System.Text;
 using Amazon.Runtime;
 
-namespace BulkExport.Exporter.Tests.Storage.S3;
+namespace BulkExport.Publishing.Tests.Stores.S3;
 
 /// <summary>Hands the SDK an HttpClient over a given handler (fault injection, recording).</summary>
 internal sealed class HandlerHttpClientFactory(HttpMessageHandler handler) : HttpClientFactory

@@ -3,11 +3,10 @@ using System.Globalization;
 using System.Security.Cryptography;
 using BulkExport.Api;
 using BulkExport.Publishing.Stores.S3;
-using BulkExport.Exporter.Tests.Fixtures;
 using Xunit.Abstractions;
 using BulkExport.Tests.Shared;
 
-namespace BulkExport.Exporter.Tests.Storage.S3;
+namespace BulkExport.Publishing.Tests.Stores.S3;
 
 /// <summary>
 /// Upload throughput and memory against s3rver. Runs only when <c>BULKEXPORT_BENCH_UPLOAD_MB</c> is set,

@@ -4,7 +4,7 @@ using BulkExport.Publishing.Verification;
 using BulkExport.Publishing.Retention;
 using BulkExport.Publishing.Stores;
 
-namespace BulkExport.Exporter.Tests.Retention;
+namespace BulkExport.Publishing.Tests.Retention;
 
 public sealed class RetentionPlannerTests
 {

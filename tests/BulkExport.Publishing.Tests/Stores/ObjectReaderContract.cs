@@ -1,9 +1,10 @@
 using System.Text;
+using BulkExport.Api;
 using BulkExport.Publishing.Stores;
-using BulkExport.Server.Tests.Support;
+using BulkExport.Publishing.Stores.S3;
 using BulkExport.Tests.Shared;
 
-namespace BulkExport.Server.Tests.Stores;
+namespace BulkExport.Publishing.Tests.Stores;
 
 /// <summary>
 /// What the download service relies on from every store, run against each implementation: whole,
@@ -142,12 +143,12 @@ public abstract class ObjectReaderContract
 
 public sealed class LocalObjectReaderContractTests : ObjectReaderContract, IDisposable
 {
-    private readonly TempDirectory _root = new();
+    private readonly string _root = Directory.CreateTempSubdirectory("reader-contract-").FullName;
 
     public LocalObjectReaderContractTests()
     {
-        Writer = new LocalObjectStore(_root.Path);
-        Reader = LocalObjectStore.ForReading(_root.Path);
+        Writer = new LocalObjectStore(_root);
+        Reader = LocalObjectStore.ForReading(_root);
     }
 
     private protected override IObjectStore Writer { get; }
@@ -161,7 +162,7 @@ public sealed class LocalObjectReaderContractTests : ObjectReaderContract, IDisp
     [Fact]
     public void ForReading_does_not_create_a_missing_directory()
     {
-        var missing = Path.Combine(_root.Path, "not-there");
+        var missing = Path.Combine(_root, "not-there");
         LocalObjectStore.ForReading(missing);
         Assert.False(Directory.Exists(missing));
     }
@@ -173,7 +174,7 @@ public sealed class LocalObjectReaderContractTests : ObjectReaderContract, IDisp
         Assert.DoesNotContain(typeof(IObjectReader).GetMethods(), m => m.Name.StartsWith("Put", StringComparison.Ordinal) || m.Name is "TryCreateAsync" or "CopyAsync" or "DeleteAsync");
     }
 
-    public void Dispose() => _root.Dispose();
+    public void Dispose() => Directory.Delete(_root, recursive: true);
 }
 
 [Collection(S3rverCollection.Name)]
@@ -181,9 +182,13 @@ public sealed class S3ObjectReaderContractTests(S3rverFixture s3) : ObjectReader
 {
     private readonly string _prefix = "contract-" + Guid.NewGuid().ToString("N")[..8] + "/";
 
-    private protected override IObjectStore Writer => TestServer.S3Store(s3, _prefix);
+    private protected override IObjectStore Writer => Store();
 
-    private protected override IObjectReader Reader => TestServer.S3Store(s3, _prefix);
+    private protected override IObjectReader Reader => Store();
+
+    private S3ObjectStore Store() => new(
+        new S3StorageSpec { Bucket = S3rverFixture.Bucket, Prefix = _prefix, Endpoint = s3.Endpoint, ForcePathStyle = true, Compatibility = S3Compatibility.Legacy },
+        S3rverFixture.Credentials);
 
     /// <summary>s3rver 3.7 answers 304 for a matching If-None-Match on GET; stores that do not are covered by the ETag compare.</summary>
     private protected override bool HonoursIfNoneMatch => true;

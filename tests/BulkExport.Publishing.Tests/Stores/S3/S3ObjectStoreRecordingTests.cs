@@ -6,7 +6,7 @@ using BulkExport.Api;
 using BulkExport.Publishing.Stores;
 using BulkExport.Publishing.Stores.S3;
 
-namespace BulkExport.Exporter.Tests.Storage.S3;
+namespace BulkExport.Publishing.Tests.Stores.S3;
 
 /// <summary>
 /// What s3rver cannot show (it ignores If-None-Match, and its CopyObject and batch delete differ from S3):

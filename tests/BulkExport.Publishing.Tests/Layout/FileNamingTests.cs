@@ -2,7 +2,7 @@ using BulkExport.Publishing.Layout;
 using BulkExport.Publishing.Ledger;
 using BulkExport.Publishing.Verification;
 
-namespace BulkExport.Exporter.Tests.Publishing;
+namespace BulkExport.Publishing.Tests.Layout;
 
 public sealed class FileNamingTests
 {

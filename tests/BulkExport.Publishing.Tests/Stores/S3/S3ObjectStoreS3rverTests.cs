@@ -5,10 +5,9 @@ using Amazon.S3.Model;
 using BulkExport.Api;
 using BulkExport.Publishing.Stores;
 using BulkExport.Publishing.Stores.S3;
-using BulkExport.Exporter.Tests.Fixtures;
 using BulkExport.Tests.Shared;
 
-namespace BulkExport.Exporter.Tests.Storage.S3;
+namespace BulkExport.Publishing.Tests.Stores.S3;
 
 /// <summary>Against a real S3 implementation (s3rver) with compatibility: Legacy, as such stores need.</summary>
 [Collection(S3rverCollection.Name)]
