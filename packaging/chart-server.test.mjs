@@ -31,15 +31,16 @@ const render = (name, ...args) => {
 };
 const localArgs = [
   "--set", "server.enabled=true",
+  "--set", "server.settings.allowedHosts={downloads.example.org}",
   "--set", "server.storageClaim.name=exports",
   "--set", "server.storageClaim.mountPath=/exports",
   "--set-json", `server.schedules={"dar":{"apiVersion":"bulkexport.io/v1alpha1","kind":"ExportSchedule","metadata":{"name":"dar"},"spec":{"register":"DAR","total":{"schedule":"0 3 * * 6"},"delta":{"schedule":"0 3 * * *"},"source":{"files":{"path":"/data"}},"entities":[{"name":"Adresse","key":["id"]}],"storage":{"local":{"path":"/exports"}}}}}`,
 ];
-const clusterArgs = ["--set", "server.enabled=true", "--set", "server.namespaces={registers,exports}", "--set", "server.storageCredentialsSecret=s3-readonly"];
+const clusterArgs = ["--set", "server.enabled=true", "--set", "server.settings.publicBaseUrl=https://downloads.example.org", "--set", "server.namespaces={registers,exports}", "--set", "server.storageCredentialsSecret=s3-readonly"];
 const renders = {
   default: render("default"),
   cluster: render("server-cluster", ...clusterArgs),
-  clusterAll: render("server-cluster-all", "--set", "server.enabled=true", "--set", "server.namespaces={*}"),
+  clusterAll: render("server-cluster-all", "--set", "server.enabled=true", "--set", "server.settings.publicBaseUrl=https://downloads.example.org", "--set", "server.namespaces={*}"),
   clusterSecrets: render("server-cluster-secrets", ...clusterArgs, "--set", "server.scheduleStorageSecrets=true"),
   s3: render("server-s3", "-f", join(chart, "ci", "server-values.yaml")),
   local: render("server-local", ...localArgs),
@@ -156,6 +157,14 @@ test("the rendered server.yaml and schedules pass the server's own validation", 
     /credentialsFile: \/etc\/bulkexport\/credentials\/credentials.yaml/);
 });
 
+test("an Ingress host becomes the server's allowedHosts when neither publicBaseUrl nor allowedHosts is set", () => {
+  const r = render("server-ingress-host", "--set", "server.enabled=true", "--set", "server.namespaces={exports}",
+    "--set", "server.ingress.enabled=true", "--set", "server.ingress.host=downloads.example.org");
+  const yaml = r.objects.find((o) => o.kind === "ConfigMap" && o.metadata.name.endsWith("-server")).data["server.yaml"];
+  assert.match(yaml, /allowedHosts:\n- downloads.example.org/);
+  assert.doesNotMatch(renders.cluster.objects.find((o) => o.kind === "ConfigMap" && o.metadata.name.endsWith("-server")).data["server.yaml"], /allowedHosts/);
+});
+
 test("values.schema.json rejects bad server values", () => {
   for (const [args, why] of [
     [["--set", "server.prot=8080"], /prot/],
@@ -164,6 +173,7 @@ test("values.schema.json rejects bad server values", () => {
     [["--set", "server.service.type=External"], /type/],
     [["--set", "server.enabled=true"], /server.schedules or server.namespaces/],
     [["--set", "server.namespaces={Not_A_Namespace}"], /namespaces/],
+    [["--set", "server.enabled=true", "--set", "server.namespaces={exports}"], /server.settings.publicBaseUrl or server.settings.allowedHosts/],
   ]) {
     const r = run(helm, ["template", "rel", chart, ...args]);
     assert.notEqual(r.code, 0, `accepted ${args.join(" ")}`);

@@ -23,5 +23,10 @@ app.kubernetes.io/part-of: bulkexport
 {{- if .Values.server.credentialsSecret -}}
 {{- $_ := set $settings "credentialsFile" "/etc/bulkexport/credentials/credentials.yaml" -}}
 {{- end -}}
+{{- /* The server builds absolute links from the Host header only for hosts it trusts: the Ingress's
+       host is one, when neither publicBaseUrl nor allowedHosts names them. */ -}}
+{{- if and (not $settings.publicBaseUrl) (not $settings.allowedHosts) .Values.server.ingress.enabled .Values.server.ingress.host -}}
+{{- $_ := set $settings "allowedHosts" (list .Values.server.ingress.host) -}}
+{{- end -}}
 {{- toYaml $settings -}}
 {{- end -}}
