@@ -14,8 +14,8 @@ namespace BulkExport.Exporter.Formats;
 /// entity has a geometry, an attributes table when it has none. Offered for 0 or 1 geometry columns.
 /// </summary>
 /// <param name="entity">Entity name, geometry column and CRS.</param>
-/// <param name="lastChange">The generation's point in time, written as <c>gpkg_contents.last_change</c> so the file's bytes do not depend on the clock (and the content id does not depend on it at all: see <see cref="FileDataSetWriter"/>).</param>
-internal sealed class GeoPackageFormat(EntityGeometry entity, DateTimeOffset lastChange) : ITempFileFormat, IEntityConfiguredFormat
+/// <param name="lastChange">The generation's point in time, written as <c>gpkg_contents.last_change</c> so the file's bytes do not depend on the clock (and the content id does not depend on it at all: see <see cref="ContentSettings"/>).</param>
+internal sealed class GeoPackageFormat(EntityGeometry entity, DateTimeOffset lastChange) : IFileFormat, IEntityConfiguredFormat
 {
     public string Name => "GPKG";
 
@@ -24,11 +24,10 @@ internal sealed class GeoPackageFormat(EntityGeometry entity, DateTimeOffset las
     // SQLite pages compress well (free space, repeated headers).
     public bool DeflateInZip => true;
 
-    public string Settings => $"epsg={entity.Epsg}|geometry={entity.GeometryColumn}|page={GeoPackageFile.PageSizeBytes}|v={GeoPackageFile.UserVersion}";
+    // last_change is the generation's time, so the content id is over the rows (IFileFormat.ContentSettings).
+    public string ContentSettings => $"epsg={entity.Epsg}|geometry={entity.GeometryColumn}|page={GeoPackageFile.PageSizeBytes}|v={GeoPackageFile.UserVersion}";
 
-    public ITempDataFile Create(string path, IReadOnlyList<Column> columns) => new GeoPackageFile(path, columns, entity, lastChange);
-
-    public IDataFileWriter CreateWriter(FormatSchema schema, string path) => new TempDataFileWriter(Create(path, schema.Columns), schema.Columns.Count);
+    public IDataFileWriter CreateWriter(FormatSchema schema, string path) => new GeoPackageFile(path, schema.Columns, entity, lastChange);
 
     public IReadOnlyList<CompanionFile> CompanionFiles(FormatSchema schema) => [];
 
@@ -41,7 +40,7 @@ internal sealed class GeoPackageFormat(EntityGeometry entity, DateTimeOffset las
 /// bounded whatever the row count. Deterministic: fixed page size, no journal, no WAL, the same
 /// statements in the same order, and no clock; the same rows give the same bytes (with the same SQLite).
 /// </summary>
-internal sealed class GeoPackageFile : ITempDataFile
+internal sealed class GeoPackageFile : IDataFileWriter
 {
     /// <summary>'GPKG' in ASCII, GeoPackage's SQLite application_id.</summary>
     public const int ApplicationId = 0x47504B47;
@@ -72,6 +71,7 @@ internal sealed class GeoPackageFile : ITempDataFile
     private readonly SqliteParameter _fidParameter;
     private readonly SqliteCommand? _insertRtree;
     private readonly HashSet<OgcGeometryType> _types = [];
+    private readonly object?[] _values;
     private SqliteTransaction _transaction;
     private Envelope _bounds = new();
     private long _rows;
@@ -81,6 +81,7 @@ internal sealed class GeoPackageFile : ITempDataFile
     public GeoPackageFile(string path, IReadOnlyList<Column> columns, EntityGeometry entity, DateTimeOffset lastChange)
     {
         _columns = columns;
+        _values = new object?[columns.Count];
         _entity = entity;
         _lastChange = lastChange;
         _geometry = new GeometryReader(entity);
@@ -152,8 +153,6 @@ internal sealed class GeoPackageFile : ITempDataFile
 
     public long EstimatedBytes => _estimatedBytes;
 
-    public IReadOnlyList<CompanionFile> CompanionFiles => [];
-
     /// <summary>The GeoPackage column type of a kind; exact decimals stay text unless a double holds them exactly.</summary>
     public static string SqlType(Column column) => column.Kind switch
     {
@@ -200,11 +199,12 @@ internal sealed class GeoPackageFile : ITempDataFile
         return scale < 0 || scale > precision ? null : (precision, scale);
     }
 
-    public void Write(object?[] row)
+    public void Write(IRowView view)
     {
-        if (row.Length != _columns.Count)
+        var row = _values;
+        for (var i = 0; i < row.Length; i++)
         {
-            throw new ArgumentException($"Row has {row.Length} values for {_columns.Count} columns.", nameof(row));
+            row[i] = view.IsNull(i) ? null : view.GetValue(i);
         }
 
         Envelope? envelope = null;

@@ -21,7 +21,7 @@ namespace BulkExport.Exporter.Formats;
 /// <param name="compression">A <see cref="ParquetCompression"/> name.</param>
 /// <param name="maxRowGroupRows">Rows per row group at most.</param>
 /// <param name="maxRowGroupBytes">Buffered bytes (estimated) per row group at most.</param>
-internal sealed class ParquetFormat(EntityGeometry entity, string compression, int maxRowGroupRows = ParquetDataFile.MaxRowGroupRows, long maxRowGroupBytes = ParquetDataFile.MaxRowGroupBytes) : ITempFileFormat, IEntityConfiguredFormat
+internal sealed class ParquetFormat(EntityGeometry entity, string compression, int maxRowGroupRows = ParquetDataFile.MaxRowGroupRows, long maxRowGroupBytes = ParquetDataFile.MaxRowGroupBytes) : IFileFormat, IEntityConfiguredFormat
 {
     public string Name => "PARQUET";
 
@@ -30,11 +30,11 @@ internal sealed class ParquetFormat(EntityGeometry entity, string compression, i
     // Deflating zstd pages again costs CPU and gains about nothing; the zip stores the file as is.
     public bool DeflateInZip => false;
 
-    public string Settings => $"codec={compression}|rows={maxRowGroupRows}|bytes={maxRowGroupBytes}|epsg={entity.Epsg}|geometry={entity.GeometryColumn}";
+    // The file's bytes do not depend on the generation; the id over the rows is kept so the ids of
+    // existing Parquet totals stay what they were (re-issue compares them across runs).
+    public string ContentSettings => $"codec={compression}|rows={maxRowGroupRows}|bytes={maxRowGroupBytes}|epsg={entity.Epsg}|geometry={entity.GeometryColumn}";
 
-    public ITempDataFile Create(string path, IReadOnlyList<Column> columns) => new ParquetDataFile(path, columns, entity, compression, maxRowGroupRows, maxRowGroupBytes);
-
-    public IDataFileWriter CreateWriter(FormatSchema schema, string path) => new TempDataFileWriter(Create(path, schema.Columns), schema.Columns.Count);
+    public IDataFileWriter CreateWriter(FormatSchema schema, string path) => new ParquetDataFile(path, schema.Columns, entity, compression, maxRowGroupRows, maxRowGroupBytes);
 
     public IReadOnlyList<CompanionFile> CompanionFiles(FormatSchema schema) => [];
 
@@ -46,7 +46,7 @@ internal sealed class ParquetFormat(EntityGeometry entity, string compression, i
 /// group is full — <see cref="MaxRowGroupRows"/> rows or about <see cref="MaxRowGroupBytes"/> — then
 /// written and dropped (the limits are the format's parameters), so memory is bounded by one row group whatever the row count.
 /// </summary>
-internal sealed class ParquetDataFile : ITempDataFile
+internal sealed class ParquetDataFile : IDataFileWriter
 {
     public const int MaxRowGroupRows = 64 * 1024;
     public const long MaxRowGroupBytes = 16L * 1024 * 1024;
@@ -61,6 +61,7 @@ internal sealed class ParquetDataFile : ITempDataFile
     private readonly GeometryReader _geometry;
     private readonly WKBWriter _wkb = new(ByteOrder.LittleEndian, handleSRID: false, emitZ: false, emitM: false);
     private readonly Dictionary<int, GeometryStats> _stats = [];
+    private readonly object?[] _values;
     private readonly int _maxRows;
     private readonly long _maxBytes;
     private int _buffered;
@@ -73,6 +74,7 @@ internal sealed class ParquetDataFile : ITempDataFile
         _maxRows = maxRowGroupRows;
         _maxBytes = maxRowGroupBytes;
         _columns = columns;
+        _values = new object?[columns.Count];
         _entity = entity;
         _geometry = new GeometryReader(entity);
         _geometryIndexes = entity.GeometryIndexes(columns);
@@ -109,8 +111,6 @@ internal sealed class ParquetDataFile : ITempDataFile
 
     public long EstimatedBytes => _stream.Position + _bufferedBytes;
 
-    public IReadOnlyList<CompanionFile> CompanionFiles => [];
-
     /// <summary>The Parquet field of a column: exact decimals as DECIMAL(p,s) when the source says p ≤ 28 (System.Decimal), text otherwise.</summary>
     private static (DataField, IColumnBuffer) Field(Column column) => column.Kind switch
     {
@@ -126,11 +126,12 @@ internal sealed class ParquetDataFile : ITempDataFile
         _ => (new DataField<string>(column.Name, true), new ClassBuffer<string>()),
     };
 
-    public void Write(object?[] row)
+    public void Write(IRowView view)
     {
-        if (row.Length != _columns.Count)
+        var row = _values;
+        for (var i = 0; i < row.Length; i++)
         {
-            throw new ArgumentException($"Row has {row.Length} values for {_columns.Count} columns.", nameof(row));
+            row[i] = view.IsNull(i) ? null : view.GetValue(i);
         }
 
         long bytes = 0;

@@ -15,7 +15,7 @@ public sealed class GeoPackageFormatTests : IDisposable
     public void Dispose() => _temp.Dispose();
 
     private DataFileSet WriteGpkg(IReadOnlyList<Column> columns, IEnumerable<object?[]> rows, long? maxRecords = null, int? epsg = null) =>
-        Write(new FileDataSetWriter(new GeoPackageFormat(Entity(epsg), Generated), columns, Options(_temp.Path, maxRecords)), columns, rows);
+        Write(new DataFileSetWriter(new GeoPackageFormat(Entity(epsg), Generated), columns, Options(_temp.Path, maxRecords)), columns, rows);
 
     [GdalFact]
     public void PointEntity_OgrinfoReportsCountPointTypeAndEpsg25832_AndOgr2ogrGivesTheSourceValues()
@@ -127,7 +127,7 @@ public sealed class GeoPackageFormatTests : IDisposable
     public void TwoGeometryColumns_AreRefusedNamingThem()
     {
         Column[] columns = [.. Columns, new Column("centroid", ColumnKind.Geometry)];
-        var e = Assert.Throws<FormatException>(() => new FileDataSetWriter(new GeoPackageFormat(Entity(), Generated), columns, Options(_temp.Path)));
+        var e = Assert.Throws<FormatException>(() => new DataFileSetWriter(new GeoPackageFormat(Entity(), Generated), columns, Options(_temp.Path)));
         Assert.Contains("geom, centroid", e.Message, StringComparison.Ordinal);
     }
 
