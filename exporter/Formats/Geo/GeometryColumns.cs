@@ -33,16 +33,21 @@ internal sealed record EntityGeometry(string EntityName, string? GeometryColumn,
 /// one file's CRS: the configured one, or the first SRID seen. Rows whose SRID differs fail the file,
 /// since no format here can hold two CRSs in one geometry column and the exporter does not reproject.
 /// </summary>
-internal sealed class GeometryReader(EntityGeometry entity)
+/// <param name="entity">The entity, with its configured CRS.</param>
+/// <param name="firstSrid">When no CRS is configured: an SRID an earlier file of the same group fixed, which this one must keep.</param>
+internal sealed class GeometryReader(EntityGeometry entity, int? firstSrid = null)
 {
     private readonly WKTReader _wkt = new(NtsGeometryServices.Instance) { IsOldNtsCoordinateSyntaxAllowed = false };
     private readonly GeometryFactory _factory = NtsGeometryServices.Instance.CreateGeometryFactory();
-    private int? _srid = entity.Epsg;
+    private int? _srid = entity.Epsg ?? firstSrid;
 
     /// <summary>The file's CRS: configured, else the first SRID seen, else EPSG:4326.</summary>
     public Crs Crs => CrsDefinitions.Get(_srid ?? EntityGeometry.DefaultEpsg, $"entity {entity.EntityName}");
 
     public int Srid => _srid ?? EntityGeometry.DefaultEpsg;
+
+    /// <summary>The CRS configured or taken from a geometry so far; null while only geometries without an SRID were read.</summary>
+    public int? FileSrid => _srid;
 
     public Geometry Read(object value, Column column)
     {
