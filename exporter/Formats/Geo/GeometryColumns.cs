@@ -56,6 +56,14 @@ internal sealed class GeometryReader(EntityGeometry entity, int? firstSrid = nul
             throw new FormatException($"entity {entity.EntityName}, column {column.Name}: expected a geometry, got {value.GetType().Name}");
         }
 
+        var geometry = TryReadPoint(CheckedWkt(g, column)) ?? _wkt.Read(WktBody(g.Wkt));
+        geometry.SRID = Srid;
+        return geometry;
+    }
+
+    /// <summary>Checks the value's SRID against the file's CRS (fixing it from the first, when not configured) and returns its WKT without an <c>SRID=…;</c> prefix.</summary>
+    public ReadOnlySpan<char> CheckedWkt(GeometryValue g, Column column)
+    {
         if (g.Srid is { } srid and > 0)
         {
             if (_srid is null)
@@ -70,24 +78,19 @@ internal sealed class GeometryReader(EntityGeometry entity, int? firstSrid = nul
             }
         }
 
-        var wkt = g.Wkt;
-        if (wkt.StartsWith("SRID=", StringComparison.OrdinalIgnoreCase))
-        {
-            wkt = wkt[(wkt.IndexOf(';', StringComparison.Ordinal) + 1)..];
-        }
-
-        var geometry = TryReadPoint(wkt) ?? _wkt.Read(wkt);
-        geometry.SRID = Srid;
-        return geometry;
+        return WktBody(g.Wkt);
     }
+
+    private static string WktBody(string wkt) =>
+        wkt.StartsWith("SRID=", StringComparison.OrdinalIgnoreCase) ? wkt[(wkt.IndexOf(';', StringComparison.Ordinal) + 1)..] : wkt;
 
     /// <summary>
     /// <c>POINT (x y)</c>, the commonest geometry of a register (an access point), without the WKT
     /// tokenizer, which costs more than writing the point. Anything else goes to <see cref="WKTReader"/>.
     /// </summary>
-    private Point? TryReadPoint(string wkt)
+    private Point? TryReadPoint(ReadOnlySpan<char> wkt)
     {
-        var text = wkt.AsSpan().Trim();
+        var text = wkt.Trim();
         if (!text.StartsWith("POINT", StringComparison.OrdinalIgnoreCase))
         {
             return null;
