@@ -77,15 +77,18 @@ internal sealed class RawStatement : IDisposable
 /// GeoPackage's time): envelopes are collected per chunk of <see cref="ChunkRows"/> feature ids,
 /// sorted along a Hilbert curve and cut into full leaves written straight into the R-tree's shadow
 /// tables (<c>_node</c>, <c>_rowid</c>, <c>_parent</c>); the levels above are built from the leaves'
-/// boxes the same way at <see cref="Finish"/>. Memory is one chunk (about 28 bytes a feature), whatever
+/// boxes the same way at <see cref="Finish"/>. Memory is one chunk (28 bytes a feature), whatever
 /// the row count: a file of more than one chunk gets leaves sorted within their chunk, still a valid
 /// and useful index. The node layout is SQLite's (rtree.c): big-endian, a depth in the root, cells of
 /// a 64-bit id and four 32-bit floats rounded outward exactly as SQLite rounds them.
 /// </summary>
 internal sealed class GeoPackageRtree : IDisposable
 {
-    /// <summary>Feature ids per sorted chunk.</summary>
-    public const int ChunkRows = 1 << 20;
+    /// <summary>
+    /// Feature ids per sorted chunk: 512k, about 14 MiB of envelopes, keys and leaf numbers. A first
+    /// total holds two GeoPackage writers (the total and the full delta), so this is paid twice.
+    /// </summary>
+    public const int ChunkRows = 1 << 19;
 
     private const int BytesPerCell = 8 + (4 * 4);
 
