@@ -72,9 +72,9 @@ test-image: deps
 
 # Release images on the official .NET images (needs registry access for the base images).
 image:
-	$(DOCKER) build -f exporter/Dockerfile -t $(IMAGE_PREFIX)/exporter:$(TAG) .
-	$(DOCKER) build -f operator/Dockerfile -t $(IMAGE_PREFIX)/operator:$(TAG) .
-	$(DOCKER) build -f server/Dockerfile -t $(IMAGE_PREFIX)/server:$(TAG) .
+	for app in exporter operator server; do \
+	  $(DOCKER) build -f packaging/Dockerfile --build-arg APP=$$app --target $$app -t $(IMAGE_PREFIX)/$$app:$(TAG) . || exit 1; \
+	done
 
 # Same images without any registry: self-contained publish plus host libraries, FROM scratch.
 image-local:

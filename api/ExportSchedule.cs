@@ -67,6 +67,9 @@ public sealed class ExportScheduleSpec
     public CronSchedule Total { get; set; } = new();
     public CronSchedule Delta { get; set; } = new();
     public bool Suspend { get; set; }
+    /// <summary>What happens to start times the CronJob controller could not act on in time (<see cref="MissedRunPolicy"/>); <see cref="MissedRunPolicy.RunLatest"/> when absent.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? MissedRuns { get; set; }
     public SourceSpec Source { get; set; } = new();
     public List<EntitySpec> Entities { get; set; } = [];
     public OutputSpec Output { get; set; } = new();
@@ -208,6 +211,22 @@ public sealed class OutputSpec
     public int CompressionLevel { get; set; } = DefaultCompressionLevel;
     /// <summary>Compression codec of PARQUET files' pages: ZSTD (default) or SNAPPY.</summary>
     public string ParquetCompression { get; set; } = Api.ParquetCompression.Zstd;
+}
+
+/// <summary>
+/// spec.missedRuns: start times missed while the CronJob controller (or the cluster) was down.
+/// Either way there is never more than one late run and never the controller's "too many missed
+/// start times"; resuming a suspended schedule starts no run at once under both.
+/// </summary>
+public static class MissedRunPolicy
+{
+    /// <summary>The latest missed start time runs once, late, if it is less than the schedule's shortest interval old (the default).</summary>
+    public const string RunLatest = "RunLatest";
+
+    /// <summary>A start time not acted on within a minute is skipped; the next one runs at its time.</summary>
+    public const string Skip = "Skip";
+
+    public static readonly IReadOnlyList<string> All = [RunLatest, Skip];
 }
 
 public static class ParquetCompression

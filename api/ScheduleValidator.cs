@@ -64,7 +64,7 @@ public static partial class ScheduleValidator
     private static void ValidateSpec(Walker v, JsonObject spec)
     {
         const string p = "spec";
-        v.Known(spec, p, "register", "version", "timeZone", "total", "delta", "suspend", "source", "entities", "output", "storage", "retention", "exporter", "jobs", "signing");
+        v.Known(spec, p, "register", "version", "timeZone", "total", "delta", "suspend", "missedRuns", "source", "entities", "output", "storage", "retention", "exporter", "jobs", "signing");
         v.String(spec, p, "register", required: true, pattern: RegisterRegex(), patternText: RegisterPattern);
         v.Integer(spec, p, "version", required: false, min: 1, max: 999);
         var tz = v.String(spec, p, "timeZone", required: false);
@@ -87,6 +87,12 @@ public static partial class ScheduleValidator
         }
 
         v.Bool(spec, p, "suspend", required: false);
+        if (v.String(spec, p, "missedRuns", required: false, oneOf: MissedRunPolicy.All) is not null
+            && spec["jobs"]?["startingDeadlineSeconds"] is not null)
+        {
+            // Both decide the CronJobs' startingDeadlineSeconds; which one wins would be a guess.
+            v.Error("spec.missedRuns", "set either spec.missedRuns or spec.jobs.startingDeadlineSeconds, not both");
+        }
 
         var sourceKind = ValidateSource(v, spec);
         var geometries = ValidateEntities(v, spec, sourceKind);

@@ -49,6 +49,9 @@ else
   echo "bench: no PostGIS; GeoJSON runs skipped" | tee -a "$BENCH_LOG"
 fi
 PM_PID="$(head -1 "$PG_ROOT/data/postmaster.pid")"
+# The postmaster's children with no client connected (checkpointer, walwriter, autovacuum launcher, …).
+sleep 1
+PM_IDLE_CHILDREN="$(pgrep -c -P "$PM_PID" || true)"
 SELECT_SQL="SELECT id, name, amount, changed, day, active, ref, doc, score, tags FROM public.bench"
 POINTS_SQL="SELECT id, name, ST_AsGeoJSON(geom) FROM public.points"
 
@@ -68,6 +71,12 @@ measure() {
   BULKEXPORT_BENCH_STATS="$stats" /usr/bin/time -v -o "$tf" "$@" >>"$BENCH_LOG" 2>&1
   local rc=$?
   set -e
+  # A backend's CPU reaches cutime/cstime only when the postmaster reaps it, which happens a little
+  # after the client exits: wait (up to 5 s) until the postmaster is back to its idle children.
+  local waited=0
+  while [ "$(pgrep -c -P "$PM_PID" || true)" -gt "$PM_IDLE_CHILDREN" ] && [ "$waited" -lt 50 ]; do
+    sleep 0.1; waited=$((waited + 1))
+  done
   local pg1; pg1="$(pg_cpu)"
   local wall cpu rss alloc
   wall="$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; print s}' "$tf")"

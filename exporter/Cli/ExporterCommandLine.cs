@@ -5,6 +5,7 @@ using BulkExport.Api;
 using BulkExport.Exporter.Pipeline;
 using BulkExport.Publishing.Layout;
 using BulkExport.Publishing.Ledger;
+using BulkExport.Exporter.Verification;
 using BulkExport.Publishing.Verification;
 using BulkExport.Publishing.Retention;
 using BulkExport.Publishing.Signing;
@@ -144,7 +145,7 @@ internal static class ExporterCommandLine
 
             ok &= await VerifySignaturesAsync(store, schedule.Spec.Register, anchors, cancellationToken).ConfigureAwait(false);
             var geometryColumns = schedule.Spec.Entities.Where(e => e.Geometry is { Column.Length: > 0 }).ToDictionary(e => e.Name, e => e.Geometry!.Column, StringComparer.Ordinal);
-            var report = await new Verifier(store, schedule.Spec.Register, geometryColumns).VerifyAsync(cancellationToken).ConfigureAwait(false);
+            var report = await new Verifier(store, schedule.Spec.Register, geometryColumns, ExporterRecordReaders.All).VerifyAsync(cancellationToken).ConfigureAwait(false);
             foreach (var warning in report.Warnings)
             {
                 await Console.Out.WriteLineAsync($"warning: {warning}").ConfigureAwait(false);
@@ -275,7 +276,7 @@ internal static class ExporterCommandLine
 
 internal static partial class CliLog
 {
-    [LoggerMessage(Level = LogLevel.Error, Message = "{Run} of {Register} failed with exit code {ExitCode}: {Reason}")]
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Error, Message = "{Run} of {Register} failed with exit code {ExitCode}: {Reason}")]
     public static partial void RunFailed(ILogger logger, string run, string register, int exitCode, string reason, Exception exception);
 }
 

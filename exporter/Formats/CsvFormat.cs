@@ -53,21 +53,114 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
             throw new ArgumentException($"Row has {row.Columns.Count} values for {columns.Count} columns.", nameof(row));
         }
 
-        for (var i = 0; i < row.Columns.Count; i++)
+        // A row's CSV fields do not depend on the file, so a delta record (the row's fields, then its
+        // operation) and the total's record of the same row share them: whichever writer comes first
+        // keeps them in the row's batch, the other copies them.
+        if (row is RowBatch.BatchRowView batchRow && batchRow.Batch.TryGetRecord(batchRow.Row, MemoKey, out var kept))
         {
-            if (i > 0)
+            output.Write(kept);
+            output.Write("\r\n"u8);
+            return;
+        }
+
+        if (row is IExtendedRowView { Inner: RowBatch.BatchRowView inner } extended)
+        {
+            _record.ResetWrittenCount();
+            WriteFields(inner, inner.Columns.Count, _record);
+            inner.Batch.KeepRecord(inner.Row, MemoKey, _record.WrittenSpan);
+            output.Write(_record.WrittenSpan);
+            output.Write(","u8);
+            WriteFields(extended, columns.Count, output, from: inner.Columns.Count);
+            output.Write("\r\n"u8);
+            return;
+        }
+
+        WriteFields(row, row.Columns.Count, output);
+        output.Write("\r\n"u8);
+    }
+
+    /// <summary>Every CSV encoder keeps and finds records under this one key: their bytes are the same.</summary>
+    private static readonly object MemoKey = new();
+
+    private readonly ArrayBufferWriter<byte> _record = new(1024);
+
+    private void WriteFields(IRowView row, int count, IBufferWriter<byte> output, int from = 0)
+    {
+        for (var i = from; i < count; i++)
+        {
+            if (i > from)
             {
                 output.Write(","u8);
             }
 
-            var value = row.GetValue(i);
-            if (value is not null)
+            if (row is ObjectRowView boxed)
             {
-                WriteValue(columns[i], value, output);
+                if (boxed.GetValue(i) is { } value)
+                {
+                    WriteValue(columns[i], value, output);
+                }
+            }
+            else if (!row.IsNull(i))
+            {
+                WriteValue(row, i, output);
             }
         }
+    }
 
-        output.Write("\r\n"u8);
+    /// <summary>A value from the view's typed getters: text from its UTF-8 bytes, scalars formatted in place; the same bytes as the boxed path.</summary>
+    private void WriteValue(IRowView row, int i, IBufferWriter<byte> output)
+    {
+        var column = columns[i];
+        switch (column.Kind)
+        {
+            case ColumnKind.Text:
+            case ColumnKind.Decimal:
+            case ColumnKind.Json:
+                WriteField(row.GetUtf8(i), output);
+                break;
+            case ColumnKind.Bytes:
+                WriteBytes(row.GetBytes(i), output);
+                break;
+            case ColumnKind.Geometry:
+            case ColumnKind.Array:
+                WriteValue(column, row.GetValue(i)!, output);
+                break;
+            default:
+                var destination = output.GetSpan(ScalarText.MaxScalarBytes);
+                output.Advance(ScalarText.Format(row, i, destination));
+                break;
+        }
+    }
+
+    private static void WriteBytes(ReadOnlySpan<byte> bytes, IBufferWriter<byte> output)
+    {
+        if (bytes.Length == 0)
+        {
+            // An empty field is NULL (here and in PostgreSQL's COPY … CSV); no bytes is "".
+            output.Write("\"\""u8);
+            return;
+        }
+
+        var span = output.GetSpan(Base64.GetMaxEncodedToUtf8Length(bytes.Length));
+        Base64.EncodeToUtf8(bytes, span, out _, out var encoded);
+        output.Advance(encoded);
+    }
+
+    /// <summary>UTF-8 text as a CSV field, quoted only when needed; the empty string as <c>""</c>.</summary>
+    internal static void WriteField(ReadOnlySpan<byte> utf8, IBufferWriter<byte> output)
+    {
+        if (utf8.Length == 0)
+        {
+            output.Write("\"\""u8);
+        }
+        else if (utf8.IndexOfAny(NeedsQuoting) < 0)
+        {
+            output.Write(utf8);
+        }
+        else
+        {
+            WriteQuoted(utf8, output);
+        }
     }
 
     public void WriteFooter(IBufferWriter<byte> output)
@@ -92,17 +185,7 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
                 WriteField(value is GeometryValue g ? g.Wkt : throw ScalarText.Mismatch(value, column), output);
                 break;
             case ColumnKind.Bytes:
-                var bytes = value as byte[] ?? throw ScalarText.Mismatch(value, column);
-                if (bytes.Length == 0)
-                {
-                    // An empty field is NULL (here and in PostgreSQL's COPY … CSV); no bytes is "".
-                    output.Write("\"\""u8);
-                    break;
-                }
-
-                var span = output.GetSpan(Base64.GetMaxEncodedToUtf8Length(bytes.Length));
-                Base64.EncodeToUtf8(bytes, span, out _, out var encoded);
-                output.Advance(encoded);
+                WriteBytes(value as byte[] ?? throw ScalarText.Mismatch(value, column), output);
                 break;
             case ColumnKind.Array:
                 _scratch.Clear();

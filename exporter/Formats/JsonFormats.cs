@@ -134,9 +134,8 @@ internal sealed class JsonRecordEncoder : IRecordEncoder
                 continue;
             }
 
-            var column = _columns[i];
             _writer.WritePropertyName(_names[i]);
-            JsonValues.WriteValue(_writer, column, column.Kind, row.GetValue(i));
+            JsonValues.WriteValue(_writer, row, i);
         }
 
         _writer.WriteEndObject();
@@ -163,9 +162,8 @@ internal sealed class JsonLinesRecordEncoder(IReadOnlyList<Column> columns) : IR
         _writer.WriteStartObject();
         for (var i = 0; i < row.Columns.Count; i++)
         {
-            var column = columns[i];
             _writer.WritePropertyName(_names[i]);
-            JsonValues.WriteValue(_writer, column, column.Kind, row.GetValue(i));
+            JsonValues.WriteValue(_writer, row, i);
         }
 
         _writer.WriteEndObject();

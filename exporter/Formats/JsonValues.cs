@@ -30,6 +30,79 @@ internal static class JsonValues
         return names;
     }
 
+    /// <summary>
+    /// Writes column <paramref name="column"/> of a row from its typed getters: text, decimals and JSON go
+    /// from their UTF-8 bytes to the output without a UTF-16 string; arrays and geometry take the boxed path.
+    /// The bytes are those of <see cref="WriteValue(Utf8JsonWriter, Column, ColumnKind, object?)"/> for the same value.
+    /// </summary>
+    public static void WriteValue(Utf8JsonWriter writer, IRowView row, int column)
+    {
+        var col = row.Columns[column];
+        if (row is ObjectRowView || row.IsNull(column))
+        {
+            WriteValue(writer, col, col.Kind, row.GetValue(column));
+            return;
+        }
+
+        switch (col.Kind)
+        {
+            case ColumnKind.Text:
+                writer.WriteStringValue(row.GetUtf8(column));
+                break;
+            case ColumnKind.Integer:
+                writer.WriteNumberValue(row.GetInt64(column));
+                break;
+            case ColumnKind.Decimal:
+                var text = row.GetUtf8(column);
+                if (ScalarText.IsJsonNumber(text))
+                {
+                    writer.WriteRawValue(text, skipInputValidation: true);
+                }
+                else
+                {
+                    writer.WriteStringValue(text);
+                }
+
+                break;
+            case ColumnKind.Float:
+                var d = row.GetDouble(column);
+                if (ScalarText.NonFiniteName(d) is { } nonFinite)
+                {
+                    writer.WriteStringValue(nonFinite);
+                }
+                else
+                {
+                    Span<byte> number = stackalloc byte[ScalarText.MaxScalarBytes];
+                    writer.WriteRawValue(number[..ScalarText.FormatDouble(d, number)], skipInputValidation: true);
+                }
+
+                break;
+            case ColumnKind.Boolean:
+                writer.WriteBooleanValue(row.GetBoolean(column));
+                break;
+            case ColumnKind.Date:
+            case ColumnKind.Timestamp:
+            case ColumnKind.TimestampTz:
+            case ColumnKind.Uuid:
+                Span<byte> scalar = stackalloc byte[ScalarText.MaxScalarBytes + 2];
+                var written = ScalarText.Format(row, column, scalar[1..]);
+                scalar[0] = (byte)'"';
+                scalar[written + 1] = (byte)'"';
+                writer.WriteRawValue(scalar[..(written + 2)], skipInputValidation: true);
+                break;
+            case ColumnKind.Json:
+                // Validated: one malformed value must not corrupt a whole published file.
+                writer.WriteRawValue(row.GetUtf8(column));
+                break;
+            case ColumnKind.Bytes:
+                writer.WriteBase64StringValue(row.GetBytes(column));
+                break;
+            default:
+                WriteValue(writer, col, col.Kind, row.GetValue(column));
+                break;
+        }
+    }
+
     public static void WriteValue(Utf8JsonWriter writer, Column column, ColumnKind kind, object? value)
     {
         if (value is null)

@@ -39,31 +39,40 @@ internal static class ScalarText
     };
 
     /// <summary>Whether <paramref name="text"/> is a plain JSON number, so it can be embedded unquoted.</summary>
-    public static bool IsJsonNumber(ReadOnlySpan<char> text)
+    public static bool IsJsonNumber(ReadOnlySpan<char> text) => IsJsonNumberOf(text);
+
+    /// <summary>Whether the UTF-8 <paramref name="text"/> is a plain JSON number, so it can be embedded unquoted.</summary>
+    public static bool IsJsonNumber(ReadOnlySpan<byte> text) => IsJsonNumberOf(text);
+
+    private static bool IsJsonNumberOf<T>(ReadOnlySpan<T> text)
+        where T : unmanaged, System.Numerics.IBinaryInteger<T>
     {
+        static bool Is(T c, char ascii) => c == T.CreateTruncating(ascii);
+        static bool IsDigit(T c) => c >= T.CreateTruncating('0') && c <= T.CreateTruncating('9');
+
         var i = 0;
-        if (i < text.Length && text[i] == '-')
+        if (i < text.Length && Is(text[i], '-'))
         {
             i++;
         }
 
         var intStart = i;
-        while (i < text.Length && char.IsAsciiDigit(text[i]))
+        while (i < text.Length && IsDigit(text[i]))
         {
             i++;
         }
 
         var intDigits = i - intStart;
-        if (intDigits == 0 || (intDigits > 1 && text[intStart] == '0'))
+        if (intDigits == 0 || (intDigits > 1 && Is(text[intStart], '0')))
         {
             return false;
         }
 
-        if (i < text.Length && text[i] == '.')
+        if (i < text.Length && Is(text[i], '.'))
         {
             i++;
             var fractionStart = i;
-            while (i < text.Length && char.IsAsciiDigit(text[i]))
+            while (i < text.Length && IsDigit(text[i]))
             {
                 i++;
             }
@@ -74,16 +83,16 @@ internal static class ScalarText
             }
         }
 
-        if (i < text.Length && (text[i] == 'e' || text[i] == 'E'))
+        if (i < text.Length && (Is(text[i], 'e') || Is(text[i], 'E')))
         {
             i++;
-            if (i < text.Length && (text[i] == '+' || text[i] == '-'))
+            if (i < text.Length && (Is(text[i], '+') || Is(text[i], '-')))
             {
                 i++;
             }
 
             var expStart = i;
-            while (i < text.Length && char.IsAsciiDigit(text[i]))
+            while (i < text.Length && IsDigit(text[i]))
             {
                 i++;
             }
@@ -95,6 +104,53 @@ internal static class ScalarText
         }
 
         return i == text.Length;
+    }
+
+    public static int FormatInt64(long value, Span<byte> destination)
+    {
+        value.TryFormat(destination, out var written, default, CultureInfo.InvariantCulture);
+        return written;
+    }
+
+    /// <summary>A double's one spelling (shortest round-trip text; PostgreSQL's names for the non-finite ones).</summary>
+    public static int FormatDouble(double value, Span<byte> destination)
+    {
+        FormatDouble(value, destination, out var written);
+        return written;
+    }
+
+    /// <summary>
+    /// The UTF-8 text of a fixed-width scalar of a row (Integer, Float, Boolean, Date, Timestamp,
+    /// TimestampTz, Uuid) from its typed getter: the same spelling as <see cref="Format(ColumnKind, object, Column, Span{byte})"/>.
+    /// </summary>
+    public static int Format(IRowView row, int column, Span<byte> destination)
+    {
+        int written;
+        switch (row.Columns[column].Kind)
+        {
+            case ColumnKind.Integer:
+                return FormatInt64(row.GetInt64(column), destination);
+            case ColumnKind.Float:
+                return FormatDouble(row.GetDouble(column), destination);
+            case ColumnKind.Boolean:
+                var text = row.GetBoolean(column) ? "true"u8 : "false"u8;
+                text.CopyTo(destination);
+                return text.Length;
+            case ColumnKind.Date:
+                FormatDate(row.GetDate(column), destination, out written);
+                return written;
+            case ColumnKind.Timestamp:
+                FormatTimestamp(row.GetTimestamp(column), utc: false, destination, out written);
+                return written;
+            case ColumnKind.TimestampTz:
+                FormatTimestamp(row.GetTimestampTz(column).UtcDateTime, utc: true, destination, out written);
+                return written;
+            case ColumnKind.Uuid:
+                row.GetGuid(column).TryFormat(destination, out written, "D");
+                return written;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(column), row.Columns[column].Kind, "Not a fixed-width scalar kind.");
+        }
     }
 
     public static double ToDouble(object value, Column column) => value switch

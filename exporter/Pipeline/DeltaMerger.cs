@@ -1,4 +1,6 @@
+using BulkExport.Exporter.Rows;
 using BulkExport.Publishing.Sorting;
+
 namespace BulkExport.Exporter.Pipeline;
 
 /// <summary>
@@ -9,7 +11,9 @@ namespace BulkExport.Exporter.Pipeline;
 /// </summary>
 internal sealed class DeltaMerger(DeltaStateReader baseState, DeltaStateWriter newState, string entity, IReadOnlyList<string> identityColumns, IDeltaSink sink)
 {
-    private byte[]? _previousKey;
+    // The previous row's key, copied: the caller's span is reused for the next row.
+    private byte[] _previousKey = new byte[64];
+    private int _previousLength = -1;
     private bool _started;
 
     public long Inserts { get; private set; }
@@ -18,8 +22,18 @@ internal sealed class DeltaMerger(DeltaStateReader baseState, DeltaStateWriter n
 
     public long Deletes { get; private set; }
 
-    /// <param name="row">Produces the row when it is needed (it may have to be decoded).</param>
-    public void Accept(byte[] key, ReadOnlySpan<byte> hash, Func<object?[]> row)
+    /// <param name="key">The row's identity (<see cref="KeyEncoder"/>).</param>
+    /// <param name="hash">Its digest (the first <see cref="ExternalSorter.HashLength"/> bytes are the row hash).</param>
+    /// <param name="row">The row, passed on when it is inserted or updated.</param>
+    public void Accept(ReadOnlySpan<byte> key, ReadOnlySpan<byte> hash, IRowView row) => Accept(key, hash, row, default, null);
+
+    /// <param name="key">The row's identity (<see cref="KeyEncoder"/>).</param>
+    /// <param name="hash">Its digest.</param>
+    /// <param name="encoded">The row as <see cref="RowCodec"/> encoded it, decoded (into <paramref name="decoded"/>) only when it is inserted or updated.</param>
+    /// <param name="decoded">The reused view decoded rows are shown through.</param>
+    public void Accept(ReadOnlySpan<byte> key, ReadOnlySpan<byte> hash, ReadOnlySpan<byte> encoded, ObjectRowView decoded) => Accept(key, hash, null, encoded, decoded);
+
+    private void Accept(ReadOnlySpan<byte> key, ReadOnlySpan<byte> hash, IRowView? row, ReadOnlySpan<byte> encoded, ObjectRowView? decoded)
     {
         if (!_started)
         {
@@ -27,9 +41,9 @@ internal sealed class DeltaMerger(DeltaStateReader baseState, DeltaStateWriter n
             _started = true;
         }
 
-        if (_previousKey is not null)
+        if (_previousLength >= 0)
         {
-            var order = key.AsSpan().SequenceCompareTo(_previousKey);
+            var order = key.SequenceCompareTo(_previousKey.AsSpan(0, _previousLength));
             if (order == 0)
             {
                 throw new DuplicateKeyException(entity, identityColumns, KeyEncoder.Decode(key, identityColumns.Count));
@@ -41,7 +55,13 @@ internal sealed class DeltaMerger(DeltaStateReader baseState, DeltaStateWriter n
             }
         }
 
-        _previousKey = key;
+        if (_previousKey.Length < key.Length)
+        {
+            _previousKey = new byte[Math.Max(key.Length, _previousKey.Length * 2)];
+        }
+
+        key.CopyTo(_previousKey);
+        _previousLength = key.Length;
         while (baseState.HasCurrent && baseState.Key.AsSpan().SequenceCompareTo(key) < 0)
         {
             EmitDelete();
@@ -51,7 +71,7 @@ internal sealed class DeltaMerger(DeltaStateReader baseState, DeltaStateWriter n
         {
             if (!baseState.Hash.AsSpan().SequenceEqual(hash[..ExternalSorter.HashLength]))
             {
-                sink.Change(row(), DeltaOperation.Update);
+                sink.Change(row ?? decoded!.Reset(RowCodec.Decode(encoded)), DeltaOperation.Update);
                 Updates++;
             }
 
@@ -59,7 +79,7 @@ internal sealed class DeltaMerger(DeltaStateReader baseState, DeltaStateWriter n
         }
         else
         {
-            sink.Change(row(), DeltaOperation.Insert);
+            sink.Change(row ?? decoded!.Reset(RowCodec.Decode(encoded)), DeltaOperation.Insert);
             Inserts++;
         }
 
@@ -97,7 +117,8 @@ internal enum DeltaOperation
 
 internal interface IDeltaSink
 {
-    void Change(object?[] row, DeltaOperation operation);
+    /// <summary>An insert or update; <paramref name="row"/> is borrowed for the call.</summary>
+    void Change(IRowView row, DeltaOperation operation);
 
     /// <summary>A tombstone: only the identity values are known.</summary>
     void Delete(object?[] identityValues);

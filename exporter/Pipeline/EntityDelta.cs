@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Security.Cryptography;
 using BulkExport.Api;
+using BulkExport.Exporter.Rows;
 using BulkExport.Publishing.Layout;
 using BulkExport.Publishing.Sorting;
 
@@ -26,6 +27,7 @@ internal sealed class EntityDelta : IDisposable
     private readonly ExternalSorter? _sorter;
     private readonly ArrayBufferWriter<byte> _key = new(64);
     private readonly ArrayBufferWriter<byte> _payload = new(1024);
+    private readonly ObjectRowView _decoded;
     private FingerprintSum _fingerprint;
 
     private EntityDelta(GenerationContext context, EntitySpec entity, EntityLayout layout, IDeltaSink sink, DeltaStateReader baseState, bool sorted, bool rebase)
@@ -38,6 +40,7 @@ internal sealed class EntityDelta : IDisposable
         _newState = new DeltaStateWriter(Path.Combine(context.TempDirectory, $"{entity.Name}-{Guid.NewGuid():N}.state"));
         _merger = new DeltaMerger(baseState, _newState, entity.Name, [.. layout.IdentityIndexes.Select(i => layout.Columns[i].Name)], sink);
         _sorter = sorted ? null : new ExternalSorter(context.TempDirectory);
+        _decoded = new ObjectRowView(layout.Columns);
     }
 
     /// <summary>The base had no usable state for this entity, so the delta holds the whole state as inserts.</summary>
@@ -87,14 +90,14 @@ internal sealed class EntityDelta : IDisposable
 
     /// <param name="row">A row of the entity's new state.</param>
     /// <param name="digest">Its <see cref="RowDigest"/>.</param>
-    public void Add(object?[] row, ReadOnlySpan<byte> digest)
+    public void Add(IRowView row, ReadOnlySpan<byte> digest)
     {
         _fingerprint.Add(digest);
         _key.ResetWrittenCount();
         KeyEncoder.Encode(row, _layout.IdentityIndexes, _key);
         if (_sorter is null)
         {
-            _merger.Accept(_key.WrittenSpan.ToArray(), digest, () => row);
+            _merger.Accept(_key.WrittenSpan, digest, row);
         }
         else
         {
@@ -114,8 +117,7 @@ internal sealed class EntityDelta : IDisposable
             foreach (var record in _sorter.ReadSorted())
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var payload = record.Payload;
-                _merger.Accept(record.Key, record.Hash, () => RowCodec.Decode(payload));
+                _merger.Accept(record.Key, record.Hash, record.Payload, _decoded);
             }
         }
 

@@ -200,19 +200,19 @@ internal sealed partial class ExportRunner(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Claimed generation {Generation} of {Register} for a {Kind} run (base: {Base})")]
+    [LoggerMessage(EventId = 2000, Level = LogLevel.Information, Message = "Claimed generation {Generation} of {Register} for a {Kind} run (base: {Base})")]
     private partial void LogClaimed(string register, long generation, RunKind kind, long? @base);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Entity {Entity}: {Rows} rows, {DeltaRows} delta rows, {Files} files, {Bytes} bytes")]
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Entity {Entity}: {Rows} rows, {DeltaRows} delta rows, {Files} files, {Bytes} bytes")]
     private partial void LogEntity(string entity, long rows, long deltaRows, int files, long bytes);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Committed generation {Generation} of {Register} with {Files} files")]
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "Committed generation {Generation} of {Register} with {Files} files")]
     private partial void LogCommitted(string register, long generation, int files);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Count} staging folders that crashed runs left in {TempRoot}")]
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Information, Message = "Deleted {Count} staging folders that crashed runs left in {TempRoot}")]
     private partial void LogAbandonedTemp(int count, string tempRoot);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Retention deleted {Files} objects ({Bytes} bytes); {Missing} referenced files are missing from the store")]
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Information, Message = "Retention deleted {Files} objects ({Bytes} bytes); {Missing} referenced files are missing from the store")]
     private partial void LogRetention(long files, long bytes, int missing);
 }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using BulkExport.Api;
@@ -28,6 +29,7 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
     // only by the delta stage.
     private readonly RowDigest _deltaDigest;
     private readonly byte[] _digest = new byte[RowDigest.Length];
+    private readonly OperationRowView _deltaRecord;
 
     public OutputWriters(GenerationContext context, EntitySpec entity, EntityLayout layout)
     {
@@ -54,6 +56,7 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
 
         var deltaColumns = layout.Columns.Append(new Column(EntityExport.OperationColumn, ColumnKind.Text, Nullable: false)).ToList();
         _deltaDigest = new RowDigest(deltaColumns);
+        _deltaRecord = new OperationRowView(deltaColumns);
         var deltaType = temporal ? TypesOfData.Bitemporal : TypesOfData.Current;
         foreach (var format in formats)
         {
@@ -113,7 +116,7 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
     /// <param name="layout">Where its columns are.</param>
     /// <param name="pointInTime">The generation's point in time.</param>
     /// <param name="digest">The row's <see cref="RowDigest"/>, computed once by the delta stage.</param>
-    public void WriteTotal(object?[] row, EntityLayout layout, DateTimeOffset pointInTime, ReadOnlySpan<byte> digest)
+    public void WriteTotal(IRowView row, EntityLayout layout, DateTimeOffset pointInTime, ReadOnlySpan<byte> digest)
     {
         if (_totals.Count == 0)
         {
@@ -146,12 +149,39 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
         }
     }
 
-    public void WriteDelta(object?[] row, DeltaOperation operation)
+    /// <summary>
+    /// Set by the delta stage while it adds a row whose digest that <see cref="RowDigest"/> has just
+    /// computed: a delta record of that row then takes its digest from the same canonical bytes plus the
+    /// operation member, rather than formatting the row's canonical bytes a second time.
+    /// </summary>
+    public RowDigest? CurrentRowDigest { get; set; }
+
+    private int _operationIndex = -1;
+
+    /// <summary>A row of the new state as a delta record: its columns and the operation.</summary>
+    public void WriteDelta(IRowView row, DeltaOperation operation)
     {
-        var withOperation = new object?[_width + 1];
-        Array.Copy(row, withOperation, _width);
-        withOperation[_width] = OperationName(operation);
-        WriteDeltaRecord(withOperation);
+        var record = _deltaRecord.Reset(row, operation);
+        if (CurrentRowDigest is { } state)
+        {
+            if (_operationIndex < 0)
+            {
+                _operationIndex = state.InsertionIndex(EntityExport.OperationColumn);
+            }
+
+            state.ComputeWithMember(_operationIndex, OperationMember(operation), _digest);
+        }
+        else
+        {
+            _deltaDigest.Compute(record, _digest);
+        }
+
+        foreach (var group in _deltas)
+        {
+            group.Writer.Write(record, _digest);
+        }
+
+        DeltaRecords++;
     }
 
     private void WriteDeltaRecord(object?[] record)
@@ -165,7 +195,7 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
         DeltaRecords++;
     }
 
-    void IDeltaSink.Change(object?[] row, DeltaOperation operation) => WriteDelta(row, operation);
+    void IDeltaSink.Change(IRowView row, DeltaOperation operation) => WriteDelta(row, operation);
 
     void IDeltaSink.Delete(object?[] identityValues)
     {
@@ -184,6 +214,26 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
         DeltaOperation.Insert => "insert",
         DeltaOperation.Update => "update",
         _ => "delete",
+    };
+
+    private static readonly byte[][] OperationMembers = [.. new[] { DeltaOperation.Insert, DeltaOperation.Update, DeltaOperation.Delete }.Select(o =>
+    {
+        var member = new ArrayBufferWriter<byte>();
+        CanonicalJson.WriteString(EntityExport.OperationColumn, member);
+        member.Write(":"u8);
+        CanonicalJson.WriteString(OperationName(o), member);
+        return member.WrittenSpan.ToArray();
+    })];
+
+    /// <summary>The canonical <c>"operation":"insert"</c> member of a delta record.</summary>
+    private static ReadOnlySpan<byte> OperationMember(DeltaOperation operation) => OperationMembers[(int)operation];
+
+    /// <summary>The UTF-8 of <see cref="OperationName"/>.</summary>
+    public static ReadOnlySpan<byte> OperationUtf8(DeltaOperation operation) => operation switch
+    {
+        DeltaOperation.Insert => "insert"u8,
+        DeltaOperation.Update => "update"u8,
+        _ => "delete"u8,
     };
 
     /// <summary>Finishes every file and puts it in the store (unreferenced until the manifest commits).</summary>
@@ -280,4 +330,62 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
     }
 
     private sealed record Group(string TypeOfDownload, string Format, string TypeOfData, IReadOnlyList<Column> Columns, IDataFileSetWriter Writer);
+}
+
+/// <summary>
+/// A row of the entity's state followed by the delta's operation column, without copying the row:
+/// one instance is reused for every delta record (<see cref="Reset"/>).
+/// </summary>
+internal sealed class OperationRowView(IReadOnlyList<Column> columns) : IExtendedRowView
+{
+    private readonly int _width = columns.Count - 1;
+    private IRowView _row = null!;
+    private DeltaOperation _operation;
+
+    public IReadOnlyList<Column> Columns => columns;
+
+    public IRowView Inner => _row;
+
+    public OperationRowView Reset(IRowView row, DeltaOperation operation)
+    {
+        if (row.Columns.Count != _width)
+        {
+            throw new ArgumentException($"Row has {row.Columns.Count} values for {_width} columns.", nameof(row));
+        }
+
+        _row = row;
+        _operation = operation;
+        return this;
+    }
+
+    public bool IsNull(int column) => column != _width && _row.IsNull(column);
+
+    public ReadOnlySpan<byte> GetUtf8(int column) => column == _width ? OutputWriters.OperationUtf8(_operation) : _row.GetUtf8(column);
+
+    public string GetString(int column) => column == _width ? OutputWriters.OperationName(_operation) : _row.GetString(column);
+
+    public long GetInt64(int column) => column == _width ? throw NotText(column) : _row.GetInt64(column);
+
+    public double GetDouble(int column) => column == _width ? throw NotText(column) : _row.GetDouble(column);
+
+    public bool GetBoolean(int column) => column == _width ? throw NotText(column) : _row.GetBoolean(column);
+
+    public DateOnly GetDate(int column) => column == _width ? throw NotText(column) : _row.GetDate(column);
+
+    public DateTime GetTimestamp(int column) => column == _width ? throw NotText(column) : _row.GetTimestamp(column);
+
+    public DateTimeOffset GetTimestampTz(int column) => column == _width ? throw NotText(column) : _row.GetTimestampTz(column);
+
+    public Guid GetGuid(int column) => column == _width ? throw NotText(column) : _row.GetGuid(column);
+
+    public ReadOnlySpan<byte> GetBytes(int column) => column == _width ? throw NotText(column) : _row.GetBytes(column);
+
+    public GeometryValue GetGeometry(int column) => column == _width ? throw NotText(column) : _row.GetGeometry(column);
+
+    public IReadOnlyList<object?> GetArray(int column) => column == _width ? throw NotText(column) : _row.GetArray(column);
+
+    public object? GetValue(int column) => column == _width ? OutputWriters.OperationName(_operation) : _row.GetValue(column);
+
+    private InvalidOperationException NotText(int column) =>
+        new($"Column '{columns[column].Name}' (Text) holds the operation, not a value of another kind.");
 }

@@ -40,6 +40,84 @@ internal static class RowCodec
         }
     }
 
+    /// <summary>A row seen through a view, from its typed getters: the same bytes as for its boxed values.</summary>
+    public static void Encode(IRowView row, IBufferWriter<byte> output)
+    {
+        if (row is ObjectRowView boxed)
+        {
+            Encode(boxed.Values, output);
+            return;
+        }
+
+        var width = row.Columns.Count;
+        WriteVarint(output, (ulong)width);
+        for (var i = 0; i < width; i++)
+        {
+            if (row.IsNull(i))
+            {
+                WriteTag(output, Tag.Null);
+                continue;
+            }
+
+            switch (row.Columns[i].Kind)
+            {
+                case ColumnKind.Text:
+                    WriteTag(output, Tag.Text);
+                    WriteBytes(output, row.GetUtf8(i));
+                    break;
+                case ColumnKind.Integer:
+                    WriteTag(output, Tag.Integer);
+                    WriteInt64(output, row.GetInt64(i));
+                    break;
+                case ColumnKind.Decimal:
+                    WriteTag(output, Tag.Decimal);
+                    WriteBytes(output, row.GetUtf8(i));
+                    break;
+                case ColumnKind.Float:
+                    WriteTag(output, Tag.Float);
+                    WriteInt64(output, BitConverter.DoubleToInt64Bits(row.GetDouble(i)));
+                    break;
+                case ColumnKind.Boolean:
+                    WriteTag(output, row.GetBoolean(i) ? Tag.True : Tag.False);
+                    break;
+                case ColumnKind.Date:
+                    WriteTag(output, Tag.Date);
+                    WriteInt64(output, row.GetDate(i).DayNumber);
+                    break;
+                case ColumnKind.Timestamp:
+                    WriteTag(output, Tag.Timestamp);
+                    WriteInt64(output, row.GetTimestamp(i).Ticks);
+                    break;
+                case ColumnKind.TimestampTz:
+                    WriteTag(output, Tag.TimestampTz);
+                    WriteInt64(output, row.GetTimestampTz(i).UtcTicks);
+                    break;
+                case ColumnKind.Uuid:
+                    WriteTag(output, Tag.Uuid);
+                    row.GetGuid(i).TryWriteBytes(output.GetSpan(16), bigEndian: true, out _);
+                    output.Advance(16);
+                    break;
+                case ColumnKind.Json:
+                    WriteTag(output, Tag.Json);
+                    WriteBytes(output, row.GetUtf8(i));
+                    break;
+                case ColumnKind.Bytes:
+                    WriteTag(output, Tag.Bytes);
+                    WriteBytes(output, row.GetBytes(i));
+                    break;
+                default:
+                    EncodeValue(row.GetValue(i), output);
+                    break;
+            }
+        }
+    }
+
+    private static void WriteBytes(IBufferWriter<byte> output, ReadOnlySpan<byte> bytes)
+    {
+        WriteVarint(output, (ulong)bytes.Length);
+        output.Write(bytes);
+    }
+
     private static void EncodeValue(object? value, IBufferWriter<byte> output)
     {
         switch (value)

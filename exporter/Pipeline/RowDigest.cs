@@ -31,7 +31,11 @@ internal sealed class RowDigest : IDisposable
     // Columns in code-point order of their names, with the canonical `"name":` bytes of each.
     private readonly int[] _order;
     private readonly byte[][] _names;
+    private readonly byte[][] _rawNames;
     private readonly ArrayBufferWriter<byte> _canonical = new(1024);
+    // Where member n (in code-point order) starts in _canonical, for the last row computed with a view.
+    private readonly int[] _memberStarts;
+    private bool _hasCanonical;
     private readonly ArrayBufferWriter<byte> _scratch = new(256);
     private readonly IncrementalHash _sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
@@ -40,6 +44,8 @@ internal sealed class RowDigest : IDisposable
         _columns = columns;
         var utf8 = columns.Select(c => Encoding.UTF8.GetBytes(c.Name)).ToArray();
         _order = [.. Enumerable.Range(0, columns.Count).OrderBy(i => utf8[i], Comparer<byte[]>.Create((a, b) => a.AsSpan().SequenceCompareTo(b)))];
+        _rawNames = utf8;
+        _memberStarts = new int[columns.Count];
         _names = new byte[columns.Count][];
         for (var i = 0; i < columns.Count; i++)
         {
@@ -53,10 +59,172 @@ internal sealed class RowDigest : IDisposable
     /// <summary>Writes the row's digest (32 bytes) into <paramref name="digest"/>.</summary>
     public void Compute(object?[] row, Span<byte> digest)
     {
+        _hasCanonical = false;
         _canonical.ResetWrittenCount();
         WriteCanonical(row, _canonical);
         _sha.AppendData(_canonical.WrittenSpan);
         _sha.GetHashAndReset(digest);
+    }
+
+    /// <summary>Writes the digest of a row seen through a view: the same bytes as for its boxed values.</summary>
+    public void Compute(IRowView row, Span<byte> digest)
+    {
+        if (row is ObjectRowView boxed)
+        {
+            Compute(boxed.Values, digest);
+            return;
+        }
+
+        _canonical.ResetWrittenCount();
+        WriteCanonical(row, _canonical, _memberStarts);
+        _hasCanonical = true;
+        _sha.AppendData(_canonical.WrittenSpan);
+        _sha.GetHashAndReset(digest);
+    }
+
+    /// <summary>Where a member named <paramref name="name"/> goes among this digest's columns (code-point order).</summary>
+    public int InsertionIndex(string name)
+    {
+        var utf8 = Encoding.UTF8.GetBytes(name);
+        var n = 0;
+        while (n < _order.Length && _rawNames[_order[n]].AsSpan().SequenceCompareTo(utf8) < 0)
+        {
+            n++;
+        }
+
+        return n;
+    }
+
+    /// <summary>
+    /// The digest of the last row <see cref="Compute(IRowView, Span{byte})"/> computed, with one more member
+    /// (<paramref name="member"/>: its canonical <c>"name":value</c> bytes) at <paramref name="index"/>
+    /// (<see cref="InsertionIndex"/>): the digest a digest over the columns plus that one would compute,
+    /// without writing the row's canonical bytes again. A delta record is its row plus the operation.
+    /// </summary>
+    public void ComputeWithMember(int index, ReadOnlySpan<byte> member, Span<byte> digest)
+    {
+        if (!_hasCanonical)
+        {
+            throw new InvalidOperationException("No row's canonical bytes are at hand.");
+        }
+
+        var canonical = _canonical.WrittenSpan;
+        if (index < _order.Length)
+        {
+            var at = _memberStarts[index];
+            _sha.AppendData(canonical[..at]);
+            _sha.AppendData(member);
+            _sha.AppendData(","u8);
+            _sha.AppendData(canonical[at..]);
+        }
+        else
+        {
+            _sha.AppendData(canonical[..^1]);
+            if (_order.Length > 0)
+            {
+                _sha.AppendData(","u8);
+            }
+
+            _sha.AppendData(member);
+            _sha.AppendData("}"u8);
+        }
+
+        _sha.GetHashAndReset(digest);
+    }
+
+    /// <summary>
+    /// The canonical bytes of a row from its typed getters: text, decimals and JSON straight from their
+    /// UTF-8, numbers and times formatted once; only arrays and geometry take the boxed path.
+    /// </summary>
+    public void WriteCanonical(IRowView row, IBufferWriter<byte> output) => WriteCanonical(row, output, null);
+
+    private void WriteCanonical(IRowView row, IBufferWriter<byte> output, int[]? memberStarts)
+    {
+        output.Write("{"u8);
+        for (var n = 0; n < _order.Length; n++)
+        {
+            var i = _order[n];
+            if (n > 0)
+            {
+                output.Write(","u8);
+            }
+
+            if (memberStarts is not null)
+            {
+                memberStarts[n] = _canonical.WrittenCount;
+            }
+
+            output.Write(_names[i]);
+            if (row.IsNull(i))
+            {
+                output.Write("null"u8);
+                continue;
+            }
+
+            var column = _columns[i];
+            switch (column.Kind)
+            {
+                case ColumnKind.Text:
+                    CanonicalJson.WriteString(row.GetUtf8(i), output);
+                    break;
+                case ColumnKind.Decimal:
+                    var text = row.GetUtf8(i);
+                    if (ScalarText.IsJsonNumber(text))
+                    {
+                        output.Write(text);
+                    }
+                    else
+                    {
+                        CanonicalJson.WriteString(text, output);
+                    }
+
+                    break;
+                case ColumnKind.Integer:
+                    var integer = output.GetSpan(ScalarText.MaxScalarBytes);
+                    output.Advance(ScalarText.FormatInt64(row.GetInt64(i), integer));
+                    break;
+                case ColumnKind.Float:
+                    var d = row.GetDouble(i);
+                    if (ScalarText.NonFiniteName(d) is { } name)
+                    {
+                        CanonicalJson.WriteString(name, output);
+                    }
+                    else
+                    {
+                        var number = output.GetSpan(ScalarText.MaxScalarBytes);
+                        output.Advance(ScalarText.FormatDouble(d, number));
+                    }
+
+                    break;
+                case ColumnKind.Boolean:
+                    output.Write(row.GetBoolean(i) ? "true"u8 : "false"u8);
+                    break;
+                case ColumnKind.Date or ColumnKind.Timestamp or ColumnKind.TimestampTz or ColumnKind.Uuid:
+                    // These spellings need no escaping.
+                    var quoted = output.GetSpan(ScalarText.MaxScalarBytes + 2);
+                    var written = ScalarText.Format(row, i, quoted[1..]);
+                    quoted[0] = (byte)'"';
+                    quoted[written + 1] = (byte)'"';
+                    output.Advance(written + 2);
+                    break;
+                case ColumnKind.Json:
+                    CanonicalJson.Write(row.GetUtf8(i), output);
+                    break;
+                case ColumnKind.Bytes:
+                    var bytes = row.GetBytes(i);
+                    var base64 = output.GetSpan(System.Buffers.Text.Base64.GetMaxEncodedToUtf8Length(bytes.Length) + 2);
+                    base64[0] = (byte)'"';
+                    System.Buffers.Text.Base64.EncodeToUtf8(bytes, base64[1..], out _, out var encoded);
+                    base64[encoded + 1] = (byte)'"';
+                    output.Advance(encoded + 2);
+                    break;
+                default:
+                    WriteValue(column, column.Kind, row.GetValue(i), output);
+                    break;
+            }
+        }
+
+        output.Write("}"u8);
     }
 
     /// <summary>The canonical bytes of a row: a JSON object with members in code-point order of their names.</summary>

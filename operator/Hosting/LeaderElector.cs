@@ -198,15 +198,15 @@ internal sealed partial class LeaderElector(KubeApiClient client, OperatorOption
 
     private static string MicroTime(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Identity} became leader (lease {Lease})")]
+    [LoggerMessage(EventId = 4000, Level = LogLevel.Information, Message = "{Identity} became leader (lease {Lease})")]
     private static partial void LogElected(ILogger logger, string identity, string lease);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Identity} lost the lease; stopping reconciles")]
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "{Identity} lost the lease; stopping reconciles")]
     private static partial void LogLost(ILogger logger, string identity);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Identity} released the lease")]
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "{Identity} released the lease")]
     private static partial void LogReleased(ILogger logger, string identity);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "lease request failed: {Error}")]
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "lease request failed: {Error}")]
     private static partial void LogLeaseError(ILogger logger, string error);
 }

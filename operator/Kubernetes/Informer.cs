@@ -192,9 +192,9 @@ internal sealed partial class Informer
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "watch of {Resource} expired at resourceVersion {ResourceVersion}; re-listing")]
+    [LoggerMessage(EventId = 4100, Level = LogLevel.Information, Message = "watch of {Resource} expired at resourceVersion {ResourceVersion}; re-listing")]
     private static partial void LogRelist(ILogger logger, string resource, string resourceVersion);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "watch of {Resource} failed; reconnecting in {DelayMs:F0} ms: {Error}")]
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Warning, Message = "watch of {Resource} failed; reconnecting in {DelayMs:F0} ms: {Error}")]
     private static partial void LogWatchFailed(ILogger logger, string resource, double delayMs, string error);
 }

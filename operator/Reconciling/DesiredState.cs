@@ -34,14 +34,6 @@ internal static class DesiredState
     private const int DefaultHistoryLimit = 3;
     private const int DefaultBackoffLimit = 2;
 
-    /// <summary>
-    /// The missed-run policy: the CronJob controller starts a missed run only if it is at most this
-    /// old, and only the latest one. So a controller (or cluster) outage gives at most one catch-up
-    /// run, and "too many missed start times" cannot happen, since the controller counts missed
-    /// times only inside this window. Resuming a suspended schedule starts none at all: the
-    /// controller moves the CronJob's lastScheduleTime first (ScheduleController).
-    /// </summary>
-    public const long DefaultStartingDeadlineSeconds = 300;
 
     public static string ConfigMapName(string schedule) => $"{schedule}-config";
     public static string CronJobName(string schedule, string type) => $"{schedule}-{type}";
@@ -101,7 +93,8 @@ internal static class DesiredState
                 TimeZone = spec.TimeZone,
                 ConcurrencyPolicy = "Forbid",
                 Suspend = spec.Suspend,
-                StartingDeadlineSeconds = jobs.StartingDeadlineSeconds ?? DefaultStartingDeadlineSeconds,
+                // The missed-run policy (MissedRuns), unless spec.jobs sets the deadline itself.
+                StartingDeadlineSeconds = jobs.StartingDeadlineSeconds ?? MissedRuns.StartingDeadlineSeconds(spec.MissedRuns, cron, spec.TimeZone),
                 SuccessfulJobsHistoryLimit = jobs.SuccessfulJobsHistoryLimit ?? DefaultHistoryLimit,
                 FailedJobsHistoryLimit = jobs.FailedJobsHistoryLimit ?? DefaultHistoryLimit,
                 JobTemplate = new V1JobTemplateSpec

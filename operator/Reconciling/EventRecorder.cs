@@ -59,6 +59,6 @@ internal sealed partial class EventRecorder(KubeApiClient client, TimeProvider t
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "could not record event {Reason}: {Error}")]
+    [LoggerMessage(EventId = 4290, Level = LogLevel.Warning, Message = "could not record event {Reason}: {Error}")]
     private static partial void LogEventFailed(ILogger logger, string reason, string error);
 }

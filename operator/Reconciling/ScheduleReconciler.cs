@@ -38,6 +38,8 @@ internal sealed partial class ScheduleReconciler : IReconciler
     private readonly ConcurrentDictionary<string, string> _countedRuns = new();
     private readonly OwnedObjectWriter _writer;
     private readonly ConcurrentDictionary<string, Interpretation> _interpreted = new();
+    private readonly ConcurrentDictionary<string, AppliedState> _applied = new();
+    private long _desiredBuilds;
     /// <summary>Schedule keys by spec.register, so the register-conflict check does not scan every schedule.</summary>
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, byte>> _byRegister = new();
     private Cache _schedules = null!;
@@ -61,6 +63,8 @@ internal sealed partial class ScheduleReconciler : IReconciler
     public void Configure(ControllerRuntime runtime)
     {
         _byRegister.Clear();
+        // New caches (leadership regained): verify every owned object again.
+        _applied.Clear();
         _schedules = runtime.Watch(ResourceType.ExportSchedules, null);
         _cronJobs = runtime.Watch(ResourceType.CronJobs, Labels.ManagedSelector);
         _configMaps = runtime.Watch(ResourceType.ConfigMaps, Labels.ManagedSelector);
@@ -89,6 +93,9 @@ internal sealed partial class ScheduleReconciler : IReconciler
             });
         }
     }
+
+    /// <summary>How often the desired objects were built and compared with the caches (tests, bench): not when nothing changed.</summary>
+    public long DesiredBuilds => Interlocked.Read(ref _desiredBuilds);
 
     public IEnumerable<string> AllKeys() => AllSchedules().Select(s => s.Key());
 
@@ -142,9 +149,10 @@ internal sealed partial class ScheduleReconciler : IReconciler
             _metrics.Forget(key);
             _runtime.Forget(key);
             _interpreted.TryRemove(key, out _);
-            foreach (var owned in new[] { $"configmaps/{ns}/{DesiredState.ConfigMapName(name)}", $"cronjobs/{ns}/{DesiredState.CronJobName(name, Labels.Total)}", $"cronjobs/{ns}/{DesiredState.CronJobName(name, Labels.Delta)}" })
+            _applied.TryRemove(key, out _);
+            foreach (var ownedKey in new[] { $"configmaps/{ns}/{DesiredState.ConfigMapName(name)}", $"cronjobs/{ns}/{DesiredState.CronJobName(name, Labels.Total)}", $"cronjobs/{ns}/{DesiredState.CronJobName(name, Labels.Delta)}" })
             {
-                _writer.Forget(owned);
+                _writer.Forget(ownedKey);
             }
 
             return;
@@ -162,18 +170,45 @@ internal sealed partial class ScheduleReconciler : IReconciler
         var readiness = spec.Invalid
             ?? CheckRegisterConflict(obj) ?? await CheckSecretsAsync(schedule!, ns, ct).ConfigureAwait(false) ?? new Readiness(true, "", "");
 
-        if (readiness.Ready)
+        var owned = new AppliedState(obj.Uid() ?? "", obj.Generation(), OwnedVersion(_configMaps, ns, DesiredState.ConfigMapName(name)),
+            OwnedVersion(_cronJobs, ns, DesiredState.CronJobName(name, Labels.Total)), OwnedVersion(_cronJobs, ns, DesiredState.CronJobName(name, Labels.Delta)));
+        if (readiness.Ready && _applied.TryGetValue(key, out var applied) && applied == owned)
         {
+            // Neither the spec (uid, generation) nor any owned object (resourceVersion) changed since
+            // they last matched: the drift check would say so again. This skips building and
+            // comparing the desired objects on a resync and on the echoes of our own writes.
+            readiness = new Readiness(true, "Reconciled", UpToDate(name));
+        }
+        else if (readiness.Ready)
+        {
+            Interlocked.Increment(ref _desiredBuilds);
             var desired = DesiredState.Build(schedule!, obj.Uid(), _options.ExporterImage);
             // The three objects are independent (a CronJob names the ConfigMap, but only its pods read
             // it), so they are written at once: a new schedule costs one round trip, not three.
-            var applied = await Task.WhenAll(
+            var writes = await Task.WhenAll(
                 _writer.ApplyAsync(_configMaps, desired.ConfigMap, obj.Uid()!, null, ct),
                 _writer.ApplyAsync(_cronJobs, desired.TotalCronJob, obj.Uid()!, HoldMissedRunsOnResumeAsync, ct),
                 _writer.ApplyAsync(_cronJobs, desired.DeltaCronJob, obj.Uid()!, HoldMissedRunsOnResumeAsync, ct)).ConfigureAwait(false);
-            readiness = applied.FirstOrDefault(r => r is not null) is { } refusal
-                ? new Readiness(false, refusal.Reason, refusal.Message)
-                : new Readiness(true, "Reconciled", $"ConfigMap {desired.ConfigMap.Name()} and CronJobs {desired.TotalCronJob.Name()} and {desired.DeltaCronJob.Name()} are up to date");
+            if (writes.FirstOrDefault(r => r is not null) is { } refusal)
+            {
+                readiness = new Readiness(false, refusal.Reason, refusal.Message);
+                _applied.TryRemove(key, out _);
+            }
+            else
+            {
+                readiness = new Readiness(true, "Reconciled", UpToDate(name));
+                // The caches hold our writes' answers now (OwnedObjectWriter observes them).
+                _applied[key] = owned with
+                {
+                    ConfigMap = OwnedVersion(_configMaps, ns, DesiredState.ConfigMapName(name)),
+                    Total = OwnedVersion(_cronJobs, ns, DesiredState.CronJobName(name, Labels.Total)),
+                    Delta = OwnedVersion(_cronJobs, ns, DesiredState.CronJobName(name, Labels.Delta)),
+                };
+            }
+        }
+        else
+        {
+            _applied.TryRemove(key, out _);
         }
 
         var current = ParseStatus(obj);
@@ -212,6 +247,14 @@ internal sealed partial class ScheduleReconciler : IReconciler
             }
         }
     }
+
+    private static string UpToDate(string name) =>
+        $"ConfigMap {DesiredState.ConfigMapName(name)} and CronJobs {DesiredState.CronJobName(name, Labels.Total)} and {DesiredState.CronJobName(name, Labels.Delta)} are up to date";
+
+    private static string? OwnedVersion(Cache cache, string? ns, string name) => cache.Get(ns, name)?.ResourceVersion();
+
+    /// <summary>What a schedule's owned objects were when they last matched its spec: uid and generation of the schedule, resourceVersions of the objects.</summary>
+    private sealed record AppliedState(string Uid, long Generation, string? ConfigMap, string? Total, string? Delta);
 
     /// <summary>
     /// Validation and binding of one spec, computed once per (uid, generation): they depend on
@@ -556,7 +599,10 @@ internal sealed partial class ScheduleReconciler : IReconciler
     {
         foreach (var type in new[] { Labels.Total, Labels.Delta })
         {
-            var cronJob = _cronJobs.Get(obj.Namespace(), DesiredState.CronJobName(obj.Name(), type)) is { } cached ? Typed.Of<V1CronJob>(cached) : null;
+            // Most CronJobs have no successful run yet, or one long recorded: look at the field before
+            // converting the cached object (a conversion per CronJob per reconcile was 7% of the bench's CPU).
+            var cronJob = _cronJobs.Get(obj.Namespace(), DesiredState.CronJobName(obj.Name(), type)) is { } cached
+                && cached["status"]?["lastSuccessfulTime"] is not null ? Typed.Of<V1CronJob>(cached) : null;
             if (At(cronJob?.Status?.LastSuccessfulTime) is not { } succeededAt)
             {
                 continue;
@@ -732,24 +778,24 @@ internal sealed partial class ScheduleReconciler : IReconciler
 
     private static DateTimeOffset? Latest(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a > b ? a : b;
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "not allowed to read Secret {Secret}; skipping the check that it exists")]
+    [LoggerMessage(EventId = 4200, Level = LogLevel.Information, Message = "not allowed to read Secret {Secret}; skipping the check that it exists")]
     private static partial void LogSecretCheckForbidden(ILogger logger, string secret);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "not ready: {Reason}: {Message}")]
+    [LoggerMessage(EventId = 4201, Level = LogLevel.Warning, Message = "not ready: {Reason}: {Message}")]
     private static partial void LogNotReady(ILogger logger, string reason, string message);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "recorded Job {Job} ({Type}) generation {Generation}")]
+    [LoggerMessage(EventId = 4202, Level = LogLevel.Information, Message = "recorded Job {Job} ({Type}) generation {Generation}")]
     private static partial void LogJobRecorded(ILogger logger, string job, string type, long generation);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "recorded Job {Job} ({Type}) from its pod; the Job itself is gone")]
+    [LoggerMessage(EventId = 4203, Level = LogLevel.Information, Message = "recorded Job {Job} ({Type}) from its pod; the Job itself is gone")]
     private static partial void LogVanishedJobRecorded(ILogger logger, string job, string type);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "resuming CronJob {Name}: lastScheduleTime set to {LastScheduleTime:O}, so the runs missed while suspended do not start now")]
+    [LoggerMessage(EventId = 4204, Level = LogLevel.Information, Message = "resuming CronJob {Name}: lastScheduleTime set to {LastScheduleTime:O}, so the runs missed while suspended do not start now")]
     private static partial void LogResumeHeld(ILogger logger, string name, DateTimeOffset lastScheduleTime);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "run-now: started {Type} Job {Job}")]
+    [LoggerMessage(EventId = 4205, Level = LogLevel.Information, Message = "run-now: started {Type} Job {Job}")]
     private static partial void LogRunNow(ILogger logger, string type, string job);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Message}")]
+    [LoggerMessage(EventId = 4206, Level = LogLevel.Warning, Message = "{Message}")]
     private static partial void LogRunUnreadable(ILogger logger, string message);
 }

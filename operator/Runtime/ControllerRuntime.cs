@@ -245,9 +245,9 @@ internal sealed partial class ControllerRuntime
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "caches synced; {Count} objects to reconcile")]
+    [LoggerMessage(EventId = 4300, Level = LogLevel.Information, Message = "caches synced; {Count} objects to reconcile")]
     private static partial void LogSynced(ILogger logger, int count);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "reconcile of {Key} failed; retrying in {DelayMs:F0} ms")]
+    [LoggerMessage(EventId = 4301, Level = LogLevel.Error, Message = "reconcile of {Key} failed; retrying in {DelayMs:F0} ms")]
     private static partial void LogReconcileFailed(ILogger logger, Exception exception, string key, double delayMs);
 }

@@ -118,15 +118,15 @@ internal sealed partial class OwnedObjectWriter(KubeApiClient client, ILogger lo
         return new WriteRefusal($"{type.Kind}{e.Reason}", $"the API server rejected {type.Kind} {ns}/{name}: {e.ApiMessage}");
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "created {Kind} {Name}")]
+    [LoggerMessage(EventId = 4310, Level = LogLevel.Information, Message = "created {Kind} {Name}")]
     private static partial void LogCreated(ILogger logger, string kind, string name);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "updated {Kind} {Name} (spec change or drift)")]
+    [LoggerMessage(EventId = 4311, Level = LogLevel.Information, Message = "updated {Kind} {Name} (spec change or drift)")]
     private static partial void LogUpdated(ILogger logger, string kind, string name);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Kind} {Name} differs from the desired state right after our own update (the server or a webhook rewrites a field); not writing again until it changes")]
+    [LoggerMessage(EventId = 4312, Level = LogLevel.Warning, Message = "{Kind} {Name} differs from the desired state right after our own update (the server or a webhook rewrites a field); not writing again until it changes")]
     private static partial void LogServerRewrites(ILogger logger, string kind, string name);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "the API server rejected {Kind} {Name}: {Message}")]
+    [LoggerMessage(EventId = 4313, Level = LogLevel.Warning, Message = "the API server rejected {Kind} {Name}: {Message}")]
     private static partial void LogRejected(ILogger logger, string kind, string name, string message);
 }

@@ -33,6 +33,10 @@ internal sealed class FingerprintVerifier(IObjectStore store, PublishedRecordRea
 
     private readonly PublishedRecordReaders _readers = readers ?? PublishedRecordReaders.Default;
     private readonly Dictionary<string, string?> _geometryColumns = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ColumnTypes?> _csvTypes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SortedSet<string>> _untyped = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _withoutCrs = new(StringComparer.Ordinal);
+    private Dictionary<string, IReadOnlyList<string>> _identities = new(StringComparer.Ordinal);
     private Catalog _catalog = new();
 
     public int FilesChecked { get; private set; }
@@ -42,6 +46,8 @@ internal sealed class FingerprintVerifier(IObjectStore store, PublishedRecordRea
     public async Task VerifyAsync(Catalog catalog, IReadOnlyList<GenerationManifest> committed, List<string> problems, List<string> warnings, CancellationToken cancellationToken)
     {
         _catalog = catalog;
+        _identities = committed.SelectMany(m => m.Entities).Where(e => e.Identity is { Count: > 0 })
+            .GroupBy(e => e.Name, StringComparer.Ordinal).ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Last().Identity!, StringComparer.Ordinal);
         foreach (var row in catalog.Files.Where(r => r.Fingerprint is not null))
         {
             if (_readers.For(row.ContainedFileFormat) is null)
@@ -50,12 +56,23 @@ internal sealed class FingerprintVerifier(IObjectStore store, PublishedRecordRea
                 continue;
             }
 
-            var sum = default(FingerprintSum);
+            FingerprintSum sum;
             try
             {
-                await foreach (var record in ReadRecordsAsync(row, cancellationToken).ConfigureAwait(false))
+                sum = await SumAsync(row, cancellationToken).ConfigureAwait(false);
+                if ((sum.ToHex() != row.Fingerprint || sum.Count != row.RecordCount) && _readers.For(row.ContainedFileFormat)!.SpellsCrs)
                 {
-                    sum.Add(CanonicalJson.RowDigest(record.RowJson));
+                    // The other GeoJSON spelling of the file's CRS (see RecordSource.CrsMember).
+                    _withoutCrs.Add(row.Key);
+                    var other = await SumAsync(row, cancellationToken).ConfigureAwait(false);
+                    if (other.ToHex() == row.Fingerprint && other.Count == row.RecordCount)
+                    {
+                        sum = other;
+                    }
+                    else
+                    {
+                        _withoutCrs.Remove(row.Key);
+                    }
                 }
             }
             catch (Exception e) when (e is InvalidDataException or JsonException or DecoderFallbackException)
@@ -67,7 +84,7 @@ internal sealed class FingerprintVerifier(IObjectStore store, PublishedRecordRea
             FilesChecked++;
             if (sum.ToHex() != row.Fingerprint || sum.Count != row.RecordCount)
             {
-                problems.Add($"{row.Key}: its {sum.Count} records have fingerprint {sum.ToHex()}, the catalog says {row.RecordCount} records with {row.Fingerprint}{await LocateAsync(row, cancellationToken).ConfigureAwait(false)}");
+                problems.Add($"{row.Key}: its {sum.Count} records have fingerprint {sum.ToHex()}, the catalog says {row.RecordCount} records with {row.Fingerprint}{await LocateAsync(row, cancellationToken).ConfigureAwait(false)}{Caveats(row)}");
             }
         }
 
@@ -88,8 +105,9 @@ internal sealed class FingerprintVerifier(IObjectStore store, PublishedRecordRea
 
     /// <summary>
     /// Where a file whose sum is wrong differs: its records compared by digest with another format's
-    /// file of the same records (same entity, generation, type of data and part), naming the lines
-    /// whose rows that file does not hold. Empty when there is no such file.
+    /// file of the same records (same entity, generation, type of data and part), naming the records
+    /// whose rows that file does not hold and, for those whose identity the other file holds with
+    /// other values, the columns that differ. Empty when there is no such file.
     /// </summary>
     private async Task<string> LocateAsync(CatalogRow row, CancellationToken cancellationToken)
     {
@@ -110,7 +128,7 @@ internal sealed class FingerprintVerifier(IObjectStore store, PublishedRecordRea
                 expected[digest] = expected.GetValueOrDefault(digest) + 1;
             }
 
-            var lines = new List<long>();
+            var unmatched = new List<(long Line, byte[] Row)>();
             await foreach (var record in ReadRecordsAsync(row, cancellationToken).ConfigureAwait(false))
             {
                 var digest = Convert.ToHexString(CanonicalJson.RowDigest(record.RowJson));
@@ -118,18 +136,83 @@ internal sealed class FingerprintVerifier(IObjectStore store, PublishedRecordRea
                 {
                     expected[digest]--;
                 }
-                else if (lines.Count < 10)
+                else if (unmatched.Count < 10)
                 {
-                    lines.Add(record.Line);
+                    unmatched.Add((record.Line, record.RowJson));
                 }
             }
 
-            return lines.Count == 0 ? "" : $"; {row.ContainedFileName} line(s) {string.Join(", ", lines)} hold rows that {twin.ContainedFileName} does not";
+            if (unmatched.Count == 0)
+            {
+                return "";
+            }
+
+            var label = _readers.For(row.ContainedFileFormat)!.RecordsLabel;
+            return $"; {row.ContainedFileName} {label} {string.Join(", ", unmatched.Select(u => u.Line))} hold rows that {twin.ContainedFileName} does not{await DifferencesAsync(row, twin, unmatched, expected, cancellationToken).ConfigureAwait(false)}";
         }
         catch (Exception e) when (e is InvalidDataException or JsonException or DecoderFallbackException)
         {
             return "";
         }
+    }
+
+    /// <summary>For each unmatched record whose identity the twin holds in a row the file lacks: the columns whose values differ.</summary>
+    private async Task<string> DifferencesAsync(CatalogRow row, CatalogRow twin, List<(long Line, byte[] Row)> unmatched, Dictionary<string, int> twinLeft, CancellationToken cancellationToken)
+    {
+        if (_identities.GetValueOrDefault(row.EntityName) is not { } identity)
+        {
+            return "";
+        }
+
+        string Key(JsonObject o) => string.Join("\u0000", identity.Select(c => CanonicalJson.Format(Encoding.UTF8.GetBytes(o[c]?.ToJsonString() ?? "null"))));
+        var wanted = unmatched.Select(u => (u.Line, Row: JsonNode.Parse(u.Row)!.AsObject())).ToList();
+        var keys = wanted.Select(w => Key(w.Row)).ToHashSet(StringComparer.Ordinal);
+        var theirs = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
+        await foreach (var record in ReadRecordsAsync(twin, cancellationToken).ConfigureAwait(false))
+        {
+            var digest = Convert.ToHexString(CanonicalJson.RowDigest(record.RowJson));
+            if (twinLeft.GetValueOrDefault(digest) > 0 && JsonNode.Parse(record.RowJson) is JsonObject other && keys.Contains(Key(other)))
+            {
+                theirs.TryAdd(Key(other), other);
+            }
+        }
+
+        var notes = new List<string>();
+        foreach (var (line, mine) in wanted)
+        {
+            if (!theirs.TryGetValue(Key(mine), out var other))
+            {
+                continue;
+            }
+
+            var columns = mine.Select(p => p.Key).Union(other.Select(p => p.Key), StringComparer.Ordinal)
+                .Where(c => Canonical(mine[c]) != Canonical(other[c]))
+                .Select(c => $"column '{c}' is {Shorten(Canonical(mine[c]))} here, {Shorten(Canonical(other[c]))} in {twin.ContainedFileFormat}");
+            notes.Add($"{line}: {string.Join(", ", columns)}");
+        }
+
+        return notes.Count == 0 ? "" : $" ({string.Join("; ", notes)})";
+
+        static string Canonical(JsonNode? node) => CanonicalJson.Format(Encoding.UTF8.GetBytes(node?.ToJsonString() ?? "null"));
+        static string Shorten(string text) => text.Length <= 60 ? text : text[..57] + "...";
+    }
+
+    /// <summary>What the file's format cannot hold, and whether its text columns were typed, for a mismatch message.</summary>
+    private string Caveats(CatalogRow row)
+    {
+        var reader = _readers.For(row.ContainedFileFormat);
+        var notes = new List<string>();
+        if (reader?.Caveat is { } caveat)
+        {
+            notes.Add(caveat);
+        }
+
+        if (_untyped.GetValueOrDefault(row.Key) is { Count: > 0 } untyped)
+        {
+            notes.Add($"no CREATE TABLE (in the zip or a CSV file of {row.EntityName}) typed column(s) {string.Join(", ", untyped.Select(c => $"'{c}'"))}, whose file type JSON, arrays and decimals share with text: they were read as strings (a GPKG REAL as a number without its decimal scale)");
+        }
+
+        return notes.Count == 0 ? "" : $" ({string.Join("; ", notes)})";
     }
 
     private async Task VerifyReplaysAsync(Catalog catalog, IReadOnlyList<GenerationManifest> committed, List<string> problems, List<string> warnings, CancellationToken cancellationToken)
@@ -299,6 +382,17 @@ internal sealed class FingerprintVerifier(IObjectStore store, PublishedRecordRea
         return sum.ToHex();
     }
 
+    private async Task<FingerprintSum> SumAsync(CatalogRow row, CancellationToken cancellationToken)
+    {
+        var sum = default(FingerprintSum);
+        await foreach (var record in ReadRecordsAsync(row, cancellationToken).ConfigureAwait(false))
+        {
+            sum.Add(CanonicalJson.RowDigest(record.RowJson));
+        }
+
+        return sum;
+    }
+
     /// <summary>The records of a published file, rebuilt as JSON row objects by its format's reader.</summary>
     private async IAsyncEnumerable<PublishedRecord> ReadRecordsAsync(CatalogRow row, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -310,7 +404,16 @@ internal sealed class FingerprintVerifier(IObjectStore store, PublishedRecordRea
         try
         {
             using var zip = ZipFile.OpenRead(temp);
-            await foreach (var record in reader.ReadAsync(new RecordSource(zip, row, geometry), cancellationToken).ConfigureAwait(false))
+            ColumnTypes? types = null;
+            if (reader.UsesColumnTypes)
+            {
+                types = await ColumnTypes.FromZipAsync(zip, row.ContainedFileName, cancellationToken).ConfigureAwait(false)
+                    ?? await CsvTypesAsync(row, cancellationToken).ConfigureAwait(false);
+            }
+
+            var source = new RecordSource(zip, row, geometry, types, CrsMember: !_withoutCrs.Contains(row.Key));
+            _untyped[row.Key] = source.UntypedColumns;
+            await foreach (var record in reader.ReadAsync(source, cancellationToken).ConfigureAwait(false))
             {
                 yield return record;
             }
@@ -334,29 +437,45 @@ internal sealed class FingerprintVerifier(IObjectStore store, PublishedRecordRea
             return known;
         }
 
-        string? found = null;
-        if (_catalog.Files.FirstOrDefault(r => r.EntityName == entity && r.ContainedFileFormat == "CSV") is { } csv)
-        {
-            var temp = await DownloadAsync(csv, cancellationToken).ConfigureAwait(false);
-            try
-            {
-                using var zip = ZipFile.OpenRead(temp);
-                var ddlName = Path.ChangeExtension(csv.ContainedFileName, ".sql");
-                if (zip.GetEntry(ddlName) is { } ddl)
-                {
-                    using var text = new StreamReader(ddl.Open(), Encoding.UTF8);
-                    found = CsvRecordReader.ParseDdl(await text.ReadToEndAsync(cancellationToken).ConfigureAwait(false), ddlName)
-                        .FirstOrDefault(c => c.Kind == CsvRecordReader.Kind.Geometry && !c.IsArray)?.Name;
-                }
-            }
-            finally
-            {
-                File.Delete(temp);
-            }
-        }
-
+        var csv = _catalog.Files.FirstOrDefault(r => r.EntityName == entity && r.ContainedFileFormat == "CSV");
+        var found = csv is null ? null : (await CsvDdlAsync(csv, cancellationToken).ConfigureAwait(false))?.Columns
+            .FirstOrDefault(c => c.Kind == CsvRecordReader.Kind.Geometry && !c.IsArray)?.Name;
         _geometryColumns[entity] = found;
         return found;
+    }
+
+    /// <summary>The types of a CSV file of the same entity: of the same generation and download if there is one (the columns can change between generations), else the latest.</summary>
+    private async Task<ColumnTypes?> CsvTypesAsync(CatalogRow row, CancellationToken cancellationToken)
+    {
+        var csv = _catalog.Files.Where(r => r.EntityName == row.EntityName && r.ContainedFileFormat == "CSV")
+            .OrderByDescending(r => r.GenerationNumber == row.GenerationNumber && r.TypeOfDownload == row.TypeOfDownload)
+            .ThenByDescending(r => r.GenerationNumber)
+            .FirstOrDefault();
+        return csv is null ? null : await CsvDdlAsync(csv, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The DDL companion of a CSV file, read once per file.</summary>
+    private async Task<ColumnTypes?> CsvDdlAsync(CatalogRow csv, CancellationToken cancellationToken)
+    {
+        if (_csvTypes.TryGetValue(csv.Key, out var cached))
+        {
+            return cached;
+        }
+
+        ColumnTypes? types = null;
+        var temp = await DownloadAsync(csv, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var zip = ZipFile.OpenRead(temp);
+            types = await ColumnTypes.FromZipAsync(zip, csv.ContainedFileName, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+
+        _csvTypes[csv.Key] = types;
+        return types;
     }
 
     private async Task<string> DownloadAsync(CatalogRow row, CancellationToken cancellationToken)

@@ -13,7 +13,22 @@ namespace BulkExport.Publishing.Verification;
 internal readonly record struct PublishedRecord(long Line, byte[] RowJson);
 
 /// <summary>What a reader gets: the opened zip, its catalog row, and what the schedule says about the entity.</summary>
-internal sealed record RecordSource(ZipArchive Zip, CatalogRow Row, string? GeometryColumn);
+/// <param name="Types">
+/// The entity's source column types, for formats whose own types cannot tell every kind apart (a GeoPackage
+/// TEXT column may hold text, JSON, an array or a long decimal): a <c>CREATE TABLE</c> companion in the
+/// same zip if there is one (<see cref="ColumnTypes.FromZipAsync"/>), else the DDL of a CSV file of the
+/// entity in the register; null when neither exists.
+/// </param>
+/// <param name="CrsMember">
+/// Whether a GeoJSON geometry rebuilt from a file that records its CRS (GPKG, GML, PARQUET) carries
+/// PostGIS's short <c>crs</c> member for an SRID other than 0 and 4326: PostgreSQL sources publish it
+/// (<c>ST_AsGeoJSON</c>), the files source does not. The file cannot tell, so verify tries both, per file.
+/// </param>
+internal sealed record RecordSource(ZipArchive Zip, CatalogRow Row, string? GeometryColumn, ColumnTypes? Types = null, bool CrsMember = true)
+{
+    /// <summary>Filled by the reader: the columns whose file type is shared by kinds with different JSON spellings and that <see cref="Types"/> did not type (read as strings, or a REAL decimal without its scale).</summary>
+    public SortedSet<string> UntypedColumns { get; } = new(StringComparer.Ordinal);
+}
 
 /// <summary>
 /// Rebuilds the JSON row objects of one published format from the file itself, so that verify can
@@ -24,6 +39,18 @@ internal interface IPublishedRecordReader
 {
     /// <summary>The format name as catalog rows spell it: JSON, JSONL, CSV, GEOJSON, …</summary>
     IReadOnlyList<string> Formats { get; }
+
+    /// <summary>What <see cref="PublishedRecord.Line"/> numbers, as messages list them: <c>line(s)</c>, <c>feature(s) at line</c>, <c>row(s)</c>.</summary>
+    string RecordsLabel => "line(s)";
+
+    /// <summary>Whether the reader needs the entity's <see cref="RecordSource.Types"/> to tell its text columns apart.</summary>
+    bool UsesColumnTypes => false;
+
+    /// <summary>Whether the reader honours <see cref="RecordSource.CrsMember"/> (its files record the CRS beside the geometry).</summary>
+    bool SpellsCrs => false;
+
+    /// <summary>What the format cannot hold exactly, said with every fingerprint mismatch of its files; null if nothing.</summary>
+    string? Caveat => null;
 
     /// <summary>The records in file order; throws <see cref="InvalidDataException"/> naming file, line and column for a record that breaks the format.</summary>
     IAsyncEnumerable<PublishedRecord> ReadAsync(RecordSource source, CancellationToken cancellationToken);
@@ -36,11 +63,12 @@ internal sealed class PublishedRecordReaders
 
     private PublishedRecordReaders(Dictionary<string, IPublishedRecordReader> byFormat) => _byFormat = byFormat;
 
-    /// <summary>JSON, JSONL, CSV (typed by the zip's DDL companion) and GEOJSON.</summary>
+    /// <summary>JSON, JSONL, CSV (typed by the zip's DDL companion), GEOJSON and GML (typed by the zip's XSD); GPKG and PARQUET readers need SQLite and Parquet.Net and are added by the exporter.</summary>
     public static PublishedRecordReaders Default { get; } = new PublishedRecordReaders(new Dictionary<string, IPublishedRecordReader>(StringComparer.OrdinalIgnoreCase))
         .With(new JsonRecordReader())
         .With(new CsvRecordReader())
-        .With(new GeoJsonRecordReader());
+        .With(new GeoJsonRecordReader())
+        .With(new GmlRecordReader());
 
     /// <summary>A copy with <paramref name="reader"/> for its formats (replacing a reader of the same format).</summary>
     public PublishedRecordReaders With(IPublishedRecordReader reader)

@@ -46,6 +46,8 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
     private readonly object _lock = new();
     private readonly Dictionary<string, Dictionary<string, JsonObject>> _objects = [];
+    /// <summary>The uids of every stored object, for the garbage collector's "does the owner exist": a scan of all objects per create made the fake quadratic.</summary>
+    private readonly HashSet<string> _uids = [];
     private readonly LinkedList<Change> _history = new();
     private readonly List<Watcher> _watchers = [];
     private readonly Dictionary<string, int> _conflicts = [];
@@ -362,14 +364,17 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         }
 
         Result result;
+        string answer;
         lock (_lock)
         {
             result = Dispatch(ctx.Request.Method, route, body, ctx.Request.Query, ctx.Request.ContentType);
+            // Bodies may be stored objects: serialized under the lock instead of copied.
+            answer = result.Body.ToJsonString();
         }
 
         ctx.Response.StatusCode = (int)result.Code;
         ctx.Response.ContentType = "application/json";
-        await ctx.Response.WriteAsync(result.Body.ToJsonString(), ctx.RequestAborted).ConfigureAwait(false);
+        await ctx.Response.WriteAsync(answer, ctx.RequestAborted).ConfigureAwait(false);
     }
 
     private sealed record Result(HttpStatusCode Code, JsonObject Body);
@@ -383,7 +388,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                 case "GET" when route.Name is null:
                     return new Result(HttpStatusCode.OK, ListLocked(route, query["labelSelector"], query["limit"], query["continue"]));
                 case "GET":
-                    return new Result(HttpStatusCode.OK, Existing(route).DeepClone().AsObject());
+                    return new Result(HttpStatusCode.OK, Existing(route));
                 case "POST" when route.Name is null && route.Namespace is not null && body is not null:
                     {
                         body.Metadata()["namespace"] ??= route.Namespace;
@@ -394,7 +399,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
                         var created = CreateLocked(route.Plural, (JsonObject)body.DeepClone());
                         Record("POST", route.Plural, body);
-                        return new Result(HttpStatusCode.Created, created.DeepClone().AsObject());
+                        return new Result(HttpStatusCode.Created, created);
                     }
 
                 case "PUT" when route.Name is not null && body is not null:
@@ -420,7 +425,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
                         var updated = StoreUpdateLocked(route.Plural, current, (JsonObject)body.DeepClone(), route.Status);
                         Record("PUT", route.Plural, body);
-                        return new Result(HttpStatusCode.OK, updated.DeepClone().AsObject());
+                        return new Result(HttpStatusCode.OK, updated);
                     }
 
                 case "PATCH" when route.Name is not null && body is not null:
@@ -443,7 +448,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                         next.Metadata()["resourceVersion"] = current.ResourceVersionOf();
                         var updated = StoreUpdateLocked(route.Plural, current, next, route.Status);
                         Record("PATCH", route.Plural, updated);
-                        return new Result(HttpStatusCode.OK, updated.DeepClone().AsObject());
+                        return new Result(HttpStatusCode.OK, updated);
                     }
 
                 case "DELETE" when route.Name is not null:
@@ -594,8 +599,9 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         Validate(plural, obj);
         meta["resourceVersion"] = (++_rv).ToString(CultureInfo.InvariantCulture);
         table[key] = obj;
+        _uids.Add(obj.Uid()!);
         Publish(new Change(_rv, plural, "ADDED", null, obj));
-        if (Owners(obj).Any() && !Owners(obj).Any(u => _objects.Values.Any(t => t.Values.Any(x => x.Uid() == u))))
+        if (Owners(obj).Any() && !Owners(obj).Any(u => u is not null && _uids.Contains(u)))
         {
             // Garbage collection of an object created for an owner already gone (a write racing the
             // owner's deletion): the real collector removes it soon after; the fake at once.
@@ -690,6 +696,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
             return false;
         }
 
+        _uids.Remove(gone.Uid() ?? "");
         gone = (JsonObject)gone.DeepClone();
         gone.Metadata()["resourceVersion"] = (++_rv).ToString(CultureInfo.InvariantCulture);
         Publish(new Change(_rv, plural, "DELETED", gone, null));
@@ -700,7 +707,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         {
             foreach (var dep in table.Values.Where(o => Owners(o).Contains(uid)).ToList())
             {
-                var remaining = Owners(dep).Where(u => u != uid && _objects.Values.Any(t => t.Values.Any(x => x.Uid() == u)));
+                var remaining = Owners(dep).Where(u => u != uid && u is not null && _uids.Contains(u));
                 if (!remaining.Any())
                 {
                     DeleteLocked(depPlural, Key(Ns(dep), dep.Name()));
@@ -793,13 +800,16 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
             return null;
         }
 
-        var sent = (JsonObject)obj.DeepClone();
+        var sent = obj;
         if (type == "DELETED" && c.Type == "MODIFIED")
         {
+            sent = (JsonObject)obj.DeepClone();
             sent.Metadata()["resourceVersion"] = c.ResourceVersion.ToString(CultureInfo.InvariantCulture);
         }
 
-        return new JsonObject { ["type"] = type, ["object"] = sent }.ToJsonString();
+        // Serialized in place under the lock (stored objects are replaced, never changed), as the
+        // real server serializes an event once: a copy per event was the fake's cost, not the watch's.
+        return $"{{\"type\":\"{type}\",\"object\":{sent.ToJsonString()}}}";
     }
 
     private async Task WatchAsync(HttpContext ctx, Route route)

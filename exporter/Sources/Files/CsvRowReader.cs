@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Text;
+using System.Text.Unicode;
 using BulkExport.Api;
 using BulkExport.Exporter.Rows;
 
@@ -9,7 +11,7 @@ namespace BulkExport.Exporter.Sources.Files;
 /// columns (TimestampTz). An empty unquoted field is null and <c>""</c> the empty string, the same
 /// convention our CSV output and PostgreSQL's COPY use.
 /// </summary>
-internal sealed class CsvRowReader : IRowReader
+internal sealed class CsvRowReader : IRowReader, IRowBatchReader
 {
     private readonly EntityFile _file;
     private readonly EntitySpec _entity;
@@ -21,6 +23,9 @@ internal sealed class CsvRowReader : IRowReader
     private long _lineNumber;
     private long _nextLine;
     private object?[] _current = [];
+    // The current record's fields, unquoted, back to back; (start, length) each, length -1 for null.
+    private readonly ArrayBufferWriter<byte> _fieldBytes = new(1024);
+    private readonly List<(int Start, int Length)> _spans = [];
 
     private CsvRowReader(EntityFile file, EntitySpec entity, Column[] columns, bool[] isKey, FileChunkReader reader, long nextLine)
     {
@@ -90,6 +95,176 @@ internal sealed class CsvRowReader : IRowReader
                 _current = row;
                 return true;
             }
+        }
+    }
+
+    /// <summary>Parses records straight into <paramref name="batch"/>: a text field's UTF-8 is copied, not decoded to a string.</summary>
+    public async ValueTask<bool> ReadBatchAsync(RowBatch batch, CancellationToken cancellationToken)
+    {
+        var added = false;
+        while (!batch.IsFull)
+        {
+            var (found, length, consumed, newlines) = await NextRecordAsync(_reader, cancellationToken).ConfigureAwait(false);
+            if (!found)
+            {
+                break;
+            }
+
+            _lineNumber = _nextLine;
+            _nextLine += newlines;
+            added |= ParseRow(_reader.Buffer.AsSpan(_reader.Start, length), batch);
+            _reader.Consume(consumed);
+            _reader.Trim();
+        }
+
+        return added;
+    }
+
+    private bool ParseRow(ReadOnlySpan<byte> record, RowBatch batch)
+    {
+        if (record.IsEmpty && _columns.Length != 1)
+        {
+            return false;
+        }
+
+        if (!SplitFields(record))
+        {
+            // Invalid UTF-8 or a malformed quote: the string parser says where, in its words.
+            ParseRow(record);
+            throw new InvalidOperationException("unreachable: the record parsed on the second attempt");
+        }
+
+        if (_spans.Count != _columns.Length)
+        {
+            throw Error($"{_spans.Count} fields where the header has {_columns.Length}");
+        }
+
+        var row = batch.AddRow();
+        try
+        {
+            for (var i = 0; i < _columns.Length; i++)
+            {
+                var (start, length) = _spans[i];
+                var column = _columns[i];
+                var bytes = length < 0 ? default : _fieldBytes.WrittenSpan.Slice(start, length);
+                if (column.Kind == ColumnKind.TimestampTz)
+                {
+                    if (length > 0)
+                    {
+                        var text = Encoding.UTF8.GetString(bytes);
+                        batch.SetTimestampTz(row, i, FileValues.TryParseTimestamp(text, out var timestamp)
+                            ? timestamp
+                            : throw Error($"column '{column.Name}': '{text}' is not an ISO 8601 timestamp"));
+                    }
+                }
+                else if (column.Kind == ColumnKind.Geometry)
+                {
+                    if (length > 0)
+                    {
+                        var text = Encoding.UTF8.GetString(bytes);
+                        try
+                        {
+                            batch.SetObject(row, i, GeometryText.FromText(text));
+                        }
+                        catch (Exception e) when (e is FormatException or System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
+                        {
+                            throw Error($"column '{column.Name}': not a WKT or GeoJSON geometry: {e.Message}");
+                        }
+                    }
+                }
+                else if (length >= 0)
+                {
+                    batch.SetUtf8(row, i, bytes);
+                }
+
+                if (_isKey[i] && batch.IsNull(row, i))
+                {
+                    throw Error($"key column '{column.Name}' is empty");
+                }
+            }
+        }
+        catch
+        {
+            batch.RemoveLastRow();
+            throw;
+        }
+
+        return true;
+    }
+
+    /// <summary>The record's fields into <c>_fieldBytes</c>/<c>_spans</c>; false when a field is not valid UTF-8 or a quote is malformed.</summary>
+    private bool SplitFields(ReadOnlySpan<byte> record)
+    {
+        _fieldBytes.ResetWrittenCount();
+        _spans.Clear();
+        var at = 0;
+        while (true)
+        {
+            if (at < record.Length && record[at] == '"')
+            {
+                var start = _fieldBytes.WrittenCount;
+                at++;
+                while (true)
+                {
+                    var quote = record[at..].IndexOf((byte)'"');
+                    if (quote < 0)
+                    {
+                        return false;
+                    }
+
+                    // Each piece is checked on its own, as the string parser decodes it: halves of a
+                    // character on either side of a quote are invalid, though they would join.
+                    if (!Utf8.IsValid(record.Slice(at, quote)))
+                    {
+                        return false;
+                    }
+
+                    _fieldBytes.Write(record.Slice(at, quote));
+                    at += quote + 1;
+                    if (at < record.Length && record[at] == '"')
+                    {
+                        _fieldBytes.Write("\""u8);
+                        at++;
+                        continue;
+                    }
+
+                    break;
+                }
+
+                _spans.Add((start, _fieldBytes.WrittenCount - start));
+                if (at < record.Length && record[at] != ',')
+                {
+                    return false;
+                }
+            }
+            else
+            {
+                var comma = record[at..].IndexOf((byte)',');
+                var end = comma < 0 ? record.Length : at + comma;
+                if (end == at)
+                {
+                    _spans.Add((0, -1));
+                }
+                else
+                {
+                    if (!Utf8.IsValid(record[at..end]))
+                    {
+                        return false;
+                    }
+
+                    _spans.Add((_fieldBytes.WrittenCount, end - at));
+                    _fieldBytes.Write(record[at..end]);
+                }
+
+                at = end;
+            }
+
+            if (at >= record.Length)
+            {
+                return true;
+            }
+
+            at++; // the comma; a trailing one starts a final empty (null) field
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using BulkExport.Api;
 using BulkExport.Exporter.Rows;
 
@@ -9,7 +10,7 @@ namespace BulkExport.Exporter.Sources.Files;
 /// Rows of a JSON Lines file. A first pass over the file finds the columns (the union of keys, in
 /// first-seen order) and their kinds; the second pass yields the rows. Only one line is in memory.
 /// </summary>
-internal sealed class JsonLinesRowReader : IRowReader
+internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
 {
     private readonly EntityFile _file;
     private readonly EntitySpec _entity;
@@ -20,6 +21,7 @@ internal sealed class JsonLinesRowReader : IRowReader
     private readonly FileChunkReader _reader;
     private long _lineNumber;
     private object?[] _current = [];
+    private RowBatch? _single;
 
     private JsonLinesRowReader(EntityFile file, EntitySpec entity, Column[] columns, bool[] isKey)
     {
@@ -66,26 +68,46 @@ internal sealed class JsonLinesRowReader : IRowReader
         return new JsonLinesRowReader(file, entity, columns, isKey);
     }
 
+    /// <summary>One row at a time (the <see cref="IRowReader"/> contract), boxed from a one-row batch.</summary>
     public async ValueTask<bool> ReadAsync(CancellationToken cancellationToken)
     {
-        while (true)
+        _single ??= new RowBatch(_columns, 1);
+        _single.Clear();
+        if (!await ReadBatchAsync(_single, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        var view = _single.View(0);
+        var row = new object?[_columns.Length];
+        for (var i = 0; i < row.Length; i++)
+        {
+            row[i] = view.GetValue(i);
+        }
+
+        _current = row;
+        return true;
+    }
+
+    /// <summary>Parses lines straight into <paramref name="batch"/>: text as the line's UTF-8 (unescaped where it was escaped), numbers without boxing.</summary>
+    public async ValueTask<bool> ReadBatchAsync(RowBatch batch, CancellationToken cancellationToken)
+    {
+        var added = false;
+        while (!batch.IsFull)
         {
             var (found, length, consumed) = await NextLineAsync(_reader, cancellationToken).ConfigureAwait(false);
             if (!found)
             {
-                return false;
+                break;
             }
 
             _lineNumber++;
-            var row = ParseRow(_reader.Buffer.AsSpan(_reader.Start, length));
+            added |= ParseRow(_reader.Buffer.AsSpan(_reader.Start, length), batch);
             _reader.Consume(consumed);
             _reader.Trim();
-            if (row is not null)
-            {
-                _current = row;
-                return true;
-            }
         }
+
+        return added;
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
@@ -121,14 +143,30 @@ internal sealed class JsonLinesRowReader : IRowReader
 
     private static bool IsBlank(ReadOnlySpan<byte> line) => line.Trim(" \t\r"u8).IsEmpty;
 
-    private object?[]? ParseRow(ReadOnlySpan<byte> line)
+    /// <summary>Adds the line's row to <paramref name="batch"/>; false for a blank line.</summary>
+    private bool ParseRow(ReadOnlySpan<byte> line, RowBatch batch)
     {
         if (IsBlank(line))
         {
-            return null;
+            return false;
         }
 
-        var row = new object?[_columns.Length];
+        var row = batch.AddRow();
+        try
+        {
+            ParseInto(line, batch, row);
+        }
+        catch
+        {
+            batch.RemoveLastRow();
+            throw;
+        }
+
+        return true;
+    }
+
+    private void ParseInto(ReadOnlySpan<byte> line, RowBatch batch, int row)
+    {
         var json = new Utf8JsonReader(line);
         string? member = null;
         try
@@ -152,7 +190,7 @@ internal sealed class JsonLinesRowReader : IRowReader
                 guess = column + 1;
                 member = _columns[column].Name;
                 json.Read();
-                row[column] = Convert(ref json, line, _columns[column]);
+                Convert(ref json, line, column, batch, row);
             }
 
             while (json.Read())
@@ -164,7 +202,7 @@ internal sealed class JsonLinesRowReader : IRowReader
         {
             throw Error($"invalid JSON{(member is null ? "" : $" in column '{member}'")}: {e.Message}", e);
         }
-        catch (InvalidOperationException e)
+        catch (InvalidOperationException e) when (e is not RowValueException)
         {
             // Utf8JsonReader reports text it cannot transcode this way, not as a JsonException.
             throw Error($"{(member is null ? "a member name" : $"column '{member}'")}: invalid UTF-8: {e.Message}", e);
@@ -172,20 +210,20 @@ internal sealed class JsonLinesRowReader : IRowReader
 
         for (var i = 0; i < _isKey.Length; i++)
         {
-            if (_isKey[i] && row[i] is null)
+            if (_isKey[i] && batch.IsNull(row, i))
             {
                 throw Error($"key column '{_columns[i].Name}' is null or missing");
             }
         }
-
-        return row;
     }
 
-    private object? Convert(ref Utf8JsonReader json, ReadOnlySpan<byte> line, Column column)
+    private void Convert(ref Utf8JsonReader json, ReadOnlySpan<byte> line, int c, RowBatch batch, int row)
     {
+        var column = _columns[c];
         if (json.TokenType == JsonTokenType.Null)
         {
-            return null;
+            batch.SetNull(row, c);
+            return;
         }
 
         switch (column.Kind)
@@ -199,18 +237,21 @@ internal sealed class JsonLinesRowReader : IRowReader
                 var text = json.GetString()!;
                 if (text.Length == 0)
                 {
-                    return null;
+                    batch.SetNull(row, c);
+                    return;
                 }
 
-                return FileValues.TryParseTimestamp(text, out var timestamp)
+                batch.SetTimestampTz(row, c, FileValues.TryParseTimestamp(text, out var timestamp)
                     ? timestamp
-                    : throw Error($"column '{column.Name}': '{text}' is not an ISO 8601 timestamp");
+                    : throw Error($"column '{column.Name}': '{text}' is not an ISO 8601 timestamp"));
+                return;
             case ColumnKind.Geometry when json.TokenType is JsonTokenType.StartObject or JsonTokenType.String:
                 var geometryStart = (int)json.TokenStartIndex;
                 json.Skip();
                 try
                 {
-                    return GeometryText.FromJson(line[geometryStart..(int)json.BytesConsumed]);
+                    batch.SetObject(row, c, GeometryText.FromJson(line[geometryStart..(int)json.BytesConsumed]));
+                    return;
                 }
                 catch (Exception e) when (e is FormatException or JsonException or KeyNotFoundException or InvalidOperationException or DecoderFallbackException)
                 {
@@ -218,15 +259,36 @@ internal sealed class JsonLinesRowReader : IRowReader
                 }
 
             case ColumnKind.Text when json.TokenType == JsonTokenType.String:
-                return json.GetString();
+                if (!Utf8.IsValid(json.ValueSpan))
+                {
+                    // The reader does not check a string's UTF-8 until it is decoded: decoding says what is wrong.
+                    _ = json.GetString();
+                }
+
+                if (!json.ValueIsEscaped)
+                {
+                    // Unescaped, the string's bytes are its value.
+                    batch.SetUtf8(row, c, json.ValueSpan);
+                }
+                else
+                {
+                    // Unescaping never lengthens a string.
+                    var span = batch.ReserveBytes(row, c, json.ValueSpan.Length);
+                    batch.TrimLastReserved(row, c, json.CopyString(span));
+                }
+
+                return;
             case ColumnKind.Boolean when json.TokenType is JsonTokenType.True or JsonTokenType.False:
-                return json.GetBoolean();
+                batch.SetBoolean(row, c, json.GetBoolean());
+                return;
             case ColumnKind.Integer when json.TokenType == JsonTokenType.Number && json.TryGetInt64(out var l):
-                return l;
+                batch.SetInt64(row, c, l);
+                return;
             case ColumnKind.Decimal when json.TokenType == JsonTokenType.Number:
                 try
                 {
-                    return new DecimalText(FileValues.CanonicalDecimal(json.ValueSpan));
+                    batch.SetString(row, c, FileValues.CanonicalDecimal(json.ValueSpan));
+                    return;
                 }
                 catch (FormatException e)
                 {
@@ -246,14 +308,21 @@ internal sealed class JsonLinesRowReader : IRowReader
                     RefuseDuplicateMembers(raw, column);
                 }
 
-                try
+                if (!Utf8.IsValid(raw))
                 {
-                    return new RawJson(FileValues.StrictUtf8.GetString(raw));
+                    try
+                    {
+                        // Says where: the strict decoder names the first invalid byte.
+                        _ = FileValues.StrictUtf8.GetString(raw);
+                    }
+                    catch (DecoderFallbackException e)
+                    {
+                        throw Error($"column '{column.Name}': invalid UTF-8 at byte {start + e.Index + 1} of the line", e);
+                    }
                 }
-                catch (DecoderFallbackException e)
-                {
-                    throw Error($"column '{column.Name}': invalid UTF-8 at byte {start + e.Index + 1} of the line", e);
-                }
+
+                batch.SetUtf8(row, c, raw);
+                return;
             default:
                 throw Error($"column '{column.Name}': a {json.TokenType} value does not fit kind {column.Kind} (did the file change during the run?)");
         }

@@ -66,6 +66,9 @@ internal abstract class PostgresRowReader : IRowReader, IRowReaderOrdering
 
     public long Rows { get; private set; }
 
+    /// <summary>One more row was read (for the log and for naming a failing row).</summary>
+    protected void CountRow() => Rows++;
+
     /// <summary>The statement this reader streams (diagnostics, bench).</summary>
     public string Sql => Plan.Select;
 
@@ -87,7 +90,6 @@ internal abstract class PostgresRowReader : IRowReader, IRowReaderOrdering
         {
             if (await ReadRowAsync(cancellationToken).ConfigureAwait(false))
             {
-                Rows++;
                 return true;
             }
         }
@@ -97,18 +99,72 @@ internal abstract class PostgresRowReader : IRowReader, IRowReaderOrdering
         }
         catch (ValueReadException ex)
         {
-            // A value the mapping cannot represent, e.g. a multi-dimensional array: the data must change, not the timing.
-            throw new SourceException(
-                $"PostgreSQL source, entity '{EntityName}': row {Rows + 1}{DescribeKey(ex.Row, ex.Column)}: column '{Columns[ex.Column].Name}' has a value that cannot be read: {ex.InnerException!.Message}",
-                transient: false, ex.InnerException);
+            throw Unreadable(ex);
         }
 
-        _completed = true;
-        _lease.Snapshot.Logger.ReadFinished(EntityName, Rows, _elapsed.Elapsed.TotalSeconds);
+        Finished();
         return false;
     }
 
+    /// <summary>Adds rows to <paramref name="batch"/> until it is full or the rows end; false at the end with none added.</summary>
+    public async ValueTask<bool> ReadBatchAsync(RowBatch batch, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_completed)
+        {
+            return false;
+        }
+
+        var before = batch.Count;
+        bool more;
+        try
+        {
+            more = await FillBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (PostgresErrors.IsDatabaseError(ex))
+        {
+            throw _lease.Snapshot.Errors.Classify(ex, EntityName, "reading rows");
+        }
+        catch (ValueReadException ex)
+        {
+            throw Unreadable(ex);
+        }
+
+        if (!batch.IsFull)
+        {
+            // Short of full only at the end of the rows.
+            Finished();
+        }
+
+        return more && batch.Count > before;
+    }
+
+    private void Finished()
+    {
+        _completed = true;
+        _lease.Snapshot.Logger.ReadFinished(EntityName, Rows, _elapsed.Elapsed.TotalSeconds);
+    }
+
+    // A value the mapping cannot represent, e.g. a multi-dimensional array: the data must change, not the timing.
+    private SourceException Unreadable(ValueReadException ex) => new(
+        $"PostgreSQL source, entity '{EntityName}': row {Rows + 1}{DescribeKey(ex.Row, ex.Column)}: column '{Columns[ex.Column].Name}' has a value that cannot be read: {ex.InnerException!.Message}",
+        transient: false, ex.InnerException);
+
+    /// <summary>Reads one row into <see cref="Current"/>, counting it (<see cref="CountRow"/>).</summary>
     protected abstract ValueTask<bool> ReadRowAsync(CancellationToken cancellationToken);
+
+    /// <summary>Decodes rows straight into a batch, counting each; false once the rows have ended and none was added.</summary>
+    protected virtual async ValueTask<bool> FillBatchAsync(RowBatch batch, CancellationToken cancellationToken)
+    {
+        var added = false;
+        while (!batch.IsFull && await ReadRowAsync(cancellationToken).ConfigureAwait(false))
+        {
+            batch.AddBoxed(Current);
+            added = true;
+        }
+
+        return added;
+    }
 
     /// <summary>", key id=7" from the key columns read before the failing one; empty when none were.</summary>
     private string DescribeKey(object?[] row, int failedColumn)
@@ -199,6 +255,7 @@ internal sealed class CopyRowReader : PostgresRowReader
         }
 
         Current = row;
+        CountRow();
         return true;
     }
 

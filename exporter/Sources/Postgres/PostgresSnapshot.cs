@@ -49,6 +49,9 @@ internal sealed class PostgresSnapshot : ISourceSnapshot
 
     public int MaxParallelReaders { get; }
 
+    /// <summary>Which decoder reads the COPY stream; the Npgsql one is the reference the tests compare with.</summary>
+    internal PostgresCopyDecoder Decoder { get; init; } = PostgresCopyDecoder.Raw;
+
     internal PostgresErrors Errors { get; }
 
     internal ILogger Logger { get; }
@@ -69,7 +72,9 @@ internal sealed class PostgresSnapshot : ISourceSnapshot
             var plan = await PlanAsync(lease.Connection, entity, request, cancellationToken).ConfigureAwait(false);
             var sorted = request.SortByKey && entity.Key.Count > 0;
             Logger.ReadStarted(entity.Name, sorted, plan.Select);
-            return await CopyRowReader.StartAsync(lease, entity.Name, plan, sorted, cancellationToken).ConfigureAwait(false);
+            return Decoder == PostgresCopyDecoder.Raw
+                ? await RawCopyRowReader.StartAsync(lease, entity.Name, plan, sorted, cancellationToken).ConfigureAwait(false)
+                : await CopyRowReader.StartAsync(lease, entity.Name, plan, sorted, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (PostgresErrors.IsDatabaseError(ex))
         {

@@ -53,6 +53,9 @@ internal sealed class PostgresSource : ISource
 
     public int MaxParallelReaders => Math.Max(1, _spec.Parallelism);
 
+    /// <summary>Which decoder reads the COPY streams (tests compare the raw one with Npgsql's).</summary>
+    internal PostgresCopyDecoder Decoder { get; init; } = PostgresCopyDecoder.Raw;
+
     /// <summary>
     /// The connection string from <c>BULKEXPORT_POSTGRES_CONNECTION</c>, or else from the file named by
     /// <c>BULKEXPORT_POSTGRES_CONNECTION_FILE</c> (a mounted secret).
@@ -124,7 +127,7 @@ internal sealed class PostgresSource : ISource
 
             _logger.SnapshotOpened(_errors.Target, pointInTime, MaxParallelReaders, snapshotId);
             return new PostgresSnapshot(_connectionString, connection, pointInTime, snapshotId, MaxParallelReaders,
-                _entities, _errors, _logger);
+                _entities, _errors, _logger) { Decoder = Decoder };
         }
         catch (Exception ex) when (PostgresErrors.IsDatabaseError(ex))
         {

@@ -73,6 +73,8 @@ public sealed class DemoRegisterTests : IDisposable
         var verify = await ExporterAsync("verify", "--config", again);
         Assert.True(verify.ExitCode == 0, verify.Stdout + verify.Stderr);
         Assert.Contains("replays match", verify.Stdout, StringComparison.Ordinal);
+        // Every format of the demo, GPKG, GML and PARQUET included, has a reader in `exporter verify`.
+        Assert.DoesNotContain("no reader for format", verify.Stdout, StringComparison.Ordinal);
     }
 
     public void Dispose()

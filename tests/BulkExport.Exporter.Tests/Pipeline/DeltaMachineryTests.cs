@@ -114,9 +114,10 @@ public sealed class DeltaMachineryTests : IDisposable
         using var baseState = DeltaStateReader.Open(basePath);
         using var newState = new DeltaStateWriter(Path.Combine(_temp, "new.state"));
         var merger = new DeltaMerger(baseState, newState, "E", ["id"], sink);
-        merger.Accept(Key(1L), Hash(1), () => [1L]);
-        merger.Accept(Key(2L), Hash(99), () => [2L]);
-        merger.Accept(Key(3L), Hash(3), () => [3L]);
+        var view = new ObjectRowView([new Column("id", ColumnKind.Integer)]);
+        merger.Accept(Key(1L), Hash(1), view.Reset([1L]));
+        merger.Accept(Key(2L), Hash(99), view.Reset([2L]));
+        merger.Accept(Key(3L), Hash(3), view.Reset([3L]));
         merger.Finish();
 
         Assert.Equal(["insert 3", "update 2", "delete 4"], sink.Events.Order(StringComparer.Ordinal).Reverse().ToList().OrderBy(e => e[0] switch { 'i' => 0, 'u' => 1, _ => 2 }).ToList());
@@ -155,7 +156,7 @@ public sealed class DeltaMachineryTests : IDisposable
     {
         public List<string> Events { get; } = [];
 
-        public void Change(object?[] row, DeltaOperation operation) => Events.Add($"{OutputWriters.OperationName(operation)} {row[0]}");
+        public void Change(IRowView row, DeltaOperation operation) => Events.Add($"{OutputWriters.OperationName(operation)} {row.GetValue(0)}");
 
         public void Delete(object?[] keyValues) => Events.Add($"delete {keyValues[0]}");
     }

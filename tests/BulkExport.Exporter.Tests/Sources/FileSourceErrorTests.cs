@@ -19,7 +19,7 @@ public sealed class FileSourceErrorTests : IDisposable
         await File.WriteAllBytesAsync(Path.Combine(_dir, file), content);
         var entity = new EntitySpec { Name = "Vej", Key = ["id"] };
         var source = new FilesSource(new FilesSourceSpec { Path = _dir }, [entity], TimeProvider.System);
-        return await Assert.ThrowsAsync<SourceException>(async () =>
+        var rowByRow = await Assert.ThrowsAsync<SourceException>(async () =>
         {
             await using var snapshot = await source.OpenSnapshotAsync(CancellationToken.None);
             await using var reader = await snapshot.ReadAsync(entity, Request, CancellationToken.None);
@@ -27,6 +27,20 @@ public sealed class FileSourceErrorTests : IDisposable
             {
             }
         });
+
+        // The pipeline reads into typed batches: the same failure, in the same words.
+        var batched = await Assert.ThrowsAsync<SourceException>(async () =>
+        {
+            await using var snapshot = await source.OpenSnapshotAsync(CancellationToken.None);
+            await using var reader = await snapshot.ReadAsync(entity, Request, CancellationToken.None);
+            var batch = new BulkExport.Exporter.Rows.RowBatch(reader.Columns, 8);
+            while (await reader.FillAsync(batch, CancellationToken.None))
+            {
+                batch.Clear();
+            }
+        });
+        Assert.Equal(rowByRow.Message, batched.Message);
+        return rowByRow;
     }
 
     private static byte[] Bytes(params object[] parts) =>

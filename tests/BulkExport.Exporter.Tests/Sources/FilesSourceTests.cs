@@ -5,6 +5,7 @@ using BulkExport.Exporter.Sources;
 using BulkExport.Exporter.Sources.Files;
 using BulkExport.Exporter.Tests.Formats;
 using BulkExport.Exporter.Rows;
+using Microsoft.Extensions.Time.Testing;
 
 namespace BulkExport.Exporter.Tests.Sources;
 
@@ -263,7 +264,7 @@ public sealed class FilesSourceTests : IDisposable
     private void Write(string name, string content) => File.WriteAllText(Path.Combine(_dir.Path, name), content);
 
     private FilesSource Source(params EntitySpec[] entities) =>
-        new(new FilesSourceSpec { Path = _dir.Path }, entities, new FixedTime(Now));
+        new(new FilesSourceSpec { Path = _dir.Path }, entities, new FakeTimeProvider(Now));
 
     private static EntitySpec Entity(string name, List<string> key) => new() { Name = name, Key = key };
 
@@ -297,10 +298,5 @@ public sealed class FilesSourceTests : IDisposable
         }
 
         return rows;
-    }
-
-    private sealed class FixedTime(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
     }
 }

@@ -60,10 +60,26 @@ public sealed class CrdModelTests
         Assert.Equal(OutputFormats.All, Enum(Walk(spec, "output", "formats", "[]")));
         Assert.Equal(TypesOfData.All, Enum(Walk(spec, "output", "typesOfData", "[]")));
         Assert.Equal(S3Compatibility.All, Enum(Walk(spec, "storage", "s3", "compatibility")));
+        Assert.Equal(MissedRunPolicy.All, Enum(Walk(spec, "missedRuns")));
         Assert.Equal(1L, (long)Walk(spec, "version")["minimum"]!);
         Assert.Equal(16L, (long)Walk(spec, "source", "postgres", "parallelism")["maximum"]!);
         Assert.Contains(Walk(spec, "source")["x-kubernetes-validations"]!.AsArray(), r => (string?)r!["rule"] == "has(self.postgres) != has(self.files)");
         Assert.Contains(Walk(spec, "storage")["x-kubernetes-validations"]!.AsArray(), r => (string?)r!["rule"] == "has(self.s3) != has(self.local)");
+    }
+
+    [Fact]
+    public void The_crd_has_a_geometry_rule_for_exactly_the_formats_the_model_says_need_a_geometry()
+    {
+        // OutputFormats.Rules is the source of truth; the CEL rules repeat it for the API server, so
+        // a format that gains or loses the geometry rule must change both or this fails.
+        var rules = ((JsonObject)Schema["properties"]!["spec"]!)["x-kubernetes-validations"]!.AsArray()
+            .Select(r => (string)r!["rule"]!)
+            .Where(r => r.Contains("has(e.geometry)", StringComparison.Ordinal) && r.Contains("self.output.formats", StringComparison.Ordinal))
+            .ToList();
+        var expected = OutputFormats.NeedGeometry
+            .Select(f => $"!has(self.output) || !has(self.output.formats) || !('{f}' in self.output.formats) || self.entities.exists(e, has(e.geometry))")
+            .ToList();
+        Assert.Equal(expected.Order(StringComparer.Ordinal), rules.Order(StringComparer.Ordinal));
     }
 
     [Fact]

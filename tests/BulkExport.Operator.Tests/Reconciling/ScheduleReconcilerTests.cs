@@ -52,6 +52,29 @@ public sealed class ScheduleReconcilerTests
     }
 
     [Fact]
+    public async Task Reconciling_an_unchanged_schedule_builds_no_desired_objects_yet_an_edit_by_others_is_compared_and_reverted()
+    {
+        await using var fx = await OperatorFixture.StartAsync();
+        fx.CreateSchedule(TestSchedules.Files("dar"));
+        await using var op = await fx.StartOperator().StartedAsync();
+        await OperatorFixture.Eventually(() => OperatorFixture.Condition(fx.Schedule("dar"), "Ready") == "True", "Ready=True");
+        await fx.Settle(op);
+        var builds = op.Runtime.Reconciler.DesiredBuilds;
+
+        await op.Runtime.Controller.ReconcileAsync($"{Ns}/dar", CancellationToken.None);
+        op.Runtime.Controller.ResyncNow();
+        await fx.Settle(op);
+        Assert.Equal(builds, op.Runtime.Reconciler.DesiredBuilds);
+
+        // A new resourceVersion on an owned object: compared again, and the edit reverted.
+        static string PodSpec(JsonObject cronJob) => cronJob["spec"]!["jobTemplate"]!["spec"]!["template"]!["spec"]!.ToJsonString();
+        var before = PodSpec(fx.CronJob("dar-delta")!);
+        fx.Server.Mutate("cronjobs", Ns, "dar-delta", c => c["spec"]!["jobTemplate"]!["spec"]!["template"]!["spec"]!["hostNetwork"] = true);
+        await OperatorFixture.Eventually(() => PodSpec(fx.CronJob("dar-delta")!) == before, "hostNetwork reverted");
+        Assert.True(op.Runtime.Reconciler.DesiredBuilds > builds);
+    }
+
+    [Fact]
     public async Task Editing_an_owned_cron_job_is_reverted()
     {
         await using var fx = await OperatorFixture.StartAsync();

@@ -123,19 +123,106 @@ public sealed class SchedulingFeatureTests
         Assert.Equal(next, CronJobControllerModel.WouldStartAt(resumed, next.AddSeconds(1)));
     }
 
-    [Fact]
-    public void Cron_jobs_get_a_starting_deadline_so_missed_runs_give_at_most_one_catch_up_and_never_too_many_missed_start_times()
+    [Theory]
+    [InlineData("0 3 * * *", "UTC", 86_400)]
+    [InlineData("*/15 * * * *", "UTC", 900)]
+    [InlineData("0 3 * * 1-5", "UTC", 86_400)]
+    [InlineData("@every 2m", "UTC", 120)]
+    // Daylight saving: the day clocks go forward is 23 hours long.
+    [InlineData("0 3 * * *", "Europe/Copenhagen", 82_800)]
+    [InlineData("0 3 * * 6", "Europe/Copenhagen", 601_200)]
+    public void Run_latest_sets_the_starting_deadline_to_the_shortest_gap_between_start_times_and_skip_to_a_minute_at_most(string cron, string zone, long gap)
     {
-        var schedule = ScheduleDocument.FromJson(TestSchedules.Files("dar"));
-        var desired = DesiredState.Build(schedule, "uid", "exporter:1");
+        Assert.Equal(gap, MissedRuns.StartingDeadlineSeconds(null, cron, zone));
+        Assert.Equal(gap, MissedRuns.StartingDeadlineSeconds(MissedRunPolicy.RunLatest, cron, zone));
+        Assert.Equal(Math.Min(60, gap), MissedRuns.StartingDeadlineSeconds(MissedRunPolicy.Skip, cron, zone));
+    }
 
-        foreach (var cronJob in desired.CronJobs)
+    /// <summary>A CronJob as the operator writes it for <paramref name="policy"/>, last started at <paramref name="lastStart"/>.</summary>
+    private static JsonObject CronJobAfterOutage(string? policy, string deltaCron, DateTimeOffset lastStart)
+    {
+        var doc = TestSchedules.Files("dar");
+        doc["spec"]!["timeZone"] = "UTC";
+        doc["spec"]!["delta"]!["schedule"] = deltaCron;
+        if (policy is not null)
         {
-            Assert.Equal(DesiredState.DefaultStartingDeadlineSeconds, (long)cronJob["spec"]!["startingDeadlineSeconds"]!);
+            doc["spec"]!["missedRuns"] = policy;
         }
 
-        // The window is far shorter than the 100 missed start times after which the controller gives up,
-        // even for a schedule that runs every minute.
-        Assert.True(DesiredState.DefaultStartingDeadlineSeconds / 60 < 100);
+        Assert.Empty(ScheduleValidator.Validate(doc));
+        var cronJob = DesiredState.Build(ScheduleDocument.BindValidated(doc), "uid", "exporter:1").DeltaCronJob;
+        cronJob["metadata"]!["creationTimestamp"] = "2026-01-01T00:00:00Z";
+        cronJob["status"] = new JsonObject { ["lastScheduleTime"] = lastStart.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture) };
+        return cronJob;
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData(MissedRunPolicy.RunLatest)]
+    public void Run_latest_starts_the_latest_run_missed_in_an_outage_once_late(string? policy)
+    {
+        // The controller was down from 02:00 on the 10th to 10:00 on the 13th: the daily 03:00 runs
+        // of the 10th to the 13th were missed; the one of the 13th starts at 10:00, once.
+        var cronJob = CronJobAfterOutage(policy, "0 3 * * *", new DateTimeOffset(2026, 3, 9, 3, 0, 0, TimeSpan.Zero));
+        var recovered = new DateTimeOffset(2026, 3, 13, 10, 0, 0, TimeSpan.Zero);
+
+        Assert.Equal(new DateTimeOffset(2026, 3, 13, 3, 0, 0, TimeSpan.Zero), CronJobControllerModel.WouldStartAt(cronJob, recovered));
+        Assert.Equal(1, CronJobControllerModel.MissedStartTimes(cronJob, recovered));
+    }
+
+    [Fact]
+    public void Run_latest_does_not_catch_up_a_run_older_than_the_schedules_shortest_interval()
+    {
+        // Weekdays at 03:00; the controller was down from Friday 02:00 to Monday 02:00. Friday's run,
+        // 71 hours old by then, is not started late: Monday's is due within the hour.
+        var cronJob = CronJobAfterOutage(MissedRunPolicy.RunLatest, "0 3 * * 1-5", new DateTimeOffset(2026, 3, 12, 3, 0, 0, TimeSpan.Zero));
+
+        Assert.Null(CronJobControllerModel.WouldStartAt(cronJob, new DateTimeOffset(2026, 3, 16, 2, 0, 0, TimeSpan.Zero)));
+        Assert.Equal(new DateTimeOffset(2026, 3, 16, 3, 0, 0, TimeSpan.Zero), CronJobControllerModel.WouldStartAt(cronJob, new DateTimeOffset(2026, 3, 16, 3, 0, 5, TimeSpan.Zero)));
+    }
+
+    [Fact]
+    public void Skip_starts_no_run_missed_in_an_outage_and_the_next_one_on_time()
+    {
+        var cronJob = CronJobAfterOutage(MissedRunPolicy.Skip, "0 3 * * *", new DateTimeOffset(2026, 3, 9, 3, 0, 0, TimeSpan.Zero));
+
+        Assert.Null(CronJobControllerModel.WouldStartAt(cronJob, new DateTimeOffset(2026, 3, 13, 10, 0, 0, TimeSpan.Zero)));
+        // A controller a few seconds late still starts the run.
+        Assert.Equal(new DateTimeOffset(2026, 3, 14, 3, 0, 0, TimeSpan.Zero), CronJobControllerModel.WouldStartAt(cronJob, new DateTimeOffset(2026, 3, 14, 3, 0, 30, TimeSpan.Zero)));
+    }
+
+    [Theory]
+    [InlineData(MissedRunPolicy.RunLatest)]
+    [InlineData(MissedRunPolicy.Skip)]
+    public void A_schedule_every_minute_after_a_three_day_outage_sees_at_most_one_missed_start_time_never_too_many(string policy)
+    {
+        // The controller gives up a sync ("too many missed start times") past 100 in its window.
+        var cronJob = CronJobAfterOutage(policy, "* * * * *", new DateTimeOffset(2026, 3, 10, 2, 0, 0, TimeSpan.Zero));
+        var recovered = new DateTimeOffset(2026, 3, 13, 10, 0, 30, TimeSpan.Zero);
+
+        Assert.Equal(1, CronJobControllerModel.MissedStartTimes(cronJob, recovered));
+        Assert.Equal(new DateTimeOffset(2026, 3, 13, 10, 0, 0, TimeSpan.Zero), CronJobControllerModel.WouldStartAt(cronJob, recovered));
+    }
+
+    [Fact]
+    public void An_unknown_missed_run_policy_or_one_beside_an_explicit_starting_deadline_is_refused_naming_spec_missed_runs()
+    {
+        var unknown = TestSchedules.Files("dar");
+        unknown["spec"]!["missedRuns"] = "RunAll";
+        var error = Assert.Single(ScheduleValidator.Validate(unknown));
+        Assert.Equal("spec.missedRuns", error.Path);
+        Assert.Contains("RunLatest, Skip", error.Message, StringComparison.Ordinal);
+
+        var both = TestSchedules.Files("dar");
+        both["spec"]!["missedRuns"] = MissedRunPolicy.Skip;
+        both["spec"]!["jobs"] = new JsonObject { ["startingDeadlineSeconds"] = 3600 };
+        error = Assert.Single(ScheduleValidator.Validate(both));
+        Assert.Equal("spec.missedRuns", error.Path);
+        Assert.Contains("spec.jobs.startingDeadlineSeconds", error.Message, StringComparison.Ordinal);
+
+        // The explicit deadline alone still wins over the default policy.
+        both["spec"]!.AsObject().Remove("missedRuns");
+        Assert.Empty(ScheduleValidator.Validate(both));
+        Assert.All(DesiredState.Build(ScheduleDocument.BindValidated(both), "uid", "exporter:1").CronJobs, c => Assert.Equal(3600, (long)c["spec"]!["startingDeadlineSeconds"]!));
     }
 }

@@ -40,6 +40,27 @@ internal static class CronJobControllerModel
         return latest;
     }
 
+    /// <summary>
+    /// How many start times the controller counts as missed at <paramref name="now"/> (its
+    /// numberOfMissedSchedules): those after max(lastScheduleTime or creation, now -
+    /// startingDeadlineSeconds) and not after now. Past 100 it reports "too many missed start times".
+    /// </summary>
+    public static int MissedStartTimes(JsonObject cronJob, DateTimeOffset now)
+    {
+        var spec = cronJob["spec"]!;
+        Assert.True(Schedules.TryParseCron((string?)spec["schedule"], out var cron, out var error), error);
+        Assert.True(Schedules.TryFindTimeZone((string?)spec["timeZone"] ?? "UTC", out var zone, out _));
+        var anchor = Time(cronJob["status"]?["lastScheduleTime"]) ?? Time(cronJob["metadata"]?["creationTimestamp"])!.Value;
+        var earliest = spec["startingDeadlineSeconds"] is { } deadline && now.AddSeconds(-(long)deadline) > anchor ? now.AddSeconds(-(long)deadline) : anchor;
+        var count = 0;
+        for (var t = earliest; count <= 100_000 && cron!.Next(zone!, t, anchor) is { } next && next <= now; t = next)
+        {
+            count++;
+        }
+
+        return count;
+    }
+
     private static DateTimeOffset? Time(JsonNode? node) =>
         (string?)node is { } s ? DateTimeOffset.Parse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal) : null;
 }

@@ -1,0 +1,443 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Unicode;
+using Npgsql;
+using BulkExport.Exporter.Rows;
+
+namespace BulkExport.Exporter.Sources.Postgres;
+
+/// <summary>Which decoder turns a binary COPY into rows.</summary>
+internal enum PostgresCopyDecoder
+{
+    /// <summary>The exporter's own PGCOPY parser, straight into typed batches (<see cref="RawCopyRowReader"/>).</summary>
+    Raw,
+
+    /// <summary>Npgsql's <see cref="NpgsqlBinaryExporter"/>, one boxed value at a time: the reference the raw decoder is tested against.</summary>
+    Npgsql,
+}
+
+/// <summary>
+/// Streams <c>COPY (SELECT …) TO STDOUT (FORMAT BINARY)</c> through Npgsql's raw copy stream and parses
+/// the PGCOPY format itself (signature, flags, header extension; per tuple an int16 field count and
+/// per field an int32 length, -1 for NULL, and the value's binary send form), decoding every value
+/// straight into a <see cref="RowBatch"/>: text stays the server's UTF-8, numbers and times are
+/// converted without boxing. Npgsql's exporter allocated a string per text value and a box per value.
+/// </summary>
+/// <remarks>
+/// The projection (<see cref="PostgresQueryPlan"/>) casts every column to one of a handful of wire
+/// types, so each field's type is known. Values equal what <see cref="CopyRowReader"/> (Npgsql) gives,
+/// including ±infinity of date and timestamps as the CLR's Min/MaxValue; differential tests compare both.
+/// </remarks>
+internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
+{
+    private static readonly byte[] Signature = [(byte)'P', (byte)'G', (byte)'C', (byte)'O', (byte)'P', (byte)'Y', (byte)'\n', 0xFF, (byte)'\r', (byte)'\n', 0];
+
+    // 2000-01-01, PostgreSQL's epoch for dates and timestamps.
+    private const int EpochDayNumber = 730119;
+    private const long EpochTicks = 630822816000000000L;
+
+    private readonly NpgsqlRawCopyStream _stream;
+    private readonly ValueRead[] _reads;
+    private readonly int _fields;
+    private byte[] _buffer = new byte[256 * 1024];
+    private int _start;
+    private int _end;
+    private bool _headerRead;
+    private bool _ended;
+    private RowBatch? _single;
+
+    private RawCopyRowReader(PostgresSnapshot.Lease lease, string entityName, PostgresQueryPlan plan, bool sorted, NpgsqlRawCopyStream stream)
+        : base(lease, entityName, plan, sorted)
+    {
+        _stream = stream;
+        _reads = [.. plan.Columns.Select(c => c.Read)];
+        _fields = plan.Columns.Sum(c => c.Projection.Count);
+    }
+
+    public static async ValueTask<RawCopyRowReader> StartAsync(PostgresSnapshot.Lease lease, string entityName, PostgresQueryPlan plan, bool sorted, CancellationToken cancellationToken)
+    {
+        var stream = await lease.Connection
+            .BeginRawBinaryCopyAsync($"COPY ({plan.Select}) TO STDOUT (FORMAT BINARY)", cancellationToken)
+            .ConfigureAwait(false);
+        // A sorted COPY may think for minutes before its first row; the job's deadline bounds it instead.
+        stream.ReadTimeout = Timeout.Infinite;
+        return new RawCopyRowReader(lease, entityName, plan, sorted, stream);
+    }
+
+    /// <summary>One row at a time (the <see cref="IRowReader"/> contract), boxed from a one-row batch.</summary>
+    protected override async ValueTask<bool> ReadRowAsync(CancellationToken cancellationToken)
+    {
+        _single ??= new RowBatch(Columns, 1);
+        _single.Clear();
+        if (!await FillBatchAsync(_single, cancellationToken).ConfigureAwait(false) || _single.Count == 0)
+        {
+            return false;
+        }
+
+        var view = _single.View(0);
+        var row = new object?[Columns.Count];
+        for (var i = 0; i < row.Length; i++)
+        {
+            row[i] = view.GetValue(i);
+        }
+
+        Current = row;
+        return true;
+    }
+
+    /// <summary>Decodes whole tuples into <paramref name="batch"/> until it is full or the COPY ends.</summary>
+    protected override async ValueTask<bool> FillBatchAsync(RowBatch batch, CancellationToken cancellationToken)
+    {
+        if (!_headerRead)
+        {
+            await ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        while (!batch.IsFull && !_ended)
+        {
+            var length = TupleLength();
+            if (length < 0)
+            {
+                // The tuple (or its length words) straddles the buffer's end: read on, keeping its start.
+                await ReadMoreAsync(-length, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            if (length == 0)
+            {
+                _ended = true;
+                break;
+            }
+
+            DecodeTuple(batch, _buffer.AsSpan(_start, length));
+            _start += length;
+            CountRow();
+        }
+
+        return !_ended || batch.Count > 0;
+    }
+
+    private async ValueTask ReadHeaderAsync(CancellationToken cancellationToken)
+    {
+        // Signature (11 bytes), flags (int32), header extension length (int32) and the extension.
+        while (_end - _start < 19)
+        {
+            await ReadMoreAsync(19, cancellationToken).ConfigureAwait(false);
+        }
+
+        var header = _buffer.AsSpan(_start);
+        if (!header[..11].SequenceEqual(Signature))
+        {
+            throw new InvalidDataException("The binary COPY stream does not start with the PGCOPY signature.");
+        }
+
+        var flags = BinaryPrimitives.ReadInt32BigEndian(header[11..]);
+        if ((flags & (1 << 16)) != 0)
+        {
+            throw new InvalidDataException("The binary COPY stream carries OIDs, which the exporter did not ask for.");
+        }
+
+        var extension = BinaryPrimitives.ReadInt32BigEndian(header[15..]);
+        while (_end - _start < 19 + extension)
+        {
+            await ReadMoreAsync(19 + extension, cancellationToken).ConfigureAwait(false);
+        }
+
+        _start += 19 + extension;
+        _headerRead = true;
+    }
+
+    /// <summary>
+    /// The length of the tuple at the buffer's start when all of it is there; 0 for the trailer (-1
+    /// field count); otherwise minus the bytes needed to know more.
+    /// </summary>
+    private int TupleLength()
+    {
+        var data = _buffer.AsSpan(_start, _end - _start);
+        if (data.Length < 2)
+        {
+            return -2;
+        }
+
+        var count = BinaryPrimitives.ReadInt16BigEndian(data);
+        if (count == -1)
+        {
+            return 0;
+        }
+
+        if (count != _fields)
+        {
+            throw new InvalidDataException($"A binary COPY tuple has {count} fields where the projection has {_fields}.");
+        }
+
+        var at = 2;
+        for (var f = 0; f < count; f++)
+        {
+            if (data.Length - at < 4)
+            {
+                return -(at + 4);
+            }
+
+            var length = BinaryPrimitives.ReadInt32BigEndian(data[at..]);
+            at += 4;
+            if (length > 0)
+            {
+                if ((long)at + length > int.MaxValue / 2)
+                {
+                    throw new InvalidDataException("A binary COPY tuple is larger than 1 GB.");
+                }
+
+                at += length;
+            }
+        }
+
+        return at <= data.Length ? at : -at;
+    }
+
+    /// <summary>Reads until at least <paramref name="needed"/> bytes from the current tuple's start are buffered.</summary>
+    private async ValueTask ReadMoreAsync(int needed, CancellationToken cancellationToken)
+    {
+        if (needed > _buffer.Length)
+        {
+            var grown = new byte[Math.Max(needed, _buffer.Length * 2)];
+            _buffer.AsSpan(_start, _end - _start).CopyTo(grown);
+            _end -= _start;
+            _start = 0;
+            _buffer = grown;
+        }
+        else if (_buffer.Length - _start < needed)
+        {
+            _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer);
+            _end -= _start;
+            _start = 0;
+        }
+
+        while (_end - _start < needed)
+        {
+            var read = await _stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                throw new InvalidDataException("The binary COPY stream ended inside a tuple (no trailer).");
+            }
+
+            _end += read;
+        }
+    }
+
+    private void DecodeTuple(RowBatch batch, ReadOnlySpan<byte> tuple)
+    {
+        var row = batch.AddRow();
+        var at = 2;
+        for (var c = 0; c < _reads.Length; c++)
+        {
+            var read = _reads[c];
+            try
+            {
+                var value = NextField(tuple, ref at);
+                if (read == ValueRead.Geometry)
+                {
+                    // GeoJSON, WKT and SRID: null together.
+                    var wkt = NextField(tuple, ref at);
+                    var srid = NextField(tuple, ref at);
+                    if (value.IsNull)
+                    {
+                        continue;
+                    }
+
+                    batch.SetObject(row, c, new GeometryValue(
+                        Text(value.Bytes(tuple)),
+                        wkt.IsNull ? throw new InvalidCastException("the geometry has GeoJSON but no WKT") : Text(wkt.Bytes(tuple)),
+                        srid.IsNull ? null : Int32(srid.Bytes(tuple))));
+                    continue;
+                }
+
+                if (!value.IsNull)
+                {
+                    Decode(batch, row, c, read, value.Bytes(tuple));
+                }
+            }
+            catch (Exception e) when (e is InvalidCastException or ArgumentOutOfRangeException or InvalidDataException)
+            {
+                var before = new object?[_reads.Length];
+                var view = batch.View(row);
+                for (var i = 0; i < c; i++)
+                {
+                    before[i] = view.GetValue(i);
+                }
+
+                batch.RemoveLastRow();
+                throw new ValueReadException(before, c, e is InvalidCastException ? e : new InvalidCastException(e.Message, e));
+            }
+        }
+    }
+
+    private static Field NextField(ReadOnlySpan<byte> tuple, ref int at)
+    {
+        var length = BinaryPrimitives.ReadInt32BigEndian(tuple[at..]);
+        at += 4;
+        if (length < 0)
+        {
+            return new Field(-1, 0);
+        }
+
+        var field = new Field(at, length);
+        at += length;
+        return field;
+    }
+
+    private readonly record struct Field(int Start, int Length)
+    {
+        public bool IsNull => Start < 0;
+
+        public ReadOnlySpan<byte> Bytes(ReadOnlySpan<byte> tuple) => tuple.Slice(Start, Length);
+    }
+
+    private static void Decode(RowBatch batch, int row, int c, ValueRead read, ReadOnlySpan<byte> value)
+    {
+        switch (read)
+        {
+            case ValueRead.Long:
+                batch.SetInt64(row, c, Int64(value));
+                break;
+            case ValueRead.Double:
+                batch.SetWord(row, c, ColumnKind.Float, Int64(value));
+                break;
+            case ValueRead.Bool:
+                batch.SetBoolean(row, c, Bool(value));
+                break;
+            case ValueRead.Text or ValueRead.DecimalText or ValueRead.RawJson:
+                if (Utf8.IsValid(value))
+                {
+                    batch.SetUtf8(row, c, value);
+                }
+                else
+                {
+                    // A server in SQL_ASCII can send any bytes; Npgsql decoded them with replacement characters.
+                    batch.SetString(row, c, Encoding.UTF8.GetString(value));
+                }
+
+                break;
+            case ValueRead.Date:
+                batch.SetDate(row, c, Date(value));
+                break;
+            case ValueRead.Timestamp:
+                batch.SetTimestamp(row, c, Timestamp(value));
+                break;
+            case ValueRead.TimestampTz:
+                batch.SetTimestampTz(row, c, new DateTimeOffset(Timestamp(value).Ticks, TimeSpan.Zero));
+                break;
+            case ValueRead.Uuid:
+                batch.SetGuid(row, c, Uuid(value));
+                break;
+            case ValueRead.Bytes:
+                batch.SetUtf8(row, c, value);
+                break;
+            default:
+                batch.SetObject(row, c, Array(read, value));
+                break;
+        }
+    }
+
+    /// <summary>PostgreSQL's binary array: ndim, has-null flag, element OID, (size, lower bound) per dimension, then the elements.</summary>
+    private static object?[] Array(ValueRead read, ReadOnlySpan<byte> value)
+    {
+        if (value.Length < 12)
+        {
+            throw new InvalidCastException("an array value shorter than its header");
+        }
+
+        var dimensions = BinaryPrimitives.ReadInt32BigEndian(value);
+        if (dimensions == 0)
+        {
+            return [];
+        }
+
+        if (dimensions != 1)
+        {
+            throw new InvalidCastException($"a {dimensions}-dimensional array; only one-dimensional arrays can be exported (unnest it or turn it into JSON in the entity's query)");
+        }
+
+        var count = BinaryPrimitives.ReadInt32BigEndian(value[12..]);
+        var at = 20;
+        var items = new object?[count];
+        for (var i = 0; i < count; i++)
+        {
+            var length = BinaryPrimitives.ReadInt32BigEndian(value[at..]);
+            at += 4;
+            if (length < 0)
+            {
+                continue;
+            }
+
+            var element = value.Slice(at, length);
+            at += length;
+            items[i] = read switch
+            {
+                ValueRead.LongArray => Int64(element),
+                ValueRead.DoubleArray => BitConverter.Int64BitsToDouble(Int64(element)),
+                ValueRead.BoolArray => Bool(element),
+                ValueRead.TextArray => Text(element),
+                ValueRead.DecimalArray => new DecimalText(Text(element)),
+                ValueRead.JsonArray => new RawJson(Text(element)),
+                ValueRead.DateArray => Date(element),
+                ValueRead.TimestampArray => Timestamp(element),
+                ValueRead.TimestampTzArray => new DateTimeOffset(Timestamp(element).Ticks, TimeSpan.Zero),
+                ValueRead.UuidArray => Uuid(element),
+                ValueRead.BytesArray => element.ToArray(),
+                _ => throw new InvalidOperationException($"unhandled read {read}"),
+            };
+        }
+
+        return items;
+    }
+
+    private static string Text(ReadOnlySpan<byte> value) => Encoding.UTF8.GetString(value);
+
+    private static long Int64(ReadOnlySpan<byte> value) =>
+        value.Length == 8 ? BinaryPrimitives.ReadInt64BigEndian(value) : throw WrongLength(value, 8);
+
+    private static int Int32(ReadOnlySpan<byte> value) =>
+        value.Length == 4 ? BinaryPrimitives.ReadInt32BigEndian(value) : throw WrongLength(value, 4);
+
+    private static bool Bool(ReadOnlySpan<byte> value) => value.Length == 1 ? value[0] != 0 : throw WrongLength(value, 1);
+
+    private static Guid Uuid(ReadOnlySpan<byte> value) => value.Length == 16 ? new Guid(value, bigEndian: true) : throw WrongLength(value, 16);
+
+    /// <summary>Days since 2000-01-01; ±infinity as <see cref="DateOnly.MaxValue"/>/<see cref="DateOnly.MinValue"/>, as Npgsql maps them.</summary>
+    private static DateOnly Date(ReadOnlySpan<byte> value)
+    {
+        var days = Int32(value);
+        return days switch
+        {
+            int.MaxValue => DateOnly.MaxValue,
+            int.MinValue => DateOnly.MinValue,
+            _ => (long)days + EpochDayNumber is var n && n >= DateOnly.MinValue.DayNumber && n <= DateOnly.MaxValue.DayNumber
+                ? DateOnly.FromDayNumber((int)n)
+                : throw new InvalidCastException($"the date is outside the range of .NET dates (years 1 to 9999)"),
+        };
+    }
+
+    /// <summary>Microseconds since 2000-01-01; ±infinity as <see cref="DateTime.MaxValue"/>/<see cref="DateTime.MinValue"/>, as Npgsql maps them.</summary>
+    private static DateTime Timestamp(ReadOnlySpan<byte> value)
+    {
+        var micros = Int64(value);
+        switch (micros)
+        {
+            case long.MaxValue:
+                return DateTime.MaxValue;
+            case long.MinValue:
+                return DateTime.MinValue;
+        }
+
+        var max = (DateTime.MaxValue.Ticks - EpochTicks) / 10;
+        var min = (DateTime.MinValue.Ticks - EpochTicks) / 10;
+        return micros >= min && micros <= max
+            ? new DateTime(EpochTicks + (micros * 10), DateTimeKind.Unspecified)
+            : throw new InvalidCastException("the timestamp is outside the range of .NET timestamps (years 1 to 9999)");
+    }
+
+    private static InvalidCastException WrongLength(ReadOnlySpan<byte> value, int expected) =>
+        new($"a binary value of {value.Length} bytes where {expected} were expected");
+
+    protected override ValueTask CloseAsync(bool completed) => _stream.DisposeAsync();
+}

@@ -1,0 +1,227 @@
+using System.Buffers;
+using System.Text;
+using BulkExport.Exporter.Formats;
+using BulkExport.Exporter.Pipeline;
+using BulkExport.Exporter.Rows;
+using BulkExport.Exporter.Tests.Formats;
+
+namespace BulkExport.Exporter.Tests.Rows;
+
+/// <summary>
+/// The typed, reused row batch at the boundaries of every column kind: what a batch row shows is what
+/// its boxed values showed, byte for byte, in every streamed format, in the digest (row hash and
+/// fingerprint), in the key encoding and in the delta codec.
+/// </summary>
+public sealed class RowBatchTests
+{
+    private static readonly Column[] Columns = FormatTestData.AllKinds;
+
+    /// <summary>Rows at the edges: the sample, all NULL, extreme numbers, empty and long non-ASCII text, non-finite floats.</summary>
+    private static object?[][] BoundaryRows()
+    {
+        var longText = string.Concat(Enumerable.Repeat("Ærø 😀 ñ, \"q\"\r\n\t", 40_000));
+        return
+        [
+            FormatTestData.SampleRow(),
+            FormatTestData.NullRow(),
+            [
+                "", long.MinValue, new DecimalText("-" + new string('9', 60) + "." + new string('9', 30)), double.MinValue, false,
+                DateOnly.MinValue, DateTime.MinValue, new DateTimeOffset(1, 1, 1, 0, 0, 0, TimeSpan.Zero), Guid.Empty,
+                new RawJson("[]"), Array.Empty<byte>(), new GeometryValue("{\"type\":\"Point\",\"coordinates\":[]}", "POINT EMPTY"),
+                Array.Empty<object?>(), new object?[] { null },
+            ],
+            [
+                longText, long.MaxValue, new DecimalText("NaN"), double.NaN, true,
+                DateOnly.MaxValue, DateTime.MaxValue, new DateTimeOffset(9999, 12, 31, 23, 59, 59, TimeSpan.Zero).AddTicks(9_999_999), Guid.AllBitsSet,
+                new RawJson("{\"ø\":\"\\u00e6\",\"n\":1.5e300}"), Enumerable.Range(0, 70_000).Select(i => (byte)i).ToArray(),
+                new GeometryValue("{\"type\":\"Point\",\"coordinates\":[1,2]}", "POINT(1 2)", 4326),
+                new object?[] { longText, "ø" }, new object?[] { long.MinValue, long.MaxValue },
+            ],
+            [
+                "NULL", 0L, new DecimalText("0.000000000000000000000000000001"), double.PositiveInfinity, false,
+                new DateOnly(2000, 1, 1), new DateTime(2000, 1, 1), new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.FromHours(-5)), FormatTestData.SampleGuid,
+                new RawJson("\"text\""), new byte[] { 0 }, null, null, null,
+            ],
+            [
+                "-0", -1L, new DecimalText("-Infinity"), double.Epsilon, true, null, null, null, null, new RawJson("null"), null, null, null, null,
+            ],
+            ["x", 1L, new DecimalText("1"), -0.0, null, null, null, null, null, null, null, null, null, null],
+        ];
+    }
+
+    private static RowBatch Fill(IReadOnlyList<Column> columns, IEnumerable<object?[]> rows, int capacity = 8)
+    {
+        // A small arena, so filling it grows it across rows.
+        var batch = new RowBatch(columns, capacity, arenaBytes: 16);
+        foreach (var row in rows)
+        {
+            batch.AddBoxed(row);
+        }
+
+        return batch;
+    }
+
+    [Fact]
+    public void EveryStreamedFormat_WritesABatchRowExactlyAsItsBoxedValues()
+    {
+        var rows = BoundaryRows();
+        var batch = Fill(Columns, rows);
+        var formats = RecordFormats.All.OfType<IStreamedFormat>()
+            .Select(f => f is IEntityConfiguredFormat c ? (IStreamedFormat)c.For(new BulkExport.Exporter.Formats.Geo.EntityGeometry("T", "geom", 4326, []), default, "ZSTD") : f)
+            .ToList();
+        Assert.Contains(formats, f => f.Name == "CSV");
+        Assert.Contains(formats, f => f.Name == "JSON");
+
+        foreach (var format in formats)
+        {
+            var expected = FormatTestData.Encode(format, Columns, rows);
+            var output = new ArrayBufferWriter<byte>();
+            var encoder = format.CreateEncoder(new FormatSchema("T", Columns, [], null));
+            encoder.WriteHeader(output);
+            for (var r = 0; r < batch.Count; r++)
+            {
+                encoder.WriteRecord(batch.View(r), output);
+            }
+
+            encoder.WriteFooter(output);
+            Assert.True(expected.AsSpan().SequenceEqual(output.WrittenSpan), $"{format.Name}: the batch's bytes differ from the boxed rows' bytes");
+        }
+    }
+
+    [Fact]
+    public void DigestKeyAndCodec_OfABatchRow_AreThoseOfItsBoxedValues()
+    {
+        var rows = BoundaryRows();
+        var batch = Fill(Columns, rows);
+        using var digest = new RowDigest(Columns);
+        var keyColumns = Enumerable.Range(0, Columns.Length).Where(i => KeyEncoder.CanEncode(Columns[i].Kind)).ToArray();
+        Span<byte> fromBoxed = stackalloc byte[RowDigest.Length];
+        Span<byte> fromBatch = stackalloc byte[RowDigest.Length];
+
+        for (var r = 0; r < rows.Length; r++)
+        {
+            var view = batch.View(r);
+            digest.Compute(rows[r], fromBoxed);
+            digest.Compute(view, fromBatch);
+            Assert.True(fromBoxed.SequenceEqual(fromBatch), $"row {r}: digest differs");
+
+            var boxedKey = new ArrayBufferWriter<byte>();
+            var batchKey = new ArrayBufferWriter<byte>();
+            KeyEncoder.Encode(rows[r], keyColumns, boxedKey);
+            KeyEncoder.Encode(view, keyColumns, batchKey);
+            Assert.True(boxedKey.WrittenSpan.SequenceEqual(batchKey.WrittenSpan), $"row {r}: key differs");
+
+            var boxedCodec = new ArrayBufferWriter<byte>();
+            var batchCodec = new ArrayBufferWriter<byte>();
+            RowCodec.Encode(rows[r], boxedCodec);
+            RowCodec.Encode(view, batchCodec);
+            Assert.True(boxedCodec.WrittenSpan.SequenceEqual(batchCodec.WrittenSpan), $"row {r}: codec differs");
+        }
+    }
+
+    [Fact]
+    public void NullInEveryKind_IsNull_AndEveryGetterRefusesNamingTheColumn()
+    {
+        var batch = Fill(Columns, [FormatTestData.NullRow()]);
+        var view = batch.View(0);
+
+        for (var i = 0; i < Columns.Length; i++)
+        {
+            Assert.True(view.IsNull(i));
+            Assert.Null(view.GetValue(i));
+            var column = i;
+            var error = Assert.Throws<InvalidOperationException>(() => Read(view, column));
+            Assert.Contains($"'{Columns[i].Name}'", error.Message, StringComparison.Ordinal);
+            Assert.Contains("null", error.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void TypedGetters_ReturnTheValues_TextAsASliceOfTheArena()
+    {
+        var row = FormatTestData.SampleRow();
+        var batch = Fill(Columns, [row]);
+        var view = batch.View(0);
+
+        Assert.Equal((string)row[0]!, view.GetString(0));
+        Assert.Equal(Encoding.UTF8.GetBytes((string)row[0]!), view.GetUtf8(0).ToArray());
+        Assert.True(view.GetUtf8(0) == view.GetUtf8(0), "the same row's text is the same bytes, not a fresh copy");
+        Assert.Equal((long)row[1]!, view.GetInt64(1));
+        Assert.Equal(((DecimalText)row[2]!).Text, Encoding.UTF8.GetString(view.GetUtf8(2)));
+        Assert.Equal((double)row[3]!, view.GetDouble(3));
+        Assert.True(view.GetBoolean(4));
+        Assert.Equal((DateOnly)row[5]!, view.GetDate(5));
+        Assert.Equal((DateTime)row[6]!, view.GetTimestamp(6));
+        Assert.Equal(DateTimeKind.Unspecified, view.GetTimestamp(6).Kind);
+        Assert.Equal((DateTimeOffset)row[7]!, view.GetTimestampTz(7));
+        Assert.Equal(TimeSpan.Zero, view.GetTimestampTz(7).Offset);
+        Assert.Equal(FormatTestData.SampleGuid, view.GetGuid(8));
+        Assert.Equal(((RawJson)row[9]!).Json, view.GetString(9));
+        Assert.Equal((byte[])row[10]!, view.GetBytes(10).ToArray());
+        Assert.Equal(4326, view.GetGeometry(11).Srid);
+        Assert.Equal(["a b", null, "", "NULL", "q\"uote", "back\\slash", "{brace}", "plain"], view.GetArray(12));
+        Assert.Equal(row.Select(v => v is DateTimeOffset d ? d.ToUniversalTime() : v), Enumerable.Range(0, Columns.Length).Select(view.GetValue).Select(v => v is DateTimeOffset d ? d.ToUniversalTime() : v));
+    }
+
+    [Fact]
+    public void Clear_ReusesTheBuffers_AndLeavesNoValueOfTheLastRows()
+    {
+        var batch = Fill(Columns, [FormatTestData.SampleRow(), FormatTestData.SampleRow()], capacity: 2);
+        Assert.True(batch.IsFull);
+        Assert.Throws<InvalidOperationException>(() => batch.AddRow());
+
+        batch.Clear();
+        Assert.Equal(0, batch.Count);
+        Assert.Equal(0, batch.ArenaBytes);
+        var row = batch.AddRow();
+        batch.SetInt64(row, 1, 7);
+        var view = batch.View(row);
+        Assert.Equal(7, view.GetInt64(1));
+        Assert.All(Enumerable.Range(0, Columns.Length).Where(i => i != 1), i => Assert.True(view.IsNull(i)));
+    }
+
+    [Fact]
+    public void WrongKind_IsRefusedNamingTheColumn_AndAFailedRowIsNotKept()
+    {
+        var batch = new RowBatch(Columns, 4);
+        var bad = FormatTestData.SampleRow();
+        bad[7] = "yesterday";
+
+        var error = Assert.Throws<RowValueException>(() => batch.AddBoxed(bad));
+        Assert.Equal("Column 'tstz' of kind TimestampTz cannot hold a value of type String.", error.Message);
+        Assert.Equal(0, batch.Count);
+
+        batch.AddBoxed(FormatTestData.SampleRow());
+        var getter = Assert.Throws<InvalidOperationException>(() => batch.View(0).GetInt64(0));
+        Assert.Contains("'text' (Text)", getter.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => batch.AddBoxed([1L]));
+    }
+
+    [Fact]
+    public void NumericWidenings_TheFormatsAccepted_AreStoredAsTheirKind()
+    {
+        Column[] columns = [new("i", ColumnKind.Integer), new("f", ColumnKind.Float), new("d", ColumnKind.Decimal), new("ts", ColumnKind.TimestampTz)];
+        var batch = Fill(columns, [[42, 1.5f, 12.50m, new DateTime(2024, 1, 2, 3, 4, 5, DateTimeKind.Utc)]]);
+        var view = batch.View(0);
+
+        Assert.Equal(42L, view.GetInt64(0));
+        Assert.Equal(1.5, view.GetDouble(1));
+        Assert.Equal("12.50", view.GetString(2));
+        Assert.Equal(new DateTimeOffset(2024, 1, 2, 3, 4, 5, TimeSpan.Zero), view.GetTimestampTz(3));
+    }
+
+    private static object Read(IRowView view, int column) => view.Columns[column].Kind switch
+    {
+        ColumnKind.Text or ColumnKind.Decimal or ColumnKind.Json => view.GetString(column),
+        ColumnKind.Integer => view.GetInt64(column),
+        ColumnKind.Float => view.GetDouble(column),
+        ColumnKind.Boolean => view.GetBoolean(column),
+        ColumnKind.Date => view.GetDate(column),
+        ColumnKind.Timestamp => view.GetTimestamp(column),
+        ColumnKind.TimestampTz => view.GetTimestampTz(column),
+        ColumnKind.Uuid => view.GetGuid(column),
+        ColumnKind.Bytes => view.GetBytes(column).ToArray(),
+        ColumnKind.Geometry => view.GetGeometry(column),
+        _ => view.GetArray(column),
+    };
+}
