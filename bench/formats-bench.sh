@@ -8,13 +8,21 @@
 # The exporter's first total also writes the delta of every row against nothing, so the exporter is
 # timed twice: that first total, and a steady total (a second one, whose delta is empty), which is
 # what a scheduled total costs and the fair comparison. Peak RSS from GNU time.
+#   (l) the same PostGIS table → GML (no outside baseline: its peak RSS is the goal).
+# BEFORE_DLL=path/to/exporter.dll runs an earlier build in the same rounds, interleaved with this one
+# (each round: before first+steady, then after first+steady, in fresh output directories); ROUNDS=3
+# repeats and reports medians of the steady totals. ONLY="g p l" picks the parts.
 #   N=1000000 bash bench/formats-bench.sh
+#   N=1000000 ROUNDS=3 BEFORE_DLL=/tmp/before-exporter/exporter.dll bash bench/formats-bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 
 N="${N:-1000000}"
 EXPORTER_DLL="${EXPORTER_DLL:-exporter/bin/Release/net10.0/exporter.dll}"
+BEFORE_DLL="${BEFORE_DLL:-}"
+ROUNDS="${ROUNDS:-1}"
+ONLY="${ONLY:-g p l}"
 RESULTS="bench/results"
 mkdir -p "$RESULTS"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -32,15 +40,17 @@ bench_on_exit "rm -rf '$WORK'"
 
 line() { # label seconds rss [bytes] [baseline-seconds]
   awk -v l="$1" -v s="$2" -v r="$3" -v b="${4:-}" -v base="${5:-$2}" -v n="$N" 'BEGIN {
-    printf "%-44s %8.2f s %10.0f rows/s %7.2fx %6s MB RSS %10s\n", l, s, n / s, s / base, r, (b == "" ? "" : sprintf("%.1f MB", b / 1e6)) }'
+    printf "%-54s %8.2f s %10.0f rows/s %7.2fx %6s MB RSS %10s\n", l, s, n / s, s / base, r, (b == "" ? "" : sprintf("%.1f MB", b / 1e6)) }'
 }
 
 {
   echo "formats bench, $STAMP, N=$N, $(nproc) CPUs, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  printf '%-44s %10s %17s %8s %13s %10s\n' "run" "time" "rows/s" "× base" "peak RSS" "file"
+  printf '%-54s %10s %17s %8s %13s %10s\n' "run" "time" "rows/s" "× base" "peak RSS" "file"
 } | tee "$REPORT"
 
 # ---- (g) PostGIS points → GPKG ------------------------------------------------------------------
+OGR_S=""
+if [[ " $ONLY " == *" g "* || " $ONLY " == *" l "* ]]; then
 pg_start
 psql -q -v ON_ERROR_STOP=1 >>"$BENCH_LOG" 2>&1 <<SQL
 CREATE EXTENSION postgis;
@@ -53,16 +63,29 @@ ANALYZE public.points;
 SQL
 export BULKEXPORT_POSTGRES_CONNECTION="$PG_CONNECTION"
 
+if [[ " $ONLY " == *" g "* ]]; then
 timed "ogr2ogr gpkg" bash -c "ogr2ogr -f GPKG '$WORK/points.gpkg' 'PG:host=$PGHOST port=$PGPORT dbname=bench user=postgres password=$PGPASSWORD' points && zip -q -1 -j '$WORK/points.zip' '$WORK/points.gpkg'"
 OGR_S="$T_SECONDS"
 line "(g) ogr2ogr -f GPKG PG: points + zip -1" "$T_SECONDS" "$T_RSS_MB" "$(stat -c %s "$WORK/points.zip" 2>/dev/null || echo 0)" | tee -a "$REPORT"
+rm -f "$WORK/points.gpkg" "$WORK/points.zip"
+fi
+fi
 
-cat >"$WORK/gpkg.yaml" <<YAML
+# variants: "after" (this build) and, with BEFORE_DLL, "before", interleaved within each round.
+VARIANTS="after"
+[ -n "$BEFORE_DLL" ] && VARIANTS="before after"
+dll_of() { if [ "$1" = before ]; then echo "$BEFORE_DLL"; else echo "$EXPORTER_DLL"; fi; }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR==0) print ""; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+declare -A STEADY STEADY_RSS
+
+# gpkg_config NAME FORMAT OUTDIR: the PostGIS points entity, one format.
+points_config() {
+  cat >"$WORK/$1.yaml" <<YAML
 apiVersion: bulkexport.io/v1alpha1
 kind: ExportSchedule
-metadata: {name: bench-gpkg}
+metadata: {name: bench-$1}
 spec:
-  register: BGPKG
+  register: B$2
   total: {schedule: "0 3 * * 6"}
   delta: {schedule: "0 3 * * *"}
   source: {postgres: {connectionSecretRef: {name: bench-db, key: connectionString}, parallelism: 1}}
@@ -71,16 +94,47 @@ spec:
       table: public.points
       key: [id]
       geometry: {column: geom, epsg: 25832}
-  output: {formats: [GPKG], typesOfData: [Current]}
-  storage: {local: {path: $WORK/out-gpkg}}
+  output: {formats: [$2], typesOfData: [Current]}
+  storage: {local: {path: $3}}
 YAML
-timed "exporter gpkg first" dotnet "$EXPORTER_DLL" run --config "$WORK/gpkg.yaml" --type total --temp "$WORK"
-line "(g) exporter GPKG, first total (+ full delta)" "$T_SECONDS" "$T_RSS_MB" "" "$OGR_S" | tee -a "$REPORT"
-timed "exporter gpkg steady" dotnet "$EXPORTER_DLL" run --config "$WORK/gpkg.yaml" --type total --temp "$WORK"
-GPKG_ZIP=$(find "$WORK/out-gpkg" -name '*TotalDownload_GPKG_Current_2.zip' -printf '%s\n' | head -1)
-line "(g) exporter GPKG, steady total" "$T_SECONDS" "$T_RSS_MB" "${GPKG_ZIP:-}" "$OGR_S" | tee -a "$REPORT"
+}
+
+# exporter_pair PART LABEL FORMAT CONFIG-FN BASE-SECONDS: first and steady totals per variant and round.
+exporter_pair() {
+  local part="$1" label="$2" format="$3" configure="$4" base="$5" round variant out
+  for round in $(seq 1 "$ROUNDS"); do
+    for variant in $VARIANTS; do
+      out="$WORK/out-$part-$variant-$round"
+      "$configure" "$part-$variant-$round" "$format" "$out"
+      timed "exporter $part $variant first" dotnet "$(dll_of "$variant")" run --config "$WORK/$part-$variant-$round.yaml" --type total --temp "$WORK"
+      line "($part) $variant $label, first total (+ full delta)" "$T_SECONDS" "$T_RSS_MB" "" "$base" | tee -a "$REPORT"
+      timed "exporter $part $variant steady" dotnet "$(dll_of "$variant")" run --config "$WORK/$part-$variant-$round.yaml" --type total --temp "$WORK"
+      FILE_BYTES=""
+      zip_path=$(find "$out" -name "*TotalDownload_${format}_Current_2.zip" | head -1)
+      if [ -n "$zip_path" ] && [ "$part" = p ]; then
+        # Parquet: the file itself, to set beside DuckDB's.
+        FILE_BYTES=$(unzip -Z -l "$zip_path" | awk -v ext="$(echo "$format" | tr A-Z a-z)" '$NF ~ ("\\." ext "$") {print $4; exit}')
+      elif [ -n "$zip_path" ]; then
+        # GPKG and GML: the zip, to set beside ogr2ogr's + zip -1.
+        FILE_BYTES=$(stat -c %s "$zip_path")
+      fi
+      line "($part) $variant $label, steady total" "$T_SECONDS" "$T_RSS_MB" "$FILE_BYTES" "$base" | tee -a "$REPORT"
+      STEADY[$part-$variant]="${STEADY[$part-$variant]:-} $T_SECONDS"
+      STEADY_RSS[$part-$variant]="${STEADY_RSS[$part-$variant]:-} $T_RSS_MB"
+      rm -rf "$out"
+    done
+  done
+}
+
+if [[ " $ONLY " == *" g "* ]]; then
+  exporter_pair g "exporter GPKG" GPKG points_config "$OGR_S"
+fi
+if [[ " $ONLY " == *" l "* ]]; then
+  exporter_pair l "exporter GML" GML points_config "$OGR_S"
+fi
 
 # ---- (p) CSV → Parquet ----------------------------------------------------------------------------
+if [[ " $ONLY " == *" p "* ]]; then
 mkdir -p "$WORK/src"
 python3 - "$N" >"$WORK/src/Bench.csv" <<'PY'
 import sys
@@ -104,10 +158,11 @@ timed "duckdb copy" node tests/duckdb/.bench-copy.mjs "$WORK/src/Bench.csv" "$WO
 DUCK_S="$T_SECONDS"
 line "(p) DuckDB COPY csv TO parquet (zstd)" "$T_SECONDS" "$T_RSS_MB" "$(stat -c %s "$WORK/duck.parquet" 2>/dev/null || echo 0)" | tee -a "$REPORT"
 
-cat >"$WORK/parquet.yaml" <<YAML
+files_config() {
+  cat >"$WORK/$1.yaml" <<YAML
 apiVersion: bulkexport.io/v1alpha1
 kind: ExportSchedule
-metadata: {name: bench-parquet}
+metadata: {name: bench-$1}
 spec:
   register: BPARQUET
   total: {schedule: "0 3 * * 6"}
@@ -116,17 +171,19 @@ spec:
   entities:
     - name: Bench
       key: [id]
-  output: {formats: [PARQUET], parquetCompression: ZSTD}
-  storage: {local: {path: $WORK/out-parquet}}
+  output: {formats: [$2], parquetCompression: ZSTD}
+  storage: {local: {path: $3}}
 YAML
-timed "exporter parquet first" dotnet "$EXPORTER_DLL" run --config "$WORK/parquet.yaml" --type total --temp "$WORK"
-line "(p) exporter PARQUET, first total (+ full delta)" "$T_SECONDS" "$T_RSS_MB" "" "$DUCK_S" | tee -a "$REPORT"
-timed "exporter parquet steady" dotnet "$EXPORTER_DLL" run --config "$WORK/parquet.yaml" --type total --temp "$WORK"
-zip_path=$(find "$WORK/out-parquet" -name '*TotalDownload_PARQUET_Current_2.zip' | head -1)
-PARQUET_BYTES=""
-if [ -n "$zip_path" ]; then
-  PARQUET_BYTES=$(unzip -Z -l "$zip_path" | awk '/\.parquet$/ {print $4; exit}')
+}
+exporter_pair p "exporter PARQUET" PARQUET files_config "$DUCK_S"
+echo "CSV input $(awk -v b="$CSV_BYTES" 'BEGIN { printf "%.1f", b / 1e6 }') MB" | tee -a "$REPORT"
 fi
-line "(p) exporter PARQUET, steady total" "$T_SECONDS" "$T_RSS_MB" "$PARQUET_BYTES" "$DUCK_S" | tee -a "$REPORT"
-echo "CSV input $(awk -v b="$CSV_BYTES" 'BEGIN { printf "%.1f", b / 1e6 }') MB; load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$REPORT"
+
+{
+  echo "medians of the steady totals over $ROUNDS round(s) (seconds, peak RSS MB):"
+  for key in "${!STEADY[@]}"; do
+    echo "  $key: $(echo "${STEADY[$key]}" | median) s, RSS $(echo "${STEADY_RSS[$key]}" | median) MB (runs:${STEADY[$key]})"
+  done | sort
+} | tee -a "$REPORT"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$REPORT"
 echo "report: $REPORT; log: $BENCH_LOG"

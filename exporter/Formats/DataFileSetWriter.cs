@@ -30,7 +30,7 @@ internal sealed record DataFileSetOptions(
 }
 
 /// <param name="Files">The zip files, in part order.</param>
-/// <param name="ContentSha256">SHA-256 (lowercase hex) equal exactly when the rows (and their split) are equal, whatever the generation: over the uncompressed data files of all parts in order for streamed formats, over the rows' digests for <see cref="FileDataSetWriter"/>'s.</param>
+/// <param name="ContentSha256">SHA-256 (lowercase hex) equal exactly when the rows (and their split) are equal, whatever the generation: over the uncompressed data files of all parts in order, or over the rows' digests for a file format that sets <see cref="IFileFormat.ContentSettings"/>.</param>
 /// <param name="Records">Rows written.</param>
 /// <param name="UncompressedBytes">Sum of the parts' data file sizes, companions excluded.</param>
 internal sealed record DataFileSet(IReadOnlyList<StagedFile> Files, string ContentSha256, long Records, long UncompressedBytes);
@@ -52,8 +52,10 @@ internal sealed record StagedFile(string FileName, string InnerFileName, string 
 /// parts, deflates, CRCs and hashes each part's data file and zips it with the format's companions.
 /// It does not care which format produced the bytes: an <see cref="IStreamedFormat"/>'s records are
 /// deflated as they are encoded; an <see cref="IFileFormat"/>'s file, once finished, is fed through
-/// the very same compressor. The zips are assembled at <see cref="Complete"/>, when the part count,
-/// and so every entry name, is known.
+/// the very same compressor, or copied into its zip as is when the format says it is stored
+/// (<see cref="IFileFormat.DeflateInZip"/>). The zips are assembled at <see cref="Complete"/>, when
+/// the part count, and so every entry name, is known. What differs between file formats (stored or
+/// deflated, the content id over bytes or over row digests) is the format's properties, not another writer.
 /// </summary>
 internal sealed class DataFileSetWriter : IDataFileSetWriter
 {
@@ -63,6 +65,14 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
     private const int FileBufferSize = 256 * 1024;
 
     private readonly IOutputFormat _format;
+    private readonly IFileFormat? _fileFormat;
+    // A file format stored in the zip: its parts bypass the compressor and are copied after the reserved header.
+    private readonly bool _stored;
+    private readonly List<CompressedPart> _storedParts = [];
+    // The content id over the rows' digests (IFileFormat.ContentSettings), else null.
+    private readonly IncrementalHash? _rowContent;
+    // The content id over the bytes of stored parts (a stored format without ContentSettings), else null.
+    private readonly IncrementalHash? _storedContent;
     private readonly FormatSchema _schema;
     private readonly DataFileSetOptions _options;
     private readonly ObjectRowView _objectView;
@@ -82,6 +92,8 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
     private FingerprintSum _partFingerprint;
     private readonly List<string> _partFingerprints = [];
     private long _handedOff;
+    // The open file's EstimatedBytes as last read on the writer thread, for UncompressedBytes on any thread.
+    private long _fileEstimate;
     private long _records;
     private bool _completed;
     private bool _faulted;
@@ -111,7 +123,21 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
             streamed.CreateEncoder(_schema).WriteFooter(probe);
             _footerLength = probe.Count;
         }
-        else if (format is not IFileFormat)
+        else if (format is IFileFormat file)
+        {
+            _fileFormat = file;
+            _stored = !file.DeflateInZip;
+            if (file.ContentSettings is { } settings)
+            {
+                _rowContent = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                _rowContent.AppendData(System.Text.Encoding.UTF8.GetBytes($"rows-v1|{format.Name}|{settings}|"));
+            }
+            else if (_stored)
+            {
+                _storedContent = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            }
+        }
+        else
         {
             throw new ArgumentException($"Format '{format.Name}' is neither streamed nor file-based.", nameof(format));
         }
@@ -135,7 +161,7 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
     public void Write(object?[] row, ReadOnlySpan<byte> digest) => Write(_objectView.Reset(row), digest);
 
     /// <summary>Uncompressed bytes handed to the compressor so far, for progress reporting.</summary>
-    public long UncompressedBytes => Interlocked.Read(ref _handedOff);
+    public long UncompressedBytes => Interlocked.Read(ref _handedOff) + Volatile.Read(ref _fileEstimate);
 
     /// <summary>Appends a row. Synchronous and CPU-bound: encodes here, deflates on the compressor thread.</summary>
     /// <param name="row">The record, valid during the call.</param>
@@ -161,6 +187,7 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
 
             _partRecords++;
             _partFingerprint.Add(digest);
+            _rowContent?.AppendData(digest);
             _records++;
         }
         catch
@@ -186,6 +213,7 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
         }
 
         _fileWriter!.Write(row);
+        Volatile.Write(ref _fileEstimate, _fileWriter.EstimatedBytes);
     }
 
     private void Encode(IRowView row)
@@ -215,6 +243,20 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
         {
             FinishPart();
             var (parts, contentSha) = _compressor.Finish();
+            if (_stored)
+            {
+                parts = _storedParts;
+            }
+
+            if (_rowContent is not null)
+            {
+                contentSha = Convert.ToHexStringLower(_rowContent.GetHashAndReset());
+            }
+            else if (_storedContent is not null)
+            {
+                contentSha = Convert.ToHexStringLower(_storedContent.GetHashAndReset());
+            }
+
             var companions = _format.CompanionFiles(_schema);
             var files = new List<StagedFile>(parts.Count);
             for (var i = 0; i < parts.Count; i++)
@@ -244,6 +286,8 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
         _fileWriter?.Dispose();
         _fileWriter = null;
         _compressor.Dispose();
+        _rowContent?.Dispose();
+        _storedContent?.Dispose();
         DeleteStaged();
     }
 
@@ -258,6 +302,20 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
 
     private void StartPart()
     {
+        _partBytes = 0;
+        _partRecords = 0;
+        if (_fileFormat is not null)
+        {
+            _filePath = Path.Combine(_options.TempDirectory, $"bulkexport-{Guid.NewGuid():N}.{_format.Extension}");
+            _staged.Add(_filePath);
+            _fileWriter = _fileFormat.CreateWriter(_schema, _filePath);
+            if (_stored)
+            {
+                // Its zip is written when the file is finished (StoreFile).
+                return;
+            }
+        }
+
         // The part's zip itself: deflate streams into it after the room for the local header, so no
         // compressed copy is ever made. Created here rather than on the compressor thread, so a bad
         // temp directory fails the caller at once.
@@ -275,18 +333,10 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
         }
 
         _compressor.StartPart(path, file);
-        _partBytes = 0;
-        _partRecords = 0;
         if (_format is IStreamedFormat streamed)
         {
             _encoder = streamed.CreateEncoder(_schema);
             _encoder.WriteHeader(_buffer);
-        }
-        else
-        {
-            _filePath = Path.Combine(_options.TempDirectory, $"bulkexport-{Guid.NewGuid():N}.{_format.Extension}");
-            _staged.Add(_filePath);
-            _fileWriter = ((IFileFormat)_format).CreateWriter(_schema, _filePath);
         }
     }
 
@@ -303,15 +353,33 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
             fileWriter.Finish();
             fileWriter.Dispose();
             _fileWriter = null;
-            FeedFile(_filePath!);
+            Volatile.Write(ref _fileEstimate, 0);
+            if (_stored)
+            {
+                StoreFile(_filePath!);
+            }
+            else
+            {
+                FeedFile(_filePath!);
+                _compressor.EndPart(_partRecords);
+            }
         }
         else
         {
             _encoder!.WriteFooter(_buffer);
             HandOff();
+            _compressor.EndPart(_partRecords);
         }
 
-        _compressor.EndPart(_partRecords);
+        if (_rowContent is not null)
+        {
+            // The part boundary, so the same rows split differently give another id.
+            Span<byte> boundary = stackalloc byte[9];
+            boundary[0] = (byte)'|';
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(boundary[1..], _partRecords);
+            _rowContent.AppendData(boundary);
+        }
+
         _partFingerprints.Add(_partFingerprint.ToHex());
         _partFingerprint = default;
     }
@@ -337,6 +405,36 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
 
         File.Delete(path);
         _staged.Remove(path);
+    }
+
+    /// <summary>Copies a finished data file into its own zip after the room for the local header, stored, CRC-ing it on the way; then drops it.</summary>
+    private void StoreFile(string path)
+    {
+        var zipPath = Path.Combine(_options.TempDirectory, $"bulkexport-{Guid.NewGuid():N}.zip");
+        _staged.Add(zipPath);
+        var crc = new Crc32();
+        long size = 0;
+        var chunk = new byte[FileBufferSize];
+        using (var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.None, 1, FileOptions.SequentialScan))
+        using (var output = new FileStream(zipPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+        {
+            output.Position = _reservedHeader;
+            int read;
+            while ((read = input.Read(chunk)) > 0)
+            {
+                var data = chunk.AsSpan(0, read);
+                crc.Append(data);
+                _storedContent?.AppendData(data);
+                output.Write(data);
+                size += read;
+            }
+        }
+
+        File.Delete(path);
+        _staged.Remove(path);
+        _partBytes = size;
+        Interlocked.Add(ref _handedOff, size);
+        _storedParts.Add(new CompressedPart(zipPath, _reservedHeader, crc.Value, size, size, _partRecords));
     }
 
     private void HandOff()
@@ -365,7 +463,7 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
         using (var file = new FileStream(part.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.None, FileBufferSize))
         {
             var compressed = part.CompressedSize;
-            var method = ZipWriter.MethodDeflate;
+            var method = _stored ? ZipWriter.MethodStored : ZipWriter.MethodDeflate;
             if (part.UncompressedSize == 0)
             {
                 // Deflate of nothing is no valid entry data; a stored empty entry is the valid spelling.

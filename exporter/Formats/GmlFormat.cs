@@ -35,17 +35,42 @@ internal sealed class GmlFormat(EntityGeometry entity) : IStreamedFormat, IEntit
     /// <summary>The application schema's target namespace: one per entity.</summary>
     public string Namespace => $"http://bulkexport.io/gml/{entity.EntityName}";
 
-    public IRecordEncoder CreateEncoder(FormatSchema schema) => new GmlRecordEncoder(this, entity, schema.Columns);
+    public IRecordEncoder CreateEncoder(FormatSchema schema) => new GmlRecordEncoder(this, entity, schema.Columns, FirstSrid);
 
     public IOutputFormat For(EntityGeometry entity, DateTimeOffset pointInTime, string parquetCompression) => new GmlFormat(entity);
 
     /// <summary>The application schema; called when every row is in, so the geometry types seen are known.</summary>
     public IReadOnlyList<CompanionFile> CompanionFiles(FormatSchema schema) =>
-        [new CompanionFile("xsd", Encoding.UTF8.GetBytes(GmlSchema.Write(this, entity, schema.Columns, _crs ?? CrsDefinitions.Get(entity.Epsg ?? EntityGeometry.DefaultEpsg, $"entity {entity.EntityName}"))))];
+        [new CompanionFile("xsd", Encoding.UTF8.GetBytes(GmlSchema.Write(this, entity, schema.Columns, Crs)))];
 
-    private Crs? _crs;
+    // The first SRID any encoder of this group saw, when geometry.epsg is not configured.
+    private int? _firstSrid;
 
-    internal void SawCrs(Crs crs) => _crs = crs;
+    private int? FirstSrid
+    {
+        get
+        {
+            lock (_seenTypes)
+            {
+                return _firstSrid;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The one CRS of every part and of the schema: the configured <c>geometry.epsg</c>, else the
+    /// first geometry's SRID (later parts' encoders start from it, so a part with another SRID fails
+    /// instead of changing it), else EPSG:4326. Never the last geometry seen.
+    /// </summary>
+    internal Crs Crs => CrsDefinitions.Get(entity.Epsg ?? FirstSrid ?? EntityGeometry.DefaultEpsg, $"entity {entity.EntityName}");
+
+    internal void SawSrid(int srid)
+    {
+        lock (_seenTypes)
+        {
+            _firstSrid ??= srid;
+        }
+    }
 
     internal void Saw(string column, OgcGeometryType type)
     {
@@ -95,12 +120,13 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
     private readonly object?[] _values;
     private long _feature;
 
-    public GmlRecordEncoder(GmlFormat format, EntityGeometry entity, IReadOnlyList<Column> columns)
+    /// <param name="firstSrid">The SRID an earlier part of the group fixed (see <see cref="GmlFormat.Crs"/>), or null.</param>
+    public GmlRecordEncoder(GmlFormat format, EntityGeometry entity, IReadOnlyList<Column> columns, int? firstSrid = null)
     {
         _format = format;
         _entity = entity;
         _columns = columns;
-        _geometry = new GeometryReader(entity);
+        _geometry = new GeometryReader(entity, firstSrid);
         _values = new object?[columns.Count];
         foreach (var name in columns.Select(c => c.Name).Prepend(entity.EntityName))
         {
@@ -213,7 +239,11 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
             case ColumnKind.Geometry:
                 var geometry = _geometry.Read(value, column);
                 _format.Saw(column.Name, geometry.OgcGeometryType);
-                _format.SawCrs(_geometry.Crs);
+                if (_geometry.FileSrid is { } srid)
+                {
+                    _format.SawSrid(srid);
+                }
+
                 AppendGeometry(geometry, $"{id}.{index.ToString(CultureInfo.InvariantCulture)}", top: true);
                 break;
             default:

@@ -61,6 +61,23 @@ internal interface IRecordEncoder
 /// </summary>
 internal interface IFileFormat : IOutputFormat
 {
+    /// <summary>
+    /// Zip method of the data file: deflated (the default), or stored for a file whose pages are
+    /// compressed already (Parquet's zstd pages: deflating them again costs CPU and gains nothing).
+    /// </summary>
+    bool DeflateInZip => true;
+
+    /// <summary>
+    /// Null (the default): the content id (<see cref="DataFileSet.ContentSha256"/>) is the SHA-256 of the
+    /// data files' bytes, as for a streamed format. Not null: the file's bytes carry the generation
+    /// (GeoPackage's <c>gpkg_contents.last_change</c>), so equal rows give equal bytes only within one
+    /// generation; the content id is then taken over the rows' digests in order, the part boundaries
+    /// and this text, which names every setting that changes the bytes for the same rows (codec,
+    /// row-group size, CRS). Equal ids still mean the same rows in the same parts written the same
+    /// way, so an unchanged total is re-issued as the earlier file.
+    /// </summary>
+    string? ContentSettings => null;
+
     /// <param name="schema">Columns, table name, key, geometry of the entity.</param>
     /// <param name="path">A path that does not exist yet, in the run's temp directory; the writer creates the file.</param>
     IDataFileWriter CreateWriter(FormatSchema schema, string path);
@@ -114,3 +131,27 @@ internal sealed record FormatSchema(string TableName, IReadOnlyList<Column> Colu
 }
 
 internal sealed record CompanionFile(string Extension, byte[] Content);
+
+/// <summary>What the pipeline writes one output group (one format, one type of data) through: <see cref="DataFileSetWriter"/>.</summary>
+internal interface IDataFileSetWriter : IDisposable
+{
+    /// <summary>Uncompressed bytes written so far, for progress reporting.</summary>
+    long UncompressedBytes { get; }
+
+    /// <summary>Appends a row; <paramref name="digest"/> is its <c>RowDigest</c>. The view is valid only during the call.</summary>
+    void Write(IRowView row, ReadOnlySpan<byte> digest);
+
+    /// <summary>A row of boxed values, for callers that still move such rows.</summary>
+    void Write(object?[] row, ReadOnlySpan<byte> digest);
+
+    DataFileSet Complete();
+}
+
+/// <summary>
+/// A format configured per entity (its CRS, the generation's time, a codec): the registry holds a
+/// prototype, the pipeline asks it for the entity's instance.
+/// </summary>
+internal interface IEntityConfiguredFormat
+{
+    IOutputFormat For(Geo.EntityGeometry entity, DateTimeOffset pointInTime, string parquetCompression);
+}

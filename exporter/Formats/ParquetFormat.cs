@@ -21,7 +21,7 @@ namespace BulkExport.Exporter.Formats;
 /// <param name="compression">A <see cref="ParquetCompression"/> name.</param>
 /// <param name="maxRowGroupRows">Rows per row group at most.</param>
 /// <param name="maxRowGroupBytes">Buffered bytes (estimated) per row group at most.</param>
-internal sealed class ParquetFormat(EntityGeometry entity, string compression, int maxRowGroupRows = ParquetDataFile.MaxRowGroupRows, long maxRowGroupBytes = ParquetDataFile.MaxRowGroupBytes) : ITempFileFormat, IEntityConfiguredFormat
+internal sealed class ParquetFormat(EntityGeometry entity, string compression, int maxRowGroupRows = ParquetDataFile.MaxRowGroupRows, long maxRowGroupBytes = ParquetDataFile.MaxRowGroupBytes) : IFileFormat, IEntityConfiguredFormat
 {
     public string Name => "PARQUET";
 
@@ -30,11 +30,11 @@ internal sealed class ParquetFormat(EntityGeometry entity, string compression, i
     // Deflating zstd pages again costs CPU and gains about nothing; the zip stores the file as is.
     public bool DeflateInZip => false;
 
-    public string Settings => $"codec={compression}|rows={maxRowGroupRows}|bytes={maxRowGroupBytes}|epsg={entity.Epsg}|geometry={entity.GeometryColumn}";
+    // The file's bytes do not depend on the generation; the id over the rows is kept so the ids of
+    // existing Parquet totals stay what they were (re-issue compares them across runs).
+    public string ContentSettings => $"codec={compression}|rows={maxRowGroupRows}|bytes={maxRowGroupBytes}|epsg={entity.Epsg}|geometry={entity.GeometryColumn}";
 
-    public ITempDataFile Create(string path, IReadOnlyList<Column> columns) => new ParquetDataFile(path, columns, entity, compression, maxRowGroupRows, maxRowGroupBytes);
-
-    public IDataFileWriter CreateWriter(FormatSchema schema, string path) => new TempDataFileWriter(Create(path, schema.Columns), schema.Columns.Count);
+    public IDataFileWriter CreateWriter(FormatSchema schema, string path) => new ParquetDataFile(path, schema.Columns, entity, compression, maxRowGroupRows, maxRowGroupBytes);
 
     public IReadOnlyList<CompanionFile> CompanionFiles(FormatSchema schema) => [];
 
@@ -46,7 +46,7 @@ internal sealed class ParquetFormat(EntityGeometry entity, string compression, i
 /// group is full — <see cref="MaxRowGroupRows"/> rows or about <see cref="MaxRowGroupBytes"/> — then
 /// written and dropped (the limits are the format's parameters), so memory is bounded by one row group whatever the row count.
 /// </summary>
-internal sealed class ParquetDataFile : ITempDataFile
+internal sealed class ParquetDataFile : IDataFileWriter
 {
     public const int MaxRowGroupRows = 64 * 1024;
     public const long MaxRowGroupBytes = 16L * 1024 * 1024;
@@ -61,6 +61,7 @@ internal sealed class ParquetDataFile : ITempDataFile
     private readonly GeometryReader _geometry;
     private readonly WKBWriter _wkb = new(ByteOrder.LittleEndian, handleSRID: false, emitZ: false, emitM: false);
     private readonly Dictionary<int, GeometryStats> _stats = [];
+    private readonly WktToWkb _wkbFromWkt = new();
     private readonly int _maxRows;
     private readonly long _maxBytes;
     private int _buffered;
@@ -109,8 +110,6 @@ internal sealed class ParquetDataFile : ITempDataFile
 
     public long EstimatedBytes => _stream.Position + _bufferedBytes;
 
-    public IReadOnlyList<CompanionFile> CompanionFiles => [];
-
     /// <summary>The Parquet field of a column: exact decimals as DECIMAL(p,s) when the source says p ≤ 28 (System.Decimal), text otherwise.</summary>
     private static (DataField, IColumnBuffer) Field(Column column) => column.Kind switch
     {
@@ -126,38 +125,33 @@ internal sealed class ParquetDataFile : ITempDataFile
         _ => (new DataField<string>(column.Name, true), new ClassBuffer<string>()),
     };
 
-    public void Write(object?[] row)
+    public void Write(IRowView row)
     {
-        if (row.Length != _columns.Count)
-        {
-            throw new ArgumentException($"Row has {row.Length} values for {_columns.Count} columns.", nameof(row));
-        }
-
         long bytes = 0;
-        for (var i = 0; i < row.Length; i++)
+        for (var i = 0; i < _columns.Count; i++)
         {
-            var value = row[i];
             var column = _columns[i];
+            var isNull = row.IsNull(i);
             switch (_buffers[i])
             {
-                case Buffer<long?> b: b.Add(value is null ? null : ScalarText.ToInt64(value, column)); bytes += 8; break;
-                case Buffer<double?> b: b.Add(value is null ? null : ScalarText.ToDouble(value, column)); bytes += 8; break;
-                case Buffer<bool?> b: b.Add(value is null ? null : value is bool v ? v : throw ScalarText.Mismatch(value, column)); bytes += 1; break;
-                case Buffer<DateOnly?> b: b.Add(value is null ? null : ScalarText.ToDate(value, column)); bytes += 4; break;
+                case Buffer<long?> b: b.Add(isNull ? null : row.GetInt64(i)); bytes += 8; break;
+                case Buffer<double?> b: b.Add(isNull ? null : row.GetDouble(i)); bytes += 8; break;
+                case Buffer<bool?> b: b.Add(isNull ? null : row.GetBoolean(i)); bytes += 1; break;
+                case Buffer<DateOnly?> b: b.Add(isNull ? null : row.GetDate(i)); bytes += 4; break;
                 case Buffer<DateTime?> b:
-                    b.Add(value is null ? null : column.Kind == ColumnKind.TimestampTz
-                        ? DateTime.SpecifyKind(ScalarText.ToUtc(value, column), DateTimeKind.Utc)
-                        : DateTime.SpecifyKind(ScalarText.ToTimestamp(value, column), DateTimeKind.Unspecified));
+                    b.Add(isNull ? null : column.Kind == ColumnKind.TimestampTz
+                        ? DateTime.SpecifyKind(row.GetTimestampTz(i).UtcDateTime, DateTimeKind.Utc)
+                        : DateTime.SpecifyKind(row.GetTimestamp(i), DateTimeKind.Unspecified));
                     bytes += 8;
                     break;
-                case Buffer<decimal?> b: b.Add(value is null ? null : ToDecimal(value, column)); bytes += 16; break;
+                case Buffer<decimal?> b: b.Add(isNull ? null : ToDecimal(row.GetUtf8(i), column)); bytes += 16; break;
                 case ClassBuffer<byte[]> b:
-                    var blob = value is null ? null : column.Kind == ColumnKind.Geometry ? Wkb(value, column, i) : value as byte[] ?? throw ScalarText.Mismatch(value, column);
+                    var blob = isNull ? null : column.Kind == ColumnKind.Geometry ? Wkb(row.GetGeometry(i), column, i) : row.GetBytes(i).ToArray();
                     b.Add(blob);
                     bytes += (blob?.Length ?? 0) + 4;
                     break;
                 case ClassBuffer<string> b:
-                    var text = value is null ? null : Text(value, column);
+                    var text = isNull ? null : Text(row, i, column);
                     b.Add(text);
                     bytes += (text?.Length ?? 0) + 4;
                     break;
@@ -174,20 +168,31 @@ internal sealed class ParquetDataFile : ITempDataFile
         }
     }
 
-    private byte[] Wkb(object value, Column column, int index)
+    /// <summary>WKB straight from the WKT (<see cref="WktToWkb"/>), NetTopologySuite for what that does not take.</summary>
+    private byte[] Wkb(GeometryValue value, Column column, int index)
     {
+        if (_wkbFromWkt.TryConvert(_geometry.CheckedWkt(value, column)))
+        {
+            _stats[index].Add(_wkbFromWkt.Type, _wkbFromWkt.MinX, _wkbFromWkt.MaxX, _wkbFromWkt.MinY, _wkbFromWkt.MaxY);
+            return _wkbFromWkt.Wkb.ToArray();
+        }
+
         var geometry = _geometry.Read(value, column);
         _stats[index].Add(geometry);
         return _wkb.Write(geometry);
     }
 
-    private decimal ToDecimal(object value, Column column)
-    {
-        var text = ScalarText.DecimalString(value, column);
-        return decimal.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var d)
+    private decimal ToDecimal(ReadOnlySpan<byte> text, Column column) =>
+        decimal.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var d)
             ? d
-            : throw new FormatException($"entity {_entity.EntityName}, column {column.Name}: '{text}' does not fit DECIMAL({column.SqlType}) in PARQUET");
-    }
+            : throw new FormatException($"entity {_entity.EntityName}, column {column.Name}: '{Encoding.UTF8.GetString(text)}' does not fit DECIMAL({column.SqlType}) in PARQUET");
+
+    private static string Text(IRowView row, int i, Column column) => column.Kind switch
+    {
+        ColumnKind.Text or ColumnKind.Decimal or ColumnKind.Json => row.GetString(i),
+        ColumnKind.Uuid => row.GetGuid(i).ToString("D"),
+        _ => Text(row.GetValue(i)!, column),
+    };
 
     private static string Text(object value, Column column)
     {
@@ -313,23 +318,32 @@ internal sealed class ParquetDataFile : ITempDataFile
 
         public Envelope Bounds { get; } = new();
 
+        public void Add(OgcGeometryType type, double minX, double maxX, double minY, double maxY)
+        {
+            Types.Add(Name(type));
+            Bounds.ExpandToInclude(minX, minY);
+            Bounds.ExpandToInclude(maxX, maxY);
+        }
+
         public void Add(Geometry geometry)
         {
-            Types.Add(geometry.OgcGeometryType switch
-            {
-                OgcGeometryType.Point => "Point",
-                OgcGeometryType.LineString => "LineString",
-                OgcGeometryType.Polygon => "Polygon",
-                OgcGeometryType.MultiPoint => "MultiPoint",
-                OgcGeometryType.MultiLineString => "MultiLineString",
-                OgcGeometryType.MultiPolygon => "MultiPolygon",
-                _ => "GeometryCollection",
-            });
+            Types.Add(Name(geometry.OgcGeometryType));
             if (!geometry.IsEmpty)
             {
                 Bounds.ExpandToInclude(geometry.EnvelopeInternal);
             }
         }
+
+        private static string Name(OgcGeometryType type) => type switch
+        {
+            OgcGeometryType.Point => "Point",
+            OgcGeometryType.LineString => "LineString",
+            OgcGeometryType.Polygon => "Polygon",
+            OgcGeometryType.MultiPoint => "MultiPoint",
+            OgcGeometryType.MultiLineString => "MultiLineString",
+            OgcGeometryType.MultiPolygon => "MultiPolygon",
+            _ => "GeometryCollection",
+        };
     }
 
     private interface IColumnBuffer

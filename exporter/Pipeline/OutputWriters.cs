@@ -108,9 +108,7 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
             format = configured.For(new EntityGeometry(_entity.Name, _entity.Geometry?.Column, _entity.Geometry?.Epsg, keyColumns), _context.PointInTime, spec.Output.ParquetCompression);
         }
 
-        IDataFileSetWriter writer = format is ITempFileFormat file
-            ? new FileDataSetWriter(file, columns, options)
-            : new DataFileSetWriter(format, columns, options);
+        IDataFileSetWriter writer = new DataFileSetWriter(format, columns, options);
         return new Group(typeOfDownload, formatName, typeOfData, columns, writer);
     }
 

@@ -33,16 +33,21 @@ internal sealed record EntityGeometry(string EntityName, string? GeometryColumn,
 /// one file's CRS: the configured one, or the first SRID seen. Rows whose SRID differs fail the file,
 /// since no format here can hold two CRSs in one geometry column and the exporter does not reproject.
 /// </summary>
-internal sealed class GeometryReader(EntityGeometry entity)
+/// <param name="entity">The entity, with its configured CRS.</param>
+/// <param name="firstSrid">When no CRS is configured: an SRID an earlier file of the same group fixed, which this one must keep.</param>
+internal sealed class GeometryReader(EntityGeometry entity, int? firstSrid = null)
 {
     private readonly WKTReader _wkt = new(NtsGeometryServices.Instance) { IsOldNtsCoordinateSyntaxAllowed = false };
     private readonly GeometryFactory _factory = NtsGeometryServices.Instance.CreateGeometryFactory();
-    private int? _srid = entity.Epsg;
+    private int? _srid = entity.Epsg ?? firstSrid;
 
     /// <summary>The file's CRS: configured, else the first SRID seen, else EPSG:4326.</summary>
     public Crs Crs => CrsDefinitions.Get(_srid ?? EntityGeometry.DefaultEpsg, $"entity {entity.EntityName}");
 
     public int Srid => _srid ?? EntityGeometry.DefaultEpsg;
+
+    /// <summary>The CRS configured or taken from a geometry so far; null while only geometries without an SRID were read.</summary>
+    public int? FileSrid => _srid;
 
     public Geometry Read(object value, Column column)
     {
@@ -51,6 +56,14 @@ internal sealed class GeometryReader(EntityGeometry entity)
             throw new FormatException($"entity {entity.EntityName}, column {column.Name}: expected a geometry, got {value.GetType().Name}");
         }
 
+        var geometry = TryReadPoint(CheckedWkt(g, column)) ?? _wkt.Read(WktBody(g.Wkt));
+        geometry.SRID = Srid;
+        return geometry;
+    }
+
+    /// <summary>Checks the value's SRID against the file's CRS (fixing it from the first, when not configured) and returns its WKT without an <c>SRID=…;</c> prefix.</summary>
+    public ReadOnlySpan<char> CheckedWkt(GeometryValue g, Column column)
+    {
         if (g.Srid is { } srid and > 0)
         {
             if (_srid is null)
@@ -65,24 +78,19 @@ internal sealed class GeometryReader(EntityGeometry entity)
             }
         }
 
-        var wkt = g.Wkt;
-        if (wkt.StartsWith("SRID=", StringComparison.OrdinalIgnoreCase))
-        {
-            wkt = wkt[(wkt.IndexOf(';', StringComparison.Ordinal) + 1)..];
-        }
-
-        var geometry = TryReadPoint(wkt) ?? _wkt.Read(wkt);
-        geometry.SRID = Srid;
-        return geometry;
+        return WktBody(g.Wkt);
     }
+
+    private static string WktBody(string wkt) =>
+        wkt.StartsWith("SRID=", StringComparison.OrdinalIgnoreCase) ? wkt[(wkt.IndexOf(';', StringComparison.Ordinal) + 1)..] : wkt;
 
     /// <summary>
     /// <c>POINT (x y)</c>, the commonest geometry of a register (an access point), without the WKT
     /// tokenizer, which costs more than writing the point. Anything else goes to <see cref="WKTReader"/>.
     /// </summary>
-    private Point? TryReadPoint(string wkt)
+    private Point? TryReadPoint(ReadOnlySpan<char> wkt)
     {
-        var text = wkt.AsSpan().Trim();
+        var text = wkt.Trim();
         if (!text.StartsWith("POINT", StringComparison.OrdinalIgnoreCase))
         {
             return null;

@@ -64,6 +64,42 @@ public sealed class FileFormatSeamTests : IDisposable
     }
 
     [Fact]
+    public void StoredFileFormat_ZipStoresTheFileAsIs_AndTheContentIdIsOverItsBytes()
+    {
+        var set = Write(Rows(5), maxBytes: 1 << 20, new CountedLinesFormat(deflate: false));
+
+        var file = Assert.Single(set.Files);
+        var zip = File.ReadAllBytes(file.LocalPath);
+        Assert.Equal(0x04034b50u, BinaryPrimitives.ReadUInt32LittleEndian(zip));
+        // The first local header's method: 0, stored.
+        Assert.Equal(0, BinaryPrimitives.ReadUInt16LittleEndian(zip.AsSpan(8)));
+        var data = FormatTestData.ReadZip(file.LocalPath)["E.cnt"];
+        Assert.Equal(5L, BinaryPrimitives.ReadInt64LittleEndian(data));
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(data)), set.ContentSha256);
+        Assert.Equal(data.Length, file.UncompressedBytes);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(zip)), file.Sha256);
+        FormatTestData.UnzipTest(file.LocalPath);
+        Assert.Equal([file.LocalPath], _temp.Files());
+    }
+
+    [Fact]
+    public void FileFormatWithContentSettings_ContentIdIsOverTheRows_NotTheBytesThatCarryTheGeneration()
+    {
+        // Two generations' files of the same rows differ (the stamp), their content ids do not.
+        var first = Write(Rows(6), maxBytes: 1 << 20, new CountedLinesFormat(contentSettings: "v1", stamp: 1));
+        var second = Write(Rows(6), maxBytes: 1 << 20, new CountedLinesFormat(contentSettings: "v1", stamp: 2));
+        Assert.NotEqual(first.Files[0].Sha256, second.Files[0].Sha256);
+        Assert.Equal(first.ContentSha256, second.ContentSha256);
+
+        // Other settings, other rows or another split: another id.
+        Assert.NotEqual(first.ContentSha256, Write(Rows(6), maxBytes: 1 << 20, new CountedLinesFormat(contentSettings: "v2", stamp: 1)).ContentSha256);
+        Assert.NotEqual(first.ContentSha256, Write(Rows(5), maxBytes: 1 << 20, new CountedLinesFormat(contentSettings: "v1", stamp: 1)).ContentSha256);
+        var split = Write(Rows(6), maxBytes: 1 << 20, new CountedLinesFormat(contentSettings: "v1", stamp: 1), maxRecords: 3);
+        Assert.Equal(2, split.Files.Count);
+        Assert.NotEqual(first.ContentSha256, split.ContentSha256);
+    }
+
+    [Fact]
     public void FileFormat_DisposedUnfinished_LeavesNoTemporaryFile()
     {
         using (var writer = new DataFileSetWriter(new CountedLinesFormat(), Columns, Options(1 << 20)))
@@ -98,24 +134,33 @@ public sealed class FileFormatSeamTests : IDisposable
     private static object?[][] Rows(int count) =>
         [.. Enumerable.Range(0, count).Select(i => new object?[] { (long)i, i == 0 ? null : $"n{i} Ærø" })];
 
-    private DataFileSet Write(IEnumerable<object?[]> rows, long maxBytes)
+    private DataFileSet Write(IEnumerable<object?[]> rows, long maxBytes, CountedLinesFormat? format = null, long? maxRecords = null)
     {
-        using var writer = new DataFileSetWriter(new CountedLinesFormat(), Columns, Options(maxBytes));
+        using var writer = new DataFileSetWriter(format ?? new CountedLinesFormat(), Columns, Options(maxBytes, maxRecords));
         foreach (var row in rows)
         {
-            writer.Write(row, new byte[32]);
+            // A digest per row that depends on the row, as RowDigest's does.
+            var digest = SHA256.HashData(Encoding.UTF8.GetBytes($"{row[0]}|{row[1]}"));
+            writer.Write(row, digest);
         }
 
         return writer.Complete();
     }
 
-    private DataFileSetOptions Options(long maxBytes) =>
-        new((part, count) => count == 1 ? "E" : $"E_part{part}of{count}", "E", ["id"], _temp.Path, maxBytes, null, Timestamp);
+    private DataFileSetOptions Options(long maxBytes, long? maxRecords = null) =>
+        new((part, count) => count == 1 ? "E" : $"E_part{part}of{count}", "E", ["id"], _temp.Path, maxBytes, maxRecords, Timestamp);
 
-    /// <summary>An 8-byte record count, patched in at the end, then one tab-separated line per row.</summary>
-    private sealed class CountedLinesFormat : IFileFormat
+    /// <summary>An 8-byte record count, patched in at the end, then one tab-separated line per row (and a <c>#stamp</c> line when stamped).</summary>
+    /// <param name="deflate">Its <see cref="IFileFormat.DeflateInZip"/>.</param>
+    /// <param name="contentSettings">Its <see cref="IFileFormat.ContentSettings"/>.</param>
+    /// <param name="stamp">A generation's mark written into the file, as GeoPackage's last_change; 0 for none.</param>
+    private sealed class CountedLinesFormat(bool deflate = true, string? contentSettings = null, long stamp = 0) : IFileFormat
     {
         public string Name => "CNT";
+
+        public bool DeflateInZip => deflate;
+
+        public string? ContentSettings => contentSettings;
 
         public string Extension => "cnt";
 
@@ -124,15 +169,17 @@ public sealed class FileFormatSeamTests : IDisposable
         public IReadOnlyList<CompanionFile> CompanionFiles(FormatSchema schema) =>
             [new CompanionFile("cols", Encoding.UTF8.GetBytes(string.Join(",", schema.Columns.Select(c => c.Name)) + "\n"))];
 
-        public IDataFileWriter CreateWriter(FormatSchema schema, string path) => new Writer(path);
+        public IDataFileWriter CreateWriter(FormatSchema schema, string path) => new Writer(path, stamp);
 
         private sealed class Writer : IDataFileWriter
         {
             private readonly FileStream _file;
+            private readonly long _stamp;
             private long _count;
 
-            public Writer(string path)
+            public Writer(string path, long stamp)
             {
+                _stamp = stamp;
                 _file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite);
                 _file.Write(new byte[8]);
             }
@@ -153,6 +200,11 @@ public sealed class FileFormatSeamTests : IDisposable
 
             public void Finish()
             {
+                if (_stamp != 0)
+                {
+                    _file.Write(Encoding.UTF8.GetBytes($"#{_stamp.ToString(CultureInfo.InvariantCulture)}\n"));
+                }
+
                 Span<byte> count = stackalloc byte[8];
                 BinaryPrimitives.WriteInt64LittleEndian(count, _count);
                 _file.Seek(0, SeekOrigin.Begin);

@@ -17,6 +17,50 @@ public sealed class GmlFormatTests : IDisposable
     private DataFileSet WriteGml(IReadOnlyList<Column> columns, IEnumerable<object?[]> rows, long? maxRecords = null, int? epsg = null) =>
         Write(new DataFileSetWriter(new GmlFormat(Entity(epsg)), columns, Options(_temp.Path, maxRecords)), columns, rows);
 
+    [Fact]
+    public void Schema_WithoutConfiguredEpsg_TakesTheFirstGeometrysCrs_AndAPartWithAnotherSridFails()
+    {
+        // Two parts: the second's rows carry another SRID. The schema serves both parts, so it must
+        // not follow the last geometry seen; the second part is refused instead.
+        var rows = TestRows(4);
+        for (var i = 2; i < 4; i++)
+        {
+            var g = (GeometryValue)rows[i][^1]!;
+            rows[i][^1] = g with { Srid = 4326 };
+        }
+
+        var e = Assert.Throws<FormatException>(() => WriteGml(Columns, rows, maxRecords: 2));
+        Assert.Contains("SRID 4326", e.Message, StringComparison.Ordinal);
+        Assert.Contains("EPSG:25832", e.Message, StringComparison.Ordinal);
+
+        // The same rows all in 25832: every part's geometries and the schema say 25832.
+        var set = WriteGml(Columns, TestRows(4), maxRecords: 2);
+        Assert.Equal(2, set.Files.Count);
+        foreach (var file in set.Files)
+        {
+            var entries = FormatTestData.ReadZip(file.LocalPath);
+            Assert.Contains("srsName=\"urn:ogc:def:crs:EPSG::25832\"", Encoding.UTF8.GetString(entries[file.InnerFileName]), StringComparison.Ordinal);
+            Assert.Contains("srsName=\"urn:ogc:def:crs:EPSG::25832\"", Encoding.UTF8.GetString(entries[Path.ChangeExtension(file.InnerFileName, "xsd")]), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Schema_TakesTheConfiguredEpsg_WhenTheRowsCarryNoSrid()
+    {
+        var rows = TestRows(3);
+        foreach (var row in rows)
+        {
+            row[^1] = ((GeometryValue)row[^1]!) with { Srid = null };
+        }
+
+        var file = Assert.Single(WriteGml(Columns, rows, epsg: 3857).Files);
+        var entries = FormatTestData.ReadZip(file.LocalPath);
+        var xsd = Encoding.UTF8.GetString(entries[Path.ChangeExtension(file.InnerFileName, "xsd")]);
+        Assert.Contains("srsName=\"urn:ogc:def:crs:EPSG::3857\"", xsd, StringComparison.Ordinal);
+        Assert.DoesNotContain("EPSG::4326", xsd, StringComparison.Ordinal);
+        Assert.Contains("srsName=\"urn:ogc:def:crs:EPSG::3857\"", Encoding.UTF8.GetString(entries[file.InnerFileName]), StringComparison.Ordinal);
+    }
+
     [GdalFact]
     public void PointEntity_OgrinfoReadsTheSchemaBeside_CountPointTypeEpsg25832_AndOgr2ogrGivesTheSourceValues()
     {

@@ -16,7 +16,7 @@ public sealed class ParquetFormatTests : IDisposable
     public void Dispose() => _temp.Dispose();
 
     private DataFileSet WriteParquet(IReadOnlyList<Column> columns, IEnumerable<object?[]> rows, string codec = ParquetCompression.Zstd, long? maxRecords = null, int rowGroupRows = 1000) =>
-        Write(new FileDataSetWriter(new ParquetFormat(Entity(), codec, rowGroupRows), columns, Options(_temp.Path, maxRecords)), columns, rows);
+        Write(new DataFileSetWriter(new ParquetFormat(Entity(), codec, rowGroupRows), columns, Options(_temp.Path, maxRecords)), columns, rows);
 
     private static string Hex(byte[] bytes) => Convert.ToHexString(bytes);
 
