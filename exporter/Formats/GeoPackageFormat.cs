@@ -197,6 +197,18 @@ internal sealed class GeoPackageFile : IDataFileWriter
         return scale < 0 || scale > precision ? null : (precision, scale);
     }
 
+    // SQLite turns a bound NaN into NULL, and a 'NaN' text in a REAL column reads as 0 in GDAL: either
+    // would publish a value other than the source's, so the run stops and says where instead.
+    private FormatException NaNNotStorable(IRowView row, Column column)
+    {
+        var key = string.Join(", ", _entity.KeyColumns.Select(k =>
+        {
+            var at = _columns.ToList().FindIndex(c => c.Name == k);
+            return at < 0 ? k : $"{k}={(row.IsNull(at) ? "NULL" : Convert.ToString(row.GetValue(at), CultureInfo.InvariantCulture))}";
+        }));
+        return new FormatException($"entity {_entity.EntityName}{(key.Length > 0 ? $", key ({key})" : "")}, column {column.Name}: NaN cannot be stored in a GeoPackage (SQLite keeps it as NULL); leave GPKG out of spec.entities[].formats for this entity, or replace NaN in the source; nothing was published");
+    }
+
     public void Write(IRowView row)
     {
         var fid = _rows + 1;
@@ -226,7 +238,7 @@ internal sealed class GeoPackageFile : IDataFileWriter
                     var text = row.GetUtf8(i);
                     if (_decimalAsReal[i] && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d))
                     {
-                        _insert.BindDouble(index, d);
+                        _insert.BindDouble(index, double.IsNaN(d) ? throw NaNNotStorable(row, column) : d);
                     }
                     else
                     {
@@ -235,8 +247,8 @@ internal sealed class GeoPackageFile : IDataFileWriter
 
                     break;
                 case ColumnKind.Float:
-                    // SQLite stores NaN as NULL (binding it does the same as the earlier boxed path).
-                    _insert.BindDouble(index, row.GetDouble(i));
+                    var real = row.GetDouble(i);
+                    _insert.BindDouble(index, double.IsNaN(real) ? throw NaNNotStorable(row, column) : real);
                     break;
                 case ColumnKind.Boolean:
                     _insert.BindInt64(index, row.GetBoolean(i) ? 1 : 0);

@@ -130,8 +130,12 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
                         break;
                     }
 
+                    // Read before the hand-off: once written, the batch belongs to the next stages, and
+                    // the totals stage clears it when done, so a full batch read afterwards can look
+                    // short and end the read early, publishing the unread rows as deletes.
+                    var full = batch.Rows.IsFull;
                     await read.Writer.WriteAsync(batch, cts.Token).ConfigureAwait(false);
-                    if (!batch.Rows.IsFull)
+                    if (!full)
                     {
                         // A reader stops short of a full batch only at the end of its rows.
                         break;

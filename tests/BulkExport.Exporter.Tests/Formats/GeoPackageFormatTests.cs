@@ -190,6 +190,19 @@ public sealed class GeoPackageFormatTests : IDisposable
         Assert.Contains("geom, centroid", e.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("ratio")]
+    [InlineData("amount")]
+    public void NaN_InARealColumn_FailsTheFileNamingEntityKeyAndColumn(string column)
+    {
+        // SQLite would keep it as NULL: a published value other than the source's.
+        var rows = TestRows(3);
+        var at = Array.FindIndex(Columns, c => c.Name == column);
+        rows[1][at] = column == "ratio" ? double.NaN : new DecimalText("NaN");
+        var e = Assert.Throws<FormatException>(() => WriteGpkg(Columns, rows));
+        Assert.Contains($"entity Adresse, key (id=2), column {column}: NaN cannot be stored in a GeoPackage", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void GeometryWithAnotherSrid_FailsTheFile()
     {
