@@ -77,6 +77,29 @@ public sealed class ParquetFormatTests : IDisposable
     }
 
     [DuckDbFact]
+    public void ZPoints_AreIsoWkbPointZ_TypedPointZInTheGeoMetadata_AndDuckDbReadsTheZ()
+    {
+        var set = WriteParquet(ZColumns, ZPointRows());
+        using var read = ReaderTools.DuckDbRead(Extract(Assert.Single(set.Files), _temp.Path));
+        var root = read.RootElement;
+
+        // DuckDB's own reading of the WKB, as WKT: the Z is there.
+        Assert.Equal(["POINT Z (720001 6170002 12.5)", "POINT Z (720003 6170004 -3.25)", null], root.GetProperty("wkt").EnumerateArray().Select(r => r[1].GetString()));
+        // ISO WKB Point Z (type 1001), little-endian.
+        Assert.StartsWith("01E9030000", root.GetProperty("rows")[0][1].GetString(), StringComparison.Ordinal);
+        using var geo = JsonDocument.Parse(root.GetProperty("metadata").GetProperty("geo").GetString()!);
+        Assert.Equal(["Point Z"], geo.RootElement.GetProperty("columns").GetProperty("geom").GetProperty("geometry_types").EnumerateArray().Select(t => t.GetString()));
+    }
+
+    [Fact]
+    public void AnMOrdinate_FailsTheFile_NamingEntityAndColumn()
+    {
+        var e = Assert.Throws<FormatException>(() => WriteParquet(ZColumns, MPointRows()));
+        Assert.Contains("entity Adresse, column geom", e.Message, StringComparison.Ordinal);
+        Assert.Contains("M (measure) ordinate", e.Message, StringComparison.Ordinal);
+    }
+
+    [DuckDbFact]
     public void GeoMetadata_IsGeoParquet11_WithWkbPointTypesCrsAndBbox()
     {
         var set = WriteParquet(Columns, TestRows(6));
