@@ -3,6 +3,7 @@ using BulkExport.Api;
 using BulkExport.Exporter.Formats;
 using BulkExport.Exporter.Rows;
 using BulkExport.Exporter.Sources;
+using BulkExport.Exporter.Sources.Files;
 using BulkExport.Exporter.Tests.Support;
 using NetTopologySuite.IO;
 using static BulkExport.Exporter.Tests.Formats.StructuredFormatTestData;
@@ -89,6 +90,16 @@ public sealed class ParquetFormatTests : IDisposable
         Assert.StartsWith("01E9030000", root.GetProperty("rows")[0][1].GetString(), StringComparison.Ordinal);
         using var geo = JsonDocument.Parse(root.GetProperty("metadata").GetProperty("geo").GetString()!);
         Assert.Equal(["Point Z"], geo.RootElement.GetProperty("columns").GetProperty("geom").GetProperty("geometry_types").EnumerateArray().Select(t => t.GetString()));
+    }
+
+    [DuckDbFact]
+    public void AGeoJsonZ_FromAFilesSource_IsWrittenAsZ()
+    {
+        // A GeoJSON [x, y, z] from a files source: its WKT is tagged Z (GeometryText).
+        List<object?[]> rows = [[1L, GeometryText.FromText("{\"type\":\"Point\",\"coordinates\":[720001,6170002,12.5]}") with { Srid = 25832 }]];
+        using var read = ReaderTools.DuckDbRead(Extract(Assert.Single(WriteParquet(ZColumns, rows).Files), _temp.Path));
+
+        Assert.Equal("POINT Z (720001 6170002 12.5)", read.RootElement.GetProperty("wkt")[0][1].GetString());
     }
 
     [Fact]
