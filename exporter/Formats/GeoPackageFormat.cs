@@ -75,12 +75,17 @@ internal sealed class GeoPackageFile : IDataFileWriter
     private readonly int _geometryIndex = -1;
     private readonly GeometryReader _geometry;
     private readonly GeoPackageGeoWriter _blobWriter = new() { HandleOrdinates = Ordinates.XY };
+    // A geometry with a Z: ISO WKB Z (type + 1000) and an [x, y, z] envelope (indicator 2).
+    private readonly GeoPackageGeoWriter _blobWriterZ = new() { HandleOrdinates = Ordinates.XYZ };
     private readonly WktToWkb _wkb = new();
     private readonly RawStatement _insert;
     private readonly RawStatement _pageCount;
     private readonly GeoPackageRtree? _rtree;
     private readonly bool[] _decimalAsReal;
     private readonly HashSet<OgcGeometryType> _types = [];
+    // Geometries written with and without a Z, for gpkg_geometry_columns.z (0 none, 1 all, 2 mixed).
+    private long _withZ;
+    private long _withoutZ;
     private byte[] _blob = new byte[256];
     private SqliteTransaction _transaction;
     private double _minX = double.PositiveInfinity;
@@ -291,16 +296,25 @@ internal sealed class GeoPackageFile : IDataFileWriter
     /// <summary>
     /// The GeoPackage blob of a geometry: header, envelope (none for a point, whose envelope is itself,
     /// as GDAL writes it), then WKB, built from the WKT directly; NetTopologySuite writes what the fast
-    /// path does not take (EMPTY, Z/M, odd spellings). The box is the geometry's envelope, false when empty.
+    /// path does not take (EMPTY, Z, odd spellings; an M fails the file). The box is the geometry's envelope, false when empty.
     /// </summary>
     private ReadOnlySpan<byte> GeometryBlob(GeometryValue value, Column column, out bool hasBox, out double minX, out double maxX, out double minY, out double maxY)
     {
         var wkt = _geometry.CheckedWkt(value, column);
         if (!_wkb.TryConvert(wkt))
         {
-            var geometry = _geometry.Read(value, column);
+            var geometry = _geometry.Read(value, column, out var hasZ);
             _types.Add(geometry.OgcGeometryType);
-            var blob = _blobWriter.Write(geometry);
+            if (hasZ)
+            {
+                _withZ++;
+            }
+            else
+            {
+                _withoutZ++;
+            }
+
+            var blob = (hasZ ? _blobWriterZ : _blobWriter).Write(geometry);
             hasBox = !geometry.IsEmpty;
             (minX, maxX, minY, maxY) = hasBox ? (geometry.EnvelopeInternal.MinX, geometry.EnvelopeInternal.MaxX, geometry.EnvelopeInternal.MinY, geometry.EnvelopeInternal.MaxY) : (0, 0, 0, 0);
             if (hasBox)
@@ -312,6 +326,7 @@ internal sealed class GeoPackageFile : IDataFileWriter
         }
 
         _types.Add(_wkb.Type);
+        _withoutZ++;
         (minX, maxX, minY, maxY) = (_wkb.MinX, _wkb.MaxX, _wkb.MinY, _wkb.MaxY);
         hasBox = true;
         Expand(minX, maxX, minY, maxY);
@@ -417,7 +432,8 @@ internal sealed class GeoPackageFile : IDataFileWriter
         {
             var column = _columns[_geometryIndex].Name;
             var typeName = _types.Count == 1 ? TypeName(_types.Single()) : "GEOMETRY";
-            Execute("INSERT INTO gpkg_geometry_columns VALUES ($t, $c, $type, $srs, 0, 0)", ("$t", _table), ("$c", column), ("$type", typeName), ("$srs", srsId));
+            var z = _withZ == 0 ? 0 : _withoutZ == 0 ? 1 : 2;
+            Execute("INSERT INTO gpkg_geometry_columns VALUES ($t, $c, $type, $srs, $z, 0)", ("$t", _table), ("$c", column), ("$type", typeName), ("$srs", srsId), ("$z", z));
             Execute("INSERT INTO gpkg_extensions VALUES ($t, $c, 'gpkg_rtree_index', 'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')", ("$t", _table), ("$c", column));
             if (typeName != "GEOMETRY")
             {

@@ -114,6 +114,9 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
     private readonly EntityGeometry _entity;
     private readonly IReadOnlyList<Column> _columns;
     private readonly GeometryReader _geometry;
+    // Whether the geometry being written has a Z: its positions then carry three ordinates (srsDimension 3).
+    private bool _hasZ;
+    private string _geometryColumn = "";
     private readonly StringBuilder _text = new(1024);
     private readonly ArrayBufferWriter<byte> _json = new(256);
     private readonly Utf8JsonWriter _jsonWriter;
@@ -237,8 +240,10 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
                 AppendEscaped(Encoding.UTF8.GetString(_json.WrittenSpan), column);
                 break;
             case ColumnKind.Geometry:
-                var geometry = _geometry.Read(value, column);
+                var geometry = _geometry.Read(value, column, out var hasZ);
                 _format.Saw(column.Name, geometry.OgcGeometryType);
+                _hasZ = hasZ;
+                _geometryColumn = column.Name;
                 if (_geometry.FileSrid is { } srid)
                 {
                     _format.SawSrid(srid);
@@ -276,14 +281,14 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
         switch (geometry)
         {
             case Point p:
-                _text.Append("<gml:Point gml:id=\"").Append(id).Append('"').Append(srs).Append("><gml:pos>");
+                _text.Append("<gml:Point gml:id=\"").Append(id).Append('"').Append(srs).Append('>').Append(_hasZ ? "<gml:pos srsDimension=\"3\">" : "<gml:pos>");
                 AppendCoordinates(p.CoordinateSequence);
                 _text.Append("</gml:pos></gml:Point>");
                 break;
             case LinearRing:
                 throw new FormatException($"entity {_entity.EntityName}: a bare LinearRing is not a feature geometry");
             case LineString l:
-                _text.Append("<gml:LineString gml:id=\"").Append(id).Append('"').Append(srs).Append("><gml:posList>");
+                _text.Append("<gml:LineString gml:id=\"").Append(id).Append('"').Append(srs).Append('>').Append(PosList);
                 AppendCoordinates(l.CoordinateSequence);
                 _text.Append("</gml:posList></gml:LineString>");
                 break;
@@ -291,12 +296,12 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
                 _text.Append("<gml:Polygon gml:id=\"").Append(id).Append('"').Append(srs).Append('>');
                 if (!polygon.IsEmpty)
                 {
-                    _text.Append("<gml:exterior><gml:LinearRing><gml:posList>");
+                    _text.Append("<gml:exterior><gml:LinearRing>").Append(PosList);
                     AppendCoordinates(polygon.ExteriorRing.CoordinateSequence);
                     _text.Append("</gml:posList></gml:LinearRing></gml:exterior>");
                     foreach (var hole in polygon.InteriorRings)
                     {
-                        _text.Append("<gml:interior><gml:LinearRing><gml:posList>");
+                        _text.Append("<gml:interior><gml:LinearRing>").Append(PosList);
                         AppendCoordinates(hole.CoordinateSequence);
                         _text.Append("</gml:posList></gml:LinearRing></gml:interior>");
                     }
@@ -327,6 +332,8 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
         }
     }
 
+    private string PosList => _hasZ ? "<gml:posList srsDimension=\"3\">" : "<gml:posList>";
+
     private void AppendCoordinates(CoordinateSequence sequence)
     {
         // The EPSG axis order, which the URN srsName promises: latitude first for geographic CRSs.
@@ -340,6 +347,17 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
 
             var (first, second) = latFirst ? (sequence.GetY(i), sequence.GetX(i)) : (sequence.GetX(i), sequence.GetY(i));
             _text.Append(first.ToString("R", CultureInfo.InvariantCulture)).Append(' ').Append(second.ToString("R", CultureInfo.InvariantCulture));
+            if (_hasZ)
+            {
+                // A part without a Z in a geometry with one (a mixed collection) has none to give.
+                var z = sequence.HasZ ? sequence.GetZ(i) : double.NaN;
+                if (double.IsNaN(z))
+                {
+                    throw new FormatException($"entity {_entity.EntityName}, column {_geometryColumn}: a geometry mixes positions with and without a Z, which one GML geometry of srsDimension 3 cannot hold");
+                }
+
+                _text.Append(' ').Append(z.ToString("R", CultureInfo.InvariantCulture));
+            }
         }
     }
 }

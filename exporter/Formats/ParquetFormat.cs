@@ -60,6 +60,8 @@ internal sealed class ParquetDataFile : IDataFileWriter
     private readonly int[] _geometryIndexes;
     private readonly GeometryReader _geometry;
     private readonly WKBWriter _wkb = new(ByteOrder.LittleEndian, handleSRID: false, emitZ: false, emitM: false);
+    // ISO WKB Z (type + 1000), what GeoParquet 1.1 asks for a geometry with a Z.
+    private readonly WKBWriter _wkbZ = new(ByteOrder.LittleEndian, handleSRID: false, emitZ: true, emitM: false);
     private readonly Dictionary<int, GeometryStats> _stats = [];
     private readonly WktToWkb _wkbFromWkt = new();
     private readonly int _maxRows;
@@ -177,9 +179,9 @@ internal sealed class ParquetDataFile : IDataFileWriter
             return _wkbFromWkt.Wkb.ToArray();
         }
 
-        var geometry = _geometry.Read(value, column);
-        _stats[index].Add(geometry);
-        return _wkb.Write(geometry);
+        var geometry = _geometry.Read(value, column, out var hasZ);
+        _stats[index].Add(geometry, hasZ);
+        return (hasZ ? _wkbZ : _wkb).Write(geometry);
     }
 
     private decimal ToDecimal(ReadOnlySpan<byte> text, Column column) =>
@@ -325,9 +327,10 @@ internal sealed class ParquetDataFile : IDataFileWriter
             Bounds.ExpandToInclude(maxX, maxY);
         }
 
-        public void Add(Geometry geometry)
+        public void Add(Geometry geometry, bool hasZ)
         {
-            Types.Add(Name(geometry.OgcGeometryType));
+            // GeoParquet spells a 3D type with a " Z" suffix ("Point Z").
+            Types.Add(hasZ ? Name(geometry.OgcGeometryType) + " Z" : Name(geometry.OgcGeometryType));
             if (!geometry.IsEmpty)
             {
                 Bounds.ExpandToInclude(geometry.EnvelopeInternal);

@@ -31,7 +31,7 @@ internal sealed class GeoPackageRecordReader : IPublishedRecordReader
     public bool SpellsCrs => true;
 
     /// <remarks>A NaN never gets this far: Microsoft.Data.Sqlite refuses to bind one, so the run fails while writing.</remarks>
-    public string Caveat => "the exporter's GeoPackage holds 2D geometries (a Z or M ordinate is dropped) and no negative zero (SQLite keeps a REAL -0.0 as the integer 0), so such values read back unlike the JSON formats' spelling";
+    public string Caveat => "the exporter's GeoPackage holds no negative zero (SQLite keeps a REAL -0.0 as the integer 0), so such values read back unlike the JSON formats' spelling";
 
     public async IAsyncEnumerable<PublishedRecord> ReadAsync(RecordSource source, [EnumeratorCancellation] CancellationToken cancellationToken)
     {

@@ -30,7 +30,7 @@ internal sealed class ParquetRecordReader : IPublishedRecordReader
 
     public bool SpellsCrs => true;
 
-    public string Caveat => "the exporter's PARQUET holds 2D WKB geometries (a Z or M ordinate is dropped) and microsecond timestamps (a finer fraction is truncated), so such values read back unlike the JSON formats' spelling";
+    public string Caveat => "the exporter's PARQUET holds microsecond timestamps (a finer fraction is truncated), so such a value reads back unlike the JSON formats' spelling";
 
     public async IAsyncEnumerable<PublishedRecord> ReadAsync(RecordSource source, [EnumeratorCancellation] CancellationToken cancellationToken)
     {

@@ -36,7 +36,7 @@ internal sealed class GmlRecordReader : IPublishedRecordReader
 
     public bool SpellsCrs => true;
 
-    public string Caveat => "the exporter's GML writes 2D positions (a Z or M ordinate is dropped), so such a geometry reads back unlike the JSON formats' spelling";
+    // No caveat: positions keep a Z (srsDimension 3), and the exporter refuses an M rather than drop it.
 
     public async IAsyncEnumerable<PublishedRecord> ReadAsync(RecordSource source, [EnumeratorCancellation] CancellationToken cancellationToken)
     {

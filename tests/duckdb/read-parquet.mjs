@@ -1,6 +1,6 @@
 // Reads a Parquet file with DuckDB and prints, as one JSON document, what the exporter tests compare
 // with the source rows: column names and DuckDB types, every row (values as DuckDB's JSON-safe
-// spellings), the file's key/value metadata, and the row groups' row counts.
+// spellings), DuckDB's WKT of the geometry columns, the file's key/value metadata, and the row groups' row counts.
 //   node read-parquet.mjs FILE.parquet
 import { DuckDBInstance } from '@duckdb/node-api';
 
@@ -28,6 +28,9 @@ const select = columns.map(c => {
   return c.type === 'GEOMETRY' ? `hex(ST_AsWKB(${id}))` : c.type === 'BLOB' ? `hex(${id})` : `CAST(${id} AS VARCHAR)`;
 }).join(', ');
 const rows = (await connection.runAndReadAll(`SELECT ${select} FROM read_parquet(${quoted})`)).getRowsJson();
+// And DuckDB's own WKT of every geometry column (NULL for the others), which shows a Z it read.
+const wktSelect = columns.map(c => c.type === 'GEOMETRY' ? `ST_AsText("${c.name.replaceAll('"', '""')}")` : 'NULL').join(', ');
+const wkt = (await connection.runAndReadAll(`SELECT ${wktSelect} FROM read_parquet(${quoted})`)).getRowsJson();
 const metadata = {};
 for (const r of (await connection.runAndReadAll(`SELECT decode(key) AS k, decode(value) AS v FROM parquet_kv_metadata(${quoted})`)).getRowObjectsJson()) {
   metadata[r.k] = r.v;
@@ -35,4 +38,4 @@ for (const r of (await connection.runAndReadAll(`SELECT decode(key) AS k, decode
 const rowGroups = (await connection.runAndReadAll(`SELECT DISTINCT row_group_id, row_group_num_rows FROM parquet_metadata(${quoted}) ORDER BY row_group_id`))
   .getRowObjectsJson().map(r => Number(r.row_group_num_rows));
 const codecs = (await connection.runAndReadAll(`SELECT DISTINCT compression FROM parquet_metadata(${quoted})`)).getRowObjectsJson().map(r => r.compression);
-process.stdout.write(JSON.stringify({ columns, rows, metadata, rowGroups, codecs }));
+process.stdout.write(JSON.stringify({ columns, rows, wkt, metadata, rowGroups, codecs }));

@@ -61,6 +61,46 @@ internal sealed class GeometryReader(EntityGeometry entity, int? firstSrid = nul
         return geometry;
     }
 
+    /// <summary>
+    /// <see cref="Read(object, Column)"/>, and whether the geometry has a Z ordinate, which the caller
+    /// must then write; an M ordinate fails the file, since no structured format here carries it (nor
+    /// do the JSON formats' GeoJSON), and dropping it silently would change the value.
+    /// </summary>
+    public Geometry Read(object value, Column column, out bool hasZ)
+    {
+        var geometry = Read(value, column);
+        var ordinates = new OrdinateFilter();
+        geometry.Apply(ordinates);
+        if (ordinates.M)
+        {
+            throw new FormatException($"entity {entity.EntityName}, column {column.Name}: a geometry has an M (measure) ordinate, which GPKG, GML and PARQUET do not carry here and would otherwise drop; remove it in the source query (ST_Force3DZ or ST_Force2D)");
+        }
+
+        hasZ = ordinates.Z;
+        return geometry;
+    }
+
+    /// <summary>Whether any coordinate has a Z or an M: a sequence's dimension alone may include NaN padding.</summary>
+    private sealed class OrdinateFilter : IEntireCoordinateSequenceFilter
+    {
+        public bool Z { get; private set; }
+
+        public bool M { get; private set; }
+
+        public bool Done => false;
+
+        public bool GeometryChanged => false;
+
+        public void Filter(CoordinateSequence seq)
+        {
+            for (var i = 0; i < seq.Count; i++)
+            {
+                Z |= seq.HasZ && !double.IsNaN(seq.GetZ(i));
+                M |= seq.HasM && !double.IsNaN(seq.GetM(i));
+            }
+        }
+    }
+
     /// <summary>Checks the value's SRID against the file's CRS (fixing it from the first, when not configured) and returns its WKT without an <c>SRID=…;</c> prefix.</summary>
     public ReadOnlySpan<char> CheckedWkt(GeometryValue g, Column column)
     {

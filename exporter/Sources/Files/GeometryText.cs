@@ -122,6 +122,16 @@ internal static class GeometryText
             "Polygon" or "MultiLineString" => 2,
             _ => 3,
         };
+        // ISO WKT tags a third (and fourth) ordinate: untagged, "POINT(1 2 3)" is no WKT a strict
+        // reader takes, so GPKG, GML and PARQUET could not read a GeoJSON Z back (an M is refused there).
+        var position = coordinates;
+        for (var level = 0; level < depth && position.ValueKind == JsonValueKind.Array && position.GetArrayLength() > 0; level++)
+        {
+            position = position[0];
+        }
+
+        var ordinates = position.ValueKind == JsonValueKind.Array ? position.GetArrayLength() : 2;
+        wkt.Append(ordinates switch { 3 => " Z", 4 => " ZM", _ => "" });
         AppendCoordinates(coordinates, depth, wkt);
     }
 

@@ -53,6 +53,38 @@ public sealed class GeoPackageFormatTests : IDisposable
         Assert.Equal("POINT (720006 6170012)", rows[5]["WKT"]);
     }
 
+    [GdalFact]
+    public void ZPoints_AreWritten3D_OgrinfoReportsA3DPointLayer_AndOgr2ogrGivesTheZ()
+    {
+        var gpkg = Extract(Assert.Single(WriteGpkg(ZColumns, ZPointRows()).Files), _temp.Path);
+
+        ReaderTools.HasAll(ReaderTools.OgrInfoSummary(gpkg), "Geometry: 3D Point", "Feature Count: 3");
+        var rows = ParseOgrCsv(ReaderTools.Ogr2OgrCsv(gpkg, _temp.Path));
+        Assert.Equal(["POINT Z (720001 6170002 12.5)", "POINT Z (720003 6170004 -3.25)", null], rows.Select(r => r["WKT"]));
+        // Every geometry has a Z: the column says so (1 = mandatory), and the blob is ISO WKB Point Z (1001).
+        using var connection = new SqliteConnection($"Data Source={gpkg};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT z || '|' || m || '|' || geometry_type_name FROM gpkg_geometry_columns";
+        Assert.Equal("1|0|POINT", command.ExecuteScalar());
+        command.CommandText = "SELECT geom FROM Adresse WHERE id = 1";
+        var blob = (byte[])command.ExecuteScalar()!;
+        // The header's envelope indicator: none (0) or [x, y, z] (2, 48 bytes), never a 2D box for a 3D geometry.
+        var indicator = (blob[3] >> 1) & 7;
+        Assert.Contains(indicator, new[] { 0, 2 });
+        var wkb = blob.AsSpan(8 + (indicator == 2 ? 48 : 0));
+        Assert.Equal(1001, System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(wkb[1..]));
+        Assert.Equal(12.5, System.Buffers.Binary.BinaryPrimitives.ReadDoubleLittleEndian(wkb[21..]));
+    }
+
+    [Fact]
+    public void AnMOrdinate_FailsTheFile_NamingEntityAndColumn()
+    {
+        var e = Assert.Throws<FormatException>(() => WriteGpkg(ZColumns, MPointRows()));
+        Assert.Contains("entity Adresse, column geom", e.Message, StringComparison.Ordinal);
+        Assert.Contains("M (measure) ordinate", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void File_HasGeoPackageHeaderAndRequiredTables_WithBoundsSrsAndGenerationTime()
     {
@@ -136,7 +168,7 @@ public sealed class GeoPackageFormatTests : IDisposable
                 1 => $"LINESTRING ({x} {y}, {x + 3} {y + 4})",
                 2 => $"POLYGON (({x} {y}, {x + 5} {y}, {x + 5} {y + 5}, {x} {y}))",
                 3 => $"MULTIPOINT ({x} {y}, {x + 1} {y + 1})",
-                // Z: not the fast path's; NetTopologySuite's, written 2D like every other.
+                // Z: not the fast path's; NetTopologySuite's, written 3D (the table then mixes 2D and 3D).
                 _ => $"POINT Z ({x} {y} 7)",
             };
         }
@@ -172,10 +204,12 @@ public sealed class GeoPackageFormatTests : IDisposable
                 continue;
             }
 
-            // Compared as geometries in 2D: GDAL spells WKT its own way (no space after commas).
+            // Compared as geometries: GDAL spells WKT its own way (no space after commas); EqualsExact
+            // is 2D, so the Z (NaN for a 2D geometry) is compared apart.
             var source = wkt.Read(g.Wkt);
             var back = wkt.Read(read[i]["WKT"]);
             Assert.True(back.EqualsExact(source), $"row {i + 1}: {read[i]["WKT"]} is not {g.Wkt}");
+            Assert.Equal(source.Coordinate.Z, back.Coordinate.Z);
         }
     }
 

@@ -62,6 +62,29 @@ public sealed class GmlFormatTests : IDisposable
     }
 
     [GdalFact]
+    public void ZPoints_AreWrittenWithSrsDimension3_AndOgrinfoReadsA3DPointWithTheZ()
+    {
+        var file = Assert.Single(WriteGml(ZColumns, ZPointRows()).Files);
+        var text = Encoding.UTF8.GetString(FormatTestData.ReadZip(file.LocalPath)[file.InnerFileName]);
+        Assert.Contains("<gml:pos srsDimension=\"3\">720001 6170002 12.5</gml:pos>", text, StringComparison.Ordinal);
+        var gml = Extract(file, _temp.Path);
+
+        ReaderTools.HasAll(ReaderTools.OgrInfoSummary(gml), "Feature Count: 3");
+        var features = ReaderTools.Ok("ogrinfo", "-ro", "-al", gml);
+        ReaderTools.HasAll(features, "POINT Z (720001 6170002 12.5)", "POINT Z (720003 6170004 -3.25)");
+        var rows = ParseOgrCsv(ReaderTools.Ogr2OgrCsv(gml, _temp.Path));
+        Assert.Equal(["POINT Z (720001 6170002 12.5)", "POINT Z (720003 6170004 -3.25)", null], rows.Select(r => r["WKT"]));
+    }
+
+    [Fact]
+    public void AnMOrdinate_WhichGmlHasNot_FailsTheFile_NamingEntityAndColumn()
+    {
+        var e = Assert.Throws<FormatException>(() => WriteGml(ZColumns, MPointRows()));
+        Assert.Contains("entity Adresse, column geom", e.Message, StringComparison.Ordinal);
+        Assert.Contains("M (measure) ordinate", e.Message, StringComparison.Ordinal);
+    }
+
+    [GdalFact]
     public void PointEntity_OgrinfoReadsTheSchemaBeside_CountPointTypeEpsg25832_AndOgr2ogrGivesTheSourceValues()
     {
         var set = WriteGml(Columns, TestRows(6));

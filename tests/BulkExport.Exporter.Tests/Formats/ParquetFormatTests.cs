@@ -3,6 +3,7 @@ using BulkExport.Api;
 using BulkExport.Exporter.Formats;
 using BulkExport.Exporter.Rows;
 using BulkExport.Exporter.Sources;
+using BulkExport.Exporter.Sources.Files;
 using BulkExport.Exporter.Tests.Support;
 using NetTopologySuite.IO;
 using static BulkExport.Exporter.Tests.Formats.StructuredFormatTestData;
@@ -74,6 +75,39 @@ public sealed class ParquetFormatTests : IDisposable
             Assert.Equal(Hex((byte[])s[11]!), r[11]);
             Assert.Equal("[\"a\",\"t" + (i + 1) + "\"]", r[12]);
         }
+    }
+
+    [DuckDbFact]
+    public void ZPoints_AreIsoWkbPointZ_TypedPointZInTheGeoMetadata_AndDuckDbReadsTheZ()
+    {
+        var set = WriteParquet(ZColumns, ZPointRows());
+        using var read = ReaderTools.DuckDbRead(Extract(Assert.Single(set.Files), _temp.Path));
+        var root = read.RootElement;
+
+        // DuckDB's own reading of the WKB, as WKT: the Z is there.
+        Assert.Equal(["POINT Z (720001 6170002 12.5)", "POINT Z (720003 6170004 -3.25)", null], root.GetProperty("wkt").EnumerateArray().Select(r => r[1].GetString()));
+        // ISO WKB Point Z (type 1001), little-endian.
+        Assert.StartsWith("01E9030000", root.GetProperty("rows")[0][1].GetString(), StringComparison.Ordinal);
+        using var geo = JsonDocument.Parse(root.GetProperty("metadata").GetProperty("geo").GetString()!);
+        Assert.Equal(["Point Z"], geo.RootElement.GetProperty("columns").GetProperty("geom").GetProperty("geometry_types").EnumerateArray().Select(t => t.GetString()));
+    }
+
+    [DuckDbFact]
+    public void AGeoJsonZ_FromAFilesSource_IsWrittenAsZ()
+    {
+        // A GeoJSON [x, y, z] from a files source: its WKT is tagged Z (GeometryText).
+        List<object?[]> rows = [[1L, GeometryText.FromText("{\"type\":\"Point\",\"coordinates\":[720001,6170002,12.5]}") with { Srid = 25832 }]];
+        using var read = ReaderTools.DuckDbRead(Extract(Assert.Single(WriteParquet(ZColumns, rows).Files), _temp.Path));
+
+        Assert.Equal("POINT Z (720001 6170002 12.5)", read.RootElement.GetProperty("wkt")[0][1].GetString());
+    }
+
+    [Fact]
+    public void AnMOrdinate_FailsTheFile_NamingEntityAndColumn()
+    {
+        var e = Assert.Throws<FormatException>(() => WriteParquet(ZColumns, MPointRows()));
+        Assert.Contains("entity Adresse, column geom", e.Message, StringComparison.Ordinal);
+        Assert.Contains("M (measure) ordinate", e.Message, StringComparison.Ordinal);
     }
 
     [DuckDbFact]

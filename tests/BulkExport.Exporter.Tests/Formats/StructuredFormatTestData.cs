@@ -33,6 +33,19 @@ internal static class StructuredFormatTestData
 
     public static EntityGeometry Entity(int? epsg = null) => new("Adresse", "geom", epsg, ["id"]);
 
+    public static readonly Column[] ZColumns = [new("id", ColumnKind.Integer, Nullable: false), new("geom", ColumnKind.Geometry)];
+
+    /// <summary>3D points (PostGIS's <c>POINT Z</c>), one without a geometry; the Z values are not integers, so a rounding shows.</summary>
+    public static List<object?[]> ZPointRows() =>
+    [
+        [1L, new GeometryValue("{}", "POINT Z (720001 6170002 12.5)", 25832)],
+        [2L, new GeometryValue("{}", "POINT Z (720003 6170004 -3.25)", 25832)],
+        [3L, null],
+    ];
+
+    /// <summary>A measured point: no structured format here carries M, so writing it must fail, not drop it.</summary>
+    public static List<object?[]> MPointRows() => [[1L, new GeometryValue("{}", "POINT M (720001 6170002 7)", 25832)]];
+
     public static Guid Uid(int i) => new(i, 7, 9, [1, 2, 3, 4, 5, 6, 7, 8]);
 
     /// <summary>Row i (1-based); the last of <paramref name="count"/> is NULL in every column but id and geom.</summary>

@@ -60,4 +60,43 @@ public sealed class PostgresStructuredFormatVerifyTests(PostgresFixture pg)
         Assert.Equal(catalog.Files.Count, report.FingerprintedFiles);
         Assert.True(report.Replays >= 2, $"{report.Replays} replays");
     }
+
+    [Theory]
+    [InlineData(OutputFormats.GeoPackage)]
+    [InlineData(OutputFormats.Gml)]
+    [InlineData(OutputFormats.Parquet)]
+    public async Task A_postgis_register_of_3d_geometries_keeps_the_z_in_a_structured_format_and_verifies_green(string format)
+    {
+        if (!pg.PostgisAvailable)
+        {
+            // Like the test above: without PostGIS there is no geometry to export.
+            return;
+        }
+
+        var table = "sfmt_z_" + format.ToLowerInvariant();
+        await pg.ExecuteAsync($"""
+            DROP TABLE IF EXISTS public.{table};
+            CREATE TABLE public.{table} (id integer PRIMARY KEY, g geometry(GeometryZ, 25832));
+            INSERT INTO public.{table} VALUES
+              (1, 'SRID=25832;POINT Z (725000.125 6175000.5 12.25)'),
+              (2, 'SRID=25832;LINESTRING Z (720000 6170000 1, 720010 6170010 -2.5)'),
+              (3, 'SRID=25832;POLYGON Z ((720000 6170000 3, 720010 6170000 4, 720010 6170010 5, 720000 6170000 3))'),
+              (4, NULL);
+            """);
+        var entity = new EntitySpec { Name = "FmtZ", Table = "public." + table, Key = ["id"], Geometry = new GeometrySpec { Column = "g" } };
+        using var h = new ExportHarness(s =>
+        {
+            s.Entities = [entity];
+            s.Output.Formats = [format, OutputFormats.JsonLines];
+        });
+        await h.RunAsync(RunKind.Total, source: new PostgresSource(new PostgresSourceSpec { Parallelism = 1 }, [entity], pg.ConnectionString));
+        var catalog = await h.CatalogAsync();
+        Assert.Contains(catalog.Files, f => f.ContainedFileFormat == format && f.RecordCount == 4);
+
+        var report = await h.VerifyAsync();
+
+        // GeoJSON (ST_AsGeoJSON) has the Z as a third position; a format that dropped it would be a mismatch here.
+        Assert.True(report.Ok, string.Join("\n", report.Problems));
+        Assert.Equal(catalog.Files.Count, report.FingerprintedFiles);
+    }
 }

@@ -140,4 +140,22 @@ public sealed class StructuredFormatsPipelineTests
         Assert.Contains("spec.entities[].formats", e.ToString(), StringComparison.Ordinal);
         Assert.Null(await h.Store.GetBytesAsync(FileNaming.CatalogKey(h.Register), CancellationToken.None));
     }
+
+    [Theory]
+    [InlineData(OutputFormats.GeoPackage)]
+    [InlineData(OutputFormats.Gml)]
+    [InlineData(OutputFormats.Parquet)]
+    public async Task AGeometryWithAnM_FailsTheRunNamingEntityAndColumn_AndPublishesNothing(string format)
+    {
+        using var h = new ExportHarness(s =>
+        {
+            s.Entities = [new EntitySpec { Name = "Adresse", Key = ["id"], Geometry = new GeometrySpec { Column = "geom" } }];
+            s.Output.Formats = [format, OutputFormats.JsonLines];
+        });
+        h.Source.Set("Adresse", AdresseColumns, [[1L, "x", Point(1, 2)], [2L, "m", new GeometryValue("{\"type\":\"Point\",\"coordinates\":[3,4]}", "POINT M (3 4 9)", 25832)]]);
+
+        var e = await Assert.ThrowsAnyAsync<Exception>(() => h.RunAsync(RunKind.Total));
+        Assert.Contains("entity Adresse, column geom: a geometry has an M (measure) ordinate", e.ToString(), StringComparison.Ordinal);
+        Assert.Null(await h.Store.GetBytesAsync(FileNaming.CatalogKey(h.Register), CancellationToken.None));
+    }
 }

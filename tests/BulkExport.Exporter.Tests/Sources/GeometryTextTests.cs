@@ -42,6 +42,10 @@ public sealed class GeometryTextTests
     [InlineData("{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[1,1],[0,0]]]}", "POLYGON((0 0,1 0,1 1,0 0))")]
     [InlineData("{\"type\":\"MultiLineString\",\"coordinates\":[[[0,0],[1,1]],[[2,2],[3,3]]]}", "MULTILINESTRING((0 0,1 1),(2 2,3 3))")]
     [InlineData("{\"type\":\"GeometryCollection\",\"geometries\":[]}", "GEOMETRYCOLLECTION EMPTY")]
+    // A third (fourth) ordinate is tagged Z (ZM), as ISO WKT and the structured formats' reader want it.
+    [InlineData("{\"type\":\"Point\",\"coordinates\":[1,2,3]}", "POINT Z(1 2 3)")]
+    [InlineData("{\"type\":\"Polygon\",\"coordinates\":[[[0,0,1],[1,0,2],[1,1,3],[0,0,1]]]}", "POLYGON Z((0 0 1,1 0 2,1 1 3,0 0 1))")]
+    [InlineData("{\"type\":\"Point\",\"coordinates\":[1,2,3,4]}", "POINT ZM(1 2 3 4)")]
     public void FromJson_GeoJson_GivesWkt(string geoJson, string wkt)
     {
         var value = GeometryText.FromJson(Encoding.UTF8.GetBytes(geoJson));
