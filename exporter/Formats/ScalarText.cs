@@ -15,18 +15,8 @@ internal static class ScalarText
     public const int MaxScalarBytes = 64;
 
 
-    public static long ToInt64(object value, Column column) => value switch
-    {
-        long l => l,
-        int i => i,
-        short s => s,
-        sbyte sb => sb,
-        byte b => b,
-        ushort us => us,
-        uint ui => ui,
-        ulong ul when ul <= long.MaxValue => (long)ul,
-        _ => throw Mismatch(value, column),
-    };
+    public static long ToInt64(object value, Column column) =>
+        BoxedValues.TryInt64(value, out var result) ? result : throw Mismatch(value, column);
 
     /// <summary>Exact decimal text; null when the value is not a finite number (NaN, Infinity), which formats write as a string.</summary>
     public static string DecimalString(object value, Column column) => value switch

@@ -48,3 +48,24 @@ internal readonly record struct RawJson(string Json)
 
 /// <summary>A geometry in the two spellings the formats need: GeoJSON for JSON formats, WKT for CSV.</summary>
 internal sealed record GeometryValue(string GeoJson, string Wkt, int? Srid = null);
+
+/// <summary>The boxed CLR spellings a kind accepts, shared by the row batch and the formats' boxed paths.</summary>
+internal static class BoxedValues
+{
+    /// <summary>An Integer value: any CLR integer that fits a long.</summary>
+    public static bool TryInt64(object value, out long result)
+    {
+        switch (value)
+        {
+            case long l: result = l; return true;
+            case int i: result = i; return true;
+            case short s: result = s; return true;
+            case sbyte sb: result = sb; return true;
+            case byte b: result = b; return true;
+            case ushort us: result = us; return true;
+            case uint ui: result = ui; return true;
+            case ulong ul when ul <= long.MaxValue: result = (long)ul; return true;
+            default: result = 0; return false;
+        }
+    }
+}

@@ -354,18 +354,7 @@ internal sealed class RowBatch
                 SetUtf8(row, c, value as byte[] ?? throw Mismatch(value, column));
                 break;
             case ColumnKind.Integer:
-                SetInt64(row, c, value switch
-                {
-                    long l => l,
-                    int i => i,
-                    short s => s,
-                    sbyte sb => sb,
-                    byte b => b,
-                    ushort us => us,
-                    uint ui => ui,
-                    ulong ul when ul <= long.MaxValue => (long)ul,
-                    _ => throw Mismatch(value, column),
-                });
+                SetInt64(row, c, BoxedValues.TryInt64(value, out var integer) ? integer : throw Mismatch(value, column));
                 break;
             case ColumnKind.Float:
                 SetDouble(row, c, value switch
