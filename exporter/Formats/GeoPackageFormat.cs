@@ -268,7 +268,8 @@ internal sealed class GeoPackageFile : IDataFileWriter
                     _insert.BindBlob(index, GeometryBlob(row.GetGeometry(i), column, out hasBox, out minX, out maxX, out minY, out maxY));
                     break;
                 default:
-                    _insert.BindText(index, Encoding.UTF8.GetBytes((string)Value(column, row.GetValue(i)!)));
+                    // Arrays: GeoPackage has no array type, so the JSON formats' spelling.
+                    _insert.BindText(index, JsonValues.ToJsonUtf8(column, row.GetValue(i)!));
                     break;
             }
         }
@@ -363,42 +364,6 @@ internal sealed class GeoPackageFile : IDataFileWriter
         _maxX = Math.Max(_maxX, maxX);
         _minY = Math.Min(_minY, minY);
         _maxY = Math.Max(_maxY, maxY);
-    }
-
-    private static object Value(Column column, object value)
-    {
-        switch (column.Kind)
-        {
-            case ColumnKind.Text:
-                return value as string ?? throw ScalarText.Mismatch(value, column);
-            case ColumnKind.Integer:
-                return ScalarText.ToInt64(value, column);
-            case ColumnKind.Decimal:
-                var text = ScalarText.DecimalString(value, column);
-                return DecimalFitsDouble(column.SqlType) && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : text;
-            case ColumnKind.Float:
-                return ScalarText.ToDouble(value, column);
-            case ColumnKind.Boolean:
-                return value is bool b ? (b ? 1L : 0L) : throw ScalarText.Mismatch(value, column);
-            case ColumnKind.Date or ColumnKind.Timestamp or ColumnKind.TimestampTz or ColumnKind.Uuid:
-                Span<byte> scalar = stackalloc byte[ScalarText.MaxScalarBytes];
-                var written = ScalarText.Format(column.Kind, value, column, scalar);
-                return Encoding.ASCII.GetString(scalar[..written]);
-            case ColumnKind.Json:
-                return value is RawJson raw ? raw.Json : throw ScalarText.Mismatch(value, column);
-            case ColumnKind.Bytes:
-                return value as byte[] ?? throw ScalarText.Mismatch(value, column);
-            case ColumnKind.Array:
-                var buffer = new System.Buffers.ArrayBufferWriter<byte>(128);
-                using (var writer = new System.Text.Json.Utf8JsonWriter(buffer, JsonValues.WriterOptions))
-                {
-                    JsonValues.WriteValue(writer, column, column.Kind, value);
-                }
-
-                return Encoding.UTF8.GetString(buffer.WrittenSpan);
-            default:
-                throw ScalarText.Mismatch(value, column);
-        }
     }
 
     public void Finish()

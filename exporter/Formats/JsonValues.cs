@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using BulkExport.Exporter.Rows;
@@ -101,6 +102,18 @@ internal static class JsonValues
                 WriteValue(writer, col, col.Kind, row.GetValue(column));
                 break;
         }
+    }
+
+    /// <summary>A value as the UTF-8 JSON text the JSON formats publish: how formats without an array type (GPKG, PARQUET) store arrays.</summary>
+    public static byte[] ToJsonUtf8(Column column, object value)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128);
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            WriteValue(writer, column, column.Kind, value);
+        }
+
+        return buffer.WrittenSpan.ToArray();
     }
 
     public static void WriteValue(Utf8JsonWriter writer, Column column, ColumnKind kind, object? value)

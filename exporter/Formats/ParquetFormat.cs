@@ -193,32 +193,9 @@ internal sealed class ParquetDataFile : IDataFileWriter
     {
         ColumnKind.Text or ColumnKind.Decimal or ColumnKind.Json => row.GetString(i),
         ColumnKind.Uuid => row.GetGuid(i).ToString("D"),
-        _ => Text(row.GetValue(i)!, column),
+        // Arrays as their JSON text, the spelling of the JSON formats.
+        _ => Encoding.UTF8.GetString(JsonValues.ToJsonUtf8(column, row.GetValue(i)!)),
     };
-
-    private static string Text(object value, Column column)
-    {
-        switch (column.Kind)
-        {
-            case ColumnKind.Text:
-                return value as string ?? throw ScalarText.Mismatch(value, column);
-            case ColumnKind.Decimal:
-                return ScalarText.DecimalString(value, column);
-            case ColumnKind.Uuid:
-                return value is Guid g ? g.ToString("D") : throw ScalarText.Mismatch(value, column);
-            case ColumnKind.Json:
-                return value is RawJson raw ? raw.Json : throw ScalarText.Mismatch(value, column);
-            default:
-                // Arrays as their JSON text, the spelling of the JSON formats.
-                var buffer = new System.Buffers.ArrayBufferWriter<byte>(128);
-                using (var writer = new Utf8JsonWriter(buffer, JsonValues.WriterOptions))
-                {
-                    JsonValues.WriteValue(writer, column, column.Kind, value);
-                }
-
-                return Encoding.UTF8.GetString(buffer.WrittenSpan);
-        }
-    }
 
     private void FlushRowGroup()
     {

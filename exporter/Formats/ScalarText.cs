@@ -143,15 +143,8 @@ internal static class ScalarText
         }
     }
 
-    public static double ToDouble(object value, Column column) => value switch
-    {
-        double d => d,
-        float f => f,
-        decimal m => (double)m,
-        long l => l,
-        int i => i,
-        _ => throw Mismatch(value, column),
-    };
+    public static double ToDouble(object value, Column column) =>
+        BoxedValues.TryDouble(value, out var result) ? result : throw Mismatch(value, column);
 
     /// <summary>
     /// Writes the UTF-8 text of a scalar of <paramref name="kind"/> that needs neither quoting in CSV nor

@@ -68,4 +68,18 @@ internal static class BoxedValues
             default: result = 0; return false;
         }
     }
+
+    /// <summary>A Float value: a CLR floating-point number, a decimal, or a long or int.</summary>
+    public static bool TryDouble(object value, out double result)
+    {
+        switch (value)
+        {
+            case double d: result = d; return true;
+            case float f: result = f; return true;
+            case decimal m: result = (double)m; return true;
+            case long l: result = l; return true;
+            case int i: result = i; return true;
+            default: result = 0; return false;
+        }
+    }
 }

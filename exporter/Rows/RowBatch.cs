@@ -357,15 +357,7 @@ internal sealed class RowBatch
                 SetInt64(row, c, BoxedValues.TryInt64(value, out var integer) ? integer : throw Mismatch(value, column));
                 break;
             case ColumnKind.Float:
-                SetDouble(row, c, value switch
-                {
-                    double d => d,
-                    float f => f,
-                    decimal m => (double)m,
-                    long l => l,
-                    int i => i,
-                    _ => throw Mismatch(value, column),
-                });
+                SetDouble(row, c, BoxedValues.TryDouble(value, out var real) ? real : throw Mismatch(value, column));
                 break;
             case ColumnKind.Boolean:
                 SetBoolean(row, c, value is bool b2 ? b2 : throw Mismatch(value, column));
