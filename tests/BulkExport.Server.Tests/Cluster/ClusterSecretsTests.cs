@@ -46,11 +46,7 @@ public sealed class ClusterSecretsTests(S3rverFixture s3) : IAsyncLifetime
     [Fact]
     public async Task A_schedule_is_served_with_the_credentials_of_its_secret_and_one_whose_secret_is_missing_is_not()
     {
-        using var response = await _server.Client.GetAsync("/FileDownloads/GetFile?Filename=DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip");
-        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
-        Assert.Contains("X-Amz-Credential=S3RVER%2F", response.Headers.Location!.Query, StringComparison.Ordinal);
-        using var plain = new HttpClient();
-        Assert.Equal(_dar.Bytes["DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip"], await plain.GetByteArrayAsync(response.Headers.Location));
+        Assert.Equal(_dar.Bytes["DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip"], await FetchPresignedWithS3rversKeyAsync("DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip"));
 
         using var bbr = await _server.Client.GetAsync("/FileDownloads/GetAvailableFileDownloads?Register=BBR");
         Assert.Equal(HttpStatusCode.NotFound, bbr.StatusCode);
@@ -60,11 +56,7 @@ public sealed class ClusterSecretsTests(S3rverFixture s3) : IAsyncLifetime
     [Fact]
     public async Task A_schedule_naming_read_only_keys_is_served_with_them_and_one_without_is_served_with_the_writing_keys_and_a_warning()
     {
-        using var response = await _server.Client.GetAsync("/FileDownloads/GetFile?Filename=MAT_V1_Adresse_TotalDownload_JSON_Current_3.zip");
-        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
-        Assert.Contains("X-Amz-Credential=S3RVER%2F", response.Headers.Location!.Query, StringComparison.Ordinal);
-        using var plain = new HttpClient();
-        Assert.NotEmpty(await plain.GetByteArrayAsync(response.Headers.Location));
+        Assert.NotEmpty(await FetchPresignedWithS3rversKeyAsync("MAT_V1_Adresse_TotalDownload_JSON_Current_3.zip"));
 
         static bool Warned(string line, string schedule) =>
             line.Contains($"ExportSchedule registers/{schedule} has no spec.storage.s3.readCredentialsSecretRef", StringComparison.Ordinal);
@@ -88,10 +80,17 @@ public sealed class ClusterSecretsTests(S3rverFixture s3) : IAsyncLifetime
 
         _kube.Mutate("secrets", "registers", "s3-creds", s => s["data"]!["AWS_ACCESS_KEY_ID"] = Convert.ToBase64String(Encoding.UTF8.GetBytes("S3RVER")));
         await _server.RefreshAsync();
-        using var response = await _server.Client.GetAsync("/FileDownloads/GetFile?Filename=DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip");
+        Assert.Equal(_dar.Bytes["DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip"], await FetchPresignedWithS3rversKeyAsync("DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip"));
+    }
+
+    // GetFile redirects to a URL presigned with s3rver's own key (the only one it accepts); the file's bytes through it.
+    private async Task<byte[]> FetchPresignedWithS3rversKeyAsync(string fileName)
+    {
+        using var response = await _server.Client.GetAsync("/FileDownloads/GetFile?Filename=" + fileName);
         Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.Contains("X-Amz-Credential=S3RVER%2F", response.Headers.Location!.Query, StringComparison.Ordinal);
         using var plain = new HttpClient();
-        Assert.Equal(_dar.Bytes["DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip"], await plain.GetByteArrayAsync(response.Headers.Location));
+        return await plain.GetByteArrayAsync(response.Headers.Location);
     }
 
     private void Secret(string name, string accessKey, string secretKey) => _kube.Create("secrets", new JsonObject
