@@ -318,6 +318,12 @@ public sealed class S3StorageSpec
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public S3CredentialsSecretRef? CredentialsSecretRef { get; set; }
     /// <summary>
+    /// Read-only access keys for the download service (<c>server --schedule-secrets</c>), which faces
+    /// consumers and should not hold the exporter's writing keys; the exporter never uses them.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public S3CredentialsSecretRef? ReadCredentialsSecretRef { get; set; }
+    /// <summary>
     /// <c>Standard</c> for AWS S3; <c>Legacy</c> for stores that reject the SDK's default request
     /// checksums or chunked uploads (checksums only when required, no chunk encoding).
     /// </summary>

@@ -463,7 +463,7 @@ public static partial class ScheduleValidator
         if (v.Object(storage, p, "s3", required: false) is { } s3)
         {
             const string sp = "spec.storage.s3";
-            v.Known(s3, sp, "bucket", "prefix", "region", "endpoint", "forcePathStyle", "credentialsSecretRef", "compatibility", "partSize", "uploadConcurrency");
+            v.Known(s3, sp, "bucket", "prefix", "region", "endpoint", "forcePathStyle", "credentialsSecretRef", "readCredentialsSecretRef", "compatibility", "partSize", "uploadConcurrency");
             v.String(s3, sp, "bucket", required: true, pattern: BucketRegex(), patternText: BucketPattern);
             var prefix = v.String(s3, sp, "prefix", required: false);
             if (prefix is not null && (prefix.StartsWith('/') || prefix.Contains("..", StringComparison.Ordinal) || prefix.Contains("//", StringComparison.Ordinal)))
@@ -486,12 +486,16 @@ public static partial class ScheduleValidator
             }
 
             v.Integer(s3, sp, "uploadConcurrency", required: false, min: 1, max: 64);
-            if (v.Object(s3, sp, "credentialsSecretRef", required: false) is { } creds)
+            foreach (var field in (string[])["credentialsSecretRef", "readCredentialsSecretRef"])
             {
-                v.Known(creds, $"{sp}.credentialsSecretRef", "name", "accessKeyIdKey", "secretAccessKeyKey");
-                v.String(creds, $"{sp}.credentialsSecretRef", "name", required: true, pattern: DnsLabelRegex(), patternText: DnsLabelPattern);
-                v.String(creds, $"{sp}.credentialsSecretRef", "accessKeyIdKey", required: false, pattern: SecretKeyRegex(), patternText: SecretKeyPattern);
-                v.String(creds, $"{sp}.credentialsSecretRef", "secretAccessKeyKey", required: false, pattern: SecretKeyRegex(), patternText: SecretKeyPattern);
+                if (v.Object(s3, sp, field, required: false) is { } creds)
+                {
+                    var cp = $"{sp}.{field}";
+                    v.Known(creds, cp, "name", "accessKeyIdKey", "secretAccessKeyKey");
+                    v.String(creds, cp, "name", required: true, pattern: DnsLabelRegex(), patternText: DnsLabelPattern);
+                    v.String(creds, cp, "accessKeyIdKey", required: false, pattern: SecretKeyRegex(), patternText: SecretKeyPattern);
+                    v.String(creds, cp, "secretAccessKeyKey", required: false, pattern: SecretKeyRegex(), patternText: SecretKeyPattern);
+                }
             }
         }
 

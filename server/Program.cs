@@ -14,7 +14,8 @@ internal static class Program
         usage: server --config schedule.yaml [--config …] [--settings server.yaml] [--urls http://0.0.0.0:8080]
                server --namespaces ns1,ns2|'*' [--kube-api URL] [--schedule-secrets] [--config …] [--settings …] [--urls …]
                       (also serves the ExportSchedules of those namespaces, listed once and then watched;
-                      --schedule-secrets: with the S3 credentials of the Secret each schedule names)
+                      --schedule-secrets: with the S3 credentials of the Secret each schedule names,
+                      its readCredentialsSecretRef, else its credentialsSecretRef with a warning)
                server check --config schedule.yaml [--config …] [--settings server.yaml]   (validate, then exit)
                server hash-key        (reads an API key on stdin; prints its sha256 for the credentials file)
                server new-key         (prints a new random API key and its sha256)

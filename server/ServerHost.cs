@@ -40,7 +40,7 @@ internal sealed record ServerOptions
     /// <summary>The API server for cluster mode; null: in a pod its service account, else the kubeconfig (KUBECONFIG or ~/.kube/config).</summary>
     public k8s.KubernetesClientConfiguration? Kubernetes { get; init; }
 
-    /// <summary>Cluster mode: serve each schedule with the S3 credentials of the Secret it names (<c>--schedule-secrets</c>).</summary>
+    /// <summary>Cluster mode: serve each schedule with the S3 credentials of the Secret it names, read-only ones first (<c>--schedule-secrets</c>).</summary>
     public bool ScheduleSecrets { get; init; }
 
     /// <summary>Extra logging setup after the defaults (tests capture the access log).</summary>

@@ -19,8 +19,7 @@ internal sealed class CsvFormat : IStreamedFormat
     public IRecordEncoder CreateEncoder(FormatSchema schema) => new CsvRecordEncoder(schema.Columns);
 
     /// <summary>The <c>CREATE TABLE</c> the file loads into, beside every part.</summary>
-    public IReadOnlyList<CompanionFile> CompanionFiles(FormatSchema schema) =>
-        [new CompanionFile("sql", Encoding.UTF8.GetBytes(SqlDdl.CreateTable(schema.TableName, schema.Columns, schema.KeyColumns)))];
+    public IReadOnlyList<CompanionFile> CompanionFiles(FormatSchema schema) => [SqlDdl.Companion(schema)];
 }
 
 internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordEncoder
@@ -341,6 +340,15 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
 /// <summary>The CSV's schema as PostgreSQL DDL, so <c>psql -f</c> then <c>\copy … csv header</c> loads it.</summary>
 internal static class SqlDdl
 {
+    /// <summary>
+    /// The <c>.sql</c> companion: CSV's DDL, and in GPKG, GML and PARQUET zips too, because their text
+    /// types are shared by text, uuids, JSON, arrays and long decimals, whose JSON spellings (and so the
+    /// fingerprint) differ; with the source types beside the file, a consumer and <c>verify</c> can type
+    /// them back without a CSV file of the entity in the register.
+    /// </summary>
+    public static CompanionFile Companion(FormatSchema schema) =>
+        new("sql", Encoding.UTF8.GetBytes(CreateTable(schema.TableName, schema.Columns, schema.KeyColumns)));
+
     public static string CreateTable(string tableName, IReadOnlyList<Column> columns, IReadOnlyList<string> keyColumns)
     {
         var sb = new StringBuilder();

@@ -30,7 +30,7 @@ internal sealed class GeoPackageFormat(EntityGeometry entity, DateTimeOffset las
 
     public IDataFileWriter CreateWriter(FormatSchema schema, string path) => new GeoPackageFile(path, schema.Columns, entity, lastChange);
 
-    public IReadOnlyList<CompanionFile> CompanionFiles(FormatSchema schema) => [];
+    public IReadOnlyList<CompanionFile> CompanionFiles(FormatSchema schema) => [SqlDdl.Companion(schema)];
 
     public IOutputFormat For(EntityGeometry entity, DateTimeOffset pointInTime, string parquetCompression) => new GeoPackageFormat(entity, pointInTime);
 }

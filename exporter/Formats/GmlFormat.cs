@@ -39,9 +39,9 @@ internal sealed class GmlFormat(EntityGeometry entity) : IStreamedFormat, IEntit
 
     public IOutputFormat For(EntityGeometry entity, DateTimeOffset pointInTime, string parquetCompression) => new GmlFormat(entity);
 
-    /// <summary>The application schema; called when every row is in, so the geometry types seen are known.</summary>
+    /// <summary>The application schema (called when every row is in, so the geometry types seen are known) and the source DDL, whose types the XSD's <c>xs:string</c> cannot tell apart.</summary>
     public IReadOnlyList<CompanionFile> CompanionFiles(FormatSchema schema) =>
-        [new CompanionFile("xsd", Encoding.UTF8.GetBytes(GmlSchema.Write(this, entity, schema.Columns, Crs)))];
+        [new CompanionFile("xsd", Encoding.UTF8.GetBytes(GmlSchema.Write(this, entity, schema.Columns, Crs))), SqlDdl.Companion(schema)];
 
     // The first SRID any encoder of this group saw, when geometry.epsg is not configured.
     private int? _firstSrid;

@@ -36,7 +36,7 @@ internal sealed class ParquetFormat(EntityGeometry entity, string compression, i
 
     public IDataFileWriter CreateWriter(FormatSchema schema, string path) => new ParquetDataFile(path, schema.Columns, entity, compression, maxRowGroupRows, maxRowGroupBytes);
 
-    public IReadOnlyList<CompanionFile> CompanionFiles(FormatSchema schema) => [];
+    public IReadOnlyList<CompanionFile> CompanionFiles(FormatSchema schema) => [SqlDdl.Companion(schema)];
 
     public IOutputFormat For(EntityGeometry entity, DateTimeOffset pointInTime, string parquetCompression) => new ParquetFormat(entity, parquetCompression, maxRowGroupRows, maxRowGroupBytes);
 }

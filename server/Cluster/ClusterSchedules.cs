@@ -40,12 +40,17 @@ internal sealed partial class ClusterSchedules : IDisposable
     // Parsed once per (source, resourceVersion): an invalid schedule is logged once, not on every change.
     private readonly Dictionary<string, (string ResourceVersion, ExportSchedule? Schedule)> _parsed = new(StringComparer.Ordinal);
 
-    // The last credentials read from each Secret (namespace/name), used while a later read fails.
+    // The last credentials read from each Secret (namespace/name#entries), used while a later read fails.
     private readonly Dictionary<string, (AWSCredentials Credentials, string Id)> _secrets = new(StringComparer.Ordinal);
 
+    // Schedules already warned about being served with the exporter's writing credentials.
+    private readonly HashSet<string> _warnedWriting = new(StringComparer.Ordinal);
+
     /// <param name="readStorageSecrets">
-    /// Read the Secret each schedule names in <c>spec.storage.s3.credentialsSecretRef</c> (its namespace, get
-    /// on Secrets) and serve the schedule with those credentials; false: every schedule uses the service's own.
+    /// Read the Secret each schedule names in <c>spec.storage.s3.readCredentialsSecretRef</c> (its namespace,
+    /// get on Secrets) and serve the schedule with those credentials; a schedule without one is served with
+    /// its <c>credentialsSecretRef</c> (the exporter's writing keys) and a warning; false: every schedule
+    /// uses the service's own.
     /// </param>
     public ClusterSchedules(IReadOnlyList<string> namespaces, KubernetesClientConfiguration config, ILogger logger, TimeProvider? time = null, bool readStorageSecrets = false)
     {
@@ -80,7 +85,8 @@ internal sealed partial class ClusterSchedules : IDisposable
         var found = new List<DiscoveredSchedule>();
         foreach (var (schedule, source) in Current())
         {
-            if (!ReadStorageSecrets || schedule.Spec.Storage.S3?.CredentialsSecretRef is not { Name.Length: > 0 } secretRef)
+            var s3 = schedule.Spec.Storage.S3;
+            if (!ReadStorageSecrets || (s3?.ReadCredentialsSecretRef ?? s3?.CredentialsSecretRef) is not { Name.Length: > 0 } secretRef)
             {
                 found.Add(new DiscoveredSchedule(schedule, source));
                 continue;
@@ -88,7 +94,14 @@ internal sealed partial class ClusterSchedules : IDisposable
 
             // Read on every refresh, so that a rotated Secret takes effect without a restart.
             var ns = source[..source.IndexOf('/', StringComparison.Ordinal)];
-            var key = $"{ns}/{secretRef.Name}";
+            var secretName = $"{ns}/{secretRef.Name}";
+            if (s3!.ReadCredentialsSecretRef is null && WarnOnce(source))
+            {
+                ServingWithWritingCredentials(source, secretName);
+            }
+
+            // By entry names too: the read-only and the writing keys may be two pairs in one Secret.
+            var key = $"{secretName}#{secretRef.AccessKeyIdKey}#{secretRef.SecretAccessKeyKey}";
             try
             {
                 var secret = await _client.CoreV1.ReadNamespacedSecretAsync(secretRef.Name, ns, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -112,7 +125,7 @@ internal sealed partial class ClusterSchedules : IDisposable
                     known = _secrets.ContainsKey(key);
                 }
 
-                SecretUnreadable(source, key, reason, known ? "serving with the credentials read before" : "not served");
+                SecretUnreadable(source, secretName, reason, known ? "serving with the credentials read before" : "not served");
                 if (!known)
                 {
                     continue;
@@ -329,6 +342,17 @@ internal sealed partial class ClusterSchedules : IDisposable
 
     [LoggerMessage(EventId = 303, Level = LogLevel.Warning, Message = "ExportSchedule {Source}: the storage credentials Secret {Secret} cannot be read ({Reason}); {Consequence}")]
     private partial void SecretUnreadable(string source, string secret, string reason, string consequence);
+
+    private bool WarnOnce(string source)
+    {
+        lock (_lock)
+        {
+            return _warnedWriting.Add(source);
+        }
+    }
+
+    [LoggerMessage(EventId = 304, Level = LogLevel.Warning, Message = "ExportSchedule {Source} has no spec.storage.s3.readCredentialsSecretRef: serving it with the exporter's writing credentials from {Secret}; give the download service read-only keys")]
+    private partial void ServingWithWritingCredentials(string source, string secret);
 
     [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "watch of ExportSchedules in {Scope} expired (410 Gone); listing again")]
     private partial void WatchExpired(string scope);

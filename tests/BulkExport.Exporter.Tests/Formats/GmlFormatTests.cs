@@ -90,7 +90,7 @@ public sealed class GmlFormatTests : IDisposable
         var set = WriteGml(Columns, TestRows(6));
         var file = Assert.Single(set.Files);
         var entries = FormatTestData.ReadZip(file.LocalPath);
-        Assert.Equal(["DAR_V1_Adresse_TotalDownload_X_Current_3.gml", "DAR_V1_Adresse_TotalDownload_X_Current_3.xsd"], entries.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["DAR_V1_Adresse_TotalDownload_X_Current_3.gml", "DAR_V1_Adresse_TotalDownload_X_Current_3.sql", "DAR_V1_Adresse_TotalDownload_X_Current_3.xsd"], entries.Keys.Order(StringComparer.Ordinal));
         var gml = Extract(file, _temp.Path);
 
         var info = ReaderTools.OgrInfoSummary(gml);

@@ -10,8 +10,9 @@ namespace BulkExport.Server.Tests.Cluster;
 
 /// <summary>
 /// Cluster mode with <c>--schedule-secrets</c>: each ExportSchedule on S3 is served with the
-/// credentials of the Secret it names (s3rver), a rotated Secret takes effect on the next refresh,
-/// and a schedule whose Secret cannot be read is not served, with a warning naming both.
+/// credentials of the Secret it names (s3rver), its read-only keys where it names them and else the
+/// exporter's with a warning, a rotated Secret takes effect on the next refresh, and a schedule whose
+/// Secret cannot be read is not served, with a warning naming both.
 /// </summary>
 [Collection(S3rverCollection.Name)]
 public sealed class ClusterSecretsTests(S3rverFixture s3) : IAsyncLifetime
@@ -26,9 +27,13 @@ public sealed class ClusterSecretsTests(S3rverFixture s3) : IAsyncLifetime
         _kube = await FakeKubeApiServer.StartAsync();
         _dar = await PublishedLayout.SampleAsync(TestServer.S3Store(s3, _prefix + "dar/"), "DAR");
         await PublishedLayout.SampleAsync(TestServer.S3Store(s3, _prefix + "bbr/"), "BBR");
+        await PublishedLayout.SampleAsync(TestServer.S3Store(s3, _prefix + "mat/"), "MAT");
         Secret("s3-creds", "S3RVER", "S3RVER");
+        // s3rver accepts only its own key: were the service to presign with the writing keys, the links would fail.
+        Secret("s3-writer", "WRITER", "WRITER");
         Schedule("dar", "DAR", "s3-creds");
         Schedule("bbr", "BBR", "no-such-secret");
+        Schedule("mat", "MAT", "s3-writer", readSecret: "s3-creds");
         _server = await TestServer.StartAsync([], namespaces: ["registers"], kubeApi: _kube.Url, scheduleSecrets: true);
     }
 
@@ -41,15 +46,24 @@ public sealed class ClusterSecretsTests(S3rverFixture s3) : IAsyncLifetime
     [Fact]
     public async Task A_schedule_is_served_with_the_credentials_of_its_secret_and_one_whose_secret_is_missing_is_not()
     {
-        using var response = await _server.Client.GetAsync("/FileDownloads/GetFile?Filename=DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip");
-        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
-        Assert.Contains("X-Amz-Credential=S3RVER%2F", response.Headers.Location!.Query, StringComparison.Ordinal);
-        using var plain = new HttpClient();
-        Assert.Equal(_dar.Bytes["DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip"], await plain.GetByteArrayAsync(response.Headers.Location));
+        Assert.Equal(_dar.Bytes["DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip"], await FetchPresignedWithS3rversKeyAsync("DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip"));
 
         using var bbr = await _server.Client.GetAsync("/FileDownloads/GetAvailableFileDownloads?Register=BBR");
         Assert.Equal(HttpStatusCode.NotFound, bbr.StatusCode);
         Assert.Contains(_server.Logs.Lines, l => l.Contains("registers/bbr", StringComparison.Ordinal) && l.Contains("registers/no-such-secret", StringComparison.Ordinal) && l.Contains("not served", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_schedule_naming_read_only_keys_is_served_with_them_and_one_without_is_served_with_the_writing_keys_and_a_warning()
+    {
+        Assert.NotEmpty(await FetchPresignedWithS3rversKeyAsync("MAT_V1_Adresse_TotalDownload_JSON_Current_3.zip"));
+
+        static bool Warned(string line, string schedule) =>
+            line.Contains($"ExportSchedule registers/{schedule} has no spec.storage.s3.readCredentialsSecretRef", StringComparison.Ordinal);
+        Assert.Single(_server.Logs.Lines, l => Warned(l, "dar") && l.Contains("registers/s3-creds", StringComparison.Ordinal));
+        await _server.RefreshAsync();
+        Assert.Single(_server.Logs.Lines, l => Warned(l, "dar"));
+        Assert.DoesNotContain(_server.Logs.Lines, l => Warned(l, "mat"));
     }
 
     [Fact]
@@ -66,10 +80,17 @@ public sealed class ClusterSecretsTests(S3rverFixture s3) : IAsyncLifetime
 
         _kube.Mutate("secrets", "registers", "s3-creds", s => s["data"]!["AWS_ACCESS_KEY_ID"] = Convert.ToBase64String(Encoding.UTF8.GetBytes("S3RVER")));
         await _server.RefreshAsync();
-        using var response = await _server.Client.GetAsync("/FileDownloads/GetFile?Filename=DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip");
+        Assert.Equal(_dar.Bytes["DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip"], await FetchPresignedWithS3rversKeyAsync("DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip"));
+    }
+
+    // GetFile redirects to a URL presigned with s3rver's own key (the only one it accepts); the file's bytes through it.
+    private async Task<byte[]> FetchPresignedWithS3rversKeyAsync(string fileName)
+    {
+        using var response = await _server.Client.GetAsync("/FileDownloads/GetFile?Filename=" + fileName);
         Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.Contains("X-Amz-Credential=S3RVER%2F", response.Headers.Location!.Query, StringComparison.Ordinal);
         using var plain = new HttpClient();
-        Assert.Equal(_dar.Bytes["DAR_V1_Adresse_TotalDownload_JSON_Current_3.zip"], await plain.GetByteArrayAsync(response.Headers.Location));
+        return await plain.GetByteArrayAsync(response.Headers.Location);
     }
 
     private void Secret(string name, string accessKey, string secretKey) => _kube.Create("secrets", new JsonObject
@@ -84,8 +105,9 @@ public sealed class ClusterSecretsTests(S3rverFixture s3) : IAsyncLifetime
         },
     });
 
-    private void Schedule(string name, string register, string secret)
+    private void Schedule(string name, string register, string secret, string? readSecret = null)
     {
+        var read = readSecret is null ? "" : $", readCredentialsSecretRef: {{name: {readSecret}}}";
         var yaml = $$$"""
             apiVersion: bulkexport.io/v1alpha1
             kind: ExportSchedule
@@ -98,7 +120,7 @@ public sealed class ClusterSecretsTests(S3rverFixture s3) : IAsyncLifetime
               entities:
                 - {name: Adresse, key: [id]}
               storage:
-                s3: {bucket: {{{S3rverFixture.Bucket}}}, prefix: '{{{_prefix}}}{{{name}}}/', endpoint: '{{{s3.Endpoint}}}', forcePathStyle: true, compatibility: Legacy, credentialsSecretRef: {name: {{{secret}}}}}
+                s3: {bucket: {{{S3rverFixture.Bucket}}}, prefix: '{{{_prefix}}}{{{name}}}/', endpoint: '{{{s3.Endpoint}}}', forcePathStyle: true, compatibility: Legacy, credentialsSecretRef: {name: {{{secret}}}}{{{read}}}}
             """;
         _kube.Create("exportschedules", ScheduleDocument.ParseYaml(yaml)[0]!.AsObject());
     }
