@@ -32,13 +32,14 @@ internal sealed class RowDigest : IDisposable
     private readonly int[] _order;
     private readonly byte[][] _names;
     private readonly byte[][] _rawNames;
-    private readonly ArrayBufferWriter<byte> _canonical = new(1024);
+    // A ByteBuffer rather than an IBufferWriter: the canonical writer's many small writes are direct calls.
+    private readonly ByteBuffer _canonical = new(1024);
     // Where member n (in code-point order) starts in _canonical, for the last row computed with a view.
     private readonly int[] _memberStarts;
     private bool _hasCanonical;
     private readonly ArrayBufferWriter<byte> _scratch = new(256);
     // A delta record's canonical bytes: the row's with the operation member spliced in.
-    private readonly ArrayBufferWriter<byte> _spliced = new(1024);
+    private readonly ByteBuffer _spliced = new(1024);
 
     public RowDigest(IReadOnlyList<Column> columns)
     {
@@ -61,7 +62,7 @@ internal sealed class RowDigest : IDisposable
     public void Compute(object?[] row, Span<byte> digest)
     {
         _hasCanonical = false;
-        _canonical.ResetWrittenCount();
+        _canonical.Clear();
         WriteCanonical(row, _canonical);
         SHA256.HashData(_canonical.WrittenSpan, digest);
     }
@@ -75,7 +76,7 @@ internal sealed class RowDigest : IDisposable
             return;
         }
 
-        _canonical.ResetWrittenCount();
+        _canonical.Clear();
         WriteCanonical(row, _canonical, _memberStarts);
         _hasCanonical = true;
         // One-shot: one OpenSSL call per row instead of an update plus a finish-and-reset, each of which
@@ -111,7 +112,7 @@ internal sealed class RowDigest : IDisposable
 
         // The spliced bytes are assembled once and hashed in one call (see Compute).
         var canonical = _canonical.WrittenSpan;
-        _spliced.ResetWrittenCount();
+        _spliced.Clear();
         if (index < _order.Length)
         {
             var at = _memberStarts[index];
@@ -139,9 +140,15 @@ internal sealed class RowDigest : IDisposable
     /// The canonical bytes of a row from its typed getters: text, decimals and JSON straight from their
     /// UTF-8, numbers and times formatted once; only arrays and geometry take the boxed path.
     /// </summary>
-    public void WriteCanonical(IRowView row, IBufferWriter<byte> output) => WriteCanonical(row, output, null);
+    public void WriteCanonical(IRowView row, IBufferWriter<byte> output)
+    {
+        _hasCanonical = false;
+        _canonical.Clear();
+        WriteCanonical(row, _canonical, null);
+        output.Write(_canonical.WrittenSpan);
+    }
 
-    private void WriteCanonical(IRowView row, IBufferWriter<byte> output, int[]? memberStarts)
+    private void WriteCanonical(IRowView row, ByteBuffer output, int[]? memberStarts)
     {
         output.Write("{"u8);
         for (var n = 0; n < _order.Length; n++)
@@ -154,7 +161,7 @@ internal sealed class RowDigest : IDisposable
 
             if (memberStarts is not null)
             {
-                memberStarts[n] = _canonical.WrittenCount;
+                memberStarts[n] = output.Count;
             }
 
             output.Write(_names[i]);
