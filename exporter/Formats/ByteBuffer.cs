@@ -38,17 +38,6 @@ internal sealed class ByteBuffer(int initialCapacity) : IBufferWriter<byte>
         return _buffer.AsSpan(_count);
     }
 
-    /// <summary>
-    /// Appends <paramref name="bytes"/>. An instance method, so a caller holding a <see cref="ByteBuffer"/>
-    /// calls it directly instead of the <see cref="IBufferWriter{T}"/> extension's two interface calls.
-    /// </summary>
-    public void Write(ReadOnlySpan<byte> bytes)
-    {
-        Ensure(bytes.Length);
-        bytes.CopyTo(_buffer.AsSpan(_count));
-        _count += bytes.Length;
-    }
-
     public void Truncate(int count)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, _count);
