@@ -10,7 +10,10 @@
 # Per run: wall, exporter CPU (user+sys), PostgreSQL CPU (the postmaster's reaped children: every
 # backend of the run), peak RSS, allocations (the exporter's own runtime counters, BULKEXPORT_BENCH_STATS).
 # BEFORE_DLL=path/to/exporter.dll adds the same runs for an older build, interleaved, so "before"
-# and "after" share the machine's load. Zip sizes are printed beside gzip -1 of the same CSV bytes.
+# and "after" share the machine's load; EXTRA_DLLS="name=path …" adds more (names: letters and digits).
+# "after" is the ReadyToRun publish of this tree (as the image ships it), unless EXPORTER_DLL names
+# another build; compare it with a "before" built the same way. SKIP_GEO=1 skips the GeoJSON runs.
+# Zip sizes are printed beside gzip -1 of the same CSV bytes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -18,8 +21,10 @@ source bench/schedule.sh
 
 N="${N:-1000000}"
 ROUNDS="${ROUNDS:-3}"
-AFTER_DLL="${EXPORTER_DLL:-exporter/bin/Release/net10.0/exporter.dll}"
+AFTER_DLL="${EXPORTER_DLL:-}"
 BEFORE_DLL="${BEFORE_DLL:-}"
+EXTRA_DLLS="${EXTRA_DLLS:-}"
+SKIP_GEO="${SKIP_GEO:-0}"
 RESULTS="bench/results"
 mkdir -p "$RESULTS"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -30,19 +35,31 @@ RAW="$RESULTS/hotpath-bench-$N-$STAMP.tsv"
 printf 'label\tround\twall_s\texporter_cpu_s\tpg_cpu_s\trss_mb\talloc_mb\texit\n' >"$RAW"
 
 [ -x /usr/bin/time ] || { echo "bench: /usr/bin/time missing (apt package 'time'); run .ci/install.sh" >&2; exit 1; }
-if [ ! -f "$AFTER_DLL" ]; then
-  dotnet build exporter/BulkExport.Exporter.csproj -c Release -nologo -v q >>"$BENCH_LOG" 2>&1
+if [ -z "$AFTER_DLL" ]; then
+  # The build the image ships: published for this machine's runtime identifier, so ReadyToRun applies
+  # (BulkExport.Exporter.csproj); framework-dependent, like the before builds.
+  AFTER_DLL="exporter/bin/Release/net10.0/bench-publish/exporter.dll"
+  dotnet publish exporter/BulkExport.Exporter.csproj -c Release -nologo -v q --ucr --self-contained false \
+    -o "$(dirname "$AFTER_DLL")" >>"$BENCH_LOG" 2>&1
 fi
 
 variants=(after)
-[ -n "$BEFORE_DLL" ] && variants+=(before)
-dll_of() { if [ "$1" = before ]; then echo "$BEFORE_DLL"; else echo "$AFTER_DLL"; fi; }
+declare -A dlls=([after]="$AFTER_DLL")
+[ -n "$BEFORE_DLL" ] && { variants+=(before); dlls[before]="$BEFORE_DLL"; }
+for extra in $EXTRA_DLLS; do
+  name="${extra%%=*}"
+  [[ "$name" =~ ^[a-z0-9]+$ ]] || { echo "bench: EXTRA_DLLS name '$name' must be lowercase letters and digits" >&2; exit 1; }
+  variants+=("$name"); dlls[$name]="${extra#*=}"
+done
+dll_of() { echo "${dlls[$1]}"; }
 
 echo "bench: PostgreSQL with $N rows (+ $N PostGIS points)"
 pg_start
 psql -q -v ON_ERROR_STOP=1 -v n="$N" -f bench/generate.sql >>"$BENCH_LOG" 2>&1
 GEO=1
-if psql -q -c "CREATE EXTENSION IF NOT EXISTS postgis" >>"$BENCH_LOG" 2>&1; then
+if [ "$SKIP_GEO" = 1 ]; then
+  GEO=0
+elif psql -q -c "CREATE EXTENSION IF NOT EXISTS postgis" >>"$BENCH_LOG" 2>&1; then
   psql -q -v ON_ERROR_STOP=1 -c "DROP TABLE IF EXISTS public.points; CREATE TABLE public.points AS SELECT i::bigint AS id, 'p-' || i AS name, ST_SetSRID(ST_MakePoint(8 + (i % 10000) / 1000.0, 54 + (i / 10000) / 1000.0), 4326) AS geom FROM generate_series(1, $N) AS i; ALTER TABLE public.points ADD PRIMARY KEY (id);" -c "VACUUM ANALYZE public.points" >>"$BENCH_LOG" 2>&1
 else
   GEO=0

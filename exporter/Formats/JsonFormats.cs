@@ -72,6 +72,7 @@ internal sealed class JsonRecordEncoder : IRecordEncoder
     // Null: plain JSON rows. -1: GeoJSON without a geometry column. Otherwise the geometry's index.
     private readonly int? _geometryColumn;
     private readonly Utf8JsonWriter _writer;
+    private readonly JsonRowObjects _objects;
     private bool _first = true;
 
     public JsonRecordEncoder(IReadOnlyList<Column> columns, byte[] header, byte[] footer, int? geometryColumn)
@@ -82,6 +83,7 @@ internal sealed class JsonRecordEncoder : IRecordEncoder
         _footer = footer;
         _geometryColumn = geometryColumn;
         _writer = new Utf8JsonWriter(new ArrayBufferWriter<byte>(1), JsonValues.WriterOptions);
+        _objects = new JsonRowObjects(columns);
     }
 
     public void WriteHeader(IBufferWriter<byte> output) => output.Write(_header);
@@ -90,30 +92,28 @@ internal sealed class JsonRecordEncoder : IRecordEncoder
     {
         output.Write(_first ? "\n"u8 : ",\n"u8);
         _first = false;
-        _writer.Reset(output);
-        if (_geometryColumn is { } geometry)
+        if (_geometryColumn is not { } geometry)
         {
-            _writer.WriteStartObject();
-            _writer.WriteString(TypeName, FeatureValue);
-            _writer.WritePropertyName(GeometryName);
-            if (geometry >= 0)
-            {
-                JsonValues.WriteValue(_writer, _columns[geometry], ColumnKind.Geometry, row.GetValue(geometry));
-            }
-            else
-            {
-                _writer.WriteNullValue();
-            }
+            _objects.Write(row, output);
+            return;
+        }
 
-            _writer.WritePropertyName(PropertiesName);
-            WriteRow(row, skip: geometry);
-            _writer.WriteEndObject();
+        _writer.Reset(output);
+        _writer.WriteStartObject();
+        _writer.WriteString(TypeName, FeatureValue);
+        _writer.WritePropertyName(GeometryName);
+        if (geometry >= 0)
+        {
+            JsonValues.WriteValue(_writer, _columns[geometry], ColumnKind.Geometry, row.GetValue(geometry));
         }
         else
         {
-            WriteRow(row, skip: -1);
+            _writer.WriteNullValue();
         }
 
+        _writer.WritePropertyName(PropertiesName);
+        WriteRow(row, skip: geometry);
+        _writer.WriteEndObject();
         _writer.Flush();
     }
 
@@ -144,8 +144,7 @@ internal sealed class JsonRecordEncoder : IRecordEncoder
 
 internal sealed class JsonLinesRecordEncoder(IReadOnlyList<Column> columns) : IRecordEncoder
 {
-    private readonly JsonEncodedText[] _names = JsonValues.EncodeNames(columns);
-    private readonly Utf8JsonWriter _writer = new(new ArrayBufferWriter<byte>(1), JsonValues.WriterOptions);
+    private readonly JsonRowObjects _objects = new(columns);
 
     public void WriteHeader(IBufferWriter<byte> output)
     {
@@ -153,14 +152,69 @@ internal sealed class JsonLinesRecordEncoder(IReadOnlyList<Column> columns) : IR
 
     public void WriteRecord(IRowView row, IBufferWriter<byte> output)
     {
+        _objects.Write(row, output);
+        output.Write("\n"u8);
+    }
+
+    public void WriteFooter(IBufferWriter<byte> output)
+    {
+    }
+}
+
+/// <summary>
+/// A row as one JSON object, <c>{"column":value,…}</c>, the same bytes in JSON and JSONL. The object does
+/// not depend on the file, so a delta record (the row's members, then its operation) and the total's
+/// record of the same row share it: whichever writer comes first keeps it in the row's batch
+/// (<see cref="RowBatch.KeepRecord"/>), the other copies it. A first total writes every row to both,
+/// and formatted every row twice before.
+/// </summary>
+internal sealed class JsonRowObjects(IReadOnlyList<Column> columns)
+{
+    /// <summary>Every JSON object writer keeps and finds records under this one key: their bytes are the same.</summary>
+    private static readonly object MemoKey = new();
+
+    private readonly JsonEncodedText[] _names = JsonValues.EncodeNames(columns);
+    private readonly Utf8JsonWriter _writer = new(new ArrayBufferWriter<byte>(1), JsonValues.WriterOptions);
+    private readonly ArrayBufferWriter<byte> _record = new(1024);
+    private readonly ArrayBufferWriter<byte> _tail = new(64);
+
+    public void Write(IRowView row, IBufferWriter<byte> output)
+    {
         if (row.Columns.Count != columns.Count)
         {
             throw new ArgumentException($"Row has {row.Columns.Count} values for {columns.Count} columns.", nameof(row));
         }
 
+        if (row is RowBatch.BatchRowView batchRow && batchRow.Batch.TryGetRecord(batchRow.Row, MemoKey, out var kept))
+        {
+            output.Write(kept);
+            return;
+        }
+
+        if (row is IExtendedRowView { Inner: RowBatch.BatchRowView inner } extended && inner.Columns.Count > 0)
+        {
+            // The row's own object, kept for the total, then the extra members spliced in before its brace:
+            // exactly the bytes one object of all the members would be (no whitespace, one comma between).
+            var width = inner.Columns.Count;
+            _record.ResetWrittenCount();
+            WriteObject(inner, 0, width, _record);
+            inner.Batch.KeepRecord(inner.Row, MemoKey, _record.WrittenSpan);
+            _tail.ResetWrittenCount();
+            WriteObject(extended, width, columns.Count, _tail);
+            output.Write(_record.WrittenSpan[..^1]);
+            output.Write(","u8);
+            output.Write(_tail.WrittenSpan[1..]);
+            return;
+        }
+
+        WriteObject(row, 0, columns.Count, output);
+    }
+
+    private void WriteObject(IRowView row, int from, int to, IBufferWriter<byte> output)
+    {
         _writer.Reset(output);
         _writer.WriteStartObject();
-        for (var i = 0; i < row.Columns.Count; i++)
+        for (var i = from; i < to; i++)
         {
             _writer.WritePropertyName(_names[i]);
             JsonValues.WriteValue(_writer, row, i);
@@ -168,10 +222,5 @@ internal sealed class JsonLinesRecordEncoder(IReadOnlyList<Column> columns) : IR
 
         _writer.WriteEndObject();
         _writer.Flush();
-        output.Write("\n"u8);
-    }
-
-    public void WriteFooter(IBufferWriter<byte> output)
-    {
     }
 }
