@@ -210,6 +210,10 @@ internal sealed class RowDigest : IDisposable
                 case ColumnKind.Json:
                     CanonicalJson.Write(row.GetUtf8(i), output);
                     break;
+                case ColumnKind.Geometry:
+                    // The GeoJSON's UTF-8 as the batch holds it: the bytes WriteJson makes of the boxed GeoJSON.
+                    CanonicalJson.Write(row.GetGeometryUtf8(i).GeoJson, output);
+                    break;
                 case ColumnKind.Bytes:
                     var bytes = row.GetBytes(i);
                     var base64 = output.GetSpan(System.Buffers.Text.Base64.GetMaxEncodedToUtf8Length(bytes.Length) + 2);
