@@ -11,6 +11,7 @@
 # backend of the run), peak RSS, allocations (the exporter's own runtime counters, BULKEXPORT_BENCH_STATS).
 # BEFORE_DLL=path/to/exporter.dll adds the same runs for an older build, interleaved, so "before"
 # and "after" share the machine's load. Zip sizes are printed beside gzip -1 of the same CSV bytes.
+# GEO_ONLY=1 runs only the GeoJSON part (points baseline, GeoJSON totals, ogr2ogr).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -20,6 +21,7 @@ N="${N:-1000000}"
 ROUNDS="${ROUNDS:-3}"
 AFTER_DLL="${EXPORTER_DLL:-exporter/bin/Release/net10.0/exporter.dll}"
 BEFORE_DLL="${BEFORE_DLL:-}"
+GEO_ONLY="${GEO_ONLY:-0}"
 RESULTS="bench/results"
 mkdir -p "$RESULTS"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -40,7 +42,7 @@ dll_of() { if [ "$1" = before ]; then echo "$BEFORE_DLL"; else echo "$AFTER_DLL"
 
 echo "bench: PostgreSQL with $N rows (+ $N PostGIS points)"
 pg_start
-psql -q -v ON_ERROR_STOP=1 -v n="$N" -f bench/generate.sql >>"$BENCH_LOG" 2>&1
+[ "$GEO_ONLY" = 1 ] || psql -q -v ON_ERROR_STOP=1 -v n="$N" -f bench/generate.sql >>"$BENCH_LOG" 2>&1
 GEO=1
 if psql -q -c "CREATE EXTENSION IF NOT EXISTS postgis" >>"$BENCH_LOG" 2>&1; then
   psql -q -v ON_ERROR_STOP=1 -c "DROP TABLE IF EXISTS public.points; CREATE TABLE public.points AS SELECT i::bigint AS id, 'p-' || i AS name, ST_SetSRID(ST_MakePoint(8 + (i % 10000) / 1000.0, 54 + (i / 10000) / 1000.0), 4326) AS geom FROM generate_series(1, $N) AS i; ALTER TABLE public.points ADD PRIMARY KEY (id);" -c "VACUUM ANALYZE public.points" >>"$BENCH_LOG" 2>&1
@@ -96,6 +98,7 @@ points_schedule() { # file register
 # Steady registers get their first total (and so a base) before the timed rounds.
 for v in "${variants[@]}"; do
   for format in CSV JSON; do
+    [ "$GEO_ONLY" = 1 ] && continue
     write_schedule "$WORK/steady-$v-$format.yaml" "$format" local "S${v^^}$format" "$WORK"
     dotnet "$(dll_of "$v")" run --config "$WORK/steady-$v-$format.yaml" --type total >>"$BENCH_LOG" 2>&1
   done
@@ -108,6 +111,7 @@ done
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 for ((r = 1; r <= ROUNDS; r++)); do
   echo "bench: round $r of $ROUNDS"
+  if [ "$GEO_ONLY" != 1 ]; then
   measure baseline "$r" bash -c "psql -Atq -c \"\\\\copy ($SELECT_SQL) TO STDOUT WITH CSV\" | gzip -1 > /dev/null"
   for v in "${variants[@]}"; do
     for format in CSV JSON; do
@@ -116,6 +120,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     write_schedule "$WORK/first-$v-$r.yaml" CSV local "F${v^^}R$r" "$WORK"
     measure "$v first CSV" "$r" dotnet "$(dll_of "$v")" run --config "$WORK/first-$v-$r.yaml" --type total
   done
+  fi
   if [ "$GEO" = 1 ]; then
     measure "geo baseline" "$r" bash -c "psql -Atq -c \"\\\\copy ($POINTS_SQL) TO STDOUT WITH CSV\" | gzip -1 > /dev/null"
     for v in "${variants[@]}"; do
@@ -125,6 +130,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
       measure "ogr2ogr GeoJSON+zip" "$r" bash -c "rm -f '$WORK/ogr.geojson' '$WORK/ogr.zip' && ogr2ogr -f GeoJSON '$WORK/ogr.geojson' 'PG:host=$PGHOST port=$PGPORT dbname=bench user=postgres password=$PGPASSWORD' -sql 'SELECT id, name, geom FROM public.points' && zip -q -1 -j '$WORK/ogr.zip' '$WORK/ogr.geojson'"
     fi
   fi
+  [ "$GEO_ONLY" = 1 ] && continue
   psql -q -c "UPDATE public.bench SET score = score + 1, changed = changed + interval '1 day' WHERE id % 100 = $r" >>"$BENCH_LOG" 2>&1
   for v in "${variants[@]}"; do
     measure "$v delta 1% CSV" "$r" dotnet "$(dll_of "$v")" run --config "$WORK/steady-$v-CSV.yaml" --type delta
@@ -145,7 +151,7 @@ geobase="$(col "geo baseline" 3 | median)"
     w="$(col "$l" 3 | median)"
     a="$(col "$l" 7 | grep -v '^-$' | median || true)"
     printf '%-24s %8s %8s %8s %8s %8s %10s %12s\n' "$l" "$w" \
-      "$(awk -v w="$w" -v b="$base" 'BEGIN {printf "%.2f", w / b}')" \
+      "$(awk -v w="$w" -v b="$base" 'BEGIN { if (b > 0) printf "%.2f", w / b; else print "-" }')" \
       "$(awk -v w="$w" -v b="$geobase" 'BEGIN { if (b > 0) printf "%.2f", w / b; else print "-" }')" \
       "$(col "$l" 4 | median)" "$(col "$l" 5 | median)" "$(col "$l" 6 | sort -g | tail -1)" \
       "$(awk -v a="${a:--}" -v n="$N" 'BEGIN { if (a == "-" || a == "") print "-"; else printf "%.0f", a * 1000000 / n }')"
@@ -155,6 +161,7 @@ geobase="$(col "geo baseline" 3 | median)"
   echo
   echo "zip size of the steady CSV total vs gzip -1 of the same CSV bytes:"
   for v in "${variants[@]}"; do
+    [ -d "$WORK/local-S${v^^}CSV" ] || continue
     zipf="$(find "$WORK/local-S${v^^}CSV" -name '*TotalDownload*.zip' | sort | tail -1)"
     if [ -n "$zipf" ]; then
       raw="$(unzip -p "$zipf" '*.csv' | wc -c)"
