@@ -99,8 +99,10 @@ internal static class JsonValues
                 writer.WriteBase64StringValue(row.GetBytes(column));
                 break;
             case ColumnKind.Geometry:
-                // Validated like the boxed path: a malformed value (a NaN coordinate) fails rather than corrupts the file.
-                writer.WriteRawValue(row.GetGeometryUtf8(column).GeoJson);
+                // Validated like the boxed path: a malformed value (a NaN coordinate) fails rather than corrupts the
+                // file; PostGIS's usual shape is validated by GeoJsonShape, cheaper than the writer's JSON reader.
+                var geoJson = row.GetGeometryUtf8(column).GeoJson;
+                writer.WriteRawValue(geoJson, skipInputValidation: Geo.GeoJsonShape.TryParse(geoJson, out _, out _));
                 break;
             default:
                 WriteValue(writer, col, col.Kind, row.GetValue(column));

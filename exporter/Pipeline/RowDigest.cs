@@ -211,8 +211,18 @@ internal sealed class RowDigest : IDisposable
                     CanonicalJson.Write(row.GetUtf8(i), output);
                     break;
                 case ColumnKind.Geometry:
-                    // The GeoJSON's UTF-8 as the batch holds it: the bytes WriteJson makes of the boxed GeoJSON.
-                    CanonicalJson.Write(row.GetGeometryUtf8(i).GeoJson, output);
+                    // The GeoJSON's UTF-8 as the batch holds it: the bytes WriteJson makes of the boxed GeoJSON;
+                    // PostGIS's usual shape is reordered without a JSON reader (GeoJsonShape proves it the same).
+                    var geoJson = row.GetGeometryUtf8(i).GeoJson;
+                    if (Formats.Geo.GeoJsonShape.TryParse(geoJson, out var type, out var coordinates))
+                    {
+                        Formats.Geo.GeoJsonShape.WriteCanonical(type, coordinates, output);
+                    }
+                    else
+                    {
+                        CanonicalJson.Write(geoJson, output);
+                    }
+
                     break;
                 case ColumnKind.Bytes:
                     var bytes = row.GetBytes(i);
