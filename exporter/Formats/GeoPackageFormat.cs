@@ -259,7 +259,8 @@ internal sealed class GeoPackageFile : IDataFileWriter
                     _insert.BindInt64(index, row.GetBoolean(i) ? 1 : 0);
                     break;
                 case ColumnKind.Date or ColumnKind.Timestamp or ColumnKind.TimestampTz or ColumnKind.Uuid:
-                    _insert.BindText(index, scalar[..ScalarText.Format(column.Kind, row.GetValue(i)!, column, scalar)]);
+                    // From the typed getters (no boxed DateOnly/Guid per row); a boxed row keeps the boxed spellings it may hold.
+                    _insert.BindText(index, scalar[..(row is ObjectRowView ? ScalarText.Format(column.Kind, row.GetValue(i)!, column, scalar) : ScalarText.Format(row, i, scalar))]);
                     break;
                 case ColumnKind.Bytes:
                     _insert.BindBlob(index, row.GetBytes(i));
