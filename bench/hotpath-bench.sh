@@ -12,7 +12,8 @@
 # BEFORE_DLL=path/to/exporter.dll adds the same runs for an older build, interleaved, so "before"
 # and "after" share the machine's load; EXTRA_DLLS="name=path …" adds more (names: letters and digits).
 # "after" is the ReadyToRun publish of this tree (as the image ships it), unless EXPORTER_DLL names
-# another build; compare it with a "before" built the same way. SKIP_GEO=1 skips the GeoJSON runs.
+# another build; compare it with a "before" built the same way. SKIP_GEO=1 skips the GeoJSON runs;
+# GEO_ONLY=1 runs only the GeoJSON part (points baseline, GeoJSON totals, ogr2ogr).
 # Zip sizes are printed beside gzip -1 of the same CSV bytes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,7 @@ AFTER_DLL="${EXPORTER_DLL:-}"
 BEFORE_DLL="${BEFORE_DLL:-}"
 EXTRA_DLLS="${EXTRA_DLLS:-}"
 SKIP_GEO="${SKIP_GEO:-0}"
+GEO_ONLY="${GEO_ONLY:-0}"
 RESULTS="bench/results"
 mkdir -p "$RESULTS"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
@@ -55,7 +57,7 @@ dll_of() { echo "${dlls[$1]}"; }
 
 echo "bench: PostgreSQL with $N rows (+ $N PostGIS points)"
 pg_start
-psql -q -v ON_ERROR_STOP=1 -v n="$N" -f bench/generate.sql >>"$BENCH_LOG" 2>&1
+[ "$GEO_ONLY" = 1 ] || psql -q -v ON_ERROR_STOP=1 -v n="$N" -f bench/generate.sql >>"$BENCH_LOG" 2>&1
 GEO=1
 if [ "$SKIP_GEO" = 1 ]; then
   GEO=0
@@ -113,6 +115,7 @@ points_schedule() { # file register
 # Steady registers get their first total (and so a base) before the timed rounds.
 for v in "${variants[@]}"; do
   for format in CSV JSON; do
+    [ "$GEO_ONLY" = 1 ] && continue
     write_schedule "$WORK/steady-$v-$format.yaml" "$format" local "S${v^^}$format" "$WORK"
     dotnet "$(dll_of "$v")" run --config "$WORK/steady-$v-$format.yaml" --type total >>"$BENCH_LOG" 2>&1
   done
@@ -125,6 +128,7 @@ done
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 for ((r = 1; r <= ROUNDS; r++)); do
   echo "bench: round $r of $ROUNDS"
+  if [ "$GEO_ONLY" != 1 ]; then
   measure baseline "$r" bash -c "psql -Atq -c \"\\\\copy ($SELECT_SQL) TO STDOUT WITH CSV\" | gzip -1 > /dev/null"
   for v in "${variants[@]}"; do
     for format in CSV JSON; do
@@ -133,6 +137,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     write_schedule "$WORK/first-$v-$r.yaml" CSV local "F${v^^}R$r" "$WORK"
     measure "$v first CSV" "$r" dotnet "$(dll_of "$v")" run --config "$WORK/first-$v-$r.yaml" --type total
   done
+  fi
   if [ "$GEO" = 1 ]; then
     measure "geo baseline" "$r" bash -c "psql -Atq -c \"\\\\copy ($POINTS_SQL) TO STDOUT WITH CSV\" | gzip -1 > /dev/null"
     for v in "${variants[@]}"; do
@@ -142,6 +147,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
       measure "ogr2ogr GeoJSON+zip" "$r" bash -c "rm -f '$WORK/ogr.geojson' '$WORK/ogr.zip' && ogr2ogr -f GeoJSON '$WORK/ogr.geojson' 'PG:host=$PGHOST port=$PGPORT dbname=bench user=postgres password=$PGPASSWORD' -sql 'SELECT id, name, geom FROM public.points' && zip -q -1 -j '$WORK/ogr.zip' '$WORK/ogr.geojson'"
     fi
   fi
+  [ "$GEO_ONLY" = 1 ] && continue
   psql -q -c "UPDATE public.bench SET score = score + 1, changed = changed + interval '1 day' WHERE id % 100 = $r" >>"$BENCH_LOG" 2>&1
   for v in "${variants[@]}"; do
     measure "$v delta 1% CSV" "$r" dotnet "$(dll_of "$v")" run --config "$WORK/steady-$v-CSV.yaml" --type delta
@@ -162,7 +168,7 @@ geobase="$(col "geo baseline" 3 | median)"
     w="$(col "$l" 3 | median)"
     a="$(col "$l" 7 | grep -v '^-$' | median || true)"
     printf '%-24s %8s %8s %8s %8s %8s %10s %12s\n' "$l" "$w" \
-      "$(awk -v w="$w" -v b="$base" 'BEGIN {printf "%.2f", w / b}')" \
+      "$(awk -v w="$w" -v b="$base" 'BEGIN { if (b > 0) printf "%.2f", w / b; else print "-" }')" \
       "$(awk -v w="$w" -v b="$geobase" 'BEGIN { if (b > 0) printf "%.2f", w / b; else print "-" }')" \
       "$(col "$l" 4 | median)" "$(col "$l" 5 | median)" "$(col "$l" 6 | sort -g | tail -1)" \
       "$(awk -v a="${a:--}" -v n="$N" 'BEGIN { if (a == "-" || a == "") print "-"; else printf "%.0f", a * 1000000 / n }')"
@@ -172,6 +178,7 @@ geobase="$(col "geo baseline" 3 | median)"
   echo
   echo "zip size of the steady CSV total vs gzip -1 of the same CSV bytes:"
   for v in "${variants[@]}"; do
+    [ -d "$WORK/local-S${v^^}CSV" ] || continue
     zipf="$(find "$WORK/local-S${v^^}CSV" -name '*TotalDownload*.zip' | sort | tail -1)"
     if [ -n "$zipf" ]; then
       raw="$(unzip -p "$zipf" '*.csv' | wc -c)"

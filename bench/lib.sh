@@ -66,7 +66,7 @@ s3rver_start() {
   export S3_ENDPOINT="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
 }
 
-# timed NAME CMD...: runs CMD under GNU time; sets T_SECONDS, T_RSS_MB, T_EXIT. Output goes to $BENCH_LOG.
+# timed NAME CMD...: runs CMD under GNU time; sets T_SECONDS, T_CPU, T_RSS_MB, T_EXIT. Output goes to $BENCH_LOG.
 timed() {
   local name="$1"; shift
   local tf; tf="$(mktemp)"
@@ -76,6 +76,8 @@ timed() {
   set -e
   T_SECONDS="$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; print s}' "$tf")"
   T_RSS_MB="$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$tf")"
+  # User + system CPU seconds of CMD and its children: comparable under load where wall time is not.
+  T_CPU="$(awk -F': ' '/User time|System time/ {s+=$2} END {printf "%.2f", s}' "$tf")"
   rm -f "$tf"
-  echo "[$name] exit $T_EXIT, ${T_SECONDS}s, peak RSS ${T_RSS_MB} MB" >>"${BENCH_LOG:-/dev/null}"
+  echo "[$name] exit $T_EXIT, ${T_SECONDS}s, cpu ${T_CPU}s, peak RSS ${T_RSS_MB} MB" >>"${BENCH_LOG:-/dev/null}"
 }

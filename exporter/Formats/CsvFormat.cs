@@ -121,6 +121,8 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
                 WriteBytes(row.GetBytes(i), output);
                 break;
             case ColumnKind.Geometry:
+                WriteField(row.GetGeometryUtf8(i).Wkt, output);
+                break;
             case ColumnKind.Array:
                 WriteValue(column, row.GetValue(i)!, output);
                 break;

@@ -259,13 +259,14 @@ internal sealed class GeoPackageFile : IDataFileWriter
                     _insert.BindInt64(index, row.GetBoolean(i) ? 1 : 0);
                     break;
                 case ColumnKind.Date or ColumnKind.Timestamp or ColumnKind.TimestampTz or ColumnKind.Uuid:
-                    _insert.BindText(index, scalar[..ScalarText.Format(column.Kind, row.GetValue(i)!, column, scalar)]);
+                    // From the typed getters (no boxed DateOnly/Guid per row); a boxed row keeps the boxed spellings it may hold.
+                    _insert.BindText(index, scalar[..(row is ObjectRowView ? ScalarText.Format(column.Kind, row.GetValue(i)!, column, scalar) : ScalarText.Format(row, i, scalar))]);
                     break;
                 case ColumnKind.Bytes:
                     _insert.BindBlob(index, row.GetBytes(i));
                     break;
                 case ColumnKind.Geometry when i == _geometryIndex:
-                    _insert.BindBlob(index, GeometryBlob(row.GetGeometry(i), column, out hasBox, out minX, out maxX, out minY, out maxY));
+                    _insert.BindBlob(index, GeometryBlob(row.GetGeometryUtf8(i), column, out hasBox, out minX, out maxX, out minY, out maxY));
                     break;
                 default:
                     // Arrays: GeoPackage has no array type, so the JSON formats' spelling.
@@ -299,7 +300,7 @@ internal sealed class GeoPackageFile : IDataFileWriter
     /// as GDAL writes it), then WKB, built from the WKT directly; NetTopologySuite writes what the fast
     /// path does not take (EMPTY, Z, odd spellings; an M fails the file). The box is the geometry's envelope, false when empty.
     /// </summary>
-    private ReadOnlySpan<byte> GeometryBlob(GeometryValue value, Column column, out bool hasBox, out double minX, out double maxX, out double minY, out double maxY)
+    private ReadOnlySpan<byte> GeometryBlob(GeometryUtf8 value, Column column, out bool hasBox, out double minX, out double maxX, out double minY, out double maxY)
     {
         var wkt = _geometry.CheckedWkt(value, column);
         if (!_wkb.TryConvert(wkt))

@@ -123,6 +123,9 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
     private readonly object?[] _values;
     private long _feature;
 
+    // Marks a present geometry in _values: its value is read from the row view itself.
+    private static readonly object FromView = new();
+
     /// <param name="firstSrid">The SRID an earlier part of the group fixed (see <see cref="GmlFormat.Crs"/>), or null.</param>
     public GmlRecordEncoder(GmlFormat format, EntityGeometry entity, IReadOnlyList<Column> columns, int? firstSrid = null)
     {
@@ -160,7 +163,8 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
         var row = _values;
         for (var i = 0; i < row.Length; i++)
         {
-            row[i] = view.IsNull(i) ? null : view.GetValue(i);
+            // A geometry is read from the view's UTF-8 below (no boxed GeometryValue with two strings per row).
+            row[i] = view.IsNull(i) ? null : _columns[i].Kind == ColumnKind.Geometry ? FromView : view.GetValue(i);
         }
 
         if (row.Length != _columns.Count)
@@ -183,7 +187,15 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
 
             var column = _columns[i];
             _text.Append("<bx:").Append(column.Name).Append('>');
-            AppendValue(column, value, id, i);
+            if (ReferenceEquals(value, FromView))
+            {
+                AppendGeometry(_geometry.Read(view.GetGeometryUtf8(i), column, out var hasZ), hasZ, column, id, i);
+            }
+            else
+            {
+                AppendValue(column, value, id, i);
+            }
+
             _text.Append("</bx:").Append(column.Name).Append('>');
         }
 
@@ -241,19 +253,24 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
                 break;
             case ColumnKind.Geometry:
                 var geometry = _geometry.Read(value, column, out var hasZ);
-                _format.Saw(column.Name, geometry.OgcGeometryType);
-                _hasZ = hasZ;
-                _geometryColumn = column.Name;
-                if (_geometry.FileSrid is { } srid)
-                {
-                    _format.SawSrid(srid);
-                }
-
-                AppendGeometry(geometry, $"{id}.{index.ToString(CultureInfo.InvariantCulture)}", top: true);
+                AppendGeometry(geometry, hasZ, column, id, index);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(column), column.Kind, null);
         }
+    }
+
+    private void AppendGeometry(Geometry geometry, bool hasZ, Column column, string id, int index)
+    {
+        _format.Saw(column.Name, geometry.OgcGeometryType);
+        _hasZ = hasZ;
+        _geometryColumn = column.Name;
+        if (_geometry.FileSrid is { } srid)
+        {
+            _format.SawSrid(srid);
+        }
+
+        AppendGeometry(geometry, $"{id}.{index.ToString(CultureInfo.InvariantCulture)}", top: true);
     }
 
     private void AppendEscaped(string text, Column column)

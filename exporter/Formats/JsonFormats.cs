@@ -104,7 +104,7 @@ internal sealed class JsonRecordEncoder : IRecordEncoder
         _writer.WritePropertyName(GeometryName);
         if (geometry >= 0)
         {
-            JsonValues.WriteValue(_writer, _columns[geometry], ColumnKind.Geometry, row.GetValue(geometry));
+            JsonValues.WriteValue(_writer, row, geometry);
         }
         else
         {

@@ -33,7 +33,7 @@ internal static class JsonValues
 
     /// <summary>
     /// Writes column <paramref name="column"/> of a row from its typed getters: text, decimals and JSON go
-    /// from their UTF-8 bytes to the output without a UTF-16 string; arrays and geometry take the boxed path.
+    /// from their UTF-8 bytes to the output without a UTF-16 string, and so does a geometry's GeoJSON; arrays take the boxed path.
     /// The bytes are those of <see cref="WriteValue(Utf8JsonWriter, Column, ColumnKind, object?)"/> for the same value.
     /// </summary>
     public static void WriteValue(Utf8JsonWriter writer, IRowView row, int column)
@@ -97,6 +97,12 @@ internal static class JsonValues
                 break;
             case ColumnKind.Bytes:
                 writer.WriteBase64StringValue(row.GetBytes(column));
+                break;
+            case ColumnKind.Geometry:
+                // Validated like the boxed path: a malformed value (a NaN coordinate) fails rather than corrupts the
+                // file; PostGIS's usual shape is validated by GeoJsonShape, cheaper than the writer's JSON reader.
+                var geoJson = row.GetGeometryUtf8(column).GeoJson;
+                writer.WriteRawValue(geoJson, skipInputValidation: Geo.GeoJsonShape.TryParse(geoJson, out _, out _));
                 break;
             default:
                 WriteValue(writer, col, col.Kind, row.GetValue(column));

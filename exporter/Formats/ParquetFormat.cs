@@ -148,7 +148,7 @@ internal sealed class ParquetDataFile : IDataFileWriter
                     break;
                 case Buffer<decimal?> b: b.Add(isNull ? null : ToDecimal(row.GetUtf8(i), column)); bytes += 16; break;
                 case ClassBuffer<byte[]> b:
-                    var blob = isNull ? null : column.Kind == ColumnKind.Geometry ? Wkb(row.GetGeometry(i), column, i) : row.GetBytes(i).ToArray();
+                    var blob = isNull ? null : column.Kind == ColumnKind.Geometry ? Wkb(row.GetGeometryUtf8(i), column, i) : row.GetBytes(i).ToArray();
                     b.Add(blob);
                     bytes += (blob?.Length ?? 0) + 4;
                     break;
@@ -171,7 +171,7 @@ internal sealed class ParquetDataFile : IDataFileWriter
     }
 
     /// <summary>WKB straight from the WKT (<see cref="WktToWkb"/>), NetTopologySuite for what that does not take.</summary>
-    private byte[] Wkb(GeometryValue value, Column column, int index)
+    private byte[] Wkb(GeometryUtf8 value, Column column, int index)
     {
         if (_wkbFromWkt.TryConvert(_geometry.CheckedWkt(value, column)))
         {

@@ -382,6 +382,8 @@ internal sealed class OperationRowView(IReadOnlyList<Column> columns) : IExtende
 
     public GeometryValue GetGeometry(int column) => column == _width ? throw NotText(column) : _row.GetGeometry(column);
 
+    public GeometryUtf8 GetGeometryUtf8(int column) => column == _width ? throw NotText(column) : _row.GetGeometryUtf8(column);
+
     public IReadOnlyList<object?> GetArray(int column) => column == _width ? throw NotText(column) : _row.GetArray(column);
 
     public object? GetValue(int column) => column == _width ? OutputWriters.OperationName(_operation) : _row.GetValue(column);

@@ -105,6 +105,14 @@ internal static class RowCodec
                     WriteTag(output, Tag.Bytes);
                     WriteBytes(output, row.GetBytes(i));
                     break;
+                case ColumnKind.Geometry:
+                    // The persisted spelling of the boxed case below: GeoJSON, WKT (length-prefixed UTF-8), SRID or -1.
+                    var geometry = row.GetGeometryUtf8(i);
+                    WriteTag(output, Tag.Geometry);
+                    WriteBytes(output, geometry.GeoJson);
+                    WriteBytes(output, geometry.Wkt);
+                    WriteInt64(output, geometry.Srid ?? -1);
+                    break;
                 default:
                     EncodeValue(row.GetValue(i), output);
                     break;

@@ -210,6 +210,20 @@ internal sealed class RowDigest : IDisposable
                 case ColumnKind.Json:
                     CanonicalJson.Write(row.GetUtf8(i), output);
                     break;
+                case ColumnKind.Geometry:
+                    // The GeoJSON's UTF-8 as the batch holds it: the bytes WriteJson makes of the boxed GeoJSON;
+                    // PostGIS's usual shape is reordered without a JSON reader (GeoJsonShape proves it the same).
+                    var geoJson = row.GetGeometryUtf8(i).GeoJson;
+                    if (Formats.Geo.GeoJsonShape.TryParse(geoJson, out var type, out var coordinates))
+                    {
+                        Formats.Geo.GeoJsonShape.WriteCanonical(type, coordinates, output);
+                    }
+                    else
+                    {
+                        CanonicalJson.Write(geoJson, output);
+                    }
+
+                    break;
                 case ColumnKind.Bytes:
                     var bytes = row.GetBytes(i);
                     var base64 = output.GetSpan(System.Buffers.Text.Base64.GetMaxEncodedToUtf8Length(bytes.Length) + 2);

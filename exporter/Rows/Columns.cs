@@ -9,7 +9,7 @@ namespace BulkExport.Exporter.Rows;
 /// Text → string; Integer → long; Decimal → <see cref="DecimalText"/> (exact, any precision);
 /// Float → double; Boolean → bool; Date → DateOnly; Timestamp → DateTime (Kind Unspecified);
 /// TimestampTz → DateTimeOffset (UTC); Uuid → Guid; Json → <see cref="RawJson"/>;
-/// Bytes → byte[]; Geometry → <see cref="GeometryValue"/>; Array → object?[] of ElementKind values.
+/// Bytes → byte[]; Geometry → <see cref="GeometryValue"/> (in a batch: <see cref="GeometryUtf8"/>); Array → object?[] of ElementKind values.
 /// </remarks>
 internal enum ColumnKind
 {
@@ -46,8 +46,27 @@ internal readonly record struct RawJson(string Json)
     public override string ToString() => Json;
 }
 
-/// <summary>A geometry in the two spellings the formats need: GeoJSON for JSON formats, WKT for CSV.</summary>
+/// <summary>
+/// A geometry in the two spellings the formats need: GeoJSON for JSON formats, WKT for CSV. The boxed
+/// form (the files source, the delta codec, tests); a <see cref="RowBatch"/> keeps the same as UTF-8
+/// bytes and hands out <see cref="GeometryUtf8"/> views.
+/// </summary>
 internal sealed record GeometryValue(string GeoJson, string Wkt, int? Srid = null);
+
+/// <summary>
+/// A borrowed view of a geometry's UTF-8 GeoJSON and WKT (and SRID), valid as long as the row view that
+/// gave it: what <see cref="GeometryValue"/> holds, without two UTF-16 strings per row.
+/// </summary>
+internal readonly ref struct GeometryUtf8(ReadOnlySpan<byte> geoJson, ReadOnlySpan<byte> wkt, int? srid)
+{
+    public ReadOnlySpan<byte> GeoJson { get; } = geoJson;
+
+    public ReadOnlySpan<byte> Wkt { get; } = wkt;
+
+    public int? Srid { get; } = srid;
+
+    public GeometryValue ToValue() => new(System.Text.Encoding.UTF8.GetString(GeoJson), System.Text.Encoding.UTF8.GetString(Wkt), Srid);
+}
 
 /// <summary>The boxed CLR spellings a kind accepts, shared by the row batch and the formats' boxed paths.</summary>
 internal static class BoxedValues

@@ -13,7 +13,7 @@ namespace BulkExport.Exporter.Rows;
 /// Integer → <see cref="GetInt64"/>; Float → <see cref="GetDouble"/>; Boolean → <see cref="GetBoolean"/>;
 /// Date → <see cref="GetDate"/>; Timestamp → <see cref="GetTimestamp"/> (Kind Unspecified);
 /// TimestampTz → <see cref="GetTimestampTz"/> (UTC); Uuid → <see cref="GetGuid"/>; Bytes → <see cref="GetBytes"/>;
-/// Geometry → <see cref="GetGeometry"/>; Array → <see cref="GetArray"/> (elements as <see cref="GetValue"/> gives them).
+/// Geometry → <see cref="GetGeometryUtf8"/> (UTF-8, borrowed) or <see cref="GetGeometry"/> (boxed); Array → <see cref="GetArray"/> (elements as <see cref="GetValue"/> gives them).
 /// A getter called on a null value or a column of another kind throws <see cref="InvalidOperationException"/> naming the column.
 /// </remarks>
 internal interface IRowView
@@ -43,6 +43,9 @@ internal interface IRowView
     ReadOnlySpan<byte> GetBytes(int column);
 
     GeometryValue GetGeometry(int column);
+
+    /// <summary>The geometry's GeoJSON and WKT as UTF-8 (borrowed like <see cref="GetUtf8"/>) and its SRID.</summary>
+    GeometryUtf8 GetGeometryUtf8(int column);
 
     IReadOnlyList<object?> GetArray(int column);
 
@@ -131,6 +134,24 @@ internal sealed class ObjectRowView(IReadOnlyList<Column> columns) : IRowView
     public ReadOnlySpan<byte> GetBytes(int column) => _values[column] is byte[] v ? v : throw Mismatch(column, _values[column], "bytes");
 
     public GeometryValue GetGeometry(int column) => _values[column] is GeometryValue v ? v : throw Mismatch(column, _values[column], "geometry");
+
+    public GeometryUtf8 GetGeometryUtf8(int column)
+    {
+        var g = GetGeometry(column);
+        // GeoJSON then WKT in the column's buffer, kept until the next Reset like GetUtf8's.
+        var max = Encoding.UTF8.GetMaxByteCount(g.GeoJson.Length) + Encoding.UTF8.GetMaxByteCount(g.Wkt.Length);
+        var buffer = _utf8[column];
+        if (buffer is null || buffer.Length < max)
+        {
+            buffer = new byte[Math.Max(max, 64)];
+            _utf8[column] = buffer;
+        }
+
+        _utf8Generation[column] = _generation - 1; // not a GetUtf8 cache entry
+        var json = Encoding.UTF8.GetBytes(g.GeoJson, buffer);
+        var wkt = Encoding.UTF8.GetBytes(g.Wkt, buffer.AsSpan(json));
+        return new GeometryUtf8(buffer.AsSpan(0, json), buffer.AsSpan(json, wkt), g.Srid);
+    }
 
     public IReadOnlyList<object?> GetArray(int column) => _values[column] is object?[] v ? v : throw Mismatch(column, _values[column], "array");
 

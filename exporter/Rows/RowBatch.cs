@@ -7,8 +7,9 @@ namespace BulkExport.Exporter.Rows;
 /// Up to <see cref="Capacity"/> rows of one entity, stored by column without boxing: the fixed-width
 /// kinds in typed arrays (Integer, Float, Boolean, Date, Timestamp and TimestampTz as 64-bit words,
 /// Uuid as <see cref="Guid"/>), the text-like kinds (Text, Decimal, Json, Bytes) as UTF-8 (raw for
-/// Bytes) in one byte arena with per-row offsets, and a null bitmap per column. Geometry and Array
-/// values stay boxed (<see cref="GeometryValue"/>, <c>object?[]</c>): the slow path, rare in bulk data.
+/// Bytes) in one byte arena with per-row offsets, Geometry as its GeoJSON then its WKT (UTF-8) in the
+/// arena plus the SRID in a word, and a null bitmap per column. Array values stay boxed (<c>object?[]</c>):
+/// the slow path, rare in bulk data.
 /// A batch is reused: <see cref="Clear"/> keeps every buffer, so a steady export allocates none per row.
 /// </summary>
 /// <remarks>
@@ -24,6 +25,8 @@ internal sealed class RowBatch
     private readonly Guid[]?[] _guids;
     private readonly int[]?[] _starts;
     private readonly int[]?[] _lengths;
+    // Geometry: the WKT's length; it follows the GeoJSON (_starts, _lengths) in the arena.
+    private readonly int[]?[] _wktLengths;
     private readonly object?[]?[] _objects;
     // One bit per row and column, set when the value is present; row-major so a row's bits are adjacent.
     private readonly ulong[] _present;
@@ -50,6 +53,7 @@ internal sealed class RowBatch
         _guids = new Guid[]?[width];
         _starts = new int[]?[width];
         _lengths = new int[]?[width];
+        _wktLengths = new int[]?[width];
         _objects = new object?[]?[width];
         for (var c = 0; c < width; c++)
         {
@@ -65,6 +69,13 @@ internal sealed class RowBatch
                 case Storage.Arena:
                     _starts[c] = new int[capacity];
                     _lengths[c] = new int[capacity];
+                    break;
+                case Storage.Geometry:
+                    _starts[c] = new int[capacity];
+                    _lengths[c] = new int[capacity];
+                    _wktLengths[c] = new int[capacity];
+                    // The SRID, or NoSrid.
+                    _words[c] = new long[capacity];
                     break;
                 default:
                     _objects[c] = new object?[capacity];
@@ -82,8 +93,12 @@ internal sealed class RowBatch
         Word,
         Guid,
         Arena,
+        Geometry,
         Object,
     }
+
+    // A geometry's SRID word when it has none (an SRID is an int, so no collision).
+    private const long NoSrid = long.MinValue;
 
     public IReadOnlyList<Column> Columns => _columns;
 
@@ -284,9 +299,54 @@ internal sealed class RowBatch
         TrimLastReserved(row, column, Encoding.UTF8.GetBytes(value, span));
     }
 
-    /// <summary>Sets a Geometry (<see cref="GeometryValue"/>) or Array (<c>object?[]</c>) value.</summary>
+    /// <summary>Sets a Geometry from its UTF-8 GeoJSON and WKT (copied into the arena) and its SRID.</summary>
+    public void SetGeometry(int row, int column, ReadOnlySpan<byte> geoJson, ReadOnlySpan<byte> wkt, int? srid)
+    {
+        var span = ReserveGeometry(row, column, geoJson.Length, wkt.Length, srid);
+        geoJson.CopyTo(span);
+        wkt.CopyTo(span[geoJson.Length..]);
+    }
+
+    /// <summary>Sets a Geometry from a boxed <see cref="GeometryValue"/> (the files source, the delta codec), as UTF-8 in the arena.</summary>
+    public void SetGeometry(int row, int column, GeometryValue value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        var span = ReserveGeometry(row, column, Encoding.UTF8.GetMaxByteCount(value.GeoJson.Length), Encoding.UTF8.GetMaxByteCount(value.Wkt.Length), value.Srid);
+        var json = Encoding.UTF8.GetBytes(value.GeoJson, span);
+        var wkt = Encoding.UTF8.GetBytes(value.Wkt, span[json..]);
+        _lengths[column]![row] = json;
+        _wktLengths[column]![row] = wkt;
+        _arenaUsed -= span.Length - json - wkt;
+    }
+
+    private Span<byte> ReserveGeometry(int row, int column, int geoJsonLength, int wktLength, int? srid)
+    {
+        if (_storage[column] != Storage.Geometry)
+        {
+            throw new InvalidOperationException($"Column '{_columns[column].Name}' ({_columns[column].Kind}) is not a geometry column.");
+        }
+
+        var length = geoJsonLength + wktLength;
+        EnsureArena(length);
+        var start = _arenaUsed;
+        _arenaUsed += length;
+        _starts[column]![row] = start;
+        _lengths[column]![row] = geoJsonLength;
+        _wktLengths[column]![row] = wktLength;
+        _words[column]![row] = srid ?? NoSrid;
+        MarkPresent(row, column);
+        return _arena.AsSpan(start, length);
+    }
+
+    /// <summary>Sets an Array (<c>object?[]</c>) value, or a Geometry given boxed (<see cref="GeometryValue"/>, stored as <see cref="SetGeometry(int, int, GeometryValue)"/> does).</summary>
     public void SetObject(int row, int column, object value)
     {
+        if (_storage[column] == Storage.Geometry)
+        {
+            SetGeometry(row, column, value as GeometryValue ?? throw Mismatch(value, _columns[column]));
+            return;
+        }
+
         if (_storage[column] != Storage.Object)
         {
             throw new InvalidOperationException($"Column '{_columns[column].Name}' ({_columns[column].Kind}) is not stored boxed.");
@@ -392,7 +452,7 @@ internal sealed class RowBatch
                 SetGuid(row, c, value is Guid g ? g : throw Mismatch(value, column));
                 break;
             case ColumnKind.Geometry:
-                SetObject(row, c, value is GeometryValue ? value : throw Mismatch(value, column));
+                SetGeometry(row, c, value as GeometryValue ?? throw Mismatch(value, column));
                 break;
             case ColumnKind.Array:
                 SetObject(row, c, value is object?[] ? value : throw Mismatch(value, column));
@@ -431,6 +491,7 @@ internal sealed class RowBatch
         ColumnKind.Integer or ColumnKind.Float or ColumnKind.Boolean or ColumnKind.Date or ColumnKind.Timestamp or ColumnKind.TimestampTz => Storage.Word,
         ColumnKind.Uuid => Storage.Guid,
         ColumnKind.Text or ColumnKind.Decimal or ColumnKind.Json or ColumnKind.Bytes => Storage.Arena,
+        ColumnKind.Geometry => Storage.Geometry,
         _ => Storage.Object,
     };
 
@@ -471,8 +532,23 @@ internal sealed class RowBatch
 
         public ReadOnlySpan<byte> GetBytes(int column) => Present(column).Kind == ColumnKind.Bytes ? Arena(column) : throw Mismatch(column, "bytes");
 
-        public GeometryValue GetGeometry(int column) =>
-            Present(column).Kind == ColumnKind.Geometry ? (GeometryValue)batch._objects[column]![Row]! : throw Mismatch(column, "geometry");
+        public GeometryValue GetGeometry(int column) => GetGeometryUtf8(column).ToValue();
+
+        public GeometryUtf8 GetGeometryUtf8(int column)
+        {
+            if (Present(column).Kind != ColumnKind.Geometry)
+            {
+                throw Mismatch(column, "geometry");
+            }
+
+            var start = batch._starts[column]![Row];
+            var json = batch._lengths[column]![Row];
+            var srid = batch._words[column]![Row];
+            return new GeometryUtf8(
+                batch._arena.AsSpan(start, json),
+                batch._arena.AsSpan(start + json, batch._wktLengths[column]![Row]),
+                srid == NoSrid ? null : (int)srid);
+        }
 
         public IReadOnlyList<object?> GetArray(int column) =>
             Present(column).Kind == ColumnKind.Array ? (object?[])batch._objects[column]![Row]! : throw Mismatch(column, "array");
@@ -497,6 +573,7 @@ internal sealed class RowBatch
                 ColumnKind.Timestamp => GetTimestamp(column),
                 ColumnKind.TimestampTz => GetTimestampTz(column),
                 ColumnKind.Uuid => GetGuid(column),
+                ColumnKind.Geometry => GetGeometry(column),
                 _ => batch._objects[column]![Row],
             };
         }

@@ -40,6 +40,7 @@ internal sealed class GeometryReader(EntityGeometry entity, int? firstSrid = nul
     private readonly WKTReader _wkt = new(NtsGeometryServices.Instance) { IsOldNtsCoordinateSyntaxAllowed = false };
     private readonly GeometryFactory _factory = NtsGeometryServices.Instance.CreateGeometryFactory();
     private int? _srid = entity.Epsg ?? firstSrid;
+    private char[] _chars = new char[256];
 
     /// <summary>The file's CRS: configured, else the first SRID seen, else EPSG:4326.</summary>
     public Crs Crs => CrsDefinitions.Get(_srid ?? EntityGeometry.DefaultEpsg, $"entity {entity.EntityName}");
@@ -56,7 +57,15 @@ internal sealed class GeometryReader(EntityGeometry entity, int? firstSrid = nul
             throw new FormatException($"entity {entity.EntityName}, column {column.Name}: expected a geometry, got {value.GetType().Name}");
         }
 
-        var geometry = TryReadPoint(CheckedWkt(g, column)) ?? _wkt.Read(WktBody(g.Wkt));
+        return Read(CheckedWkt(g, column));
+    }
+
+    /// <summary>A geometry from a row view's UTF-8 (<see cref="IRowView.GetGeometryUtf8"/>): no string unless NetTopologySuite's reader is needed.</summary>
+    public Geometry Read(GeometryUtf8 value, Column column, out bool hasZ) => WithOrdinates(Read(CheckedWkt(value, column)), column, out hasZ);
+
+    private Geometry Read(ReadOnlySpan<char> wkt)
+    {
+        var geometry = TryReadPoint(wkt) ?? _wkt.Read(wkt.ToString());
         geometry.SRID = Srid;
         return geometry;
     }
@@ -66,9 +75,10 @@ internal sealed class GeometryReader(EntityGeometry entity, int? firstSrid = nul
     /// must then write; an M ordinate fails the file, since no structured format here carries it (nor
     /// do the JSON formats' GeoJSON), and dropping it silently would change the value.
     /// </summary>
-    public Geometry Read(object value, Column column, out bool hasZ)
+    public Geometry Read(object value, Column column, out bool hasZ) => WithOrdinates(Read(value, column), column, out hasZ);
+
+    private Geometry WithOrdinates(Geometry geometry, Column column, out bool hasZ)
     {
-        var geometry = Read(value, column);
         var ordinates = new OrdinateFilter();
         geometry.Apply(ordinates);
         if (ordinates.M)
@@ -104,7 +114,33 @@ internal sealed class GeometryReader(EntityGeometry entity, int? firstSrid = nul
     /// <summary>Checks the value's SRID against the file's CRS (fixing it from the first, when not configured) and returns its WKT without an <c>SRID=…;</c> prefix.</summary>
     public ReadOnlySpan<char> CheckedWkt(GeometryValue g, Column column)
     {
-        if (g.Srid is { } srid and > 0)
+        CheckSrid(g.Srid, column);
+        return WktBody(g.Wkt);
+    }
+
+    /// <summary>
+    /// <see cref="CheckedWkt(GeometryValue, Column)"/> for a row view's UTF-8: the WKT widened into a
+    /// buffer of this reader, valid until the next call.
+    /// </summary>
+    public ReadOnlySpan<char> CheckedWkt(GeometryUtf8 g, Column column)
+    {
+        CheckSrid(g.Srid, column);
+        var wkt = g.Wkt;
+        if (_chars.Length < wkt.Length)
+        {
+            _chars = new char[Math.Max(wkt.Length, _chars.Length * 2)];
+        }
+
+        // PostGIS's WKT is ASCII; anything else (a file source's text) goes through the UTF-8 decoder.
+        var length = System.Text.Ascii.ToUtf16(wkt, _chars, out var written) == System.Buffers.OperationStatus.Done
+            ? written
+            : System.Text.Encoding.UTF8.GetChars(wkt, _chars);
+        return WktBody(_chars.AsSpan(0, length));
+    }
+
+    private void CheckSrid(int? value, Column column)
+    {
+        if (value is { } srid and > 0)
         {
             if (_srid is null)
             {
@@ -117,12 +153,10 @@ internal sealed class GeometryReader(EntityGeometry entity, int? firstSrid = nul
                 throw new FormatException($"entity {entity.EntityName}, column {column.Name}: a geometry has SRID {srid}, the file's CRS is EPSG:{_srid} ({(entity.Epsg is null ? "the first row's SRID" : "geometry.epsg")}); one file holds one CRS and the exporter does not reproject");
             }
         }
-
-        return WktBody(g.Wkt);
     }
 
-    private static string WktBody(string wkt) =>
-        wkt.StartsWith("SRID=", StringComparison.OrdinalIgnoreCase) ? wkt[(wkt.IndexOf(';', StringComparison.Ordinal) + 1)..] : wkt;
+    private static ReadOnlySpan<char> WktBody(ReadOnlySpan<char> wkt) =>
+        wkt.StartsWith("SRID=", StringComparison.OrdinalIgnoreCase) ? wkt[(wkt.IndexOf(';') + 1)..] : wkt;
 
     /// <summary>
     /// <c>POINT (x y)</c>, the commonest geometry of a register (an access point), without the WKT

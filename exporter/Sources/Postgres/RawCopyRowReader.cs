@@ -244,10 +244,25 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
                         continue;
                     }
 
-                    batch.SetObject(row, c, new GeometryValue(
-                        Text(value.Bytes(tuple)),
-                        wkt.IsNull ? throw new InvalidCastException("the geometry has GeoJSON but no WKT") : Text(wkt.Bytes(tuple)),
-                        srid.IsNull ? null : Int32(srid.Bytes(tuple))));
+                    if (wkt.IsNull)
+                    {
+                        throw new InvalidCastException("the geometry has GeoJSON but no WKT");
+                    }
+
+                    var geoJson = value.Bytes(tuple);
+                    var wktBytes = wkt.Bytes(tuple);
+                    int? sridValue = srid.IsNull ? null : Int32(srid.Bytes(tuple));
+                    if (Utf8.IsValid(geoJson) && Utf8.IsValid(wktBytes))
+                    {
+                        // PostGIS writes both as ASCII: straight from the wire into the batch's arena.
+                        batch.SetGeometry(row, c, geoJson, wktBytes, sridValue);
+                    }
+                    else
+                    {
+                        // As for text: what Npgsql's decoding with replacement characters gave.
+                        batch.SetGeometry(row, c, new GeometryValue(Text(geoJson), Text(wktBytes), sridValue));
+                    }
+
                     continue;
                 }
 

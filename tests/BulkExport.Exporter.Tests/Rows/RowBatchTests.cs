@@ -210,6 +210,83 @@ public sealed class RowBatchTests
         Assert.Equal(new DateTimeOffset(2024, 1, 2, 3, 4, 5, TimeSpan.Zero), view.GetTimestampTz(3));
     }
 
+    /// <summary>Geometries at the edges: NULL, Z, EMPTY, multi types and collections, no SRID and SRID 0, extreme and negative-zero coordinates.</summary>
+    private static object?[][] GeometryRows() =>
+    [
+        [1L, null],
+        [2L, new GeometryValue("{\"type\":\"Point\",\"coordinates\":[1,2,3]}", "POINT Z (1 2 3)", 4326)],
+        [3L, new GeometryValue("{\"type\":\"Point\",\"coordinates\":[]}", "POINT EMPTY", 4326)],
+        [4L, new GeometryValue("{\"type\":\"MultiPolygon\",\"coordinates\":[[[[0,0],[1,0],[1,1],[0,0]]],[[[5,5],[6,5],[6,6],[5,5]]]]}", "MULTIPOLYGON(((0 0,1 0,1 1,0 0)),((5 5,6 5,6 6,5 5)))", 4326)],
+        [5L, new GeometryValue("{\"type\":\"GeometryCollection\",\"geometries\":[{\"type\":\"Point\",\"coordinates\":[1,2]},{\"type\":\"LineString\",\"coordinates\":[[1,2],[3,4]]}]}", "GEOMETRYCOLLECTION(POINT(1 2),LINESTRING(1 2,3 4))", null)],
+        [6L, new GeometryValue("{\"type\":\"LineString\",\"coordinates\":[[-1.7976931348623157e+308,1e-300],[1.7976931348623157e+308,-0]]}", "LINESTRING(-1.7976931348623157e+308 1e-300,1.7976931348623157e+308 -0)", 0)],
+        [7L, new GeometryValue("{\"type\":\"Point\",\"coordinates\":[12.123456789012345,55.000000000000001]}", "SRID=4326;POINT(12.123456789012345 55.000000000000001)", 4326)],
+    ];
+
+    [Fact]
+    public void Geometry_InABatch_WritesEveryStreamedFormatDigestAndCodec_AsItsBoxedValue()
+    {
+        Column[] columns = [new("id", ColumnKind.Integer), new("geom", ColumnKind.Geometry)];
+        var rows = GeometryRows();
+        var batch = Fill(columns, rows);
+        var formats = RecordFormats.All.OfType<IStreamedFormat>()
+            .Select(f => f is IEntityConfiguredFormat c ? (IStreamedFormat)c.For(new BulkExport.Exporter.Formats.Geo.EntityGeometry("T", "geom", 4326, []), default, "ZSTD") : f)
+            .ToList();
+        Assert.Contains(formats, f => f.Name == "GEOJSON");
+        Assert.Contains(formats, f => f.Name == "GML");
+
+        foreach (var format in formats)
+        {
+            var expected = FormatTestData.Encode(format, columns, rows);
+            var output = new ArrayBufferWriter<byte>();
+            var encoder = format.CreateEncoder(new FormatSchema("T", columns, [], 1));
+            encoder.WriteHeader(output);
+            for (var r = 0; r < batch.Count; r++)
+            {
+                encoder.WriteRecord(batch.View(r), output);
+            }
+
+            encoder.WriteFooter(output);
+            Assert.True(expected.AsSpan().SequenceEqual(output.WrittenSpan), $"{format.Name}: the batch's bytes differ from the boxed rows' bytes");
+        }
+
+        using var digest = new RowDigest(columns);
+        Span<byte> fromBoxed = stackalloc byte[RowDigest.Length];
+        Span<byte> fromBatch = stackalloc byte[RowDigest.Length];
+        for (var r = 0; r < rows.Length; r++)
+        {
+            var view = batch.View(r);
+            digest.Compute(rows[r], fromBoxed);
+            digest.Compute(view, fromBatch);
+            Assert.True(fromBoxed.SequenceEqual(fromBatch), $"row {r}: digest differs");
+
+            var boxedCodec = new ArrayBufferWriter<byte>();
+            var batchCodec = new ArrayBufferWriter<byte>();
+            RowCodec.Encode(rows[r], boxedCodec);
+            RowCodec.Encode(view, batchCodec);
+            Assert.True(boxedCodec.WrittenSpan.SequenceEqual(batchCodec.WrittenSpan), $"row {r}: codec differs");
+            Assert.Equal(rows[r], RowCodec.Decode(batchCodec.WrittenSpan));
+        }
+    }
+
+    [Fact]
+    public void Geometry_InABatch_IsItsUtf8InTheArena_AndSetObjectStillTakesABoxedValue()
+    {
+        Column[] columns = [new("geom", ColumnKind.Geometry)];
+        var batch = new RowBatch(columns, 4, arenaBytes: 16);
+        batch.SetGeometry(batch.AddRow(), 0, "{\"type\":\"Point\",\"coordinates\":[1,2]}"u8, "POINT(1 2)"u8, null);
+        // The files source's path: a boxed value, stored as UTF-8 like the PostgreSQL source's.
+        batch.SetObject(batch.AddRow(), 0, new GeometryValue("{\"type\":\"Point\",\"coordinates\":[3,4]}", "POINT(3 4)", 0));
+
+        var first = batch.View(0).GetGeometryUtf8(0);
+        Assert.Equal("{\"type\":\"Point\",\"coordinates\":[1,2]}", Encoding.UTF8.GetString(first.GeoJson));
+        Assert.Equal("POINT(1 2)", Encoding.UTF8.GetString(first.Wkt));
+        Assert.Null(first.Srid);
+        Assert.Equal(new GeometryValue("{\"type\":\"Point\",\"coordinates\":[3,4]}", "POINT(3 4)", 0), batch.View(1).GetValue(0));
+        Assert.Equal(0, batch.View(1).GetGeometryUtf8(0).Srid);
+        Assert.Throws<RowValueException>(() => batch.SetObject(batch.AddRow(), 0, "POINT(1 2)"));
+        Assert.Throws<InvalidOperationException>(() => batch.View(0).GetUtf8(0));
+    }
+
     private static object Read(IRowView view, int column) => view.Columns[column].Kind switch
     {
         ColumnKind.Text or ColumnKind.Decimal or ColumnKind.Json => view.GetString(column),

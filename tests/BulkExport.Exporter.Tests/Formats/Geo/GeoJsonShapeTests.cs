@@ -1,0 +1,112 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using BulkExport.Exporter.Formats.Geo;
+using BulkExport.Publishing.Layout;
+
+namespace BulkExport.Exporter.Tests.Formats.Geo;
+
+/// <summary>
+/// The shortcut for PostGIS's usual GeoJSON is only taken where it is provably what the general path
+/// does: every value it recognises is valid JSON to System.Text.Json and canonicalises to the same bytes.
+/// </summary>
+public sealed class GeoJsonShapeTests
+{
+    private static bool Valid(string json)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(json));
+            while (reader.Read())
+            {
+            }
+
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    private static void AssertSameAsGeneralPath(string geoJson)
+    {
+        var bytes = Encoding.UTF8.GetBytes(geoJson);
+        if (!GeoJsonShape.TryParse(bytes, out var type, out var coordinates))
+        {
+            return;
+        }
+
+        Assert.True(Valid(geoJson), $"recognised but not valid JSON: {geoJson}");
+        var general = new ArrayBufferWriter<byte>();
+        CanonicalJson.Write(bytes, general);
+        var fast = new ArrayBufferWriter<byte>();
+        GeoJsonShape.WriteCanonical(type, coordinates, fast);
+        Assert.Equal(Encoding.UTF8.GetString(general.WrittenSpan), Encoding.UTF8.GetString(fast.WrittenSpan));
+    }
+
+    [Theory]
+    [InlineData("{\"type\":\"Point\",\"coordinates\":[8.001,54]}")]
+    [InlineData("{\"type\":\"Point\",\"coordinates\":[]}")]
+    [InlineData("{\"type\":\"Point\",\"coordinates\":[1,2,3]}")]
+    [InlineData("{\"type\":\"LineString\",\"coordinates\":[[-1.7976931348623157e+308,1E-300],[0,-0]]}")]
+    [InlineData("{\"type\":\"MultiPolygon\",\"coordinates\":[[[[0,0],[1,0],[1,1],[0,0]]],[[[5,5],[6,5],[6,6],[5,5]]]]}")]
+    public void PostGisShapes_AreRecognised_AndCanonicaliseAsTheGeneralPath(string geoJson)
+    {
+        Assert.True(GeoJsonShape.TryParse(Encoding.UTF8.GetBytes(geoJson), out _, out _));
+        AssertSameAsGeneralPath(geoJson);
+    }
+
+    [Theory]
+    [InlineData("{\"type\":\"Point\",\"coordinates\":[1,]}")]
+    [InlineData("{\"type\":\"Point\",\"coordinates\":[01,2]}")]
+    [InlineData("{\"type\":\"Point\",\"coordinates\":[1.,2]}")]
+    [InlineData("{\"type\":\"Point\",\"coordinates\":[.5,2]}")]
+    [InlineData("{\"type\":\"Point\",\"coordinates\":[-,2]}")]
+    [InlineData("{\"type\":\"Point\",\"coordinates\":[1e,2]}")]
+    [InlineData("{\"type\":\"Point\",\"coordinates\":[1e+,2]}")]
+    [InlineData("{\"type\":\"Point\",\"coordinates\":[nan,2]}")]
+    [InlineData("{\"type\":\"Point\",\"coordinates\":[1, 2]}")]
+    [InlineData("{\"type\":\"Point\",\"coordinates\":[1,2]")]
+    [InlineData("{\"type\":\"Point\",\"coordinates\":[1,2],\"bbox\":[1,2,1,2]}")]
+    [InlineData("{\"type\":\"Point\",\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\"EPSG:25832\"}},\"coordinates\":[1,2]}")]
+    [InlineData("{\"type\":\"GeometryCollection\",\"geometries\":[]}")]
+    [InlineData("{\"type\":\"Po\\u0069nt\",\"coordinates\":[1,2]}")]
+    [InlineData("{\"type\":\"Point\",\"coordinates\":[[[[[[[[[1]]]]]]]]]}")]
+    public void AnythingElse_IsLeftToTheGeneralPath(string geoJson) =>
+        Assert.False(GeoJsonShape.TryParse(Encoding.UTF8.GetBytes(geoJson), out _, out _));
+
+    [Fact]
+    public void RandomCoordinateText_IsRecognisedOnlyWhenValid_AndExactlyWhenANumberArray()
+    {
+        const string alphabet = "[],0123456789.-+eE ";
+        var random = new Random(20261202);
+        var recognised = 0;
+        for (var n = 0; n < 50_000; n++)
+        {
+            var text = new StringBuilder("[");
+            var length = random.Next(0, 14);
+            for (var i = 0; i < length; i++)
+            {
+                text.Append(alphabet[random.Next(alphabet.Length)]);
+            }
+
+            var array = text.ToString();
+            var geoJson = "{\"type\":\"Point\",\"coordinates\":" + array + "}";
+            var ok = GeoJsonShape.IsNumberArray(Encoding.UTF8.GetBytes(array));
+            // Complete for whitespace-free arrays: whatever System.Text.Json reads as such is recognised.
+            if (!array.Contains(' ', StringComparison.Ordinal) && Valid(array) && array.StartsWith('['))
+            {
+                Assert.True(ok, $"a valid number array was not recognised: {array}");
+            }
+
+            if (ok)
+            {
+                recognised++;
+                AssertSameAsGeneralPath(geoJson);
+            }
+        }
+
+        Assert.True(recognised > 100, $"only {recognised} random arrays were valid: the generator tests nothing");
+    }
+}
