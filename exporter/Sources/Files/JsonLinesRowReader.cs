@@ -8,9 +8,10 @@ namespace BulkExport.Exporter.Sources.Files;
 
 /// <summary>
 /// Rows of a JSON Lines file. A first pass over the file finds the columns (the union of keys, in
-/// first-seen order) and their kinds; the second pass yields the rows. Only one line is in memory.
+/// first-seen order) and their kinds, and whether the rows are in key order; the second pass yields
+/// the rows. Only one line is in memory.
 /// </summary>
-internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
+internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader, IRowReaderOrdering
 {
     private readonly EntityFile _file;
     private readonly EntitySpec _entity;
@@ -19,12 +20,18 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
     private readonly Dictionary<string, int> _index;
     private readonly bool[] _isKey;
     private readonly FileChunkReader _reader;
+    // The key columns in key order when the first pass found the rows in key order; null otherwise.
+    private readonly int[]? _sortedKeys;
+    private readonly KeyOrder? _order;
+    private RowBatch.BatchRowView? _orderView;
     private long _lineNumber;
     private object?[] _current = [];
     private RowBatch? _single;
 
-    private JsonLinesRowReader(EntityFile file, EntitySpec entity, Column[] columns, bool[] isKey)
+    private JsonLinesRowReader(EntityFile file, EntitySpec entity, Column[] columns, bool[] isKey, int[]? sortedKeys)
     {
+        _sortedKeys = sortedKeys;
+        _order = sortedKeys is null ? null : new KeyOrder(sortedKeys.Length);
         _file = file;
         _entity = entity;
         _columns = columns;
@@ -43,9 +50,18 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
 
     public object?[] Current => _current;
 
+    /// <summary>
+    /// True when the first pass found every row in key order (a plain entity whose keys are integers or
+    /// text): the delta then merges rows as they come instead of sorting them externally. The second
+    /// pass checks the order again and fails the run naming the line if the file no longer has it.
+    /// </summary>
+    public bool IsSortedByKey => _sortedKeys is not null;
+
     public static async ValueTask<JsonLinesRowReader> OpenAsync(EntityFile file, EntitySpec entity, EntityLayout layout, CancellationToken cancellationToken)
     {
-        var inference = new Inference(entity.Name, layout.Keys);
+        // A temporal entity's identity adds its period starts to the key (timestamps); not followed here.
+        var order = entity.Temporal is null && entity.Key.Count > 0 ? new KeyOrder(entity.Key.Count) : null;
+        var inference = new Inference(entity.Name, layout.Keys, entity.Key, order);
         var reader = new FileChunkReader(file.Handle);
         long lineNumber = 0;
         while (true)
@@ -65,7 +81,9 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
         var columns = inference.Columns(layout);
         layout.Validate(entity, file.Path, columns);
         var isKey = columns.Select(c => layout.Keys.Contains(c.Name)).ToArray();
-        return new JsonLinesRowReader(file, entity, columns, isKey);
+        var keyIndexes = entity.Key.Select(k => Array.FindIndex(columns, c => c.Name == k)).ToArray();
+        var sorted = order is { InOrder: true } && order.Matches(columns, keyIndexes);
+        return new JsonLinesRowReader(file, entity, columns, isKey, sorted ? keyIndexes : null);
     }
 
     /// <summary>One row at a time (the <see cref="IRowReader"/> contract), boxed from a one-row batch.</summary>
@@ -155,6 +173,10 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
         try
         {
             ParseInto(line, batch, row);
+            if (_order is not null)
+            {
+                CheckOrder(batch, row);
+            }
         }
         catch
         {
@@ -163,6 +185,35 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
         }
 
         return true;
+    }
+
+    /// <summary>The first pass promised key order (so the delta does not sort): a row that breaks it fails the run here, by line.</summary>
+    private void CheckOrder(RowBatch batch, int row)
+    {
+        if (_orderView is null || !ReferenceEquals(_orderView.Batch, batch))
+        {
+            _orderView = batch.CreateView();
+        }
+
+        _orderView.Row = row;
+        _order!.BeginRow();
+        for (var slot = 0; slot < _sortedKeys!.Length; slot++)
+        {
+            var c = _sortedKeys[slot];
+            if (_columns[c].Kind == ColumnKind.Integer)
+            {
+                _order.SetInteger(slot, _orderView.GetInt64(c));
+            }
+            else
+            {
+                _order.SetText(slot, _orderView.GetUtf8(c));
+            }
+        }
+
+        if (!_order.EndRow())
+        {
+            throw Error("the row's key comes before the previous row's, though the first pass found the rows in key order (did the file change during the run?)");
+        }
     }
 
     private void ParseInto(ReadOnlySpan<byte> line, RowBatch batch, int row)
@@ -285,6 +336,13 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
                 batch.SetInt64(row, c, l);
                 return;
             case ColumnKind.Decimal when json.TokenType == JsonTokenType.Number:
+                if (!json.ValueSpan.ContainsAny((byte)'e', (byte)'E'))
+                {
+                    // Without an exponent a JSON number is already its canonical text (ASCII, digits as written).
+                    batch.SetUtf8(row, c, json.ValueSpan);
+                    return;
+                }
+
                 try
                 {
                     batch.SetString(row, c, FileValues.CanonicalDecimal(json.ValueSpan));
@@ -331,6 +389,17 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
     /// <summary>A nested object with a repeated member would reach consumers ambiguous (which value wins depends on their parser).</summary>
     private void RefuseDuplicateMembers(ReadOnlySpan<byte> value, Column column)
     {
+        if (_members.TryFindDuplicate(value, out var name))
+        {
+            if (name is not null)
+            {
+                throw Error($"column '{column.Name}': member '{name}' appears twice in a nested object; which value was meant is ambiguous");
+            }
+
+            return;
+        }
+
+        // An object too large for pairwise comparison: the document parser checks it with a hash table.
         try
         {
             using var _ = JsonDocument.Parse(value.ToArray(), NoDuplicates);
@@ -342,6 +411,82 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
     }
 
     private static readonly JsonDocumentOptions NoDuplicates = new() { AllowDuplicateProperties = false };
+
+    private readonly MemberNames _members = new();
+
+    /// <summary>
+    /// Finds a member name repeated within one object of a JSON value (already read once, so well formed),
+    /// comparing unescaped names as bytes: a reader pass with the names in a reused buffer, where a
+    /// <see cref="JsonDocument"/> per value would build and drop a document for every row.
+    /// </summary>
+    private sealed class MemberNames
+    {
+        // Names of the objects still open, back to back; (start, length) each, and where each object's names begin.
+        private byte[] _bytes = new byte[256];
+        private int _used;
+        private readonly List<(int Start, int Length)> _names = [];
+        private readonly Stack<(int FirstName, int Used)> _objects = new();
+
+        private const int MaxPairwise = 64;
+
+        /// <summary>False when an object has more than <see cref="MaxPairwise"/> members (not checked); else the first repeated name, or null.</summary>
+        public bool TryFindDuplicate(ReadOnlySpan<byte> value, out string? duplicate)
+        {
+            duplicate = null;
+            _used = 0;
+            _names.Clear();
+            _objects.Clear();
+            var json = new Utf8JsonReader(value);
+            while (json.Read())
+            {
+                switch (json.TokenType)
+                {
+                    case JsonTokenType.StartObject:
+                        _objects.Push((_names.Count, _used));
+                        break;
+                    case JsonTokenType.EndObject:
+                        var (first, used) = _objects.Pop();
+                        _names.RemoveRange(first, _names.Count - first);
+                        _used = used;
+                        break;
+                    case JsonTokenType.PropertyName:
+                        var name = Add(ref json);
+                        var firstName = _objects.Peek().FirstName;
+                        if (_names.Count - firstName >= MaxPairwise)
+                        {
+                            return false;
+                        }
+
+                        for (var i = firstName; i < _names.Count; i++)
+                        {
+                            if (_bytes.AsSpan(_names[i].Start, _names[i].Length).SequenceEqual(name))
+                            {
+                                duplicate = Encoding.UTF8.GetString(name);
+                                return true;
+                            }
+                        }
+
+                        _names.Add((_used - name.Length, name.Length));
+                        break;
+                }
+            }
+
+            return true;
+        }
+
+        private ReadOnlySpan<byte> Add(ref Utf8JsonReader json)
+        {
+            var length = json.HasValueSequence ? (int)json.ValueSequence.Length : json.ValueSpan.Length;
+            if (_bytes.Length - _used < length)
+            {
+                Array.Resize(ref _bytes, Math.Max(_bytes.Length * 2, _used + length));
+            }
+
+            var written = json.CopyString(_bytes.AsSpan(_used));
+            _used += written;
+            return _bytes.AsSpan(_used - written, written);
+        }
+    }
 
     private SourceException Error(string message, Exception? inner = null) =>
         new($"Entity '{_entity.Name}': {_file.Path}:{_lineNumber}: {message}.", transient: false, inner);
@@ -355,9 +500,13 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
     }
 
     /// <summary>Column discovery and kind inference of the first pass.</summary>
-    private sealed class Inference(string entity, HashSet<string> keys)
+    private sealed class Inference(string entity, HashSet<string> keys, List<string> keyOrder, KeyOrder? order)
     {
         private readonly List<string> _names = [];
+        private readonly List<byte[]> _utf8Names = [];
+        // Per column, its place in the key (-1 for other columns), for following the key order.
+        private readonly List<int> _keySlot = [];
+        private byte[] _unescaped = new byte[64];
         // The line each column was last seen on: a second sighting on the same line is a duplicated member.
         private readonly List<long> _lastLine = [];
         private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
@@ -386,20 +535,37 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
             try
             {
                 ExpectObject(ref json, path, lineNumber);
+                order?.BeginRow();
+                var guess = 0;
                 while (json.Read() && json.TokenType == JsonTokenType.PropertyName)
                 {
                     member = null;
-                    var name = json.GetString()!;
-                    member = name;
-                    if (!_index.TryGetValue(name, out var column))
+                    int column;
+                    string name;
+                    // Lines usually repeat the same key order, so the next column is the likely match.
+                    if (guess < _utf8Names.Count && json.ValueTextEquals(_utf8Names[guess]))
                     {
-                        column = _names.Count;
-                        _index[name] = column;
-                        _names.Add(name);
-                        _seen.Add(Seen.None);
-                        _lastLine.Add(0);
+                        column = guess;
+                        name = _names[column];
                     }
-                    else if (_lastLine[column] == lineNumber)
+                    else
+                    {
+                        name = json.GetString()!;
+                        if (!_index.TryGetValue(name, out column))
+                        {
+                            column = _names.Count;
+                            _index[name] = column;
+                            _names.Add(name);
+                            _utf8Names.Add(Encoding.UTF8.GetBytes(name));
+                            _keySlot.Add(keyOrder.IndexOf(name));
+                            _seen.Add(Seen.None);
+                            _lastLine.Add(0);
+                        }
+                    }
+
+                    guess = column + 1;
+                    member = name;
+                    if (_lastLine[column] == lineNumber)
                     {
                         throw new SourceException($"Entity '{entity}': {path}:{lineNumber}: member '{name}' appears twice in the object; which value was meant is ambiguous.", transient: false);
                     }
@@ -417,6 +583,11 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
                     };
                     CheckKey(name, _seen[column], seen, path, lineNumber);
                     _seen[column] |= seen;
+                    if (order is not null && _keySlot[column] >= 0)
+                    {
+                        Follow(ref json, order, _keySlot[column]);
+                    }
+
                     if (json.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
                     {
                         json.Skip();
@@ -427,6 +598,8 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
                 {
                     // Validates the rest of the line.
                 }
+
+                order?.EndRow();
             }
             catch (JsonException e)
             {
@@ -435,6 +608,30 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
             catch (InvalidOperationException e)
             {
                 throw new SourceException($"Entity '{entity}': {path}:{lineNumber}: {(member is null ? "a member name" : $"column '{member}'")}: invalid UTF-8: {e.Message}.", transient: false, e);
+            }
+        }
+
+        private void Follow(ref Utf8JsonReader json, KeyOrder order, int slot)
+        {
+            switch (json.TokenType)
+            {
+                case JsonTokenType.Number when json.TryGetInt64(out var value):
+                    order.SetInteger(slot, value);
+                    break;
+                case JsonTokenType.String when !json.ValueIsEscaped:
+                    order.SetText(slot, json.ValueSpan);
+                    break;
+                case JsonTokenType.String:
+                    if (_unescaped.Length < json.ValueSpan.Length)
+                    {
+                        _unescaped = new byte[json.ValueSpan.Length * 2];
+                    }
+
+                    order.SetText(slot, _unescaped.AsSpan(0, json.CopyString(_unescaped)));
+                    break;
+                default:
+                    order.SetOther();
+                    break;
             }
         }
 
