@@ -285,14 +285,20 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader, IRowRead
                     throw Error($"column '{column.Name}': expected an ISO 8601 timestamp string, found {json.TokenType}");
                 }
 
-                var text = json.GetString()!;
-                if (text.Length == 0)
+                if (json.ValueSpan.IsEmpty)
                 {
                     batch.SetNull(row, c);
                     return;
                 }
 
-                batch.SetTimestampTz(row, c, FileValues.TryParseTimestamp(text, out var timestamp)
+                if (!json.ValueIsEscaped && FileValues.TryParseTimestamp(json.ValueSpan, out var timestamp))
+                {
+                    batch.SetTimestampTz(row, c, timestamp);
+                    return;
+                }
+
+                var text = json.GetString()!;
+                batch.SetTimestampTz(row, c, FileValues.TryParseTimestamp(text, out timestamp)
                     ? timestamp
                     : throw Error($"column '{column.Name}': '{text}' is not an ISO 8601 timestamp"));
                 return;
