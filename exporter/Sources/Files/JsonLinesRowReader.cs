@@ -57,12 +57,30 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader, IRowRead
     /// </summary>
     public bool IsSortedByKey => _sortedKeys is not null;
 
-    public static async ValueTask<JsonLinesRowReader> OpenAsync(EntityFile file, EntitySpec entity, EntityLayout layout, CancellationToken cancellationToken)
+    /// <param name="parallelFrom">The file size from which the first pass runs in two halves (tests lower it).</param>
+    public static async ValueTask<JsonLinesRowReader> OpenAsync(EntityFile file, EntitySpec entity, EntityLayout layout, CancellationToken cancellationToken, long parallelFrom = ParallelInferenceBytes)
+    {
+        var inference = await InferInHalvesAsync(file, entity, layout, parallelFrom, cancellationToken).ConfigureAwait(false)
+            ?? await InferAsync(file, entity, layout, 0, long.MaxValue, cancellationToken).ConfigureAwait(false);
+        var order = inference.Order;
+        var columns = inference.Columns(layout);
+        layout.Validate(entity, file.Path, columns);
+        var isKey = columns.Select(c => layout.Keys.Contains(c.Name)).ToArray();
+        var keyIndexes = entity.Key.Select(k => Array.FindIndex(columns, c => c.Name == k)).ToArray();
+        var sorted = order is { InOrder: true } && order.Matches(columns, keyIndexes);
+        return new JsonLinesRowReader(file, entity, columns, isKey, sorted ? keyIndexes : null);
+    }
+
+    // Below this the first pass is short enough to run on one thread.
+    internal const long ParallelInferenceBytes = 32L << 20;
+
+    /// <summary>The first pass over <c>[start, end)</c> of the file, numbering lines from 1 (exact only from the file's start).</summary>
+    private static async Task<Inference> InferAsync(EntityFile file, EntitySpec entity, EntityLayout layout, long start, long end, CancellationToken cancellationToken)
     {
         // A temporal entity's identity adds its period starts to the key (timestamps); not followed here.
         var order = entity.Temporal is null && entity.Key.Count > 0 ? new KeyOrder(entity.Key.Count) : null;
         var inference = new Inference(entity.Name, layout.Keys, entity.Key, order);
-        var reader = new FileChunkReader(file.Handle);
+        var reader = new FileChunkReader(file.Handle, start, end);
         long lineNumber = 0;
         while (true)
         {
@@ -78,12 +96,66 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader, IRowRead
             reader.Trim();
         }
 
-        var columns = inference.Columns(layout);
-        layout.Validate(entity, file.Path, columns);
-        var isKey = columns.Select(c => layout.Keys.Contains(c.Name)).ToArray();
-        var keyIndexes = entity.Key.Select(k => Array.FindIndex(columns, c => c.Name == k)).ToArray();
-        var sorted = order is { InOrder: true } && order.Matches(columns, keyIndexes);
-        return new JsonLinesRowReader(file, entity, columns, isKey, sorted ? keyIndexes : null);
+        return inference;
+    }
+
+    /// <summary>
+    /// The first pass of a large file on two threads, one per half (split at a line end), merged; it
+    /// reads the whole file before any row can flow, so on two cores halving it shortens the run. Null
+    /// when the file is small, or when a half found anything wrong: then the one-thread pass runs and
+    /// names the fault with its true line number, in the words it always used.
+    /// </summary>
+    private static async Task<Inference?> InferInHalvesAsync(EntityFile file, EntitySpec entity, EntityLayout layout, long parallelFrom, CancellationToken cancellationToken)
+    {
+        var size = RandomAccess.GetLength(file.Handle);
+        if (size < parallelFrom || size < 2 || Environment.ProcessorCount < 2)
+        {
+            return null;
+        }
+
+        var middle = await LineStartAfterAsync(file, size / 2, size, cancellationToken).ConfigureAwait(false);
+        if (middle is not { } split)
+        {
+            return null;
+        }
+
+        var first = Task.Run(() => InferAsync(file, entity, layout, 0, split, cancellationToken), cancellationToken);
+        var second = Task.Run(() => InferAsync(file, entity, layout, split, size, cancellationToken), cancellationToken);
+        try
+        {
+            await Task.WhenAll(first, second).ConfigureAwait(false);
+        }
+        catch (SourceException)
+        {
+            return null;
+        }
+
+        return first.Result.Append(second.Result) ? first.Result : null;
+    }
+
+    /// <summary>The offset just past the first line end at or after <paramref name="from"/>, if one is before the end.</summary>
+    private static async Task<long?> LineStartAfterAsync(EntityFile file, long from, long size, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[64 * 1024];
+        for (var at = from; at < size;)
+        {
+            var read = await RandomAccess.ReadAsync(file.Handle, buffer, at, cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return null;
+            }
+
+            var newline = buffer.AsSpan(0, read).IndexOf((byte)'\n');
+            if (newline >= 0)
+            {
+                var split = at + newline + 1;
+                return split < size ? split : null;
+            }
+
+            at += read;
+        }
+
+        return null;
     }
 
     /// <summary>One row at a time (the <see cref="IRowReader"/> contract), boxed from a one-row batch.</summary>
@@ -513,6 +585,48 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader, IRowRead
         // Per column, its place in the key (-1 for other columns), for following the key order.
         private readonly List<int> _keySlot = [];
         private byte[] _unescaped = new byte[64];
+
+        public KeyOrder? Order => order;
+
+        /// <summary>
+        /// Adds what the pass over the rest of the file saw: its new columns after these, kinds joined,
+        /// key order carried across the split. False when a key column holds another kind there (the
+        /// one-thread pass then names the line).
+        /// </summary>
+        public bool Append(Inference later)
+        {
+            for (var i = 0; i < later._names.Count; i++)
+            {
+                var name = later._names[i];
+                if (_index.TryGetValue(name, out var column))
+                {
+                    if (keys.Contains(name) && _seen[column] != Seen.None && later._seen[i] != Seen.None && Class(_seen[column]) != Class(later._seen[i]))
+                    {
+                        return false;
+                    }
+
+                    _seen[column] |= later._seen[i];
+                }
+                else
+                {
+                    _index[name] = _names.Count;
+                    _names.Add(name);
+                    _utf8Names.Add(later._utf8Names[i]);
+                    _keySlot.Add(later._keySlot[i]);
+                    _seen.Add(later._seen[i]);
+                    _lastLine.Add(0);
+                }
+            }
+
+            if (order is not null)
+            {
+                order.Append(later.Order!);
+            }
+
+            return true;
+        }
+
+        private static Seen Class(Seen seen) => (seen & (Seen.Integer | Seen.Number)) != 0 ? Seen.Number : seen;
         // The line each column was last seen on: a second sighting on the same line is a duplicated member.
         private readonly List<long> _lastLine = [];
         private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
@@ -652,7 +766,6 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader, IRowRead
                 return;
             }
 
-            static Seen Class(Seen seen) => (seen & (Seen.Integer | Seen.Number)) != 0 ? Seen.Number : seen;
             if (now == Seen.Structure || (before != Seen.None && Class(before) != Class(now)))
             {
                 var found = now == Seen.Structure ? "an object or array" : now.ToString().ToLowerInvariant();

@@ -27,6 +27,9 @@ internal sealed class KeyOrder
     private int[] _previousTextLength;
     private readonly bool[] _set;
     private bool _hasPrevious;
+    // The first row's key, kept for joining the orders of two ranges of one file.
+    private long[]? _firstInts;
+    private byte[][]? _firstText;
 
     public KeyOrder(int keyCount)
     {
@@ -94,11 +97,80 @@ internal sealed class KeyOrder
             return false;
         }
 
+        if (!_hasPrevious)
+        {
+            _firstInts = [.. _ints];
+            _firstText = [.. Enumerable.Range(0, _text.Length).Select(slot => _text[slot].AsSpan(0, _textLength[slot]).ToArray())];
+        }
+
         (_ints, _previousInts) = (_previousInts, _ints);
         (_text, _previousText) = (_previousText, _text);
         (_textLength, _previousTextLength) = (_previousTextLength, _textLength);
         _hasPrevious = true;
         return true;
+    }
+
+    /// <summary>
+    /// Joins the order of the range of rows that follows this one: in order when both are and this
+    /// range's last key is not after <paramref name="next"/>'s first.
+    /// </summary>
+    public void Append(KeyOrder next)
+    {
+        if (!InOrder || !next.InOrder)
+        {
+            InOrder = false;
+            return;
+        }
+
+        if (!next._hasPrevious)
+        {
+            return;
+        }
+
+        for (var slot = 0; slot < _classes.Length; slot++)
+        {
+            if (_classes[slot] == Class.Unknown)
+            {
+                _classes[slot] = next._classes[slot];
+            }
+            else if (_classes[slot] != next._classes[slot])
+            {
+                InOrder = false;
+                return;
+            }
+        }
+
+        if (_hasPrevious)
+        {
+            // "Current" is this range's last row once swapped in; the comparison wants it as the later one.
+            for (var slot = 0; slot < _classes.Length; slot++)
+            {
+                _ints[slot] = next._firstInts![slot];
+                var first = next._firstText![slot];
+                if (_text[slot].Length < first.Length)
+                {
+                    _text[slot] = new byte[first.Length];
+                }
+
+                first.CopyTo(_text[slot], 0);
+                _textLength[slot] = first.Length;
+            }
+
+            if (Compare() < 0)
+            {
+                InOrder = false;
+                return;
+            }
+        }
+
+        // Carry on from the later range's last row.
+        _hasPrevious = true;
+        for (var slot = 0; slot < _classes.Length; slot++)
+        {
+            _previousInts[slot] = next._previousInts[slot];
+            _previousText[slot] = next._previousText[slot].AsSpan(0, next._previousTextLength[slot]).ToArray();
+            _previousTextLength[slot] = next._previousTextLength[slot];
+        }
     }
 
     /// <summary>Whether the order followed is the pipeline's for the columns' final kinds (the first pass learns them only at the end).</summary>
