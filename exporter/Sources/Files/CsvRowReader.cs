@@ -11,7 +11,7 @@ namespace BulkExport.Exporter.Sources.Files;
 /// columns (TimestampTz). An empty unquoted field is null and <c>""</c> the empty string, the same
 /// convention our CSV output and PostgreSQL's COPY use.
 /// </summary>
-internal sealed class CsvRowReader : IRowReader, IRowBatchReader
+internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrdering
 {
     private readonly EntityFile _file;
     private readonly EntitySpec _entity;
@@ -23,12 +23,15 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader
     private long _lineNumber;
     private long _nextLine;
     private object?[] _current = [];
-    // The current record's fields, unquoted, back to back; (start, length) each, length -1 for null.
-    private readonly ArrayBufferWriter<byte> _fieldBytes = new(1024);
-    private readonly List<(int Start, int Length)> _spans = [];
+    private readonly FieldSplitter _split = new();
+    // The key columns in key order when a scan found the records in key order; null otherwise.
+    private readonly int[]? _sortedKeys;
+    private readonly KeyOrder? _order;
 
-    private CsvRowReader(EntityFile file, EntitySpec entity, Column[] columns, bool[] isKey, FileChunkReader reader, long nextLine)
+    private CsvRowReader(EntityFile file, EntitySpec entity, Column[] columns, bool[] isKey, FileChunkReader reader, long nextLine, int[]? sortedKeys)
     {
+        _sortedKeys = sortedKeys;
+        _order = sortedKeys is null ? null : new KeyOrder(sortedKeys.Length);
         _file = file;
         _entity = entity;
         _columns = columns;
@@ -40,6 +43,14 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader
     public IReadOnlyList<Column> Columns => _columns;
 
     public object?[] Current => _current;
+
+    /// <summary>
+    /// True when a scan of the key fields found every record in key order (a plain entity; CSV keys are
+    /// text): the delta then merges rows as they come instead of sorting them externally. The scan
+    /// stops at the first record out of order, so an unsorted file costs it a few records; the row
+    /// pass checks the order again and fails the run naming the line if the file no longer has it.
+    /// </summary>
+    public bool IsSortedByKey => _sortedKeys is not null;
 
     public static async ValueTask<CsvRowReader> OpenAsync(EntityFile file, EntitySpec entity, EntityLayout layout, CancellationToken cancellationToken)
     {
@@ -72,7 +83,63 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader
 
         layout.Validate(entity, file.Path, columns);
         var isKey = columns.Select(c => layout.Keys.Contains(c.Name)).ToArray();
-        return new CsvRowReader(file, entity, columns, isKey, reader, 1 + newlines);
+        var keyIndexes = entity.Key.Select(k => Array.FindIndex(columns, c => c.Name == k)).ToArray();
+        var sorted = entity.Temporal is null && keyIndexes.Length > 0 && keyIndexes.All(k => columns[k].Kind == ColumnKind.Text)
+            && await InKeyOrderAsync(file, columns.Length, keyIndexes, cancellationToken).ConfigureAwait(false);
+        return new CsvRowReader(file, entity, columns, isKey, reader, 1 + newlines, sorted ? keyIndexes : null);
+    }
+
+    /// <summary>Whether the records after the header come in key order; false at the first that does not, or at anything the row pass would refuse.</summary>
+    private static async ValueTask<bool> InKeyOrderAsync(EntityFile file, int columnCount, int[] keyIndexes, CancellationToken cancellationToken)
+    {
+        var reader = new FileChunkReader(file.Handle);
+        var split = new FieldSplitter();
+        var order = new KeyOrder(keyIndexes.Length);
+        var skipped = false;
+        while (true)
+        {
+            var (found, length, consumed, _) = await NextRecordAsync(reader, cancellationToken).ConfigureAwait(false);
+            if (!found)
+            {
+                return true;
+            }
+
+            var record = reader.Buffer.AsSpan(reader.Start, length);
+            if (!skipped)
+            {
+                // The header (the BOM before it is already skipped by the chunk reader).
+                skipped = true;
+                reader.Consume(consumed);
+                continue;
+            }
+
+            if (!record.IsEmpty || columnCount == 1)
+            {
+                if (!split.Split(record) || split.Count != columnCount)
+                {
+                    return false;
+                }
+
+                order.BeginRow();
+                for (var slot = 0; slot < keyIndexes.Length; slot++)
+                {
+                    if (split.IsNull(keyIndexes[slot]))
+                    {
+                        return false;
+                    }
+
+                    order.SetText(slot, split.Field(keyIndexes[slot], record));
+                }
+
+                if (!order.EndRow())
+                {
+                    return false;
+                }
+            }
+
+            reader.Consume(consumed);
+            reader.Trim();
+        }
     }
 
     public async ValueTask<bool> ReadAsync(CancellationToken cancellationToken)
@@ -87,7 +154,15 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader
 
             _lineNumber = _nextLine;
             _nextLine += newlines;
-            var row = ParseRow(_reader.Buffer.AsSpan(_reader.Start, length));
+            var record = _reader.Buffer.AsSpan(_reader.Start, length);
+            var row = ParseRow(record);
+            if (row is not null && _order is not null)
+            {
+                // The record parsed, so it splits.
+                _split.Split(record);
+                CheckOrder(record);
+            }
+
             _reader.Consume(consumed);
             _reader.Trim();
             if (row is not null)
@@ -127,16 +202,16 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader
             return false;
         }
 
-        if (!SplitFields(record))
+        if (!_split.Split(record))
         {
             // Invalid UTF-8 or a malformed quote: the string parser says where, in its words.
             ParseRow(record);
             throw new InvalidOperationException("unreachable: the record parsed on the second attempt");
         }
 
-        if (_spans.Count != _columns.Length)
+        if (_split.Count != _columns.Length)
         {
-            throw Error($"{_spans.Count} fields where the header has {_columns.Length}");
+            throw Error($"{_split.Count} fields where the header has {_columns.Length}");
         }
 
         var row = batch.AddRow();
@@ -144,17 +219,16 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader
         {
             for (var i = 0; i < _columns.Length; i++)
             {
-                var (start, length) = _spans[i];
                 var column = _columns[i];
-                var bytes = length < 0 ? default : _fieldBytes.WrittenSpan.Slice(start, length);
+                var bytes = _split.Field(i, record);
+                var length = _split.IsNull(i) ? -1 : bytes.Length;
                 if (column.Kind == ColumnKind.TimestampTz)
                 {
                     if (length > 0)
                     {
-                        var text = Encoding.UTF8.GetString(bytes);
-                        batch.SetTimestampTz(row, i, FileValues.TryParseTimestamp(text, out var timestamp)
+                        batch.SetTimestampTz(row, i, FileValues.TryParseTimestamp(bytes, out var timestamp)
                             ? timestamp
-                            : throw Error($"column '{column.Name}': '{text}' is not an ISO 8601 timestamp"));
+                            : throw Error($"column '{column.Name}': '{Encoding.UTF8.GetString(bytes)}' is not an ISO 8601 timestamp"));
                     }
                 }
                 else if (column.Kind == ColumnKind.Geometry)
@@ -182,6 +256,11 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader
                     throw Error($"key column '{column.Name}' is empty");
                 }
             }
+
+            if (_order is not null)
+            {
+                CheckOrder(record);
+            }
         }
         catch
         {
@@ -192,79 +271,122 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader
         return true;
     }
 
-    /// <summary>The record's fields into <c>_fieldBytes</c>/<c>_spans</c>; false when a field is not valid UTF-8 or a quote is malformed.</summary>
-    private bool SplitFields(ReadOnlySpan<byte> record)
+    /// <summary>The scan promised key order (so the delta does not sort): a record that breaks it fails the run here, by line.</summary>
+    private void CheckOrder(ReadOnlySpan<byte> record)
     {
-        _fieldBytes.ResetWrittenCount();
-        _spans.Clear();
-        var at = 0;
-        while (true)
+        _order!.BeginRow();
+        foreach (var (slot, c) in _sortedKeys!.Index())
         {
-            if (at < record.Length && record[at] == '"')
+            if (_split.IsNull(c))
             {
-                var start = _fieldBytes.WrittenCount;
-                at++;
-                while (true)
+                throw Error($"key column '{_columns[c].Name}' is empty");
+            }
+
+            _order.SetText(slot, _split.Field(c, record));
+        }
+
+        if (!_order.EndRow())
+        {
+            throw Error("the row's key comes before the previous row's, though the scan found the records in key order (did the file change during the run?)");
+        }
+    }
+
+    /// <summary>
+    /// Splits a record into its fields without decoding them: a field is a slice of the record, or, for
+    /// a quoted field with doubled quotes, its unquoted copy. The record's UTF-8 is checked once as a whole
+    /// (quotes and commas are ASCII, so no character straddles a field boundary in valid UTF-8).
+    /// </summary>
+    private sealed class FieldSplitter
+    {
+        // Fields that needed unquoting, back to back.
+        private readonly ArrayBufferWriter<byte> _copied = new(1024);
+        // Per field: start and length in the record, or in _copied when Copied; length -1 for null.
+        private readonly List<(int Start, int Length, bool Copied)> _fields = [];
+
+        public int Count => _fields.Count;
+
+        public bool IsNull(int field) => _fields[field].Length < 0;
+
+        public ReadOnlySpan<byte> Field(int field, ReadOnlySpan<byte> record)
+        {
+            var (start, length, copied) = _fields[field];
+            return length < 0 ? default : copied ? _copied.WrittenSpan.Slice(start, length) : record.Slice(start, length);
+        }
+
+        /// <summary>False when the record is not valid UTF-8 or a quote is malformed.</summary>
+        public bool Split(ReadOnlySpan<byte> record)
+        {
+            _copied.ResetWrittenCount();
+            _fields.Clear();
+            if (!Utf8.IsValid(record))
+            {
+                return false;
+            }
+
+            var at = 0;
+            while (true)
+            {
+                if (at < record.Length && record[at] == '"')
                 {
+                    at++;
                     var quote = record[at..].IndexOf((byte)'"');
                     if (quote < 0)
                     {
                         return false;
                     }
 
-                    // Each piece is checked on its own, as the string parser decodes it: halves of a
-                    // character on either side of a quote are invalid, though they would join.
-                    if (!Utf8.IsValid(record.Slice(at, quote)))
+                    if (at + quote + 1 >= record.Length || record[at + quote + 1] != '"')
+                    {
+                        // No doubled quote: the field is the slice between the quotes.
+                        _fields.Add((at, quote, false));
+                        at += quote + 1;
+                    }
+                    else
+                    {
+                        var start = _copied.WrittenCount;
+                        while (true)
+                        {
+                            _copied.Write(record.Slice(at, quote));
+                            at += quote + 1;
+                            if (at < record.Length && record[at] == '"')
+                            {
+                                _copied.Write("\""u8);
+                                at++;
+                                quote = record[at..].IndexOf((byte)'"');
+                                if (quote < 0)
+                                {
+                                    return false;
+                                }
+
+                                continue;
+                            }
+
+                            break;
+                        }
+
+                        _fields.Add((start, _copied.WrittenCount - start, true));
+                    }
+
+                    if (at < record.Length && record[at] != ',')
                     {
                         return false;
                     }
-
-                    _fieldBytes.Write(record.Slice(at, quote));
-                    at += quote + 1;
-                    if (at < record.Length && record[at] == '"')
-                    {
-                        _fieldBytes.Write("\""u8);
-                        at++;
-                        continue;
-                    }
-
-                    break;
-                }
-
-                _spans.Add((start, _fieldBytes.WrittenCount - start));
-                if (at < record.Length && record[at] != ',')
-                {
-                    return false;
-                }
-            }
-            else
-            {
-                var comma = record[at..].IndexOf((byte)',');
-                var end = comma < 0 ? record.Length : at + comma;
-                if (end == at)
-                {
-                    _spans.Add((0, -1));
                 }
                 else
                 {
-                    if (!Utf8.IsValid(record[at..end]))
-                    {
-                        return false;
-                    }
-
-                    _spans.Add((_fieldBytes.WrittenCount, end - at));
-                    _fieldBytes.Write(record[at..end]);
+                    var comma = record[at..].IndexOf((byte)',');
+                    var end = comma < 0 ? record.Length : at + comma;
+                    _fields.Add(end == at ? (0, -1, false) : (at, end - at, false));
+                    at = end;
                 }
 
-                at = end;
-            }
+                if (at >= record.Length)
+                {
+                    return true;
+                }
 
-            if (at >= record.Length)
-            {
-                return true;
+                at++; // the comma; a trailing one starts a final empty (null) field
             }
-
-            at++; // the comma; a trailing one starts a final empty (null) field
         }
     }
 

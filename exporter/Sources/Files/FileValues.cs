@@ -24,6 +24,107 @@ internal static class FileValues
         "yyyy-MM-dd",
     ];
 
+    /// <summary>
+    /// An ISO 8601 timestamp in UTF-8 as UTC. The common shape (<c>yyyy-MM-ddTHH:mm:ss[.fffffff](Z|±hh:mm)</c>)
+    /// is read from the bytes; any other falls back to <see cref="TryParseTimestamp(string, out DateTimeOffset)"/>,
+    /// so both accept and give the same.
+    /// </summary>
+    public static bool TryParseTimestamp(ReadOnlySpan<byte> utf8, out DateTimeOffset value)
+    {
+        if (TryParseCommonTimestamp(utf8, out value))
+        {
+            return true;
+        }
+
+        return TryParseTimestamp(Encoding.UTF8.GetString(utf8), out value);
+    }
+
+    private static bool TryParseCommonTimestamp(ReadOnlySpan<byte> t, out DateTimeOffset value)
+    {
+        value = default;
+        // yyyy-MM-ddTHH:mm:ss is 19 bytes, then a fraction and the offset.
+        if (t.Length < 20 || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' || t[16] != ':')
+        {
+            return false;
+        }
+
+        if (!Digits(t[..4], out var year) || !Digits(t.Slice(5, 2), out var month) || !Digits(t.Slice(8, 2), out var day)
+            || !Digits(t.Slice(11, 2), out var hour) || !Digits(t.Slice(14, 2), out var minute) || !Digits(t.Slice(17, 2), out var second))
+        {
+            return false;
+        }
+
+        // The edges of the calendar (where an offset may leave DateTimeOffset's range) go the slow way.
+        if (year <= 1 || year >= 9999 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59)
+        {
+            return false;
+        }
+
+        var at = 19;
+        long fraction = 0;
+        if (t[at] == '.')
+        {
+            var digits = 0;
+            at++;
+            while (at < t.Length && t[at] is >= (byte)'0' and <= (byte)'9')
+            {
+                if (++digits > 7)
+                {
+                    return false;
+                }
+
+                fraction = (fraction * 10) + (t[at] - '0');
+                at++;
+            }
+
+            if (digits == 0)
+            {
+                return false;
+            }
+
+            for (var i = digits; i < 7; i++)
+            {
+                fraction *= 10;
+            }
+        }
+
+        long offsetTicks;
+        var rest = t[at..];
+        if (rest.Length == 1 && rest[0] == 'Z')
+        {
+            offsetTicks = 0;
+        }
+        else if (rest.Length == 6 && rest[0] is (byte)'+' or (byte)'-' && rest[3] == ':'
+            && Digits(rest.Slice(1, 2), out var offsetHours) && Digits(rest.Slice(4, 2), out var offsetMinutes) && offsetHours <= 13 && offsetMinutes <= 59)
+        {
+            offsetTicks = ((offsetHours * 60L) + offsetMinutes) * TimeSpan.TicksPerMinute * (rest[0] == '-' ? -1 : 1);
+        }
+        else
+        {
+            return false;
+        }
+
+        var local = new DateTime(year, month, day, hour, minute, second, DateTimeKind.Unspecified).Ticks + fraction;
+        value = new DateTimeOffset(local - offsetTicks, TimeSpan.Zero);
+        return true;
+    }
+
+    private static bool Digits(ReadOnlySpan<byte> digits, out int value)
+    {
+        value = 0;
+        foreach (var d in digits)
+        {
+            if (d is < (byte)'0' or > (byte)'9')
+            {
+                return false;
+            }
+
+            value = (value * 10) + (d - '0');
+        }
+
+        return true;
+    }
+
     /// <summary>An ISO 8601 timestamp as UTC; text without an offset is taken as UTC.</summary>
     public static bool TryParseTimestamp(string text, out DateTimeOffset value)
     {

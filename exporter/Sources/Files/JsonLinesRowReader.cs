@@ -8,9 +8,10 @@ namespace BulkExport.Exporter.Sources.Files;
 
 /// <summary>
 /// Rows of a JSON Lines file. A first pass over the file finds the columns (the union of keys, in
-/// first-seen order) and their kinds; the second pass yields the rows. Only one line is in memory.
+/// first-seen order) and their kinds, and whether the rows are in key order; the second pass yields
+/// the rows. Only one line is in memory.
 /// </summary>
-internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
+internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader, IRowReaderOrdering
 {
     private readonly EntityFile _file;
     private readonly EntitySpec _entity;
@@ -19,12 +20,18 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
     private readonly Dictionary<string, int> _index;
     private readonly bool[] _isKey;
     private readonly FileChunkReader _reader;
+    // The key columns in key order when the first pass found the rows in key order; null otherwise.
+    private readonly int[]? _sortedKeys;
+    private readonly KeyOrder? _order;
+    private RowBatch.BatchRowView? _orderView;
     private long _lineNumber;
     private object?[] _current = [];
     private RowBatch? _single;
 
-    private JsonLinesRowReader(EntityFile file, EntitySpec entity, Column[] columns, bool[] isKey)
+    private JsonLinesRowReader(EntityFile file, EntitySpec entity, Column[] columns, bool[] isKey, int[]? sortedKeys)
     {
+        _sortedKeys = sortedKeys;
+        _order = sortedKeys is null ? null : new KeyOrder(sortedKeys.Length);
         _file = file;
         _entity = entity;
         _columns = columns;
@@ -43,10 +50,37 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
 
     public object?[] Current => _current;
 
-    public static async ValueTask<JsonLinesRowReader> OpenAsync(EntityFile file, EntitySpec entity, EntityLayout layout, CancellationToken cancellationToken)
+    /// <summary>
+    /// True when the first pass found every row in key order (a plain entity whose keys are integers or
+    /// text): the delta then merges rows as they come instead of sorting them externally. The second
+    /// pass checks the order again and fails the run naming the line if the file no longer has it.
+    /// </summary>
+    public bool IsSortedByKey => _sortedKeys is not null;
+
+    /// <param name="parallelFrom">The file size from which the first pass runs in two halves (tests lower it).</param>
+    public static async ValueTask<JsonLinesRowReader> OpenAsync(EntityFile file, EntitySpec entity, EntityLayout layout, CancellationToken cancellationToken, long parallelFrom = ParallelInferenceBytes)
     {
-        var inference = new Inference(entity.Name, layout.Keys);
-        var reader = new FileChunkReader(file.Handle);
+        var inference = await InferInHalvesAsync(file, entity, layout, parallelFrom, cancellationToken).ConfigureAwait(false)
+            ?? await InferAsync(file, entity, layout, 0, long.MaxValue, cancellationToken).ConfigureAwait(false);
+        var order = inference.Order;
+        var columns = inference.Columns(layout);
+        layout.Validate(entity, file.Path, columns);
+        var isKey = columns.Select(c => layout.Keys.Contains(c.Name)).ToArray();
+        var keyIndexes = entity.Key.Select(k => Array.FindIndex(columns, c => c.Name == k)).ToArray();
+        var sorted = order is { InOrder: true } && order.Matches(columns, keyIndexes);
+        return new JsonLinesRowReader(file, entity, columns, isKey, sorted ? keyIndexes : null);
+    }
+
+    // Below this the first pass is short enough to run on one thread.
+    internal const long ParallelInferenceBytes = 32L << 20;
+
+    /// <summary>The first pass over <c>[start, end)</c> of the file, numbering lines from 1 (exact only from the file's start).</summary>
+    private static async Task<Inference> InferAsync(EntityFile file, EntitySpec entity, EntityLayout layout, long start, long end, CancellationToken cancellationToken)
+    {
+        // A temporal entity's identity adds its period starts to the key (timestamps); not followed here.
+        var order = entity.Temporal is null && entity.Key.Count > 0 ? new KeyOrder(entity.Key.Count) : null;
+        var inference = new Inference(entity.Name, layout.Keys, entity.Key, order);
+        var reader = new FileChunkReader(file.Handle, start, end);
         long lineNumber = 0;
         while (true)
         {
@@ -62,10 +96,66 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
             reader.Trim();
         }
 
-        var columns = inference.Columns(layout);
-        layout.Validate(entity, file.Path, columns);
-        var isKey = columns.Select(c => layout.Keys.Contains(c.Name)).ToArray();
-        return new JsonLinesRowReader(file, entity, columns, isKey);
+        return inference;
+    }
+
+    /// <summary>
+    /// The first pass of a large file on two threads, one per half (split at a line end), merged; it
+    /// reads the whole file before any row can flow, so on two cores halving it shortens the run. Null
+    /// when the file is small, or when a half found anything wrong: then the one-thread pass runs and
+    /// names the fault with its true line number, in the words it always used.
+    /// </summary>
+    private static async Task<Inference?> InferInHalvesAsync(EntityFile file, EntitySpec entity, EntityLayout layout, long parallelFrom, CancellationToken cancellationToken)
+    {
+        var size = RandomAccess.GetLength(file.Handle);
+        if (size < parallelFrom || size < 2 || Environment.ProcessorCount < 2)
+        {
+            return null;
+        }
+
+        var middle = await LineStartAfterAsync(file, size / 2, size, cancellationToken).ConfigureAwait(false);
+        if (middle is not { } split)
+        {
+            return null;
+        }
+
+        var first = Task.Run(() => InferAsync(file, entity, layout, 0, split, cancellationToken), cancellationToken);
+        var second = Task.Run(() => InferAsync(file, entity, layout, split, size, cancellationToken), cancellationToken);
+        try
+        {
+            await Task.WhenAll(first, second).ConfigureAwait(false);
+        }
+        catch (SourceException)
+        {
+            return null;
+        }
+
+        return first.Result.Append(second.Result) ? first.Result : null;
+    }
+
+    /// <summary>The offset just past the first line end at or after <paramref name="from"/>, if one is before the end.</summary>
+    private static async Task<long?> LineStartAfterAsync(EntityFile file, long from, long size, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[64 * 1024];
+        for (var at = from; at < size;)
+        {
+            var read = await RandomAccess.ReadAsync(file.Handle, buffer, at, cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return null;
+            }
+
+            var newline = buffer.AsSpan(0, read).IndexOf((byte)'\n');
+            if (newline >= 0)
+            {
+                var split = at + newline + 1;
+                return split < size ? split : null;
+            }
+
+            at += read;
+        }
+
+        return null;
     }
 
     /// <summary>One row at a time (the <see cref="IRowReader"/> contract), boxed from a one-row batch.</summary>
@@ -155,6 +245,10 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
         try
         {
             ParseInto(line, batch, row);
+            if (_order is not null)
+            {
+                CheckOrder(batch, row);
+            }
         }
         catch
         {
@@ -163,6 +257,35 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
         }
 
         return true;
+    }
+
+    /// <summary>The first pass promised key order (so the delta does not sort): a row that breaks it fails the run here, by line.</summary>
+    private void CheckOrder(RowBatch batch, int row)
+    {
+        if (_orderView is null || !ReferenceEquals(_orderView.Batch, batch))
+        {
+            _orderView = batch.CreateView();
+        }
+
+        _orderView.Row = row;
+        _order!.BeginRow();
+        for (var slot = 0; slot < _sortedKeys!.Length; slot++)
+        {
+            var c = _sortedKeys[slot];
+            if (_columns[c].Kind == ColumnKind.Integer)
+            {
+                _order.SetInteger(slot, _orderView.GetInt64(c));
+            }
+            else
+            {
+                _order.SetText(slot, _orderView.GetUtf8(c));
+            }
+        }
+
+        if (!_order.EndRow())
+        {
+            throw Error("the row's key comes before the previous row's, though the first pass found the rows in key order (did the file change during the run?)");
+        }
     }
 
     private void ParseInto(ReadOnlySpan<byte> line, RowBatch batch, int row)
@@ -234,14 +357,20 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
                     throw Error($"column '{column.Name}': expected an ISO 8601 timestamp string, found {json.TokenType}");
                 }
 
-                var text = json.GetString()!;
-                if (text.Length == 0)
+                if (json.ValueSpan.IsEmpty)
                 {
                     batch.SetNull(row, c);
                     return;
                 }
 
-                batch.SetTimestampTz(row, c, FileValues.TryParseTimestamp(text, out var timestamp)
+                if (!json.ValueIsEscaped && FileValues.TryParseTimestamp(json.ValueSpan, out var timestamp))
+                {
+                    batch.SetTimestampTz(row, c, timestamp);
+                    return;
+                }
+
+                var text = json.GetString()!;
+                batch.SetTimestampTz(row, c, FileValues.TryParseTimestamp(text, out timestamp)
                     ? timestamp
                     : throw Error($"column '{column.Name}': '{text}' is not an ISO 8601 timestamp"));
                 return;
@@ -285,6 +414,13 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
                 batch.SetInt64(row, c, l);
                 return;
             case ColumnKind.Decimal when json.TokenType == JsonTokenType.Number:
+                if (!json.ValueSpan.ContainsAny((byte)'e', (byte)'E'))
+                {
+                    // Without an exponent a JSON number is already its canonical text (ASCII, digits as written).
+                    batch.SetUtf8(row, c, json.ValueSpan);
+                    return;
+                }
+
                 try
                 {
                     batch.SetString(row, c, FileValues.CanonicalDecimal(json.ValueSpan));
@@ -331,6 +467,17 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
     /// <summary>A nested object with a repeated member would reach consumers ambiguous (which value wins depends on their parser).</summary>
     private void RefuseDuplicateMembers(ReadOnlySpan<byte> value, Column column)
     {
+        if (_members.TryFindDuplicate(value, out var name))
+        {
+            if (name is not null)
+            {
+                throw Error($"column '{column.Name}': member '{name}' appears twice in a nested object; which value was meant is ambiguous");
+            }
+
+            return;
+        }
+
+        // An object too large for pairwise comparison: the document parser checks it with a hash table.
         try
         {
             using var _ = JsonDocument.Parse(value.ToArray(), NoDuplicates);
@@ -342,6 +489,82 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
     }
 
     private static readonly JsonDocumentOptions NoDuplicates = new() { AllowDuplicateProperties = false };
+
+    private readonly MemberNames _members = new();
+
+    /// <summary>
+    /// Finds a member name repeated within one object of a JSON value (already read once, so well formed),
+    /// comparing unescaped names as bytes: a reader pass with the names in a reused buffer, where a
+    /// <see cref="JsonDocument"/> per value would build and drop a document for every row.
+    /// </summary>
+    private sealed class MemberNames
+    {
+        // Names of the objects still open, back to back; (start, length) each, and where each object's names begin.
+        private byte[] _bytes = new byte[256];
+        private int _used;
+        private readonly List<(int Start, int Length)> _names = [];
+        private readonly Stack<(int FirstName, int Used)> _objects = new();
+
+        private const int MaxPairwise = 64;
+
+        /// <summary>False when an object has more than <see cref="MaxPairwise"/> members (not checked); else the first repeated name, or null.</summary>
+        public bool TryFindDuplicate(ReadOnlySpan<byte> value, out string? duplicate)
+        {
+            duplicate = null;
+            _used = 0;
+            _names.Clear();
+            _objects.Clear();
+            var json = new Utf8JsonReader(value);
+            while (json.Read())
+            {
+                switch (json.TokenType)
+                {
+                    case JsonTokenType.StartObject:
+                        _objects.Push((_names.Count, _used));
+                        break;
+                    case JsonTokenType.EndObject:
+                        var (first, used) = _objects.Pop();
+                        _names.RemoveRange(first, _names.Count - first);
+                        _used = used;
+                        break;
+                    case JsonTokenType.PropertyName:
+                        var name = Add(ref json);
+                        var firstName = _objects.Peek().FirstName;
+                        if (_names.Count - firstName >= MaxPairwise)
+                        {
+                            return false;
+                        }
+
+                        for (var i = firstName; i < _names.Count; i++)
+                        {
+                            if (_bytes.AsSpan(_names[i].Start, _names[i].Length).SequenceEqual(name))
+                            {
+                                duplicate = Encoding.UTF8.GetString(name);
+                                return true;
+                            }
+                        }
+
+                        _names.Add((_used - name.Length, name.Length));
+                        break;
+                }
+            }
+
+            return true;
+        }
+
+        private ReadOnlySpan<byte> Add(ref Utf8JsonReader json)
+        {
+            var length = json.HasValueSequence ? (int)json.ValueSequence.Length : json.ValueSpan.Length;
+            if (_bytes.Length - _used < length)
+            {
+                Array.Resize(ref _bytes, Math.Max(_bytes.Length * 2, _used + length));
+            }
+
+            var written = json.CopyString(_bytes.AsSpan(_used));
+            _used += written;
+            return _bytes.AsSpan(_used - written, written);
+        }
+    }
 
     private SourceException Error(string message, Exception? inner = null) =>
         new($"Entity '{_entity.Name}': {_file.Path}:{_lineNumber}: {message}.", transient: false, inner);
@@ -355,9 +578,55 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
     }
 
     /// <summary>Column discovery and kind inference of the first pass.</summary>
-    private sealed class Inference(string entity, HashSet<string> keys)
+    private sealed class Inference(string entity, HashSet<string> keys, List<string> keyOrder, KeyOrder? order)
     {
         private readonly List<string> _names = [];
+        private readonly List<byte[]> _utf8Names = [];
+        // Per column, its place in the key (-1 for other columns), for following the key order.
+        private readonly List<int> _keySlot = [];
+        private byte[] _unescaped = new byte[64];
+
+        public KeyOrder? Order => order;
+
+        /// <summary>
+        /// Adds what the pass over the rest of the file saw: its new columns after these, kinds joined,
+        /// key order carried across the split. False when a key column holds another kind there (the
+        /// one-thread pass then names the line).
+        /// </summary>
+        public bool Append(Inference later)
+        {
+            for (var i = 0; i < later._names.Count; i++)
+            {
+                var name = later._names[i];
+                if (_index.TryGetValue(name, out var column))
+                {
+                    if (keys.Contains(name) && _seen[column] != Seen.None && later._seen[i] != Seen.None && Class(_seen[column]) != Class(later._seen[i]))
+                    {
+                        return false;
+                    }
+
+                    _seen[column] |= later._seen[i];
+                }
+                else
+                {
+                    _index[name] = _names.Count;
+                    _names.Add(name);
+                    _utf8Names.Add(later._utf8Names[i]);
+                    _keySlot.Add(later._keySlot[i]);
+                    _seen.Add(later._seen[i]);
+                    _lastLine.Add(0);
+                }
+            }
+
+            if (order is not null)
+            {
+                order.Append(later.Order!);
+            }
+
+            return true;
+        }
+
+        private static Seen Class(Seen seen) => (seen & (Seen.Integer | Seen.Number)) != 0 ? Seen.Number : seen;
         // The line each column was last seen on: a second sighting on the same line is a duplicated member.
         private readonly List<long> _lastLine = [];
         private readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
@@ -386,20 +655,37 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
             try
             {
                 ExpectObject(ref json, path, lineNumber);
+                order?.BeginRow();
+                var guess = 0;
                 while (json.Read() && json.TokenType == JsonTokenType.PropertyName)
                 {
                     member = null;
-                    var name = json.GetString()!;
-                    member = name;
-                    if (!_index.TryGetValue(name, out var column))
+                    int column;
+                    string name;
+                    // Lines usually repeat the same key order, so the next column is the likely match.
+                    if (guess < _utf8Names.Count && json.ValueTextEquals(_utf8Names[guess]))
                     {
-                        column = _names.Count;
-                        _index[name] = column;
-                        _names.Add(name);
-                        _seen.Add(Seen.None);
-                        _lastLine.Add(0);
+                        column = guess;
+                        name = _names[column];
                     }
-                    else if (_lastLine[column] == lineNumber)
+                    else
+                    {
+                        name = json.GetString()!;
+                        if (!_index.TryGetValue(name, out column))
+                        {
+                            column = _names.Count;
+                            _index[name] = column;
+                            _names.Add(name);
+                            _utf8Names.Add(Encoding.UTF8.GetBytes(name));
+                            _keySlot.Add(keyOrder.IndexOf(name));
+                            _seen.Add(Seen.None);
+                            _lastLine.Add(0);
+                        }
+                    }
+
+                    guess = column + 1;
+                    member = name;
+                    if (_lastLine[column] == lineNumber)
                     {
                         throw new SourceException($"Entity '{entity}': {path}:{lineNumber}: member '{name}' appears twice in the object; which value was meant is ambiguous.", transient: false);
                     }
@@ -417,6 +703,11 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
                     };
                     CheckKey(name, _seen[column], seen, path, lineNumber);
                     _seen[column] |= seen;
+                    if (order is not null && _keySlot[column] >= 0)
+                    {
+                        Follow(ref json, order, _keySlot[column]);
+                    }
+
                     if (json.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
                     {
                         json.Skip();
@@ -427,6 +718,8 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
                 {
                     // Validates the rest of the line.
                 }
+
+                order?.EndRow();
             }
             catch (JsonException e)
             {
@@ -435,6 +728,30 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
             catch (InvalidOperationException e)
             {
                 throw new SourceException($"Entity '{entity}': {path}:{lineNumber}: {(member is null ? "a member name" : $"column '{member}'")}: invalid UTF-8: {e.Message}.", transient: false, e);
+            }
+        }
+
+        private void Follow(ref Utf8JsonReader json, KeyOrder order, int slot)
+        {
+            switch (json.TokenType)
+            {
+                case JsonTokenType.Number when json.TryGetInt64(out var value):
+                    order.SetInteger(slot, value);
+                    break;
+                case JsonTokenType.String when !json.ValueIsEscaped:
+                    order.SetText(slot, json.ValueSpan);
+                    break;
+                case JsonTokenType.String:
+                    if (_unescaped.Length < json.ValueSpan.Length)
+                    {
+                        _unescaped = new byte[json.ValueSpan.Length * 2];
+                    }
+
+                    order.SetText(slot, _unescaped.AsSpan(0, json.CopyString(_unescaped)));
+                    break;
+                default:
+                    order.SetOther();
+                    break;
             }
         }
 
@@ -449,7 +766,6 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader
                 return;
             }
 
-            static Seen Class(Seen seen) => (seen & (Seen.Integer | Seen.Number)) != 0 ? Seen.Number : seen;
             if (now == Seen.Structure || (before != Seen.None && Class(before) != Class(now)))
             {
                 var found = now == Seen.Structure ? "an object or array" : now.ToString().ToLowerInvariant();
