@@ -51,6 +51,9 @@ internal sealed class ParquetDataFile : IDataFileWriter
     public const int MaxRowGroupRows = 64 * 1024;
     public const long MaxRowGroupBytes = 16L * 1024 * 1024;
 
+    // Small row groups (tests, tiny entities) leave too little garbage to be worth a full collection.
+    private const long CollectAfterBytes = 1L << 20;
+
     private readonly IReadOnlyList<Column> _columns;
     private readonly EntityGeometry _entity;
     private readonly FileStream _stream;
@@ -124,7 +127,9 @@ internal sealed class ParquetDataFile : IDataFileWriter
         ColumnKind.Decimal when GeoPackageFile.NumericPrecision(column.SqlType) is { Precision: <= 28 } n
             => (new DecimalDataField(column.Name, n.Precision, n.Scale, isNullable: true), new Buffer<decimal?>()),
         ColumnKind.Bytes or ColumnKind.Geometry => (new DataField<byte[]>(column.Name, true), new ClassBuffer<byte[]>()),
-        _ => (new DataField<string>(column.Name, true), new ClassBuffer<string>()),
+        // Text as UTF-16 slices of reused arrays: no string per value (Parquet.Net takes
+        // ReadOnlyMemory<char> for a string field and writes the same bytes as for strings).
+        _ => (new DataField<string>(column.Name, true), new TextBuffer()),
     };
 
     public void Write(IRowView row)
@@ -152,10 +157,8 @@ internal sealed class ParquetDataFile : IDataFileWriter
                     b.Add(blob);
                     bytes += (blob?.Length ?? 0) + 4;
                     break;
-                case ClassBuffer<string> b:
-                    var text = isNull ? null : Text(row, i, column);
-                    b.Add(text);
-                    bytes += (text?.Length ?? 0) + 4;
+                case TextBuffer b:
+                    bytes += (isNull ? b.AddNull() : AddText(b, row, i, column)) + 4;
                     break;
                 default:
                     throw new InvalidOperationException($"No buffer for column {column.Name}.");
@@ -189,12 +192,13 @@ internal sealed class ParquetDataFile : IDataFileWriter
             ? d
             : throw new FormatException($"entity {_entity.EntityName}, column {column.Name}: '{Encoding.UTF8.GetString(text)}' does not fit DECIMAL({column.SqlType}) in PARQUET");
 
-    private static string Text(IRowView row, int i, Column column) => column.Kind switch
+    /// <summary>Adds a text value (UTF-8 decoded as <see cref="IRowView.GetString"/> does) and returns its length in chars.</summary>
+    private static int AddText(TextBuffer buffer, IRowView row, int i, Column column) => column.Kind switch
     {
-        ColumnKind.Text or ColumnKind.Decimal or ColumnKind.Json => row.GetString(i),
-        ColumnKind.Uuid => row.GetGuid(i).ToString("D"),
+        ColumnKind.Text or ColumnKind.Decimal or ColumnKind.Json => buffer.AddUtf8(row.GetUtf8(i)),
+        ColumnKind.Uuid => buffer.AddGuid(row.GetGuid(i)),
         // Arrays as their JSON text, the spelling of the JSON formats.
-        _ => Encoding.UTF8.GetString(JsonValues.ToJsonUtf8(column, row.GetValue(i)!)),
+        _ => buffer.AddUtf8(JsonValues.ToJsonUtf8(column, row.GetValue(i)!)),
     };
 
     private void FlushRowGroup()
@@ -213,8 +217,16 @@ internal sealed class ParquetDataFile : IDataFileWriter
             }
         }
 
+        var flushed = _bufferedBytes;
         _buffered = 0;
         _bufferedBytes = 0;
+        if (flushed >= CollectAfterBytes)
+        {
+            // Parquet.Net leaves about 1 MB of large-object garbage per column chunk (page and
+            // compression buffers), which only a full collection frees; left to the GC's own budget it
+            // kept peak RSS about 20 MB higher (1M-row bench: 205 against 185 MB) for no CPU saved.
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
+        }
     }
 
     public void Finish()
@@ -357,6 +369,88 @@ internal sealed class ParquetDataFile : IDataFileWriter
         }
     }
 
+    /// <summary>
+    /// A text column of a row group: each value a slice of a chunk of chars, the chunks reused from
+    /// row group to row group, so steady state allocates nothing per value (a string each cost about
+    /// 40 bytes of garbage and its share of the GC).
+    /// </summary>
+    private sealed class TextBuffer : IColumnBuffer
+    {
+        private const int ChunkChars = 128 * 1024;
+        private readonly List<char[]> _chunks = [];
+        private ReadOnlyMemory<char>?[] _values = new ReadOnlyMemory<char>?[1024];
+        private int _count;
+        private int _chunk = -1;
+        private int _position = ChunkChars;
+
+        public int AddNull()
+        {
+            Slot() = null;
+            return 0;
+        }
+
+        public int AddUtf8(ReadOnlySpan<byte> utf8)
+        {
+            var chars = Reserve(Encoding.UTF8.GetMaxCharCount(utf8.Length), out var chunk, out var start);
+            var length = Encoding.UTF8.GetChars(utf8, chars);
+            return Commit(chunk, start, length);
+        }
+
+        public int AddGuid(Guid value)
+        {
+            var chars = Reserve(36, out var chunk, out var start);
+            value.TryFormat(chars, out var length, "D");
+            return Commit(chunk, start, length);
+        }
+
+        private Span<char> Reserve(int maxChars, out char[] chunk, out int start)
+        {
+            if (_chunk < 0 || _chunks[_chunk].Length - _position < maxChars)
+            {
+                _chunk++;
+                _position = 0;
+                if (_chunk == _chunks.Count)
+                {
+                    _chunks.Add(new char[Math.Max(ChunkChars, maxChars)]);
+                }
+                else if (_chunks[_chunk].Length < maxChars)
+                {
+                    _chunks[_chunk] = new char[maxChars];
+                }
+            }
+
+            chunk = _chunks[_chunk];
+            start = _position;
+            return chunk.AsSpan(start, maxChars);
+        }
+
+        private int Commit(char[] chunk, int start, int length)
+        {
+            _position = start + length;
+            Slot() = new ReadOnlyMemory<char>(chunk, start, length);
+            return length;
+        }
+
+        private ref ReadOnlyMemory<char>? Slot()
+        {
+            if (_count == _values.Length)
+            {
+                Array.Resize(ref _values, _values.Length * 2);
+            }
+
+            return ref _values[_count++];
+        }
+
+        public Task WriteAsync(ParquetRowGroupWriter group, DataField field) => group.WriteAsync(field, new ReadOnlyMemory<ReadOnlyMemory<char>?>(_values, 0, _count));
+
+        public void Clear()
+        {
+            _count = 0;
+            _chunk = -1;
+            _position = ChunkChars;
+        }
+    }
+
     private sealed class ClassBuffer<T> : IColumnBuffer
         where T : class
     {
@@ -366,7 +460,6 @@ internal sealed class ParquetDataFile : IDataFileWriter
 
         public Task WriteAsync(ParquetRowGroupWriter group, DataField field) => _values switch
         {
-            List<string?> s => group.WriteAsync(field, s!),
             List<byte[]?> b => group.WriteAsync(field, b!),
             _ => throw new InvalidOperationException(typeof(T).Name),
         };

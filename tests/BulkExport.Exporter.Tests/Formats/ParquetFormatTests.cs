@@ -6,6 +6,8 @@ using BulkExport.Exporter.Sources;
 using BulkExport.Exporter.Sources.Files;
 using BulkExport.Exporter.Tests.Support;
 using NetTopologySuite.IO;
+using Parquet;
+using Parquet.Schema;
 using static BulkExport.Exporter.Tests.Formats.StructuredFormatTestData;
 
 namespace BulkExport.Exporter.Tests.Formats;
@@ -126,6 +128,43 @@ public sealed class ParquetFormatTests : IDisposable
         Assert.Equal("ProjectedCRS", column.GetProperty("crs").GetProperty("type").GetString());
         Assert.Equal(25832, column.GetProperty("crs").GetProperty("id").GetProperty("code").GetInt32());
         Assert.Equal([720001.0, 6170002.0, 720006.0, 6170012.0], column.GetProperty("bbox").EnumerateArray().Select(b => b.GetDouble()));
+    }
+
+    [DuckDbFact]
+    public async Task Timestamps_KeepTheirMicroseconds_AsTimestampMicros_AndDuckDbReadsTheSameInstants()
+    {
+        // PostgreSQL and the files source's CSV carry microseconds; a MILLIS column, or a writer that
+        // rounded, would publish other instants than the source's.
+        Column[] columns = [new("id", ColumnKind.Integer), new("seen", ColumnKind.Timestamp), new("changed", ColumnKind.TimestampTz)];
+        (DateTime Local, DateTimeOffset Instant, string Seen, string Changed)[] cases =
+        [
+            (new DateTime(2024, 3, 1, 12, 0, 0, DateTimeKind.Unspecified).AddTicks(1_234_560), new DateTimeOffset(2024, 3, 1, 12, 0, 0, TimeSpan.Zero).AddTicks(1_234_560),
+                "2024-03-01 12:00:00.123456", "2024-03-01 12:00:00.123456+00"),
+            // Before the epoch the micros count is negative: the fraction must not flip or round up a second.
+            (new DateTime(1969, 12, 31, 23, 59, 59, DateTimeKind.Unspecified).AddTicks(9_999_990), new DateTimeOffset(1969, 12, 31, 23, 59, 59, TimeSpan.Zero).AddTicks(9_999_990),
+                "1969-12-31 23:59:59.999999", "1969-12-31 23:59:59.999999+00"),
+            // An instant given with an offset is written as its UTC time.
+            (new DateTime(2999, 12, 31, 23, 59, 59, DateTimeKind.Unspecified).AddTicks(10), new DateTimeOffset(2024, 6, 1, 14, 0, 0, TimeSpan.FromHours(2)).AddTicks(10),
+                "2999-12-31 23:59:59.000001", "2024-06-01 12:00:00.000001+00"),
+        ];
+        var set = WriteParquet(columns, cases.Select((c, i) => new object?[] { (long)i, c.Local, c.Instant }));
+        var path = Extract(Assert.Single(set.Files), _temp.Path);
+
+        await using (var stream = File.OpenRead(path))
+        await using (var reader = await ParquetReader.CreateAsync(stream))
+        {
+            var fields = reader.Schema.DataFields;
+            Assert.Equal(
+                [("seen", DateTimeTimeUnit.Micros, false), ("changed", DateTimeTimeUnit.Micros, true)],
+                fields.Skip(1).Select(f => Assert.IsType<DateTimeDataField>(f)).Select(f => (f.Name, f.Unit, f.IsAdjustedToUTC)));
+        }
+
+        using var read = ReaderTools.DuckDbRead(path);
+        Assert.Equal(
+            ["BIGINT", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE"],
+            read.RootElement.GetProperty("columns").EnumerateArray().Select(c => c.GetProperty("type").GetString()));
+        var rows = read.RootElement.GetProperty("rows").EnumerateArray().Select(r => (r[1].GetString(), r[2].GetString())).ToList();
+        Assert.Equal(cases.Select(c => ((string?)c.Seen, (string?)c.Changed)), rows);
     }
 
     [DuckDbFact]
