@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using BulkExport.Api;
@@ -73,8 +72,7 @@ internal static class DesiredState
             Metadata = new ObjectMeta { Name = schedule.Metadata.Name, Namespace = schedule.Metadata.Namespace },
             Spec = schedule.Spec,
         };
-        var node = JsonSerializer.SerializeToNode(clean, ScheduleDocument.JsonOptions)!;
-        return YamlWriter.Write(node);
+        return YamlWriter.Write(JsonSerializer.SerializeToElement(clean, ScheduleDocument.JsonOptions));
     }
 
     private static V1CronJob CronJob(ExportSchedule schedule, string type, string cron, string? ownerUid, string exporterImage)
@@ -244,7 +242,8 @@ internal static class DesiredState
     /// </summary>
     private static JsonObject Stamp(JsonObject obj)
     {
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(obj.ToJsonString())))[..16];
+        // The UTF-8 bytes ToJsonString would give, without the string in between (same bytes, same hash).
+        var hash = Convert.ToHexStringLower(SHA256.HashData(JsonSerializer.SerializeToUtf8Bytes(obj)))[..16];
         obj.Metadata()["annotations"] = new JsonObject { [Reconciling.Labels.DesiredHash] = hash };
         return obj;
     }

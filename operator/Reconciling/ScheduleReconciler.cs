@@ -34,6 +34,8 @@ internal sealed partial class ScheduleReconciler : IReconciler
     /// </summary>
     private readonly ConcurrentDictionary<string, PodRun> _podRuns = new();
     private readonly ConcurrentDictionary<string, DateTimeOffset> _unreadableReported = new();
+    /// <summary>Failed Jobs (namespace/job) seen without their pod, and since when (<see cref="AwaitPod"/>).</summary>
+    private readonly ConcurrentDictionary<string, (string Schedule, DateTimeOffset FirstSeen)> _awaitingPod = new();
     /// <summary>Runs counted in the run metrics (namespace/job), so a run seen on several reconciles counts once.</summary>
     private readonly ConcurrentDictionary<string, string> _countedRuns = new();
     private readonly OwnedObjectWriter _writer;
@@ -272,12 +274,18 @@ internal sealed partial class ScheduleReconciler : IReconciler
         }
 
         Interpretation result;
-        var errors = ScheduleValidator.Validate(obj);
+        // Validation and binding read every field, so each works on its own copy parsed from the
+        // object's text: the cached object stays as the watch delivered it (parsed lazily, a few
+        // objects for the GC to trace instead of a node per field), and the binder's own copy of an
+        // unread copy is cheap. Copying the cached object after validation had read it all was a
+        // third of the first pass's validation and binding.
+        var text = obj.ToJsonString();
+        var errors = ScheduleValidator.Validate(JsonNode.Parse(text));
         if (errors.Count > 0)
         {
             result = new Interpretation(uid, generation, null, new Readiness(false, InvalidReason(errors), string.Join("; ", errors)));
         }
-        else if (ScheduleDocument.BindValidated(obj) is var parsed && ClusterRules.Validate(parsed) is { Count: > 0 } clusterErrors)
+        else if (ScheduleDocument.BindValidated(JsonNode.Parse(text)!) is var parsed && ClusterRules.Validate(parsed) is { Count: > 0 } clusterErrors)
         {
             result = new Interpretation(uid, generation, null, new Readiness(false, "InvalidSpec", string.Join("; ", clusterErrors)));
         }
@@ -536,7 +544,6 @@ internal sealed partial class ScheduleReconciler : IReconciler
 
     private Task<IReadOnlyList<FinishedJob>> FinishedJobsAsync(string? ns, string schedule, ExportScheduleStatus? status, CancellationToken ct)
     {
-        _ = ct;
         bool Recorded(string jobName, string type, bool succeeded, DateTimeOffset at, string? summaryError)
         {
             var finishedAt = StatusBuilder.Seconds(at);
@@ -564,8 +571,17 @@ internal sealed partial class ScheduleReconciler : IReconciler
             if (Recorded(jobName, type, outcome.Succeeded, outcome.At, podRun?.Summary?.Error))
             {
                 _podRuns.TryRemove(Meta.Key(ns, jobName), out _);
+                _awaitingPod.TryRemove(Meta.Key(ns, jobName), out _);
                 continue;
             }
+
+            if (!outcome.Succeeded && podRun is null && AwaitPod(ns, schedule, jobName, ct))
+            {
+                // Not recorded yet: the pod's summary is on its way (see AwaitPod).
+                continue;
+            }
+
+            _awaitingPod.TryRemove(Meta.Key(ns, jobName), out _);
 
             if (outcome.Succeeded && podRun?.Summary is { } s)
             {
@@ -573,6 +589,15 @@ internal sealed partial class ScheduleReconciler : IReconciler
             }
 
             result.Add(new FinishedJob(jobName, type, outcome.Succeeded, outcome.At, podRun?.Summary, podRun?.RawMessage ?? outcome.Message));
+        }
+
+        // A Job deleted while it waited for its pod needs no more waiting.
+        foreach (var (key, waiting) in _awaitingPod)
+        {
+            if (waiting.Schedule == schedule && Meta.SplitKey(key) is var (jobNs, job) && jobNs == ns && !seen.Contains(job))
+            {
+                _awaitingPod.TryRemove(key, out _);
+            }
         }
 
         // Jobs already gone (TTL 0, history limit 0): what their pods said when they terminated.
@@ -590,6 +615,31 @@ internal sealed partial class ScheduleReconciler : IReconciler
 
         return Task.FromResult<IReadOnlyList<FinishedJob>>(result);
     }
+
+    /// <summary>
+    /// A failed Job seen before its pod: the Job and pod watches are separate streams, so the Job's
+    /// Failed condition can arrive before the terminated pod that carries the exporter's error (the
+    /// pod finishes first, but its event may come later). Recording the failure at once would put
+    /// the Job's generic "backoff limit" message into status and into the run's only Warning Event,
+    /// and the exporter's message would never reach the event. So the failure waits up to
+    /// <see cref="PodGrace"/> from first sight for the pod (whose event queues the schedule); a Job
+    /// that never had a readable pod is recorded with its own message after that. True while waiting.
+    /// </summary>
+    private bool AwaitPod(string? ns, string schedule, string jobName, CancellationToken ct)
+    {
+        var now = _time.GetUtcNow();
+        var firstSeen = _awaitingPod.GetOrAdd(Meta.Key(ns, jobName), (schedule, now)).FirstSeen;
+        if (now - firstSeen >= PodGrace)
+        {
+            return false;
+        }
+
+        _runtime.WakeAt(Meta.Key(ns, schedule), firstSeen + PodGrace, ct);
+        return true;
+    }
+
+    /// <summary>How long a failed Job waits for its pod's summary; pod and Job events are normally milliseconds apart.</summary>
+    internal static readonly TimeSpan PodGrace = TimeSpan.FromSeconds(3);
 
     /// <summary>
     /// Runs the CronJob controller saw finish (status.lastSuccessfulTime) that left no Job, pod or

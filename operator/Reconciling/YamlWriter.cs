@@ -27,6 +27,18 @@ internal static partial class YamlWriter
         return sb.ToString();
     }
 
+    /// <summary>
+    /// The same YAML from a parsed element, byte for byte: the exporter config is written from the
+    /// serializer's document without building a node tree first (materializing the tree was most
+    /// of the config's cost on the operator's first pass).
+    /// </summary>
+    public static string Write(JsonElement element)
+    {
+        var sb = new StringBuilder();
+        WriteElement(sb, element, 0, inSequence: false);
+        return sb.ToString();
+    }
+
     public static string WriteDocuments(IEnumerable<JsonNode> documents) =>
         string.Join("---\n", documents.Select(Write));
 
@@ -109,6 +121,101 @@ internal static partial class YamlWriter
             sb.Append(' ').Append(Inline(value)).Append('\n');
         }
     }
+
+    private static void WriteElement(StringBuilder sb, JsonElement element, int indent, bool inSequence)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object when NonEmpty(element):
+                var first = true;
+                foreach (var property in element.EnumerateObject())
+                {
+                    if (!(first && inSequence))
+                    {
+                        sb.Append(' ', indent);
+                    }
+
+                    first = false;
+                    sb.Append(Scalar(property.Name)).Append(':');
+                    WriteElementValue(sb, property.Value, indent);
+                }
+
+                break;
+            case JsonValueKind.Array when element.GetArrayLength() > 0:
+                foreach (var item in element.EnumerateArray())
+                {
+                    sb.Append(' ', indent).Append("- ");
+                    if (item.ValueKind == JsonValueKind.Array && item.GetArrayLength() > 0)
+                    {
+                        sb.Append('\n');
+                        WriteElement(sb, item, indent + 2, inSequence: false);
+                    }
+                    else if (item.ValueKind == JsonValueKind.Object && NonEmpty(item))
+                    {
+                        WriteElement(sb, item, indent + 2, inSequence: true);
+                    }
+                    else
+                    {
+                        sb.Append(Inline(item)).Append('\n');
+                    }
+                }
+
+                break;
+            default:
+                sb.Append(Inline(element)).Append('\n');
+                break;
+        }
+    }
+
+    private static void WriteElementValue(StringBuilder sb, JsonElement value, int indent)
+    {
+        if (value.ValueKind == JsonValueKind.Object && NonEmpty(value))
+        {
+            sb.Append('\n');
+            WriteElement(sb, value, indent + 2, inSequence: false);
+        }
+        else if (value.ValueKind == JsonValueKind.Array && value.GetArrayLength() > 0)
+        {
+            sb.Append('\n');
+            WriteElement(sb, value, indent, inSequence: false);
+        }
+        else if (value.ValueKind == JsonValueKind.String && value.GetString()!.Contains('\n', StringComparison.Ordinal))
+        {
+            var text = value.GetString()!;
+            sb.Append(text.EndsWith('\n') ? " |\n" : " |-\n");
+            foreach (var line in text.TrimEnd('\n').Split('\n'))
+            {
+                if (line.Length > 0)
+                {
+                    sb.Append(' ', indent + 2).Append(line);
+                }
+
+                sb.Append('\n');
+            }
+        }
+        else
+        {
+            sb.Append(' ').Append(Inline(value)).Append('\n');
+        }
+    }
+
+    private static bool NonEmpty(JsonElement obj)
+    {
+        using var properties = obj.EnumerateObject();
+        return properties.MoveNext();
+    }
+
+    private static string Inline(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.Null or JsonValueKind.Undefined => "null",
+        JsonValueKind.Object => "{}",
+        JsonValueKind.Array => "[]",
+        JsonValueKind.String => Scalar(element.GetString()!),
+        JsonValueKind.True => "true",
+        JsonValueKind.False => "false",
+        // As JsonNode.ToJsonString writes a number: the text the serializer wrote.
+        _ => element.GetRawText(),
+    };
 
     private static string Inline(JsonNode? node) => node switch
     {

@@ -56,6 +56,8 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     private readonly List<(string Verb, string Plural, JsonObject Body)> _writes = [];
     private readonly FakeKubeApiOptions _options;
     private readonly WebApplication _app;
+    private JsonObject? _lastSerialized;
+    private string _lastJson = "";
     private long _rv = 100;
     private long _expiredThrough;
     private int _failNext;
@@ -358,9 +360,10 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         JsonObject? body = null;
         if (ctx.Request.ContentLength is > 0 || ctx.Request.Method is "POST" or "PUT" or "PATCH")
         {
-            using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8);
-            var text = await reader.ReadToEndAsync(ctx.RequestAborted).ConfigureAwait(false);
-            body = text.Length == 0 ? null : JsonNode.Parse(text) as JsonObject;
+            // Parsed from the UTF-8 bytes as they came, without a string in between.
+            using var buffer = new MemoryStream(ctx.Request.ContentLength is { } length and > 0 and < int.MaxValue ? (int)length : 4096);
+            await ctx.Request.Body.CopyToAsync(buffer, ctx.RequestAborted).ConfigureAwait(false);
+            body = buffer.Length == 0 ? null : JsonNode.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)) as JsonObject;
         }
 
         Result result;
@@ -368,8 +371,10 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         lock (_lock)
         {
             result = Dispatch(ctx.Request.Method, route, body, ctx.Request.Query, ctx.Request.ContentType);
-            // Bodies may be stored objects: serialized under the lock instead of copied.
-            answer = result.Body.ToJsonString();
+            // Bodies may be stored objects: serialized under the lock instead of copied, and a write's
+            // answer is the text its watch events carry (serialized once, as the real server's watch
+            // cache serializes an object once for all watchers).
+            answer = Json(result.Body);
         }
 
         ctx.Response.StatusCode = (int)result.Code;
@@ -397,8 +402,10 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                             throw new ApiError(HttpStatusCode.BadRequest, "BadRequest", "resourceVersion should not be set on objects to be created");
                         }
 
-                        var created = CreateLocked(route.Plural, (JsonObject)body.DeepClone());
-                        Record("POST", route.Plural, body);
+                        // The body was parsed for this request alone: stored as it is, not copied.
+                        var sent = RecordWrites ? (JsonObject)body.DeepClone() : null;
+                        var created = CreateLocked(route.Plural, body);
+                        Record("POST", route.Plural, sent);
                         return new Result(HttpStatusCode.Created, created);
                     }
 
@@ -423,8 +430,9 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                             throw Conflict(route);
                         }
 
-                        var updated = StoreUpdateLocked(route.Plural, current, (JsonObject)body.DeepClone(), route.Status);
-                        Record("PUT", route.Plural, body);
+                        var sent = RecordWrites ? (JsonObject)body.DeepClone() : null;
+                        var updated = StoreUpdateLocked(route.Plural, current, body, route.Status);
+                        Record("PUT", route.Plural, sent);
                         return new Result(HttpStatusCode.OK, updated);
                     }
 
@@ -447,7 +455,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                         MergePatch(next, body);
                         next.Metadata()["resourceVersion"] = current.ResourceVersionOf();
                         var updated = StoreUpdateLocked(route.Plural, current, next, route.Status);
-                        Record("PATCH", route.Plural, updated);
+                        Record("PATCH", route.Plural, RecordWrites ? (JsonObject)updated.DeepClone() : null);
                         return new Result(HttpStatusCode.OK, updated);
                     }
 
@@ -468,11 +476,12 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         }
     }
 
-    private void Record(string verb, string plural, JsonObject body)
+    /// <summary>Keeps a copy of a write (taken before the store changed it), when <see cref="RecordWrites"/> is on.</summary>
+    private void Record(string verb, string plural, JsonObject? copy)
     {
-        if (RecordWrites)
+        if (copy is not null)
         {
-            _writes.Add((verb, plural, (JsonObject)body.DeepClone()));
+            _writes.Add((verb, plural, copy));
         }
     }
 
@@ -628,9 +637,12 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         {
             if (status)
             {
-                // The status subresource changes status only.
+                // The status subresource changes status only. The new object is ours (a parsed body or
+                // a copy), so its status moves over instead of being copied.
                 var merged = (JsonObject)current.DeepClone();
-                merged["status"] = next["status"]?.DeepClone();
+                var newStatus = next["status"];
+                next.Remove("status");
+                merged["status"] = newStatus;
                 next = merged;
             }
             else
@@ -670,7 +682,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
             next["kind"] = kind.Kind;
         }
 
-        if (JsonNode.DeepEquals(WithoutVersion(current), WithoutVersion(next)))
+        if (EqualButVersion(current, next))
         {
             // A no-op update does not change the resourceVersion and emits no event.
             return current;
@@ -682,11 +694,37 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         return next;
     }
 
-    private static JsonObject WithoutVersion(JsonObject obj)
+    /// <summary>Equal apart from metadata.resourceVersion (compared in place: copying both objects per update was most of an update's cost).</summary>
+    private static bool EqualButVersion(JsonObject a, JsonObject b)
     {
-        var copy = (JsonObject)obj.DeepClone();
-        copy.Metadata().Remove("resourceVersion");
-        return copy;
+        if (a.Count != b.Count)
+        {
+            return false;
+        }
+
+        foreach (var (key, value) in a)
+        {
+            if (!b.TryGetPropertyValue(key, out var other))
+            {
+                return false;
+            }
+
+            if (key == "metadata" && value is JsonObject ma && other is JsonObject mb)
+            {
+                var countA = ma.Count - (ma.ContainsKey("resourceVersion") ? 1 : 0);
+                var countB = mb.Count - (mb.ContainsKey("resourceVersion") ? 1 : 0);
+                if (countA != countB || ma.Any(kv => kv.Key != "resourceVersion" && (!mb.TryGetPropertyValue(kv.Key, out var m) || !JsonNode.DeepEquals(kv.Value, m))))
+                {
+                    return false;
+                }
+            }
+            else if (!JsonNode.DeepEquals(value, other))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private bool DeleteLocked(string plural, string key)
@@ -771,7 +809,22 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     }
 
     /// <summary>What a watcher sees of a change: selectors turn moves in and out of the set into ADDED and DELETED.</summary>
-    private static string? Frame(Watcher w, Change c)
+    /// <summary>
+    /// The JSON text of an object, reusing the last one serialized: a write's watch events and its
+    /// answer carry the same stored object, which is replaced on change and never mutated in place.
+    /// Call under the lock.
+    /// </summary>
+    private string Json(JsonObject obj)
+    {
+        if (!ReferenceEquals(obj, _lastSerialized))
+        {
+            (_lastSerialized, _lastJson) = (obj, obj.ToJsonString());
+        }
+
+        return _lastJson;
+    }
+
+    private string? Frame(Watcher w, Change c)
     {
         if (w.Plural != c.Plural)
         {
@@ -809,7 +862,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
         // Serialized in place under the lock (stored objects are replaced, never changed), as the
         // real server serializes an event once: a copy per event was the fake's cost, not the watch's.
-        return $"{{\"type\":\"{type}\",\"object\":{sent.ToJsonString()}}}";
+        return $"{{\"type\":\"{type}\",\"object\":{(ReferenceEquals(sent, obj) ? Json(obj) : sent.ToJsonString())}}}";
     }
 
     private async Task WatchAsync(HttpContext ctx, Route route)

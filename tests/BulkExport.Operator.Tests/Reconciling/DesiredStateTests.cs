@@ -104,6 +104,21 @@ public sealed class DesiredStateTests
     }
 
     [Fact]
+    public void The_desired_hash_stays_the_sha256_of_the_objects_json_text_so_an_upgrade_rewrites_nothing()
+    {
+        foreach (var obj in new[] { Sample().ConfigMap, Sample().TotalCronJob, Sample().DeltaCronJob })
+        {
+            // The formula every CronJob and ConfigMap in a cluster was stamped with: a different one
+            // would make the new operator rewrite every object once after an upgrade.
+            var unstamped = (JsonObject)obj.DeepClone();
+            unstamped["metadata"]!.AsObject().Remove("annotations");
+            var expected = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(unstamped.ToJsonString())))[..16];
+
+            Assert.Equal(expected, DesiredState.Hash(obj));
+        }
+    }
+
+    [Fact]
     public void ExporterConfig_LoadsThroughTheExportersOwnValidator_AndKeepsTheSpec()
     {
         var schedule = ScheduleDocument.LoadFile(TestSchedules.SamplePath);

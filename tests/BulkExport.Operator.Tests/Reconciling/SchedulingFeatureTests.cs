@@ -83,6 +83,44 @@ public sealed class SchedulingFeatureTests
         Assert.Equal("Normal", (string?)events.Single(e => (string?)e["reason"] == "RunRecovered")["type"]);
     }
 
+    [Fact]
+    public async Task A_failed_job_seen_before_its_pod_gets_one_warning_event_with_the_exporters_error_not_the_jobs()
+    {
+        await using var fx = await OperatorFixture.StartAsync();
+        fx.CreateSchedule(TestSchedules.Files("dar"));
+        await using var op = await fx.StartOperator().StartedAsync();
+        await OperatorFixture.Eventually(() => fx.CronJob("dar-delta") is not null, "CronJobs");
+        await fx.Settle(op);
+
+        // The Job and pod watches are separate streams: under load the Failed Job can arrive first
+        // (the flake this reproduces: the event then said only "backoff limit").
+        var at = DateTimeOffset.UtcNow.AddMinutes(-1);
+        fx.FinishJob("dar", "delta", "dar-delta-1", succeeded: false, message: null, at, withPod: false);
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        fx.TerminatedPod("dar", "delta", "dar-delta-1", succeeded: false, TestSchedules.SummaryJson(1, "delta", succeeded: false, error: "timeout"), at);
+        await OperatorFixture.Eventually(() => fx.Server.List("events", Ns).Any(e => (string?)e["reason"] == "RunFailed"), "RunFailed");
+        await fx.Settle(op);
+
+        var failed = Assert.Single(fx.Server.List("events", Ns), e => (string?)e["reason"] == "RunFailed");
+        Assert.Contains("timeout", (string?)failed["message"], StringComparison.Ordinal);
+        Assert.Contains("timeout", (string?)fx.Schedule("dar")!["status"]!["lastFailure"]!["message"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_failed_job_whose_pod_never_comes_is_recorded_with_the_jobs_message_after_the_grace()
+    {
+        await using var fx = await OperatorFixture.StartAsync();
+        fx.CreateSchedule(TestSchedules.Files("dar"));
+        await using var op = await fx.StartOperator().StartedAsync();
+        await OperatorFixture.Eventually(() => fx.CronJob("dar-delta") is not null, "CronJobs");
+        await fx.Settle(op);
+
+        fx.FinishJob("dar", "delta", "dar-delta-1", succeeded: false, message: null, DateTimeOffset.UtcNow.AddMinutes(-1), withPod: false);
+
+        await OperatorFixture.Eventually(() => fx.Server.List("events", Ns).Any(e => (string?)e["reason"] == "RunFailed"), "RunFailed");
+        Assert.Contains("backoff limit", (string?)fx.Schedule("dar")!["status"]!["lastFailure"]!["message"], StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("* * * * *")]
     [InlineData("@every 2m")]

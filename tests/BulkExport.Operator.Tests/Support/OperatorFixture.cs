@@ -89,14 +89,19 @@ internal sealed class OperatorFixture : IAsyncDisposable
     }
 
     /// <summary>Plays the CronJob and Job controllers: a finished Job of the CronJob with a pod whose termination message is <paramref name="message"/>.</summary>
-    public JsonObject FinishJob(string schedule, string type, string jobName, bool succeeded, string? message, DateTimeOffset? finishedAt = null, string ns = TestSchedules.Namespace)
+    /// <param name="withPod">False: the Job only, as the operator sees it when the Job's watch event comes before its pod's.</param>
+    public JsonObject FinishJob(string schedule, string type, string jobName, bool succeeded, string? message, DateTimeOffset? finishedAt = null, string ns = TestSchedules.Namespace, bool withPod = true)
     {
         var cronJob = CronJob($"{schedule}-{type}", ns) ?? throw new InvalidOperationException($"no CronJob {schedule}-{type}");
         var labels = (JsonObject)cronJob["spec"]!["jobTemplate"]!["metadata"]!["labels"]!.DeepClone();
         labels[Labels.JobName] = jobName;
         var when = finishedAt ?? DateTimeOffset.UtcNow;
         var at = when.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
-        TerminatedPod(schedule, type, jobName, succeeded, message, when, ns);
+        if (withPod)
+        {
+            TerminatedPod(schedule, type, jobName, succeeded, message, when, ns);
+        }
+
         var condition = new JsonObject { ["type"] = succeeded ? "Complete" : "Failed", ["status"] = "True", ["lastTransitionTime"] = at, ["reason"] = succeeded ? "Completed" : "BackoffLimitExceeded", ["message"] = succeeded ? "" : "Job has reached the specified backoff limit" };
         var status = new JsonObject { ["conditions"] = new JsonArray { condition }, ["startTime"] = at };
         if (succeeded)
