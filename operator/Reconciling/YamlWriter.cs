@@ -104,21 +104,26 @@ internal static partial class YamlWriter
         }
         else if (value is JsonValue v && v.GetValueKind() == JsonValueKind.String && ((string)v!).Contains('\n', StringComparison.Ordinal))
         {
-            var text = (string)v!;
-            sb.Append(text.EndsWith('\n') ? " |\n" : " |-\n");
-            foreach (var line in text.TrimEnd('\n').Split('\n'))
-            {
-                if (line.Length > 0)
-                {
-                    sb.Append(' ', indent + 2).Append(line);
-                }
-
-                sb.Append('\n');
-            }
+            WriteBlockScalar(sb, (string)v!, indent);
         }
         else
         {
             sb.Append(' ').Append(Inline(value)).Append('\n');
+        }
+    }
+
+    // A multi-line string as a literal block (|, or |- without a final newline), as kubectl users read it.
+    private static void WriteBlockScalar(StringBuilder sb, string text, int indent)
+    {
+        sb.Append(text.EndsWith('\n') ? " |\n" : " |-\n");
+        foreach (var line in text.TrimEnd('\n').Split('\n'))
+        {
+            if (line.Length > 0)
+            {
+                sb.Append(' ', indent + 2).Append(line);
+            }
+
+            sb.Append('\n');
         }
     }
 
@@ -181,17 +186,7 @@ internal static partial class YamlWriter
         }
         else if (value.ValueKind == JsonValueKind.String && value.GetString()!.Contains('\n', StringComparison.Ordinal))
         {
-            var text = value.GetString()!;
-            sb.Append(text.EndsWith('\n') ? " |\n" : " |-\n");
-            foreach (var line in text.TrimEnd('\n').Split('\n'))
-            {
-                if (line.Length > 0)
-                {
-                    sb.Append(' ', indent + 2).Append(line);
-                }
-
-                sb.Append('\n');
-            }
+            WriteBlockScalar(sb, value.GetString()!, indent);
         }
         else
         {
