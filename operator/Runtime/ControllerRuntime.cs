@@ -157,6 +157,8 @@ internal sealed partial class ControllerRuntime
         (_reconciler ?? throw new InvalidOperationException("no reconciler")).ReconcileAsync(key, ct);
 
     /// <summary>Queues <paramref name="key"/> again at <paramref name="when"/>, unless the resync comes first or an earlier wake-up is pending.</summary>
+    private static readonly TimeSpan EarlyFireTolerance = TimeSpan.FromMilliseconds(250);
+
     public void WakeAt(string key, DateTimeOffset when, CancellationToken ct)
     {
         var now = _time.GetUtcNow();
@@ -165,8 +167,11 @@ internal sealed partial class ControllerRuntime
             return;
         }
 
-        // One pending wake-up per key: a later one is covered by the earlier reconcile.
-        if (_wakeups.TryGetValue(key, out var pending) && pending > now && pending <= when)
+        // One pending wake-up per key: a later one is covered by the earlier reconcile. A pending one due
+        // within the tolerance may be the very wake-up now running (timers run on a monotonic clock and
+        // may fire a little before the wall clock reaches their time): a reconcile it started that asks
+        // again for the same time must be queued again, or the wake-up is lost.
+        if (_wakeups.TryGetValue(key, out var pending) && pending - now > EarlyFireTolerance && pending <= when)
         {
             return;
         }
