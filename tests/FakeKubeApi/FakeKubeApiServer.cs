@@ -528,9 +528,34 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                             throw Conflict(route);
                         }
 
-                        var next = (JsonObject)current.DeepClone();
-                        MergePatch(next, body);
-                        next.Metadata()["resourceVersion"] = current.ResourceVersionOf();
+                        JsonObject next;
+                        if (route.Status && WithStatusSubresource.Contains(route.Plural))
+                        {
+                            // The status subresource takes only the patch's status (the rest is
+                            // ignored, as the real server does), so only the status is copied here.
+                            var status = current["status"]?.DeepClone();
+                            if (body.TryGetPropertyValue("status", out var patchStatus))
+                            {
+                                if (patchStatus is JsonObject ps && status is JsonObject target)
+                                {
+                                    MergePatch(target, ps);
+                                }
+                                else
+                                {
+                                    // Null deletes; anything else replaces.
+                                    status = patchStatus?.DeepClone();
+                                }
+                            }
+
+                            next = new JsonObject { ["status"] = status };
+                        }
+                        else
+                        {
+                            next = (JsonObject)current.DeepClone();
+                            MergePatch(next, body);
+                            next.Metadata()["resourceVersion"] = current.ResourceVersionOf();
+                        }
+
                         var updated = StoreUpdateLocked(route.Plural, current, next, route.Status);
                         Record("PATCH", route.Plural, RecordWrites ? (JsonObject)updated.DeepClone() : null);
                         return new Result(HttpStatusCode.OK, updated);
