@@ -48,7 +48,7 @@ const env = (r) => Object.fromEntries(operatorContainer(r).env.map((e) => [e.nam
 // The contract's RBAC, as group/resource:verb; leases only with leader election.
 const contract = {
   "bulkexport.io/exportschedules": ["get", "list", "watch", "update", "patch"],
-  "bulkexport.io/exportschedules/status": ["get", "update", "patch"],
+  "bulkexport.io/exportschedules/status": ["get", "patch"],
   "batch/cronjobs": ["get", "list", "watch", "create", "update", "patch", "delete"],
   "batch/cronjobs/status": ["update"],
   "batch/jobs": ["get", "list", "watch", "create"],

@@ -28,6 +28,8 @@ internal sealed partial class Informer
     private readonly TimeProvider _time;
     private readonly InformerOptions _options;
     private readonly ConcurrentDictionary<string, JsonObject> _cache = new();
+    /// <summary>Serializes the cache's writers (the watch loop and <see cref="Observe"/> from workers); readers take no lock.</summary>
+    private readonly Lock _write = new();
     private readonly TaskCompletionSource _synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<Action<WatchEventType, JsonObject, JsonObject?>> _handlers = [];
     private long _relists;
@@ -121,53 +123,115 @@ internal sealed partial class Informer
     private async Task ListAsync(CancellationToken ct)
     {
         var list = await _client.ListAsync(_type, _namespace, _labelSelector, ct).ConfigureAwait(false);
-        var seen = new HashSet<string>();
-        foreach (var item in list.Items)
+        var changes = new List<(WatchEventType Type, JsonObject Object, JsonObject? Old)>();
+        lock (_write)
         {
-            var key = item.Key();
-            seen.Add(key);
-            var existing = _cache.TryGetValue(key, out var old) ? old : null;
-            _cache[key] = item;
-            if (existing is null || existing.ResourceVersion() != item.ResourceVersion())
+            // A re-list replaces the store, as client-go's Replace does, except for what our own
+            // writes put there after the list's snapshot was taken (Observe, from a worker, while the
+            // list was on the wire): the snapshot is older than those, and the watch resumed from its
+            // resourceVersion brings their events next.
+            var seen = new HashSet<string>();
+            foreach (var item in list.Items)
             {
-                Notify(existing is null ? WatchEventType.Added : WatchEventType.Modified, item, existing);
+                var key = item.Key();
+                seen.Add(key);
+                var existing = _cache.TryGetValue(key, out var old) ? old : null;
+                if (existing is not null && ResourceVersions.IsNewer(existing.ResourceVersion(), item.ResourceVersion()))
+                {
+                    continue;
+                }
+
+                _cache[key] = item;
+                if (existing is null || existing.ResourceVersion() != item.ResourceVersion())
+                {
+                    changes.Add((existing is null ? WatchEventType.Added : WatchEventType.Modified, item, existing));
+                }
             }
+
+            foreach (var (key, cached) in _cache)
+            {
+                if (!seen.Contains(key) && !ResourceVersions.IsNewer(cached.ResourceVersion(), list.ResourceVersion)
+                    && _cache.TryRemove(key, out var gone))
+                {
+                    changes.Add((WatchEventType.Deleted, gone, gone));
+                }
+            }
+
+            ResourceVersion = list.ResourceVersion;
         }
 
-        foreach (var key in _cache.Keys.Where(k => !seen.Contains(k)).ToList())
+        foreach (var (type, obj, old) in changes)
         {
-            if (_cache.TryRemove(key, out var gone))
-            {
-                Notify(WatchEventType.Deleted, gone, gone);
-            }
+            Notify(type, obj, old);
         }
 
-        ResourceVersion = list.ResourceVersion;
         _synced.TrySetResult();
     }
 
+    /// <summary>
+    /// One watch event into the cache. Within one watch stream, and from a list to the watch that
+    /// resumes from its resourceVersion, the API server delivers changes in order, and client-go's
+    /// informer relies on that alone. The one writer here that is not in that order is
+    /// <see cref="Observe"/>: a worker puts its write's answer into the cache as soon as it has it,
+    /// while events older than that write may still be on their way (the watch lags the write, as
+    /// the real server's watch cache lags etcd). Those events must not take the cache back: an
+    /// ADDED or MODIFIED older than the cached object is dropped, and so is a DELETED of another
+    /// incarnation (another uid: a name is unique while its object exists, so a cached object with
+    /// a different uid was created after that deletion, whatever the resourceVersions). A dropped
+    /// event needs no handler: the write that superseded it was made by a reconcile that had read
+    /// the state before it (a write only succeeds on the version it read), and its own event
+    /// follows in the stream.
+    /// </summary>
     private void Apply(WatchEvent e)
     {
         var rv = e.Object.ResourceVersion();
-        switch (e.Type)
+        var key = e.Object.Key();
+        JsonObject? old = null;
+        var notify = false;
+        lock (_write)
         {
-            case WatchEventType.Added:
-            case WatchEventType.Modified:
-                _cache.TryGetValue(e.Object.Key(), out var old);
-                _cache[e.Object.Key()] = e.Object;
-                Notify(e.Type, e.Object, old);
-                break;
-            case WatchEventType.Deleted:
-                _cache.TryRemove(e.Object.Key(), out var removed);
-                Notify(e.Type, e.Object, removed);
-                break;
-            default:
-                break;
+            switch (e.Type)
+            {
+                case WatchEventType.Added:
+                case WatchEventType.Modified:
+                    _cache.TryGetValue(key, out old);
+                    if (old is null || !ResourceVersions.IsNewer(old.ResourceVersion(), rv))
+                    {
+                        _cache[key] = e.Object;
+                        notify = true;
+                    }
+
+                    break;
+                case WatchEventType.Deleted:
+                    _cache.TryGetValue(key, out old);
+                    if (old is not null && (old.Uid() != e.Object.Uid() || ResourceVersions.IsNewer(old.ResourceVersion(), rv)))
+                    {
+                        // A later incarnation, or a newer version written by us: keep it.
+                        break;
+                    }
+
+                    if (old is not null)
+                    {
+                        _cache.TryRemove(key, out _);
+                    }
+
+                    // Handlers see a DELETED even of an object the cache never held: it carries the
+                    // object's last state (a pod's termination message).
+                    notify = true;
+                    break;
+                default:
+                    break;
+            }
+
+            if (!string.IsNullOrEmpty(rv))
+            {
+                ResourceVersion = rv;
+            }
         }
 
-        if (!string.IsNullOrEmpty(rv))
+        if (notify)
         {
-            ResourceVersion = rv;
+            Notify(e.Type, e.Object, old);
         }
     }
 
@@ -181,14 +245,21 @@ internal sealed partial class Informer
 
     /// <summary>
     /// Puts the answer of our own write into the cache before its watch event arrives, so the next
-    /// reconcile does not act on the version it just replaced.
+    /// reconcile does not act on the version it just replaced. Only while the stream has not passed
+    /// the write: once it has, the cache holds the write or what came after it (a deletion
+    /// included, which this must not undo). Where resourceVersions do not compare, the stream
+    /// alone fills the cache.
     /// </summary>
     public void Observe(JsonObject written)
     {
-        if (long.TryParse(written.ResourceVersion(), out var rv)
-            && (!_cache.TryGetValue(written.Key(), out var cached) || !long.TryParse(cached.ResourceVersion(), out var have) || have < rv))
+        var rv = written.ResourceVersion();
+        lock (_write)
         {
-            _cache[written.Key()] = written;
+            if (ResourceVersions.Compare(ResourceVersion, rv) is < 0
+                && (!_cache.TryGetValue(written.Key(), out var cached) || ResourceVersions.Compare(cached.ResourceVersion(), rv) is < 0))
+            {
+                _cache[written.Key()] = written;
+            }
         }
     }
 

@@ -83,7 +83,13 @@ internal sealed partial class ClusterSchedules : IDisposable
         }
 
         var found = new List<DiscoveredSchedule>();
-        foreach (var (schedule, source) in Current())
+        var (current, newlyWarned) = Current();
+        foreach (var (source, secretName) in newlyWarned)
+        {
+            ServingWithWritingCredentials(source, secretName);
+        }
+
+        foreach (var (schedule, source) in current)
         {
             var s3 = schedule.Spec.Storage.S3;
             if (!ReadStorageSecrets || (s3?.ReadCredentialsSecretRef ?? s3?.CredentialsSecretRef) is not { Name.Length: > 0 } secretRef)
@@ -95,11 +101,6 @@ internal sealed partial class ClusterSchedules : IDisposable
             // Read on every refresh, so that a rotated Secret takes effect without a restart.
             var ns = source[..source.IndexOf('/', StringComparison.Ordinal)];
             var secretName = $"{ns}/{secretRef.Name}";
-            if (s3!.ReadCredentialsSecretRef is null && WarnOnce(source))
-            {
-                ServingWithWritingCredentials(source, secretName);
-            }
-
             // By entry names too: the read-only and the writing keys may be two pairs in one Secret.
             var key = $"{secretName}#{secretRef.AccessKeyIdKey}#{secretRef.SecretAccessKeyKey}";
             try
@@ -145,11 +146,24 @@ internal sealed partial class ClusterSchedules : IDisposable
     /// <summary>Watches every scope until <paramref name="cancellationToken"/> ends.</summary>
     public Task RunAsync(CancellationToken cancellationToken) => Task.WhenAll(_scopes.Select(s => WatchLoopAsync(s, cancellationToken)));
 
-    private IReadOnlyList<(ExportSchedule Schedule, string Source)> Current()
+    /// <summary>
+    /// The valid schedules the watches hold, and those of them to warn about now for being served
+    /// with the writing keys. Both come from one snapshot under the lock: a refresh still working
+    /// on an older snapshot (refreshes overlap: the timer's and the watch's) cannot warn again about
+    /// a schedule a newer one saw deleted.
+    /// </summary>
+    private (IReadOnlyList<(ExportSchedule Schedule, string Source)> Found, IReadOnlyList<(string Source, string Secret)> Warn) Current()
     {
-        var found = new List<(ExportSchedule, string)>();
+        var found = new List<(ExportSchedule Schedule, string Source)>();
+        var warn = new List<(string, string)>();
         lock (_lock)
         {
+            // Parsed schedules that no scope holds any more are gone: forget them.
+            foreach (var gone in _parsed.Keys.Where(k => !_scopes.Any(s => s.Items.ContainsKey(k))).ToList())
+            {
+                _parsed.Remove(gone);
+            }
+
             foreach (var (source, item) in _scopes.SelectMany(s => s.Items).OrderBy(i => i.Key, StringComparer.Ordinal))
             {
                 var version = (string?)item["metadata"]?["resourceVersion"] ?? "";
@@ -174,9 +188,24 @@ internal sealed partial class ClusterSchedules : IDisposable
                     found.Add((valid, source));
                 }
             }
+
+            // Only schedules still served with the writing keys stay warned about: one deleted (or
+            // given read-only keys) is forgotten, so the set does not grow with every schedule that
+            // ever existed, and a schedule that comes back that way is warned about again.
+            var writing = ReadStorageSecrets
+                ? found.Where(f => f.Schedule.Spec.Storage.S3 is { ReadCredentialsSecretRef: null, CredentialsSecretRef.Name.Length: > 0 }).ToList()
+                : [];
+            _warnedWriting.IntersectWith(writing.Select(w => w.Source));
+            foreach (var (schedule, source) in writing)
+            {
+                if (_warnedWriting.Add(source))
+                {
+                    warn.Add((source, $"{source[..source.IndexOf('/', StringComparison.Ordinal)]}/{schedule.Spec.Storage.S3!.CredentialsSecretRef!.Name}"));
+                }
+            }
         }
 
-        return found;
+        return (found, warn);
     }
 
     private async Task WatchLoopAsync(Scope scope, CancellationToken cancellationToken)
@@ -342,14 +371,6 @@ internal sealed partial class ClusterSchedules : IDisposable
 
     [LoggerMessage(EventId = 303, Level = LogLevel.Warning, Message = "ExportSchedule {Source}: the storage credentials Secret {Secret} cannot be read ({Reason}); {Consequence}")]
     private partial void SecretUnreadable(string source, string secret, string reason, string consequence);
-
-    private bool WarnOnce(string source)
-    {
-        lock (_lock)
-        {
-            return _warnedWriting.Add(source);
-        }
-    }
 
     [LoggerMessage(EventId = 304, Level = LogLevel.Warning, Message = "ExportSchedule {Source} has no spec.storage.s3.readCredentialsSecretRef: serving it with the exporter's writing credentials from {Secret}; give the download service read-only keys")]
     private partial void ServingWithWritingCredentials(string source, string secret);

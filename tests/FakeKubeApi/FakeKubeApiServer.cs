@@ -63,6 +63,10 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
     private int _failNext;
     private long _pages;
     private TaskCompletionSource? _hang;
+    private TaskCompletionSource? _watchLag;
+    private TaskCompletionSource? _answersHeld;
+    private string? _answersHeldFor;
+    private int _heldAnswers;
     private HttpStatusCode _failCode;
 
     private FakeKubeApiServer(FakeKubeApiOptions options, WebApplication app)
@@ -208,6 +212,68 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         }
 
         hang?.TrySetResult();
+    }
+
+    /// <summary>
+    /// Until <see cref="DeliverWatches"/>, watch streams send nothing (no events, no bookmarks) while
+    /// writes are answered: the real server's watch cache is fed from etcd after the write is
+    /// committed, so a client can hold a write's answer before the events that precede it.
+    /// </summary>
+    public void LagWatches()
+    {
+        lock (_lock)
+        {
+            _watchLag ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
+    /// <summary>Lets the lagging watch streams send what they hold, in order.</summary>
+    public void DeliverWatches()
+    {
+        TaskCompletionSource? lag;
+        lock (_lock)
+        {
+            (lag, _watchLag) = (_watchLag, null);
+        }
+
+        lag?.TrySetResult();
+    }
+
+    /// <summary>
+    /// Until <see cref="ReleaseAnswers"/>, requests "VERB plural" (e.g. "GET configmaps") are served
+    /// at once but their answers wait on the wire, as a large list's does: what they say is the
+    /// state when they were served.
+    /// </summary>
+    public void HoldAnswers(string verbAndPlural)
+    {
+        lock (_lock)
+        {
+            _answersHeld ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _answersHeldFor = verbAndPlural;
+        }
+    }
+
+    /// <summary>Answers served and waiting since <see cref="HoldAnswers"/>.</summary>
+    public int HeldAnswers
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _heldAnswers;
+            }
+        }
+    }
+
+    public void ReleaseAnswers()
+    {
+        TaskCompletionSource? held;
+        lock (_lock)
+        {
+            (held, _answersHeld, _answersHeldFor, _heldAnswers) = (_answersHeld, null, null, 0);
+        }
+
+        held?.TrySetResult();
     }
 
     /// <summary>Ends every open watch stream, as an API server restart or a load balancer timeout does.</summary>
@@ -368,6 +434,7 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
 
         Result result;
         string answer;
+        Task? held = null;
         lock (_lock)
         {
             result = Dispatch(ctx.Request.Method, route, body, ctx.Request.Query, ctx.Request.ContentType);
@@ -375,6 +442,16 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
             // answer is the text its watch events carry (serialized once, as the real server's watch
             // cache serializes an object once for all watchers).
             answer = Json(result.Body);
+            if (_answersHeld is not null && _answersHeldFor == $"{verb} {route.Plural}")
+            {
+                held = _answersHeld.Task;
+                _heldAnswers++;
+            }
+        }
+
+        if (held is not null)
+        {
+            await held.WaitAsync(ctx.RequestAborted).ConfigureAwait(false);
         }
 
         ctx.Response.StatusCode = (int)result.Code;
@@ -451,9 +528,34 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                             throw Conflict(route);
                         }
 
-                        var next = (JsonObject)current.DeepClone();
-                        MergePatch(next, body);
-                        next.Metadata()["resourceVersion"] = current.ResourceVersionOf();
+                        JsonObject next;
+                        if (route.Status && WithStatusSubresource.Contains(route.Plural))
+                        {
+                            // The status subresource takes only the patch's status (the rest is
+                            // ignored, as the real server does), so only the status is copied here.
+                            var status = current["status"]?.DeepClone();
+                            if (body.TryGetPropertyValue("status", out var patchStatus))
+                            {
+                                if (patchStatus is JsonObject ps && status is JsonObject target)
+                                {
+                                    MergePatch(target, ps);
+                                }
+                                else
+                                {
+                                    // Null deletes; anything else replaces.
+                                    status = patchStatus?.DeepClone();
+                                }
+                            }
+
+                            next = new JsonObject { ["status"] = status };
+                        }
+                        else
+                        {
+                            next = (JsonObject)current.DeepClone();
+                            MergePatch(next, body);
+                            next.Metadata()["resourceVersion"] = current.ResourceVersionOf();
+                        }
+
                         var updated = StoreUpdateLocked(route.Plural, current, next, route.Status);
                         Record("PATCH", route.Plural, RecordWrites ? (JsonObject)updated.DeepClone() : null);
                         return new Result(HttpStatusCode.OK, updated);
@@ -928,18 +1030,14 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                 using var tick = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
                 tick.CancelAfter(_options.BookmarkInterval);
                 bool more;
+                var idle = false;
                 try
                 {
                     more = await reader.WaitToReadAsync(tick.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (!deadline.IsCancellationRequested)
                 {
-                    if (bookmarks)
-                    {
-                        await WriteLineAsync(ctx, BookmarkLine(route.Plural), deadline.Token).ConfigureAwait(false);
-                    }
-
-                    continue;
+                    (more, idle) = (true, true);
                 }
 
                 if (!more)
@@ -947,10 +1045,33 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
                     return;
                 }
 
+                // Whether the watch lags is decided together with taking the events, under the lock
+                // writes publish under: what a lagging watch holds back is exactly what came after.
+                Task? lag;
                 var sb = new StringBuilder();
-                while (reader.TryRead(out var line))
+                lock (_lock)
                 {
-                    sb.Append(line).Append('\n');
+                    lag = _watchLag?.Task;
+                    while (lag is null && !idle && reader.TryRead(out var line))
+                    {
+                        sb.Append(line).Append('\n');
+                    }
+                }
+
+                if (lag is not null)
+                {
+                    await lag.WaitAsync(deadline.Token).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (idle)
+                {
+                    if (bookmarks && BookmarkLine(route.Plural, reader) is { } bookmark)
+                    {
+                        await WriteLineAsync(ctx, bookmark, deadline.Token).ConfigureAwait(false);
+                    }
+
+                    continue;
                 }
 
                 await ctx.Response.WriteAsync(sb.ToString(), deadline.Token).ConfigureAwait(false);
@@ -970,12 +1091,18 @@ public sealed class FakeKubeApiServer : IAsyncDisposable
         }
     }
 
-    private string BookmarkLine(string plural)
+    /// <summary>A bookmark at the current version, or null while events wait to be sent (a bookmark must not pass them).</summary>
+    private string? BookmarkLine(string plural, ChannelReader<string> pending)
     {
         var kind = Kinds.TryGetValue(plural, out var k) ? k : (ApiVersion: "v1", Kind: "Unknown");
         long rv;
         lock (_lock)
         {
+            if (pending.TryPeek(out _))
+            {
+                return null;
+            }
+
             rv = _rv;
         }
 

@@ -50,7 +50,7 @@ no wildcards. Used by the ClusterRole (all namespaces) or by one Role per watche
   verbs: [get, list, watch, update, patch]
 - apiGroups: [bulkexport.io]
   resources: [exportschedules/status]
-  verbs: [get, update, patch]
+  verbs: [get, patch]
 - apiGroups: [batch]
   resources: [cronjobs]
   verbs: [get, list, watch, create, update, patch, delete]

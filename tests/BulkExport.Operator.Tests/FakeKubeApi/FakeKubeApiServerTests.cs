@@ -121,6 +121,36 @@ public sealed class FakeKubeApiServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_status_merge_patch_ignores_the_rest_deletes_with_null_and_checks_its_resource_version()
+    {
+        var created = await _client.CreateAsync(ResourceType.ExportSchedules, "ns", new JsonObject
+        {
+            ["metadata"] = new JsonObject { ["name"] = "s" },
+            ["spec"] = new JsonObject { ["register"] = "DAR" },
+        }, default);
+        var first = await _client.PatchAsync(ResourceType.ExportSchedules, "ns", "s", new JsonObject
+        {
+            ["spec"] = new JsonObject { ["register"] = "IGNORED" },
+            ["status"] = new JsonObject { ["observedGeneration"] = 1, ["lastFailure"] = new JsonObject { ["job"] = "j1", ["message"] = "m" } },
+        }, default, status: true);
+        Assert.Equal("DAR", (string?)first["spec"]!["register"]);
+
+        var second = await _client.PatchAsync(ResourceType.ExportSchedules, "ns", "s", new JsonObject
+        {
+            ["metadata"] = new JsonObject { ["resourceVersion"] = first.ResourceVersion() },
+            ["status"] = new JsonObject { ["lastFailure"] = new JsonObject { ["message"] = null }, ["lastGeneration"] = 3 },
+        }, default, status: true);
+        Assert.Equal("""{"observedGeneration":1,"lastFailure":{"job":"j1"},"lastGeneration":3}""", second["status"]!.ToJsonString());
+
+        var stale = await Assert.ThrowsAsync<KubeApiException>(() => _client.PatchAsync(ResourceType.ExportSchedules, "ns", "s", new JsonObject
+        {
+            ["metadata"] = new JsonObject { ["resourceVersion"] = created.ResourceVersion() },
+            ["status"] = new JsonObject { ["lastGeneration"] = 4 },
+        }, default, status: true));
+        Assert.True(stale.IsConflict);
+    }
+
+    [Fact]
     public async Task Cron_jobs_jobs_and_pods_get_server_side_defaults()
     {
         var cronJob = await _client.CreateAsync(ResourceType.CronJobs, "ns", new JsonObject

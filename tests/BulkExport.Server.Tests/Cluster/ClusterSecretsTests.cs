@@ -67,6 +67,41 @@ public sealed class ClusterSecretsTests(S3rverFixture s3) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_schedule_served_with_the_writing_keys_that_is_deleted_and_created_again_is_warned_about_again()
+    {
+        static bool Warned(string line) =>
+            line.Contains("ExportSchedule registers/dar has no spec.storage.s3.readCredentialsSecretRef", StringComparison.Ordinal);
+        Assert.Single(_server.Logs.Lines, Warned);
+
+        // The warning is remembered per schedule only while the schedule exists.
+        _kube.Delete("exportschedules", "registers", "dar");
+        await EventuallyAsync(async () =>
+        {
+            await _server.RefreshAsync();
+            using var gone = await _server.Client.GetAsync("/FileDownloads/GetAvailableFileDownloads?Register=DAR");
+            return gone.StatusCode == HttpStatusCode.NotFound;
+        }, "DAR no longer served");
+        Schedule("dar", "DAR", "s3-creds");
+        await EventuallyAsync(async () =>
+        {
+            await _server.RefreshAsync();
+            return _server.Logs.Lines.Count(Warned) >= 2;
+        }, "the re-created schedule warned about again");
+        await _server.RefreshAsync();
+        Assert.True(_server.Logs.Lines.Count(Warned) == 2, string.Join("\n", _server.Logs.Lines));
+    }
+
+    private static async Task EventuallyAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            await Task.Delay(50);
+        }
+    }
+
+    [Fact]
     public async Task A_rotated_secret_is_used_after_the_next_refresh()
     {
         // s3rver knows only its own access key id: one it refuses shows that the new Secret is in use.
