@@ -196,10 +196,10 @@ internal sealed class ParquetDataFile : IDataFileWriter
         if (flushed >= CollectAfterBytes)
         {
             // Parquet.Net leaves about 1.6 MB of large-object garbage per column chunk (155 MB per
-            // 1M rows of six text columns), whatever its pool limits (MaximumLargePoolFreeBytes 4 MB or
-            // 1 GB: the same), and only a full collection frees it. Left to the GC's own budget, peak
-            // RSS of the 1M-row bench's steady total was 188-203 MB against 165-185 MB; the collections
-            // cost 50-250 ms of pauses per 1M rows on the loaded 2-CPU machine (GC.GetTotalPauseDuration),
+            // 1M rows of six text columns), whatever its pool limit (MaximumLargePoolFreeBytes 1 GB: the
+            // same), and only a full collection frees it. Left to the GC's own budget, peak RSS of the
+            // 1M-row bench's steady total was 188-203 MB against 165-185 MB; the collections cost about
+            // 70-260 ms more pause per 1M rows on the loaded 2-CPU machine (GC.GetTotalPauseDuration),
             // which the RSS goal (< 200 MB) is worth. Bounded buffers on this side (see ColumnBuffer)
             // do not reach garbage made inside the library.
             GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
