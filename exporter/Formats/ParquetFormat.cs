@@ -339,7 +339,7 @@ internal sealed class ParquetDataFile : IDataFileWriter
             if (row.IsNull(column))
             {
                 _levels[Rows++] = 0;
-                return 0;
+                return NullBytes;
             }
 
             _levels[Rows++] = 1;
@@ -349,6 +349,9 @@ internal sealed class ParquetDataFile : IDataFileWriter
         }
 
         protected abstract int AddValue(IRowView row, int column, int slot);
+
+        /// <summary>What a null adds to the row group's estimated size (as much as a value for fixed-size types, a length's 4 bytes otherwise).</summary>
+        protected virtual int NullBytes => 4;
 
         public abstract Task WriteAsync(ParquetRowGroupWriter group, DataField field);
 
@@ -378,6 +381,8 @@ internal sealed class ParquetDataFile : IDataFileWriter
         where T : struct
     {
         private T[] _values = new T[1024];
+
+        protected override int NullBytes => size;
 
         protected override int AddValue(IRowView row, int column, int slot)
         {
