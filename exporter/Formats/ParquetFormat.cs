@@ -59,7 +59,7 @@ internal sealed class ParquetDataFile : IDataFileWriter
     private readonly FileStream _stream;
     private readonly ParquetWriter _writer;
     private readonly DataField[] _fields;
-    private readonly IColumnBuffer[] _buffers;
+    private readonly ColumnBuffer[] _buffers;
     private readonly int[] _geometryIndexes;
     private readonly GeometryReader _geometry;
     private readonly WKBWriter _wkb = new(ByteOrder.LittleEndian, handleSRID: false, emitZ: false, emitM: false);
@@ -88,10 +88,10 @@ internal sealed class ParquetDataFile : IDataFileWriter
         }
 
         _fields = new DataField[columns.Count];
-        _buffers = new IColumnBuffer[columns.Count];
+        _buffers = new ColumnBuffer[columns.Count];
         for (var i = 0; i < columns.Count; i++)
         {
-            (_fields[i], _buffers[i]) = Field(columns[i]);
+            (_fields[i], _buffers[i]) = Field(columns[i], i);
         }
 
         var options = new ParquetOptions
@@ -115,54 +115,36 @@ internal sealed class ParquetDataFile : IDataFileWriter
 
     public long EstimatedBytes => _stream.Position + _bufferedBytes;
 
-    /// <summary>The Parquet field of a column: exact decimals as DECIMAL(p,s) when the source says p ≤ 28 (System.Decimal), text otherwise.</summary>
-    private static (DataField, IColumnBuffer) Field(Column column) => column.Kind switch
+    /// <summary>The Parquet field of a column and its buffer: exact decimals as DECIMAL(p,s) when the source says p ≤ 28 (System.Decimal), text otherwise.</summary>
+    private (DataField, ColumnBuffer) Field(Column column, int index) => column.Kind switch
     {
-        ColumnKind.Integer => (new DataField<long?>(column.Name), new Buffer<long?>()),
-        ColumnKind.Float => (new DataField<double?>(column.Name), new Buffer<double?>()),
-        ColumnKind.Boolean => (new DataField<bool?>(column.Name), new Buffer<bool?>()),
-        ColumnKind.Date => (new DataField<DateOnly?>(column.Name), new Buffer<DateOnly?>()),
-        ColumnKind.Timestamp => (new DateTimeDataField(column.Name, DateTimeFormat.Timestamp, isAdjustedToUTC: false, unit: DateTimeTimeUnit.Micros, isNullable: true), new Buffer<DateTime?>()),
-        ColumnKind.TimestampTz => (new DateTimeDataField(column.Name, DateTimeFormat.Timestamp, isAdjustedToUTC: true, unit: DateTimeTimeUnit.Micros, isNullable: true), new Buffer<DateTime?>()),
+        ColumnKind.Integer => (new DataField<long?>(column.Name), new ValueBuffer<long>(static (row, i) => row.GetInt64(i), 8)),
+        ColumnKind.Float => (new DataField<double?>(column.Name), new ValueBuffer<double>(static (row, i) => row.GetDouble(i), 8)),
+        ColumnKind.Boolean => (new DataField<bool?>(column.Name), new ValueBuffer<bool>(static (row, i) => row.GetBoolean(i), 1)),
+        ColumnKind.Date => (new DataField<DateOnly?>(column.Name), new ValueBuffer<DateOnly>(static (row, i) => row.GetDate(i), 4)),
+        ColumnKind.Timestamp => (new DateTimeDataField(column.Name, DateTimeFormat.Timestamp, isAdjustedToUTC: false, unit: DateTimeTimeUnit.Micros, isNullable: true),
+            new ValueBuffer<DateTime>(static (row, i) => DateTime.SpecifyKind(row.GetTimestamp(i), DateTimeKind.Unspecified), 8)),
+        ColumnKind.TimestampTz => (new DateTimeDataField(column.Name, DateTimeFormat.Timestamp, isAdjustedToUTC: true, unit: DateTimeTimeUnit.Micros, isNullable: true),
+            new ValueBuffer<DateTime>(static (row, i) => DateTime.SpecifyKind(row.GetTimestampTz(i).UtcDateTime, DateTimeKind.Utc), 8)),
         ColumnKind.Decimal when GeoPackageFile.NumericPrecision(column.SqlType) is { Precision: <= 28 } n
-            => (new DecimalDataField(column.Name, n.Precision, n.Scale, isNullable: true), new Buffer<decimal?>()),
-        ColumnKind.Bytes or ColumnKind.Geometry => (new DataField<byte[]>(column.Name, true), new ClassBuffer<byte[]>()),
+            => (new DecimalDataField(column.Name, n.Precision, n.Scale, isNullable: true), new ValueBuffer<decimal>((row, i) => ToDecimal(row.GetUtf8(i), column), 16)),
+        ColumnKind.Geometry => (new DataField<byte[]>(column.Name, true), new BlobBuffer((row, i) => Wkb(row.GetGeometryUtf8(i), column, index))),
+        ColumnKind.Bytes => (new DataField<byte[]>(column.Name, true), new BlobBuffer(static (row, i) => row.GetBytes(i).ToArray())),
         // Text as UTF-16 slices of reused arrays: no string per value (Parquet.Net takes
         // ReadOnlyMemory<char> for a string field and writes the same bytes as for strings).
-        _ => (new DataField<string>(column.Name, true), new TextBuffer()),
+        ColumnKind.Text or ColumnKind.Decimal or ColumnKind.Json => (new DataField<string>(column.Name, true), new TextBuffer(static (b, row, i) => b.AddUtf8(row.GetUtf8(i)))),
+        ColumnKind.Uuid => (new DataField<string>(column.Name, true), new TextBuffer(static (b, row, i) => b.AddGuid(row.GetGuid(i)))),
+        // Arrays as their JSON text, the spelling of the JSON formats.
+        _ => (new DataField<string>(column.Name, true), new TextBuffer((b, row, i) => b.AddUtf8(JsonValues.ToJsonUtf8(column, row.GetValue(i)!)))),
     };
 
     public void Write(IRowView row)
     {
         long bytes = 0;
-        for (var i = 0; i < _columns.Count; i++)
+        var buffers = _buffers;
+        for (var i = 0; i < buffers.Length; i++)
         {
-            var column = _columns[i];
-            var isNull = row.IsNull(i);
-            switch (_buffers[i])
-            {
-                case Buffer<long?> b: b.Add(isNull ? null : row.GetInt64(i)); bytes += 8; break;
-                case Buffer<double?> b: b.Add(isNull ? null : row.GetDouble(i)); bytes += 8; break;
-                case Buffer<bool?> b: b.Add(isNull ? null : row.GetBoolean(i)); bytes += 1; break;
-                case Buffer<DateOnly?> b: b.Add(isNull ? null : row.GetDate(i)); bytes += 4; break;
-                case Buffer<DateTime?> b:
-                    b.Add(isNull ? null : column.Kind == ColumnKind.TimestampTz
-                        ? DateTime.SpecifyKind(row.GetTimestampTz(i).UtcDateTime, DateTimeKind.Utc)
-                        : DateTime.SpecifyKind(row.GetTimestamp(i), DateTimeKind.Unspecified));
-                    bytes += 8;
-                    break;
-                case Buffer<decimal?> b: b.Add(isNull ? null : ToDecimal(row.GetUtf8(i), column)); bytes += 16; break;
-                case ClassBuffer<byte[]> b:
-                    var blob = isNull ? null : column.Kind == ColumnKind.Geometry ? Wkb(row.GetGeometryUtf8(i), column, i) : row.GetBytes(i).ToArray();
-                    b.Add(blob);
-                    bytes += (blob?.Length ?? 0) + 4;
-                    break;
-                case TextBuffer b:
-                    bytes += (isNull ? b.AddNull() : AddText(b, row, i, column)) + 4;
-                    break;
-                default:
-                    throw new InvalidOperationException($"No buffer for column {column.Name}.");
-            }
+            bytes += buffers[i].Add(row, i);
         }
 
         _buffered++;
@@ -192,15 +174,6 @@ internal sealed class ParquetDataFile : IDataFileWriter
             ? d
             : throw new FormatException($"entity {_entity.EntityName}, column {column.Name}: '{Encoding.UTF8.GetString(text)}' does not fit DECIMAL({column.SqlType}) in PARQUET");
 
-    /// <summary>Adds a text value (UTF-8 decoded as <see cref="IRowView.GetString"/> does) and returns its length in chars.</summary>
-    private static int AddText(TextBuffer buffer, IRowView row, int i, Column column) => column.Kind switch
-    {
-        ColumnKind.Text or ColumnKind.Decimal or ColumnKind.Json => buffer.AddUtf8(row.GetUtf8(i)),
-        ColumnKind.Uuid => buffer.AddGuid(row.GetGuid(i)),
-        // Arrays as their JSON text, the spelling of the JSON formats.
-        _ => buffer.AddUtf8(JsonValues.ToJsonUtf8(column, row.GetValue(i)!)),
-    };
-
     private void FlushRowGroup()
     {
         if (_buffered == 0)
@@ -222,9 +195,13 @@ internal sealed class ParquetDataFile : IDataFileWriter
         _bufferedBytes = 0;
         if (flushed >= CollectAfterBytes)
         {
-            // Parquet.Net leaves about 1 MB of large-object garbage per column chunk (page and
-            // compression buffers), which only a full collection frees; left to the GC's own budget it
-            // kept peak RSS about 20 MB higher (1M-row bench: 205 against 185 MB) for no CPU saved.
+            // Parquet.Net leaves about 1.6 MB of large-object garbage per column chunk (155 MB per
+            // 1M rows of six text columns), whatever its pool limit (MaximumLargePoolFreeBytes 1 GB: the
+            // same), and only a full collection frees it. Left to the GC's own budget, peak RSS of the
+            // 1M-row bench's steady total was 188-203 MB against 165-185 MB; the collections cost about
+            // 70-260 ms more pause per 1M rows on the loaded 2-CPU machine (GC.GetTotalPauseDuration),
+            // which the RSS goal (< 200 MB) is worth. Bounded buffers on this side (see ColumnBuffer)
+            // do not reach garbage made inside the library.
             GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
         }
     }
@@ -338,34 +315,115 @@ internal sealed class ParquetDataFile : IDataFileWriter
         };
     }
 
-    private interface IColumnBuffer
+    /// <summary>
+    /// One column of the pending row group. Values are kept packed (nulls left out) beside their
+    /// definition levels (0 null, 1 present), the form a Parquet page stores, in arrays reused from row
+    /// group to row group, so Parquet.Net does not pack them again and this side allocates nothing per row group.
+    /// </summary>
+    private abstract class ColumnBuffer
     {
-        Task WriteAsync(ParquetRowGroupWriter group, DataField field);
+        private int[] _levels = new int[1024];
 
-        void Clear();
-    }
+        protected int Rows { get; private set; }
 
-    private sealed class Buffer<T> : IColumnBuffer
-    {
-        private T[] _values = new T[1024];
-        private int _count;
+        protected int Present { get; private set; }
 
-        public void Add(T value)
+        /// <summary>Adds the row's value of column <paramref name="column"/>; returns its estimated size in bytes.</summary>
+        public int Add(IRowView row, int column)
         {
-            if (_count == _values.Length)
+            if (Rows == _levels.Length)
             {
-                Array.Resize(ref _values, _values.Length * 2);
+                Array.Resize(ref _levels, NextLength(_levels.Length));
             }
 
-            _values[_count++] = value;
+            if (row.IsNull(column))
+            {
+                _levels[Rows++] = 0;
+                return NullBytes;
+            }
+
+            _levels[Rows++] = 1;
+            var bytes = AddValue(row, column, Present);
+            Present++;
+            return bytes;
         }
 
-        public Task WriteAsync(ParquetRowGroupWriter group, DataField field) => WriteTyped<T>(group, field, _values.AsMemory(0, _count));
+        protected abstract int AddValue(IRowView row, int column, int slot);
 
-        public void Clear()
+        /// <summary>What a null adds to the row group's estimated size (as much as a value for fixed-size types, a length's 4 bytes otherwise).</summary>
+        protected virtual int NullBytes => 4;
+
+        public abstract Task WriteAsync(ParquetRowGroupWriter group, DataField field);
+
+        protected ReadOnlyMemory<int> Levels => _levels.AsMemory(0, Rows);
+
+        public virtual void Clear()
         {
-            Array.Clear(_values, 0, _count);
-            _count = 0;
+            Rows = 0;
+            Present = 0;
+        }
+
+        protected static void EnsureRoom<T>(ref T[] values, int slot)
+        {
+            if (slot == values.Length)
+            {
+                Array.Resize(ref values, NextLength(values.Length));
+            }
+        }
+
+        // Past the first 1024 rows straight to a full default row group: each doubling on the way
+        // would leave a large array behind as garbage (about 20 MB for six text columns), which only a
+        // full collection frees and which so counted in peak RSS.
+        private static int NextLength(int length) => length < MaxRowGroupRows ? MaxRowGroupRows : length * 2;
+    }
+
+    private sealed class ValueBuffer<T>(Func<IRowView, int, T> read, int size) : ColumnBuffer
+        where T : struct
+    {
+        private T[] _values = new T[1024];
+
+        protected override int NullBytes => size;
+
+        protected override int AddValue(IRowView row, int column, int slot)
+        {
+            EnsureRoom(ref _values, slot);
+            _values[slot] = read(row, column);
+            return size;
+        }
+
+        public override Task WriteAsync(ParquetRowGroupWriter group, DataField field) =>
+            group.WriteAllPartsAsync(field, new ReadOnlyMemory<T>(_values, 0, Present), Levels, null, CancellationToken.None);
+    }
+
+    private sealed class BlobBuffer(Func<IRowView, int, byte[]> read) : ColumnBuffer
+    {
+        private readonly List<byte[]?> _values = new(1024);
+
+        // The byte[] overload takes nulls in place; Parquet.Net makes the levels of it.
+        protected override int AddValue(IRowView row, int column, int slot)
+        {
+            var blob = read(row, column);
+            _values.Add(blob);
+            return blob.Length + 4;
+        }
+
+        public override Task WriteAsync(ParquetRowGroupWriter group, DataField field)
+        {
+            var levels = Levels.Span;
+            var values = new List<byte[]?>(levels.Length);
+            var next = 0;
+            foreach (var level in levels)
+            {
+                values.Add(level == 0 ? null : _values[next++]);
+            }
+
+            return group.WriteAsync(field, values);
+        }
+
+        public override void Clear()
+        {
+            base.Clear();
+            _values.Clear();
         }
     }
 
@@ -374,21 +432,23 @@ internal sealed class ParquetDataFile : IDataFileWriter
     /// row group to row group, so steady state allocates nothing per value (a string each cost about
     /// 40 bytes of garbage and its share of the GC).
     /// </summary>
-    private sealed class TextBuffer : IColumnBuffer
+    private sealed class TextBuffer(Func<TextBuffer, IRowView, int, int> add) : ColumnBuffer
     {
         private const int ChunkChars = 128 * 1024;
         private readonly List<char[]> _chunks = [];
-        private ReadOnlyMemory<char>?[] _values = new ReadOnlyMemory<char>?[1024];
-        private int _count;
+        private ReadOnlyMemory<char>[] _values = new ReadOnlyMemory<char>[1024];
         private int _chunk = -1;
         private int _position = ChunkChars;
+        private int _slot;
 
-        public int AddNull()
+        protected override int AddValue(IRowView row, int column, int slot)
         {
-            Slot() = null;
-            return 0;
+            EnsureRoom(ref _values, slot);
+            _slot = slot;
+            return add(this, row, column) + 4;
         }
 
+        /// <summary>The value as UTF-16 (decoded as <see cref="IRowView.GetString"/> does); returns its length in chars.</summary>
         public int AddUtf8(ReadOnlySpan<byte> utf8)
         {
             var chars = Reserve(Encoding.UTF8.GetMaxCharCount(utf8.Length), out var chunk, out var start);
@@ -427,54 +487,18 @@ internal sealed class ParquetDataFile : IDataFileWriter
         private int Commit(char[] chunk, int start, int length)
         {
             _position = start + length;
-            Slot() = new ReadOnlyMemory<char>(chunk, start, length);
+            _values[_slot] = new ReadOnlyMemory<char>(chunk, start, length);
             return length;
         }
 
-        private ref ReadOnlyMemory<char>? Slot()
+        public override Task WriteAsync(ParquetRowGroupWriter group, DataField field) =>
+            group.WriteAllPartsAsync(field, new ReadOnlyMemory<ReadOnlyMemory<char>>(_values, 0, Present), Levels, null, CancellationToken.None);
+
+        public override void Clear()
         {
-            if (_count == _values.Length)
-            {
-                Array.Resize(ref _values, _values.Length * 2);
-            }
-
-            return ref _values[_count++];
-        }
-
-        public Task WriteAsync(ParquetRowGroupWriter group, DataField field) => group.WriteAsync(field, new ReadOnlyMemory<ReadOnlyMemory<char>?>(_values, 0, _count));
-
-        public void Clear()
-        {
-            _count = 0;
+            base.Clear();
             _chunk = -1;
             _position = ChunkChars;
         }
     }
-
-    private sealed class ClassBuffer<T> : IColumnBuffer
-        where T : class
-    {
-        private readonly List<T?> _values = new(1024);
-
-        public void Add(T? value) => _values.Add(value);
-
-        public Task WriteAsync(ParquetRowGroupWriter group, DataField field) => _values switch
-        {
-            List<byte[]?> b => group.WriteAsync(field, b!),
-            _ => throw new InvalidOperationException(typeof(T).Name),
-        };
-
-        public void Clear() => _values.Clear();
-    }
-
-    private static Task WriteTyped<T>(ParquetRowGroupWriter group, DataField field, Memory<T> values) => (object)values switch
-    {
-        Memory<long?> v => group.WriteAsync(field, (ReadOnlyMemory<long?>)v),
-        Memory<double?> v => group.WriteAsync(field, (ReadOnlyMemory<double?>)v),
-        Memory<bool?> v => group.WriteAsync(field, (ReadOnlyMemory<bool?>)v),
-        Memory<DateOnly?> v => group.WriteAsync(field, (ReadOnlyMemory<DateOnly?>)v),
-        Memory<DateTime?> v => group.WriteAsync(field, (ReadOnlyMemory<DateTime?>)v),
-        Memory<decimal?> v => group.WriteAsync(field, (ReadOnlyMemory<decimal?>)v),
-        _ => throw new InvalidOperationException(typeof(T).Name),
-    };
 }

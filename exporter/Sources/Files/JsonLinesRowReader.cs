@@ -701,7 +701,11 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader, IRowRead
                         JsonTokenType.StartObject or JsonTokenType.StartArray => Seen.Structure,
                         _ => Seen.None,
                     };
-                    CheckKey(name, _seen[column], seen, path, lineNumber);
+                    if (_keySlot[column] >= 0)
+                    {
+                        CheckKey(name, _seen[column], seen, path, lineNumber);
+                    }
+
                     _seen[column] |= seen;
                     if (order is not null && _keySlot[column] >= 0)
                     {
@@ -756,12 +760,13 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader, IRowRead
         }
 
         /// <summary>
-        /// A key column must hold one kind (integers and decimals count as numbers): mixed kinds would
-        /// make the key a JSON column, which cannot be compared. Said here, where the line is known.
+        /// A key column (the caller checks <c>_keySlot</c>: a hash of the name per member and line cost
+        /// more than the rest of this check) must hold one kind (integers and decimals count as numbers):
+        /// mixed kinds would make the key a JSON column, which cannot be compared. Said here, where the line is known.
         /// </summary>
         private void CheckKey(string name, Seen before, Seen now, string path, long lineNumber)
         {
-            if (!keys.Contains(name) || now == Seen.None)
+            if (now == Seen.None)
             {
                 return;
             }
