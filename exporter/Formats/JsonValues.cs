@@ -98,6 +98,16 @@ internal static class JsonValues
             case ColumnKind.Bytes:
                 writer.WriteBase64StringValue(row.GetBytes(column));
                 break;
+            case ColumnKind.Array when row.TryGetInt64Array(column, out var integers):
+                // What WriteArray writes for the same elements boxed.
+                writer.WriteStartArray();
+                foreach (var integer in integers)
+                {
+                    writer.WriteNumberValue(integer);
+                }
+
+                writer.WriteEndArray();
+                break;
             case ColumnKind.Geometry:
                 // Validated like the boxed path: a malformed value (a NaN coordinate) fails rather than corrupts the
                 // file; PostGIS's usual shape is validated by GeoJsonShape, cheaper than the writer's JSON reader.

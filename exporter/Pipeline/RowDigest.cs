@@ -232,6 +232,24 @@ internal sealed class RowDigest : IDisposable
                     base64[encoded + 1] = (byte)'"';
                     output.Advance(encoded + 2);
                     break;
+                case ColumnKind.Array when row.TryGetInt64Array(i, out var integers):
+                    // The bytes of the boxed path below for the same elements: [1,2,3].
+                    var array = output.GetSpan((integers.Length * 21) + 2);
+                    var at = 0;
+                    array[at++] = (byte)'[';
+                    for (var e = 0; e < integers.Length; e++)
+                    {
+                        if (e > 0)
+                        {
+                            array[at++] = (byte)',';
+                        }
+
+                        at += ScalarText.FormatInt64(integers[e], array[at..]);
+                    }
+
+                    array[at++] = (byte)']';
+                    output.Advance(at);
+                    break;
                 default:
                     WriteValue(column, column.Kind, row.GetValue(i), output);
                     break;
