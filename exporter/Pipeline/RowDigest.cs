@@ -208,7 +208,8 @@ internal sealed class RowDigest : IDisposable
                     output.Advance(written + 2);
                     break;
                 case ColumnKind.Json:
-                    CanonicalJson.Write(row.GetUtf8(i), output);
+                    // jsonb's text is canonical but for its white space in most rows: then no JSON reader.
+                    CanonicalJsonFastPath.Write(row.GetUtf8(i), output);
                     break;
                 case ColumnKind.Geometry:
                     // The GeoJSON's UTF-8 as the batch holds it: the bytes WriteJson makes of the boxed GeoJSON;
@@ -363,7 +364,7 @@ internal sealed class RowDigest : IDisposable
         var max = Encoding.UTF8.GetMaxByteCount(json.Length);
         var n = Encoding.UTF8.GetBytes(json, _scratch.GetSpan(max));
         _scratch.Advance(n);
-        CanonicalJson.Write(_scratch.WrittenSpan, output);
+        CanonicalJsonFastPath.Write(_scratch.WrittenSpan, output);
     }
 
     private static void WriteAscii(string text, IBufferWriter<byte> output, bool quote = false)

@@ -269,6 +269,58 @@ public sealed class RawCopyDecoderTests(PostgresFixture pg)
     }
 
     [Fact]
+    public async Task JsonbText_TakesTheReaderlessCanonicalPath_WhereItIsCanonical_WithTheCanonicalisersBytes()
+    {
+        const string table = "raw_copy_jsonb_canonical";
+        await pg.ExecuteAsync($$$"""
+            DROP TABLE IF EXISTS public.{{{table}}};
+            CREATE TABLE public.{{{table}}} (id integer PRIMARY KEY, doc jsonb, canonical boolean NOT NULL);
+            INSERT INTO public.{{{table}}} VALUES
+              (1, '{"i": 1, "ok": true, "tag": "t1"}', true),
+              (2, '{"tag":"x","i":2}', true),
+              (3, '{"b": 1, "aa": 2}', false),
+              (4, '{"a": {"z": [1, 2.50, null, {"y": "\u00e6"}]}, "é": "ø \" \\ \n \u0001"}', true),
+              (5, '{"z": 1, "é": 2, "😀": 3}', true),
+              (6, '{"ab": 1, "é": 2}', true),
+              (7, '{"a": 1, "a": 2}', true),
+              (8, '[{"b": {}, "aa": []}, "s", 1e400, -0.0]', false),
+              (9, '"\t"', true),
+              (10, 'null', true),
+              (11, NULL, true);
+            """);
+        var entity = new EntitySpec { Name = "JsonbCanonical", Table = "public." + table, Key = ["id"] };
+        var source = new PostgresSource(new PostgresSourceSpec { Parallelism = 1 }, [entity], pg.ConnectionString);
+        await using var snapshot = await source.OpenSnapshotAsync(CancellationToken.None);
+        await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(SortByKey: true), CancellationToken.None);
+        var batch = new RowBatch(reader.Columns, 16);
+        Assert.True(await reader.FillAsync(batch, CancellationToken.None));
+        Assert.Equal(11, batch.Count);
+        for (var r = 0; r < batch.Count; r++)
+        {
+            var view = batch.View(r);
+            if (view.IsNull(1))
+            {
+                continue;
+            }
+
+            var text = view.GetUtf8(1).ToArray();
+            var general = new ArrayBufferWriter<byte>();
+            BulkExport.Publishing.Layout.CanonicalJson.Write(text, general);
+            var destination = new byte[text.Length];
+            var accepted = CanonicalJsonFastPath.TryWrite(text, destination, out var written);
+            Assert.True(view.GetBoolean(2) == accepted, $"row {r + 1} ({System.Text.Encoding.UTF8.GetString(text)}): fast path {(accepted ? "accepted" : "refused")} it");
+            if (accepted)
+            {
+                Assert.True(general.WrittenSpan.SequenceEqual(destination.AsSpan(0, written)), $"row {r + 1}: bytes differ");
+            }
+
+            var combined = new ArrayBufferWriter<byte>();
+            CanonicalJsonFastPath.Write(text, combined);
+            Assert.True(general.WrittenSpan.SequenceEqual(combined.WrittenSpan), $"row {r + 1}: combined bytes differ");
+        }
+    }
+
+    [Fact]
     public async Task MultiDimensionalIntegerArray_IsStillRefused_NamingTheColumn()
     {
         const string table = "raw_copy_int_array_2d";
