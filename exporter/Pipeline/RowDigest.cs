@@ -37,7 +37,7 @@ internal sealed class RowDigest : IDisposable
     private readonly int[] _memberStarts;
     private bool _hasCanonical;
     private readonly ArrayBufferWriter<byte> _scratch = new(256);
-    private readonly IncrementalHash _sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private readonly RowSha256 _sha = new();
 
     public RowDigest(IReadOnlyList<Column> columns)
     {
