@@ -7,7 +7,7 @@ namespace BulkExport.Exporter.Pipeline;
 
 /// <summary>
 /// The identity + row-hash state of an entity at one generation, sorted by identity: the base the next
-/// generation's delta is computed against. Stored compressed beside the data; a trailer with the
+/// generation's delta is computed against. Stored beside the data as a deflate stream (of stored blocks: DeltaStateWriter); a trailer with the
 /// record count makes a truncated file an error rather than a silent "everything was deleted".
 /// </summary>
 internal static class DeltaStateFormat
@@ -27,7 +27,10 @@ internal sealed class DeltaStateWriter : IDisposable
     {
         Path = path;
         _file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
-        _deflate = new DeflateStream(_file, CompressionLevel.Fastest, leaveOpen: true);
+        // Stored, not compressed: a record is a sorted key and 16 random hash bytes, which deflate's fastest
+        // level shrank by only 22% (26 to 20 MB per 1M bench rows) for 0.1-0.2 s of CPU in every run that
+        // writes or reads a state. Still a deflate stream, so states of either kind read the same.
+        _deflate = new DeflateStream(_file, CompressionLevel.NoCompression, leaveOpen: true);
         _output = new BufferedStream(_deflate, 1 << 16);
         _output.Write(DeltaStateFormat.Magic);
     }
