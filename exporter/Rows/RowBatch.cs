@@ -215,6 +215,32 @@ internal sealed class RowBatch
         }
     }
 
+    // Unchecked reads for a caller that has checked the column's kind once for the whole batch (the row
+    // digest): no interface call and no kind test per value. The value must be present (IsNull false).
+
+    /// <summary>The 64-bit word of a present Integer, Float, Boolean, Date, Timestamp or TimestampTz value.</summary>
+    public long WordAt(int row, int column) => _words[column]![row];
+
+    /// <summary>A present Uuid value.</summary>
+    public Guid GuidAt(int row, int column) => _guids[column]![row];
+
+    /// <summary>The bytes of a present Text, Decimal, Json or Bytes value (borrowed like <see cref="IRowView.GetUtf8"/>).</summary>
+    public ReadOnlySpan<byte> BytesAt(int row, int column) => _arena.AsSpan(_starts[column]![row], _lengths[column]![row]);
+
+    /// <summary>A present Array value: true with its elements when it is an integer array held unboxed, else false with the boxed <c>object?[]</c>.</summary>
+    public bool TryInt64ArrayAt(int row, int column, out ReadOnlySpan<long> values, out object? boxed)
+    {
+        boxed = _objects[column]![row];
+        if (boxed is not null || _starts[column] is not { } starts)
+        {
+            values = default;
+            return false;
+        }
+
+        values = _integers.AsSpan(starts[row], _lengths[column]![row]);
+        return true;
+    }
+
     /// <summary>A view of row <paramref name="row"/>; the batch's one view, repositioned (valid until the next call or <see cref="Clear"/>).</summary>
     public IRowView View(int row)
     {
