@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text.Unicode;
 using BulkExport.Publishing.Layout;
 
-namespace BulkExport.Exporter.Pipeline;
+namespace BulkExport.Exporter.Formats;
 
 /// <summary>
 /// The canonical bytes of a JSON value (<see cref="CanonicalJson"/>) in one pass without a JSON reader, for
@@ -32,6 +32,22 @@ internal static class CanonicalJsonFastPath
         }
 
         CanonicalJson.Write(json, output);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="json"/> is one well-formed JSON value by this path's stricter rules (true only
+    /// for text <see cref="TryWrite"/> accepts), so a writer can embed it without parsing it again; false says
+    /// nothing (validate it the usual way).
+    /// </summary>
+    public static bool IsWellFormed(ReadOnlySpan<byte> json)
+    {
+        if (json.Length > 1024)
+        {
+            return false;
+        }
+
+        Span<byte> scratch = stackalloc byte[json.Length];
+        return TryWrite(json, scratch, out _);
     }
 
     /// <summary>

@@ -1,10 +1,11 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text;
-using BulkExport.Exporter.Pipeline;
+using BulkExport.Exporter.Formats;
+using BulkExport.Exporter.Rows;
 using BulkExport.Publishing.Layout;
 
-namespace BulkExport.Exporter.Tests.Pipeline;
+namespace BulkExport.Exporter.Tests.Formats;
 
 /// <summary>
 /// The reader-less canonical JSON path against the canonicaliser it shortcuts: whenever it accepts a
@@ -96,6 +97,42 @@ public sealed class CanonicalJsonFastPathTests
         else
         {
             Assert.Equal(general, Combined(json));
+        }
+    }
+
+    [Theory]
+    [InlineData("{\"i\": 1, \"ok\": true}", true)]
+    [InlineData("{\"b\": 1, \"aa\": 2}", false)]
+    [InlineData("{\"a\": 1} x", false)]
+    [InlineData("[1,]", false)]
+    [InlineData("{\"a\": ", false)]
+    public void JsonColumnOfABatchRow_IsEmbeddedVerbatim_AndMalformedTextStillFails(string json, bool fast)
+    {
+        Assert.Equal(fast, CanonicalJsonFastPath.IsWellFormed(Encoding.UTF8.GetBytes(json)));
+        Column[] columns = [new("doc", ColumnKind.Json)];
+        var batch = new RowBatch(columns, 1);
+        batch.SetString(batch.AddRow(), 0, json);
+        var encoder = RecordFormats.JsonLines.CreateEncoder(new FormatSchema("T", columns, [], null));
+        var output = new ArrayBufferWriter<byte>();
+        string? general;
+        try
+        {
+            using var reader = System.Text.Json.JsonDocument.Parse(json);
+            general = json;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            general = null;
+        }
+
+        if (general is null)
+        {
+            Assert.ThrowsAny<Exception>(() => { encoder.WriteRecord(batch.View(0), output); });
+        }
+        else
+        {
+            encoder.WriteRecord(batch.View(0), output);
+            Assert.Equal("{\"doc\":" + json + "}\n", Encoding.UTF8.GetString(output.WrittenSpan));
         }
     }
 
