@@ -123,6 +123,9 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
             case ColumnKind.Geometry:
                 WriteField(row.GetGeometryUtf8(i).Wkt, output);
                 break;
+            case ColumnKind.Array when row.TryGetInt64Array(i, out var integers):
+                WriteInt64ArrayLiteral(integers, output);
+                break;
             case ColumnKind.Array:
                 WriteValue(column, row.GetValue(i)!, output);
                 break;
@@ -131,6 +134,40 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
                 output.Advance(ScalarText.Format(row, i, destination));
                 break;
         }
+    }
+
+    /// <summary>
+    /// An integer array's literal, <c>{1,2,3}</c>, as the boxed path writes it: integers need no quoting
+    /// as elements, and the field is quoted (for its commas) when it has more than one element.
+    /// </summary>
+    private static void WriteInt64ArrayLiteral(ReadOnlySpan<long> integers, IBufferWriter<byte> output)
+    {
+        var quoted = integers.Length > 1;
+        var span = output.GetSpan((integers.Length * 21) + 4);
+        var at = 0;
+        if (quoted)
+        {
+            span[at++] = (byte)'"';
+        }
+
+        span[at++] = (byte)'{';
+        for (var e = 0; e < integers.Length; e++)
+        {
+            if (e > 0)
+            {
+                span[at++] = (byte)',';
+            }
+
+            at += ScalarText.FormatInt64(integers[e], span[at..]);
+        }
+
+        span[at++] = (byte)'}';
+        if (quoted)
+        {
+            span[at++] = (byte)'"';
+        }
+
+        output.Advance(at);
     }
 
     private static void WriteBytes(ReadOnlySpan<byte> bytes, IBufferWriter<byte> output)

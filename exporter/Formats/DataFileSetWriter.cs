@@ -70,7 +70,8 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
     private readonly bool _stored;
     private readonly List<CompressedPart> _storedParts = [];
     // The content id over the rows' digests (IFileFormat.ContentSettings), else null.
-    private readonly IncrementalHash? _rowContent;
+    // A 32-byte append per row: OpenSSL's plain SHA-256, not IncrementalHash's per-call EVP overhead.
+    private readonly RowSha256? _rowContent;
     // The content id over the bytes of stored parts (a stored format without ContentSettings), else null.
     private readonly IncrementalHash? _storedContent;
     private readonly FormatSchema _schema;
@@ -129,7 +130,7 @@ internal sealed class DataFileSetWriter : IDataFileSetWriter
             _stored = !file.DeflateInZip;
             if (file.ContentSettings is { } settings)
             {
-                _rowContent = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                _rowContent = new RowSha256();
                 _rowContent.AppendData(System.Text.Encoding.UTF8.GetBytes($"rows-v1|{format.Name}|{settings}|"));
             }
             else if (_stored)

@@ -143,6 +143,20 @@ internal static class ScalarText
         }
     }
 
+    /// <summary>A Date's spelling (yyyy-MM-dd).</summary>
+    public static int FormatDate(DateOnly date, Span<byte> destination)
+    {
+        FormatDate(date, destination, out var written);
+        return written;
+    }
+
+    /// <summary>A Timestamp's spelling, or a TimestampTz's (UTC ticks, <paramref name="utc"/>: with the Z).</summary>
+    public static int FormatTimestamp(DateTime value, bool utc, Span<byte> destination)
+    {
+        FormatTimestamp(value, utc, destination, out var written);
+        return written;
+    }
+
     public static double ToDouble(object value, Column column) =>
         BoxedValues.TryDouble(value, out var result) ? result : throw Mismatch(value, column);
 

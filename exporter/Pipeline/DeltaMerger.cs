@@ -62,14 +62,14 @@ internal sealed class DeltaMerger(DeltaStateReader baseState, DeltaStateWriter n
 
         key.CopyTo(_previousKey);
         _previousLength = key.Length;
-        while (baseState.HasCurrent && baseState.Key.AsSpan().SequenceCompareTo(key) < 0)
+        while (baseState.HasCurrent && baseState.Key.SequenceCompareTo(key) < 0)
         {
             EmitDelete();
         }
 
-        if (baseState.HasCurrent && baseState.Key.AsSpan().SequenceEqual(key))
+        if (baseState.HasCurrent && baseState.Key.SequenceEqual(key))
         {
-            if (!baseState.Hash.AsSpan().SequenceEqual(hash[..ExternalSorter.HashLength]))
+            if (!baseState.Hash.SequenceEqual(hash[..ExternalSorter.HashLength]))
             {
                 sink.Change(row ?? decoded!.Reset(RowCodec.Decode(encoded)), DeltaOperation.Update);
                 Updates++;

@@ -386,6 +386,17 @@ internal sealed class OperationRowView(IReadOnlyList<Column> columns) : IExtende
 
     public IReadOnlyList<object?> GetArray(int column) => column == _width ? throw NotText(column) : _row.GetArray(column);
 
+    public bool TryGetInt64Array(int column, out ReadOnlySpan<long> values)
+    {
+        if (column == _width)
+        {
+            values = default;
+            return false;
+        }
+
+        return _row.TryGetInt64Array(column, out values);
+    }
+
     public object? GetValue(int column) => column == _width ? OutputWriters.OperationName(_operation) : _row.GetValue(column);
 
     private InvalidOperationException NotText(int column) =>

@@ -113,6 +113,17 @@ internal static class RowCodec
                     WriteBytes(output, geometry.Wkt);
                     WriteInt64(output, geometry.Srid ?? -1);
                     break;
+                case ColumnKind.Array when row.TryGetInt64Array(i, out var integers):
+                    // The boxed encoding of an object?[] of longs: tag, count, a tagged int64 per element.
+                    WriteTag(output, Tag.Array);
+                    WriteVarint(output, (ulong)integers.Length);
+                    foreach (var integer in integers)
+                    {
+                        WriteTag(output, Tag.Integer);
+                        WriteInt64(output, integer);
+                    }
+
+                    break;
                 default:
                     EncodeValue(row.GetValue(i), output);
                     break;

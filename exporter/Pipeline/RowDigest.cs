@@ -37,7 +37,7 @@ internal sealed class RowDigest : IDisposable
     private readonly int[] _memberStarts;
     private bool _hasCanonical;
     private readonly ArrayBufferWriter<byte> _scratch = new(256);
-    private readonly IncrementalHash _sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private readonly RowSha256 _sha = new();
 
     public RowDigest(IReadOnlyList<Column> columns)
     {
@@ -76,7 +76,15 @@ internal sealed class RowDigest : IDisposable
         }
 
         _canonical.ResetWrittenCount();
-        WriteCanonical(row, _canonical, _memberStarts);
+        if (row is RowBatch.BatchRowView view && TakesBatchPath(view.Batch))
+        {
+            WriteCanonical(view.Batch, view.Row);
+        }
+        else
+        {
+            WriteCanonical(row, _canonical, _memberStarts);
+        }
+
         _hasCanonical = true;
         _sha.AppendData(_canonical.WrittenSpan);
         _sha.GetHashAndReset(digest);
@@ -130,6 +138,174 @@ internal sealed class RowDigest : IDisposable
         }
 
         _sha.GetHashAndReset(digest);
+    }
+
+    private static readonly SearchValues<byte> NeedsEscape = SearchValues.Create([.. Enumerable.Range(0, 0x20).Select(i => (byte)i), (byte)'"', (byte)'\\']);
+
+    // The last batch checked for the batch path (batches are pooled and reused, so this holds for many calls).
+    private RowBatch? _checkedBatch;
+    private bool _checkedResult;
+
+    /// <summary>
+    /// Whether rows of <paramref name="batch"/> can be written by <see cref="WriteCanonical(RowBatch, int)"/>:
+    /// its columns are this digest's, and of the kinds that path writes (not Geometry or Bytes, arrays only of integers).
+    /// </summary>
+    internal bool TakesBatchPath(RowBatch batch)
+    {
+        if (ReferenceEquals(batch, _checkedBatch))
+        {
+            return _checkedResult;
+        }
+
+        var columns = batch.Columns;
+        var ok = columns.Count == _columns.Count;
+        for (var i = 0; ok && i < columns.Count; i++)
+        {
+            ok = columns[i].Kind == _columns[i].Kind && columns[i].ElementKind == _columns[i].ElementKind
+                && (columns[i].Kind is not (ColumnKind.Geometry or ColumnKind.Bytes))
+                && (columns[i].Kind != ColumnKind.Array || columns[i].ElementKind == ColumnKind.Integer);
+        }
+
+        _checkedBatch = batch;
+        _checkedResult = ok;
+        return ok;
+    }
+
+    /// <summary>
+    /// The canonical bytes of a batch row into <see cref="_canonical"/>, read from the batch's arrays without
+    /// an interface call or a kind test per value: the bytes of <see cref="WriteCanonical(IRowView, IBufferWriter{byte})"/>
+    /// (tests compare them), for the kinds <see cref="TakesBatchPath"/> admits.
+    /// </summary>
+    private void WriteCanonical(RowBatch batch, int row)
+    {
+        var output = _canonical;
+        Put(output, "{"u8);
+        for (var n = 0; n < _order.Length; n++)
+        {
+            var i = _order[n];
+            if (n > 0)
+            {
+                Put(output, ","u8);
+            }
+
+            _memberStarts[n] = output.WrittenCount;
+            Put(output, _names[i]);
+            if (batch.IsNull(row, i))
+            {
+                Put(output, "null"u8);
+                continue;
+            }
+
+            var column = _columns[i];
+            Span<byte> span;
+            switch (column.Kind)
+            {
+                case ColumnKind.Text:
+                    var text = batch.BytesAt(row, i);
+                    if (text.IndexOfAny(NeedsEscape) < 0)
+                    {
+                        span = output.GetSpan(text.Length + 2);
+                        span[0] = (byte)'"';
+                        text.CopyTo(span[1..]);
+                        span[text.Length + 1] = (byte)'"';
+                        output.Advance(text.Length + 2);
+                    }
+                    else
+                    {
+                        CanonicalJson.WriteString(text, output);
+                    }
+
+                    break;
+                case ColumnKind.Decimal:
+                    var number = batch.BytesAt(row, i);
+                    if (ScalarText.IsJsonNumber(number))
+                    {
+                        Put(output, number);
+                    }
+                    else
+                    {
+                        CanonicalJson.WriteString(number, output);
+                    }
+
+                    break;
+                case ColumnKind.Integer:
+                    span = output.GetSpan(ScalarText.MaxScalarBytes);
+                    output.Advance(ScalarText.FormatInt64(batch.WordAt(row, i), span));
+                    break;
+                case ColumnKind.Float:
+                    var d = BitConverter.Int64BitsToDouble(batch.WordAt(row, i));
+                    if (ScalarText.NonFiniteName(d) is { } name)
+                    {
+                        CanonicalJson.WriteString(name, output);
+                    }
+                    else
+                    {
+                        span = output.GetSpan(ScalarText.MaxScalarBytes);
+                        output.Advance(ScalarText.FormatDouble(d, span));
+                    }
+
+                    break;
+                case ColumnKind.Boolean:
+                    Put(output, batch.WordAt(row, i) != 0 ? "true"u8 : "false"u8);
+                    break;
+                case ColumnKind.Date or ColumnKind.Timestamp or ColumnKind.TimestampTz or ColumnKind.Uuid:
+                    span = output.GetSpan(ScalarText.MaxScalarBytes + 2);
+                    var written = column.Kind switch
+                    {
+                        ColumnKind.Date => ScalarText.FormatDate(DateOnly.FromDayNumber((int)batch.WordAt(row, i)), span[1..]),
+                        ColumnKind.Timestamp => ScalarText.FormatTimestamp(new DateTime(batch.WordAt(row, i), DateTimeKind.Unspecified), utc: false, span[1..]),
+                        ColumnKind.TimestampTz => ScalarText.FormatTimestamp(new DateTime(batch.WordAt(row, i), DateTimeKind.Utc), utc: true, span[1..]),
+                        _ => batch.GuidAt(row, i).TryFormat(span[1..], out var g, "D") ? g : throw new InvalidOperationException("uuid did not fit"),
+                    };
+                    span[0] = (byte)'"';
+                    span[written + 1] = (byte)'"';
+                    output.Advance(written + 2);
+                    break;
+                case ColumnKind.Json:
+                    CanonicalJsonFastPath.Write(batch.BytesAt(row, i), output);
+                    break;
+                default:
+                    // Array (TakesBatchPath admits only integer arrays): unboxed, or boxed when it has NULL elements.
+                    if (batch.TryInt64ArrayAt(row, i, out var integers, out var boxed))
+                    {
+                        WriteIntegers(integers, output);
+                    }
+                    else
+                    {
+                        WriteValue(column, column.Kind, boxed, output);
+                    }
+
+                    break;
+            }
+        }
+
+        Put(output, "}"u8);
+    }
+
+    private static void Put(ArrayBufferWriter<byte> output, ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(output.GetSpan(bytes.Length));
+        output.Advance(bytes.Length);
+    }
+
+    /// <summary>An integer array's canonical bytes, those of the boxed path for the same elements: [1,2,3].</summary>
+    private static void WriteIntegers(ReadOnlySpan<long> integers, IBufferWriter<byte> output)
+    {
+        var array = output.GetSpan((integers.Length * 21) + 2);
+        var at = 0;
+        array[at++] = (byte)'[';
+        for (var e = 0; e < integers.Length; e++)
+        {
+            if (e > 0)
+            {
+                array[at++] = (byte)',';
+            }
+
+            at += ScalarText.FormatInt64(integers[e], array[at..]);
+        }
+
+        array[at++] = (byte)']';
+        output.Advance(at);
     }
 
     /// <summary>
@@ -208,7 +384,8 @@ internal sealed class RowDigest : IDisposable
                     output.Advance(written + 2);
                     break;
                 case ColumnKind.Json:
-                    CanonicalJson.Write(row.GetUtf8(i), output);
+                    // jsonb's text is canonical but for its white space in most rows: then no JSON reader.
+                    CanonicalJsonFastPath.Write(row.GetUtf8(i), output);
                     break;
                 case ColumnKind.Geometry:
                     // The GeoJSON's UTF-8 as the batch holds it: the bytes WriteJson makes of the boxed GeoJSON;
@@ -231,6 +408,9 @@ internal sealed class RowDigest : IDisposable
                     System.Buffers.Text.Base64.EncodeToUtf8(bytes, base64[1..], out _, out var encoded);
                     base64[encoded + 1] = (byte)'"';
                     output.Advance(encoded + 2);
+                    break;
+                case ColumnKind.Array when row.TryGetInt64Array(i, out var integers):
+                    WriteIntegers(integers, output);
                     break;
                 default:
                     WriteValue(column, column.Kind, row.GetValue(i), output);
@@ -345,7 +525,7 @@ internal sealed class RowDigest : IDisposable
         var max = Encoding.UTF8.GetMaxByteCount(json.Length);
         var n = Encoding.UTF8.GetBytes(json, _scratch.GetSpan(max));
         _scratch.Advance(n);
-        CanonicalJson.Write(_scratch.WrittenSpan, output);
+        CanonicalJsonFastPath.Write(_scratch.WrittenSpan, output);
     }
 
     private static void WriteAscii(string text, IBufferWriter<byte> output, bool quote = false)

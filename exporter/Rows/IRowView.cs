@@ -49,6 +49,12 @@ internal interface IRowView
 
     IReadOnlyList<object?> GetArray(int column);
 
+    /// <summary>
+    /// An Integer-element array held unboxed (one dimension, no NULL element; borrowed like <see cref="GetUtf8"/>);
+    /// false when the view holds it boxed, which <see cref="GetArray"/> gives. The same value either way.
+    /// </summary>
+    bool TryGetInt64Array(int column, out ReadOnlySpan<long> values);
+
     /// <summary>The value in the CLR spelling of <see cref="ColumnKind"/>'s remarks, boxed; the slow path, for arrays and tests.</summary>
     object? GetValue(int column);
 }
@@ -154,6 +160,12 @@ internal sealed class ObjectRowView(IReadOnlyList<Column> columns) : IRowView
     }
 
     public IReadOnlyList<object?> GetArray(int column) => _values[column] is object?[] v ? v : throw Mismatch(column, _values[column], "array");
+
+    public bool TryGetInt64Array(int column, out ReadOnlySpan<long> values)
+    {
+        values = default;
+        return false;
+    }
 
     private InvalidOperationException Mismatch(int column, object? value, string wanted) =>
         new($"Column '{columns[column].Name}' ({columns[column].Kind}) holds {(value is null ? "null" : value.GetType().Name)}, not a {wanted} value.");

@@ -8,8 +8,9 @@ namespace BulkExport.Exporter.Rows;
 /// kinds in typed arrays (Integer, Float, Boolean, Date, Timestamp and TimestampTz as 64-bit words,
 /// Uuid as <see cref="Guid"/>), the text-like kinds (Text, Decimal, Json, Bytes) as UTF-8 (raw for
 /// Bytes) in one byte arena with per-row offsets, Geometry as its GeoJSON then its WKT (UTF-8) in the
-/// arena plus the SRID in a word, and a null bitmap per column. Array values stay boxed (<c>object?[]</c>):
-/// the slow path, rare in bulk data.
+/// arena plus the SRID in a word, and a null bitmap per column. One-dimensional Integer arrays without
+/// NULL elements are held unboxed (their elements in one 64-bit arena, <see cref="SetInt64Array"/>); every
+/// other array stays boxed (<c>object?[]</c>): the slow path, rare in bulk data.
 /// A batch is reused: <see cref="Clear"/> keeps every buffer, so a steady export allocates none per row.
 /// </summary>
 /// <remarks>
@@ -28,6 +29,10 @@ internal sealed class RowBatch
     // Geometry: the WKT's length; it follows the GeoJSON (_starts, _lengths) in the arena.
     private readonly int[]?[] _wktLengths;
     private readonly object?[]?[] _objects;
+    // Integer arrays held unboxed: elements of all rows and columns, by _starts/_lengths (a row whose
+    // _objects entry is set holds its array boxed instead).
+    private long[] _integers = [];
+    private int _integersUsed;
     // One bit per row and column, set when the value is present; row-major so a row's bits are adjacent.
     private readonly ulong[] _present;
     private readonly int _wordsPerRow;
@@ -79,6 +84,12 @@ internal sealed class RowBatch
                     break;
                 default:
                     _objects[c] = new object?[capacity];
+                    if (_columns[c] is { Kind: ColumnKind.Array, ElementKind: ColumnKind.Integer })
+                    {
+                        _starts[c] = new int[capacity];
+                        _lengths[c] = new int[capacity];
+                    }
+
                     break;
             }
         }
@@ -125,6 +136,7 @@ internal sealed class RowBatch
 
         Count = 0;
         _arenaUsed = 0;
+        _integersUsed = 0;
         _memoKey = null;
         _memoUsed = 0;
     }
@@ -201,6 +213,32 @@ internal sealed class RowBatch
                 objects[Count] = null;
             }
         }
+    }
+
+    // Unchecked reads for a caller that has checked the column's kind once for the whole batch (the row
+    // digest): no interface call and no kind test per value. The value must be present (IsNull false).
+
+    /// <summary>The 64-bit word of a present Integer, Float, Boolean, Date, Timestamp or TimestampTz value.</summary>
+    public long WordAt(int row, int column) => _words[column]![row];
+
+    /// <summary>A present Uuid value.</summary>
+    public Guid GuidAt(int row, int column) => _guids[column]![row];
+
+    /// <summary>The bytes of a present Text, Decimal, Json or Bytes value (borrowed like <see cref="IRowView.GetUtf8"/>).</summary>
+    public ReadOnlySpan<byte> BytesAt(int row, int column) => _arena.AsSpan(_starts[column]![row], _lengths[column]![row]);
+
+    /// <summary>A present Array value: true with its elements when it is an integer array held unboxed, else false with the boxed <c>object?[]</c>.</summary>
+    public bool TryInt64ArrayAt(int row, int column, out ReadOnlySpan<long> values, out object? boxed)
+    {
+        boxed = _objects[column]![row];
+        if (boxed is not null || _starts[column] is not { } starts)
+        {
+            values = default;
+            return false;
+        }
+
+        values = _integers.AsSpan(starts[row], _lengths[column]![row]);
+        return true;
     }
 
     /// <summary>A view of row <paramref name="row"/>; the batch's one view, repositioned (valid until the next call or <see cref="Clear"/>).</summary>
@@ -337,6 +375,38 @@ internal sealed class RowBatch
         MarkPresent(row, column);
         return _arena.AsSpan(start, length);
     }
+
+    /// <summary>
+    /// Room for a one-dimensional Integer array of <paramref name="count"/> elements, none NULL (a column of
+    /// kind Array with element kind Integer), to fill before the next call on this batch; the value is
+    /// present from here on. An array with NULL elements or more dimensions is set boxed (<see cref="SetObject"/>).
+    /// </summary>
+    public Span<long> ReserveInt64Array(int row, int column, int count)
+    {
+        if (_columns[column] is not { Kind: ColumnKind.Array, ElementKind: ColumnKind.Integer })
+        {
+            throw new InvalidOperationException($"Column '{_columns[column].Name}' ({_columns[column].Kind}) is not an integer array column.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (_integers.Length - _integersUsed < count)
+        {
+            var grown = new long[Math.Max(Math.Max(_integers.Length * 2, 4 * Capacity), _integersUsed + count)];
+            _integers.AsSpan(0, _integersUsed).CopyTo(grown);
+            _integers = grown;
+        }
+
+        var start = _integersUsed;
+        _integersUsed += count;
+        _starts[column]![row] = start;
+        _lengths[column]![row] = count;
+        _objects[column]![row] = null;
+        MarkPresent(row, column);
+        return _integers.AsSpan(start, count);
+    }
+
+    /// <summary>Sets a one-dimensional Integer array without NULL elements, unboxed (see <see cref="ReserveInt64Array"/>).</summary>
+    public void SetInt64Array(int row, int column, ReadOnlySpan<long> values) => values.CopyTo(ReserveInt64Array(row, column, values.Length));
 
     /// <summary>Sets an Array (<c>object?[]</c>) value, or a Geometry given boxed (<see cref="GeometryValue"/>, stored as <see cref="SetGeometry(int, int, GeometryValue)"/> does).</summary>
     public void SetObject(int row, int column, object value)
@@ -551,7 +621,37 @@ internal sealed class RowBatch
         }
 
         public IReadOnlyList<object?> GetArray(int column) =>
-            Present(column).Kind == ColumnKind.Array ? (object?[])batch._objects[column]![Row]! : throw Mismatch(column, "array");
+            Present(column).Kind == ColumnKind.Array ? ArrayValue(column) : throw Mismatch(column, "array");
+
+        public bool TryGetInt64Array(int column, out ReadOnlySpan<long> values)
+        {
+            if (Present(column).Kind != ColumnKind.Array || batch._objects[column]![Row] is not null || batch._starts[column] is not { } starts)
+            {
+                values = default;
+                return false;
+            }
+
+            values = batch._integers.AsSpan(starts[Row], batch._lengths[column]![Row]);
+            return true;
+        }
+
+        // An unboxed integer array boxed on demand (formats without an array fast path, GetValue).
+        private object?[] ArrayValue(int column)
+        {
+            if (batch._objects[column]![Row] is object?[] boxed)
+            {
+                return boxed;
+            }
+
+            var values = batch._integers.AsSpan(batch._starts[column]![Row], batch._lengths[column]![Row]);
+            var items = new object?[values.Length];
+            for (var i = 0; i < items.Length; i++)
+            {
+                items[i] = values[i];
+            }
+
+            return items;
+        }
 
         public object? GetValue(int column)
         {
@@ -574,6 +674,7 @@ internal sealed class RowBatch
                 ColumnKind.TimestampTz => GetTimestampTz(column),
                 ColumnKind.Uuid => GetGuid(column),
                 ColumnKind.Geometry => GetGeometry(column),
+                ColumnKind.Array => ArrayValue(column),
                 _ => batch._objects[column]![Row],
             };
         }

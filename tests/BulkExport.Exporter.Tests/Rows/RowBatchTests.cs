@@ -120,6 +120,39 @@ public sealed class RowBatchTests
     }
 
     [Fact]
+    public void Digest_OfBatchRowsReadWithoutTheView_IsThatOfTheirBoxedValues_AtEveryBoundary()
+    {
+        // The kinds the digest reads straight from the batch's arrays: all but geometry, bytes and non-integer arrays.
+        var kept = Enumerable.Range(0, Columns.Length)
+            .Where(i => Columns[i].Kind is not (ColumnKind.Geometry or ColumnKind.Bytes) && (Columns[i].Kind != ColumnKind.Array || Columns[i].ElementKind == ColumnKind.Integer))
+            .ToArray();
+        var columns = kept.Select(i => Columns[i]).ToArray();
+        Assert.Contains(columns, c => c.Kind == ColumnKind.Array);
+        var rows = BoundaryRows().Select(row => kept.Select(i => row[i]).ToArray())
+            // Text that needs escaping, and integer arrays held unboxed next to boxed ones.
+            .Append([.. columns.Select(c => c.Kind switch { ColumnKind.Text => "tab\t \"q\" \\ \u0001 æ", ColumnKind.Array => new object?[] { 1L, -2L }, _ => (object?)null })])
+            .ToArray();
+        var batch = Fill(columns, rows, capacity: rows.Length);
+        var tags = Array.FindIndex(columns, c => c.Kind == ColumnKind.Array);
+        batch.SetInt64Array(rows.Length - 1, tags, [1, -2]);
+        using var digest = new RowDigest(columns);
+        Assert.True(digest.TakesBatchPath(batch));
+        Span<byte> fromBoxed = stackalloc byte[RowDigest.Length];
+        Span<byte> fromBatch = stackalloc byte[RowDigest.Length];
+        for (var r = 0; r < rows.Length; r++)
+        {
+            digest.Compute(rows[r], fromBoxed);
+            digest.Compute(batch.View(r), fromBatch);
+            Assert.True(fromBoxed.SequenceEqual(fromBatch), $"row {r}: digest differs");
+        }
+
+        // A batch of other columns than the digest's is not read that way.
+        using var allKinds = new RowDigest(Columns);
+        Assert.False(allKinds.TakesBatchPath(Fill(Columns, [FormatTestData.SampleRow()])));
+        Assert.False(digest.TakesBatchPath(Fill(columns[1..], [rows[0][1..]])));
+    }
+
+    [Fact]
     public void NullInEveryKind_IsNull_AndEveryGetterRefusesNamingTheColumn()
     {
         var batch = Fill(Columns, [FormatTestData.NullRow()]);
@@ -178,6 +211,70 @@ public sealed class RowBatchTests
         var view = batch.View(row);
         Assert.Equal(7, view.GetInt64(1));
         Assert.All(Enumerable.Range(0, Columns.Length).Where(i => i != 1), i => Assert.True(view.IsNull(i)));
+    }
+
+    [Fact]
+    public void IntegerArrays_SetUnboxed_WriteEveryStreamedFormatDigestAndCodec_AsTheirBoxedValues()
+    {
+        Column[] columns = [new("id", ColumnKind.Integer), new("tags", ColumnKind.Array, ColumnKind.Integer), new("more", ColumnKind.Array, ColumnKind.Integer)];
+        long[][] arrays = [[1, 2, 3], [], [long.MinValue, long.MaxValue], [0], [.. Enumerable.Range(-500, 1000).Select(i => (long)i * 1_000_003)]];
+        object?[][] rows = [.. arrays.Select((a, i) => new object?[] { (long)i, a.Select(e => (object?)e).ToArray(), i % 2 == 0 ? null : new object?[] { 5L, null } })];
+        // Capacity 2: the second batch reuses the first's integers after a Clear.
+        var batch = new RowBatch(columns, 2);
+        using var digest = new RowDigest(columns);
+        Span<byte> fromBoxed = stackalloc byte[RowDigest.Length];
+        Span<byte> fromBatch = stackalloc byte[RowDigest.Length];
+        var formats = new IStreamedFormat[] { RecordFormats.Csv, RecordFormats.Json, RecordFormats.JsonLines };
+        for (var first = 0; first < rows.Length; first += 2)
+        {
+            batch.Clear();
+            var chunk = rows.Skip(first).Take(2).ToArray();
+            foreach (var row in chunk)
+            {
+                var r = batch.AddRow();
+                batch.SetInt64(r, 0, (long)row[0]!);
+                batch.SetInt64Array(r, 1, arrays[(int)(long)row[0]!]);
+                if (row[2] is { } boxed)
+                {
+                    batch.SetObject(r, 2, boxed);
+                }
+            }
+
+            for (var r = 0; r < chunk.Length; r++)
+            {
+                var view = batch.View(r);
+                Assert.True(view.TryGetInt64Array(1, out var held));
+                Assert.Equal(arrays[first + r], held.ToArray());
+                Assert.Equal((object?[])chunk[r][1]!, view.GetValue(1));
+                Assert.Equal(chunk[r][2] is null, view.IsNull(2));
+                Assert.False(!view.IsNull(2) && view.TryGetInt64Array(2, out _));
+                digest.Compute(chunk[r], fromBoxed);
+                digest.Compute(view, fromBatch);
+                Assert.True(fromBoxed.SequenceEqual(fromBatch), $"row {first + r}: digest differs");
+                var boxedCodec = new ArrayBufferWriter<byte>();
+                var batchCodec = new ArrayBufferWriter<byte>();
+                RowCodec.Encode(chunk[r], boxedCodec);
+                RowCodec.Encode(view, batchCodec);
+                Assert.True(boxedCodec.WrittenSpan.SequenceEqual(batchCodec.WrittenSpan), $"row {first + r}: codec differs");
+            }
+
+            foreach (var format in formats)
+            {
+                var expected = FormatTestData.Encode(format, columns, chunk);
+                var output = new ArrayBufferWriter<byte>();
+                var encoder = format.CreateEncoder(new FormatSchema("T", columns, [], null));
+                encoder.WriteHeader(output);
+                for (var r = 0; r < batch.Count; r++)
+                {
+                    encoder.WriteRecord(batch.View(r), output);
+                }
+
+                encoder.WriteFooter(output);
+                Assert.True(expected.AsSpan().SequenceEqual(output.WrittenSpan), $"{format.Name}: the batch's bytes differ from the boxed rows' bytes");
+            }
+        }
+
+        Assert.Throws<InvalidOperationException>(() => batch.ReserveInt64Array(0, 0, 1));
     }
 
     [Fact]

@@ -172,6 +172,174 @@ public sealed class RawCopyDecoderTests(PostgresFixture pg)
         }
     }
 
+    [Fact]
+    public async Task IntegerArrays_HeldUnboxed_WritePostgresOwnText_AndNullElementsFallBackBoxed()
+    {
+        const string table = "raw_copy_int_arrays";
+        await pg.ExecuteAsync($$"""
+            DROP TABLE IF EXISTS public.{{table}};
+            CREATE TABLE public.{{table}} (id integer PRIMARY KEY, a2 smallint[], a4 integer[], a8 bigint[]);
+            INSERT INTO public.{{table}} VALUES
+              (1, '{1,2,3}', '{-2147483648,0,2147483647}', '{-9223372036854775808,9223372036854775807}'),
+              (2, '{}', '{}', '{}'),
+              (3, '{7}', '{-1}', '{0}'),
+              (4, '{1,NULL}', '{NULL}', '{NULL,NULL,3}'),
+              (5, NULL, NULL, NULL),
+              (6, '{-32768,32767}', '{1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20}', '{42,42,42}');
+            """);
+        var entity = new EntitySpec { Name = "IntArrays", Table = "public." + table, Key = ["id"] };
+        var (columns, boxed) = await ReadBoxedAsync(entity, PostgresCopyDecoder.Npgsql);
+        Assert.All(columns.Skip(1), c => Assert.Equal((ColumnKind.Array, ColumnKind.Integer), (c.Kind, c.ElementKind!.Value)));
+
+        var source = new PostgresSource(new PostgresSourceSpec { Parallelism = 1 }, [entity], pg.ConnectionString);
+        await using var snapshot = await source.OpenSnapshotAsync(CancellationToken.None);
+        await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(SortByKey: true), CancellationToken.None);
+        var batch = new RowBatch(reader.Columns, 16, arenaBytes: 64);
+        Assert.True(await reader.FillAsync(batch, CancellationToken.None));
+        Assert.Equal(6, batch.Count);
+
+        // Held unboxed exactly where there is no NULL element (rows 1, 2, 3, 6); the same values either way.
+        for (var r = 0; r < batch.Count; r++)
+        {
+            var view = batch.View(r);
+            for (var c = 1; c < columns.Count; c++)
+            {
+                if (view.IsNull(c))
+                {
+                    Assert.Null(boxed[r][c]);
+                    continue;
+                }
+
+                var unboxed = view.TryGetInt64Array(c, out var items);
+                var expected = (object?[])boxed[r][c]!;
+                Assert.Equal(expected.All(e => e is not null), unboxed);
+                Assert.Equal(expected, view.GetArray(c));
+                if (unboxed)
+                {
+                    Assert.Equal(expected.Select(e => (long)e!), items.ToArray());
+                }
+            }
+        }
+
+        // CSV fields are PostgreSQL's own array text (quoted as a CSV field when it holds a comma).
+        var texts = new List<string?[]>();
+        await using (var connection = new Npgsql.NpgsqlConnection(pg.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var command = new Npgsql.NpgsqlCommand($"SELECT a2::text, a4::text, a8::text FROM public.{table} ORDER BY id", connection);
+            await using var result = await command.ExecuteReaderAsync();
+            while (await result.ReadAsync())
+            {
+                texts.Add([.. Enumerable.Range(0, 3).Select(i => result.IsDBNull(i) ? null : result.GetString(i))]);
+            }
+        }
+
+        var csv = Encode(RecordFormats.Csv.CreateEncoder(new FormatSchema("T", columns, ["id"], null)), Enumerable.Range(0, batch.Count).Select(batch.View));
+        var lines = System.Text.Encoding.UTF8.GetString(csv).Split("\r\n")[1..^1];
+        Assert.Equal(6, lines.Length);
+        for (var r = 0; r < lines.Length; r++)
+        {
+            var expected = string.Join(",", texts[r].Select(t => t is null ? "" : t.Contains(',', StringComparison.Ordinal) ? $"\"{t}\"" : t));
+            Assert.Equal($"{r + 1},{expected}", lines[r]);
+        }
+
+        // Every streamed format, the digest and the codec as for Npgsql's boxed rows.
+        using var digest = new RowDigest(columns);
+        Span<byte> fromBoxed = stackalloc byte[RowDigest.Length];
+        Span<byte> fromBatch = stackalloc byte[RowDigest.Length];
+        for (var r = 0; r < boxed.Count; r++)
+        {
+            digest.Compute(boxed[r], fromBoxed);
+            digest.Compute(batch.View(r), fromBatch);
+            Assert.True(fromBoxed.SequenceEqual(fromBatch), $"row {r + 1}: digest differs");
+            var boxedCodec = new ArrayBufferWriter<byte>();
+            var batchCodec = new ArrayBufferWriter<byte>();
+            RowCodec.Encode(boxed[r], boxedCodec);
+            RowCodec.Encode(batch.View(r), batchCodec);
+            Assert.True(boxedCodec.WrittenSpan.SequenceEqual(batchCodec.WrittenSpan), $"row {r + 1}: codec differs");
+        }
+
+        foreach (var format in new IStreamedFormat[] { RecordFormats.Csv, RecordFormats.Json, RecordFormats.JsonLines })
+        {
+            var schema = new FormatSchema("T", columns, ["id"], null);
+            var before = Encode(format.CreateEncoder(schema), boxed.Select(row => (IRowView)new ObjectRowView(columns).Reset(row)));
+            var after = Encode(format.CreateEncoder(schema), Enumerable.Range(0, batch.Count).Select(batch.View));
+            Assert.True(before.AsSpan().SequenceEqual(after), $"{format.Name}: bytes differ");
+        }
+    }
+
+    [Fact]
+    public async Task JsonbText_TakesTheReaderlessCanonicalPath_WhereItIsCanonical_WithTheCanonicalisersBytes()
+    {
+        const string table = "raw_copy_jsonb_canonical";
+        await pg.ExecuteAsync($$$"""
+            DROP TABLE IF EXISTS public.{{{table}}};
+            CREATE TABLE public.{{{table}}} (id integer PRIMARY KEY, doc jsonb, canonical boolean NOT NULL);
+            INSERT INTO public.{{{table}}} VALUES
+              (1, '{"i": 1, "ok": true, "tag": "t1"}', true),
+              (2, '{"tag":"x","i":2}', true),
+              (3, '{"b": 1, "aa": 2}', false),
+              (4, '{"a": {"z": [1, 2.50, null, {"y": "\u00e6"}]}, "é": "ø \" \\ \n \u0001"}', true),
+              (5, '{"z": 1, "é": 2, "😀": 3}', true),
+              (6, '{"ab": 1, "é": 2}', true),
+              (7, '{"a": 1, "a": 2}', true),
+              (8, '[{"b": {}, "aa": []}, "s", 1e400, -0.0]', false),
+              (9, '"\t"', true),
+              (10, 'null', true),
+              (11, NULL, true);
+            """);
+        var entity = new EntitySpec { Name = "JsonbCanonical", Table = "public." + table, Key = ["id"] };
+        var source = new PostgresSource(new PostgresSourceSpec { Parallelism = 1 }, [entity], pg.ConnectionString);
+        await using var snapshot = await source.OpenSnapshotAsync(CancellationToken.None);
+        await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(SortByKey: true), CancellationToken.None);
+        var batch = new RowBatch(reader.Columns, 16);
+        Assert.True(await reader.FillAsync(batch, CancellationToken.None));
+        Assert.Equal(11, batch.Count);
+        for (var r = 0; r < batch.Count; r++)
+        {
+            var view = batch.View(r);
+            if (view.IsNull(1))
+            {
+                continue;
+            }
+
+            var text = view.GetUtf8(1).ToArray();
+            var general = new ArrayBufferWriter<byte>();
+            BulkExport.Publishing.Layout.CanonicalJson.Write(text, general);
+            var destination = new byte[text.Length];
+            var accepted = CanonicalJsonFastPath.TryWrite(text, destination, out var written);
+            Assert.True(view.GetBoolean(2) == accepted, $"row {r + 1} ({System.Text.Encoding.UTF8.GetString(text)}): fast path {(accepted ? "accepted" : "refused")} it");
+            if (accepted)
+            {
+                Assert.True(general.WrittenSpan.SequenceEqual(destination.AsSpan(0, written)), $"row {r + 1}: bytes differ");
+            }
+
+            var combined = new ArrayBufferWriter<byte>();
+            CanonicalJsonFastPath.Write(text, combined);
+            Assert.True(general.WrittenSpan.SequenceEqual(combined.WrittenSpan), $"row {r + 1}: combined bytes differ");
+        }
+    }
+
+    [Fact]
+    public async Task MultiDimensionalIntegerArray_IsStillRefused_NamingTheColumn()
+    {
+        const string table = "raw_copy_int_array_2d";
+        await pg.ExecuteAsync($$$"""
+            DROP TABLE IF EXISTS public.{{{table}}};
+            CREATE TABLE public.{{{table}}} (id integer PRIMARY KEY, a integer[]);
+            INSERT INTO public.{{{table}}} VALUES (1, '{1}'), (2, '{{1,2},{3,4}}');
+            """);
+        var entity = new EntitySpec { Name = "IntArray2d", Table = "public." + table, Key = ["id"] };
+        var source = new PostgresSource(new PostgresSourceSpec { Parallelism = 1 }, [entity], pg.ConnectionString);
+        await using var snapshot = await source.OpenSnapshotAsync(CancellationToken.None);
+        await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(SortByKey: true), CancellationToken.None);
+        var batch = new RowBatch(reader.Columns, 16);
+        var error = await Assert.ThrowsAsync<SourceException>(async () => await reader.FillAsync(batch, CancellationToken.None));
+        Assert.Contains("row 2", error.Message, StringComparison.Ordinal);
+        Assert.Contains("column 'a'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("2-dimensional", error.Message, StringComparison.Ordinal);
+    }
+
     private static byte[] Encode(IRecordEncoder encoder, IEnumerable<IRowView> rows)
     {
         var output = new ArrayBufferWriter<byte>();
