@@ -45,6 +45,8 @@ internal sealed class PostgisText
     private readonly Dictionary<int, byte[]> _crsMembers = [];
     private readonly Utf8Buffer _json = new();
     private readonly Utf8Buffer _wkt = new();
+    private readonly Utf8Buffer _ordinates = new();
+    private int[] _ordinateEnds = new int[64];
     private bool _nanPoints;
 
     /// <param name="spatialRefSys">The server's SRID → name table, for the GeoJSON <c>crs</c> member of a geometry column.</param>
@@ -86,7 +88,7 @@ internal sealed class PostgisText
         }
     }
 
-    // ---- GeoJSON and WKT of the top-level geometry ----
+    // ---- GeoJSON and WKT of the top-level geometry, in one pass: each ordinate is formatted once ----
 
     private void Top(ref Cursor at, Header header)
     {
@@ -111,7 +113,7 @@ internal sealed class PostgisText
         Body(ref at, header, jsonMember: false, wktType: true);
     }
 
-    /// <summary>The members after <c>{"type":"…",</c> (and crs) to the closing brace, plus the WKT.</summary>
+    /// <summary>The members after <c>{"type":"…",</c> (and crs) to the closing brace, and the WKT.</summary>
     private void Body(ref Cursor at, Header header, bool jsonMember, bool wktType)
     {
         if (wktType)
@@ -123,98 +125,50 @@ internal sealed class PostgisText
         switch (header.Type)
         {
             case PointType:
-            {
-                var start = at.Position;
-                var empty = IsEmptyPoint(ref at, header);
                 _json.Append("\"coordinates\":"u8);
-                if (empty)
+                if (!Point(ref at, header))
                 {
                     _json.Append("[]"u8);
-                    WktEmpty();
-                }
-                else
-                {
-                    at.Position = start;
-                    JsonPoint(ref at, header, out var back);
-                    at.Position = back;
-                    _wkt.Append('(');
-                    WktCoordinates(ref at, header);
-                    _wkt.Append(')');
                 }
 
                 _json.Append('}');
                 break;
-            }
 
             case LineType:
-            {
-                var n = at.UInt32();
                 _json.Append("\"coordinates\":["u8);
-                JsonPoints(ref at, header, n, out var back);
+                Line(ref at, header);
                 _json.Append("]}"u8);
-                at.Position = back;
+                break;
+
+            case PolygonType:
+                _json.Append("\"coordinates\":"u8);
+                Polygon(ref at, header);
+                _json.Append('}');
+                break;
+
+            case TriangleType:
+            {
+                var rings = at.UInt32();
+                if (rings > 1)
+                {
+                    throw new InvalidCastException("a Triangle has more than one ring");
+                }
+
+                var n = rings == 0 ? 0 : at.UInt32();
+                Ordinates(ref at, header, n);
+                _json.Append("\"coordinates\":[["u8);
+                JsonPoints(header, n);
+                _json.Append("]]}"u8);
                 if (n == 0)
                 {
                     WktEmpty();
                 }
                 else
                 {
-                    WktPoints(ref at, header, n);
-                }
-
-                break;
-            }
-
-            case PolygonType or TriangleType:
-            {
-                var triangle = header.Type == TriangleType;
-                var rings = at.UInt32();
-                if (triangle && rings > 1)
-                {
-                    throw new InvalidCastException("a Triangle has more than one ring");
-                }
-
-                var ringsStart = at.Position;
-                _json.Append(triangle ? "\"coordinates\":[["u8 : "\"coordinates\":["u8);
-                for (var i = 0u; i < rings; i++)
-                {
-                    var n = at.UInt32();
-                    if (!triangle)
-                    {
-                        _json.Append(i > 0 ? ",["u8 : "["u8);
-                    }
-
-                    JsonPoints(ref at, header, n, out _);
-                    if (!triangle)
-                    {
-                        _json.Append(']');
-                    }
-
-                }
-
-                _json.Append(triangle ? "]]}"u8 : "]}"u8);
-
-                at.Position = ringsStart;
-                var empty = rings == 0 || at.PeekUInt32() == 0;
-                if (empty)
-                {
-                    WktEmpty();
-                    SkipRings(ref at, header, rings);
-                }
-                else
-                {
-                    _wkt.Append('(');
-                    for (var i = 0u; i < rings; i++)
-                    {
-                        if (i > 0)
-                        {
-                            _wkt.Append(',');
-                        }
-
-                        WktPoints(ref at, header, at.UInt32());
-                    }
-
-                    _wkt.Append(')');
+                    // Triangles have extraneous brackets (lwout_wkt).
+                    _wkt.Append("(("u8);
+                    WktPoints(header, n);
+                    _wkt.Append("))"u8);
                 }
 
                 break;
@@ -235,11 +189,89 @@ internal sealed class PostgisText
         }
     }
 
+    /// <summary>A point's GeoJSON <c>[x,y(,z)]</c> and WKT <c>(x y…)</c> or EMPTY; false (nothing in the GeoJSON) when empty.</summary>
+    private bool Point(ref Cursor at, Header header)
+    {
+        var start = at.Position;
+        if (IsEmptyPoint(ref at, header))
+        {
+            WktEmpty();
+            return false;
+        }
+
+        at.Position = start;
+        Ordinates(ref at, header, 1);
+        JsonPoints(header, 1);
+        _wkt.Append('(');
+        WktPoints(header, 1);
+        _wkt.Append(')');
+        return true;
+    }
+
+    /// <summary>A point array's GeoJSON <c>[x,y],…</c> (no outer brackets) and WKT <c>(x y,…)</c> or EMPTY.</summary>
+    private void Line(ref Cursor at, Header header)
+    {
+        var n = at.UInt32();
+        Ordinates(ref at, header, n);
+        JsonPoints(header, n);
+        if (n == 0)
+        {
+            WktEmpty();
+        }
+        else
+        {
+            _wkt.Append('(');
+            WktPoints(header, n);
+            _wkt.Append(')');
+        }
+    }
+
+    /// <summary>GeoJSON <c>[[ring],…]</c> and WKT <c>((…),(…))</c>, or EMPTY when there is no first ring (lwpoly_is_empty).</summary>
+    private void Polygon(ref Cursor at, Header header)
+    {
+        var rings = at.UInt32();
+        var empty = rings == 0 || at.PeekUInt32() == 0;
+        if (empty)
+        {
+            WktEmpty();
+        }
+        else
+        {
+            _wkt.Append('(');
+        }
+
+        _json.Append('[');
+        for (var i = 0u; i < rings; i++)
+        {
+            var n = at.UInt32();
+            Ordinates(ref at, header, n);
+            _json.Append(i > 0 ? ",["u8 : "["u8);
+            JsonPoints(header, n);
+            _json.Append(']');
+            if (!empty)
+            {
+                if (i > 0)
+                {
+                    _wkt.Append(',');
+                }
+
+                _wkt.Append('(');
+                WktPoints(header, n);
+                _wkt.Append(')');
+            }
+        }
+
+        _json.Append(']');
+        if (!empty)
+        {
+            _wkt.Append(')');
+        }
+    }
+
     private void Multi(ref Cursor at, Header header)
     {
         var count = at.UInt32();
-        var membersStart = at.Position;
-        var whole = new Cursor(at.Data) { Position = membersStart };
+        var whole = new Cursor(at.Data) { Position = at.Position };
         var empty = AllEmpty(ref whole, count);
 
         _json.Append("\"coordinates\":["u8);
@@ -252,108 +284,38 @@ internal sealed class PostgisText
             _wkt.Append('(');
         }
 
+        var jsonMark = _json.Length;
         for (var i = 0u; i < count; i++)
         {
             if (i > 0)
             {
                 _wkt.Append(',');
-                if (!empty)
-                {
-                    _json.Append(',');
-                }
+                _json.Append(',');
             }
 
             var member = at.Header();
-            var jsonMark = _json.Length;
             switch (member.Type)
             {
                 case PointType:
-                {
-                    var start = at.Position;
-                    if (IsEmptyPoint(ref at, member))
-                    {
-                        WktEmpty();
-                    }
-                    else
-                    {
-                        at.Position = start;
-                        JsonPoint(ref at, member, out var back);
-                        at.Position = back;
-                        _wkt.Append('(');
-                        WktCoordinates(ref at, member);
-                        _wkt.Append(')');
-                    }
-
+                    Point(ref at, member);
                     break;
-                }
-
                 case LineType:
-                {
-                    var n = at.UInt32();
                     _json.Append('[');
-                    JsonPoints(ref at, member, n, out var back);
+                    Line(ref at, member);
                     _json.Append(']');
-                    at.Position = back;
-                    if (n == 0)
-                    {
-                        WktEmpty();
-                    }
-                    else
-                    {
-                        WktPoints(ref at, member, n);
-                    }
-
                     break;
-                }
-
                 case PolygonType:
-                {
-                    var rings = at.UInt32();
-                    var ringsStart = at.Position;
-                    _json.Append('[');
-                    for (var r = 0u; r < rings; r++)
-                    {
-                        var n = at.UInt32();
-                        _json.Append(r > 0 ? ",["u8 : "["u8);
-                        JsonPoints(ref at, member, n, out _);
-                        _json.Append(']');
-                    }
-
-                    _json.Append(']');
-                    at.Position = ringsStart;
-                    if (rings == 0 || at.PeekUInt32() == 0)
-                    {
-                        WktEmpty();
-                        SkipRings(ref at, member, rings);
-                    }
-                    else
-                    {
-                        _wkt.Append('(');
-                        for (var r = 0u; r < rings; r++)
-                        {
-                            if (r > 0)
-                            {
-                                _wkt.Append(',');
-                            }
-
-                            WktPoints(ref at, member, at.UInt32());
-                        }
-
-                        _wkt.Append(')');
-                    }
-
+                    Polygon(ref at, member);
                     break;
-                }
-
                 default:
                     throw new InvalidCastException($"a {TypeName(header.Type)} holds a {TypeName(member.Type)}");
             }
+        }
 
-            if (empty)
-            {
-                // PostGIS writes an empty multi-geometry as "coordinates":[] whatever its members.
-                _json.Length = jsonMark;
-            }
+        if (empty)
+        {
+            // PostGIS writes an empty multi-geometry as "coordinates":[] whatever its members.
+            _json.Length = jsonMark;
         }
 
         if (count > 0)
@@ -366,15 +328,14 @@ internal sealed class PostgisText
 
     private void Collection(ref Cursor at, Header header, bool jsonMember)
     {
-        if (jsonMember)
-        {
-            throw new InvalidCastException("GeoJson: geometry not supported.");
-        }
-
         var tin = header.Type == TinType;
         var count = at.UInt32();
         var whole = new Cursor(at.Data) { Position = at.Position };
         var empty = AllEmpty(ref whole, count);
+        if (jsonMember && !empty)
+        {
+            throw new InvalidCastException("GeoJson: geometry not supported.");
+        }
 
         _json.Append("\"geometries\":["u8);
         if (count == 0)
@@ -386,19 +347,16 @@ internal sealed class PostgisText
             _wkt.Append('(');
         }
 
+        var jsonMark = _json.Length;
         for (var i = 0u; i < count; i++)
         {
             if (i > 0)
             {
                 _wkt.Append(',');
-                if (!empty)
-                {
-                    _json.Append(',');
-                }
+                _json.Append(',');
             }
 
             var member = at.Header();
-            var jsonMark = _json.Length;
             if (!empty)
             {
                 var name = member.Type switch
@@ -414,11 +372,13 @@ internal sealed class PostgisText
                 _json.Append("{\"type\":\""u8).AppendAscii(name).Append("\","u8);
             }
 
-            Body(ref at, member, jsonMember: !empty, wktType: !tin);
-            if (empty)
-            {
-                _json.Length = jsonMark;
-            }
+            Body(ref at, member, jsonMember: true, wktType: !tin);
+        }
+
+        if (empty)
+        {
+            // An empty collection is "geometries":[] whatever its members (curves and collections included).
+            _json.Length = jsonMark;
         }
 
         if (count > 0)
@@ -429,25 +389,15 @@ internal sealed class PostgisText
         _json.Append("]}"u8);
     }
 
-    /// <summary>WKT of the curve types (their GeoJSON is refused), as lwout_wkt writes them.</summary>
+    /// <summary>WKT of the curve types and polyhedral surfaces (their GeoJSON is refused), as lwout_wkt writes them.</summary>
     private void CurveWkt(ref Cursor at, Header header)
     {
+        var json = _json.Length;
         switch (header.Type)
         {
             case CircularStringType:
-            {
-                var n = at.UInt32();
-                if (n == 0)
-                {
-                    WktEmpty();
-                }
-                else
-                {
-                    WktPoints(ref at, header, n);
-                }
-
+                Line(ref at, header);
                 break;
-            }
 
             case CompoundCurveType or CurvePolygonType or MultiCurveType or MultiSurfaceType or PolyhedralSurfaceType:
             {
@@ -467,25 +417,20 @@ internal sealed class PostgisText
                     }
 
                     var member = at.Header();
-                    // Linear members carry no type name in these collections; curved ones do.
-                    var typed = member.Type is not (LineType or PolygonType);
-                    if (member.Type is LineType or PolygonType or CircularStringType)
+                    switch (member.Type)
                     {
-                        var json = _json.Length;
-                        if (typed)
-                        {
+                        // Linear members carry no type name in these collections; curved ones do.
+                        case LineType:
+                            Line(ref at, member);
+                            break;
+                        case PolygonType:
+                            Polygon(ref at, member);
+                            break;
+                        default:
                             _wkt.AppendAscii(WktName(member.Type));
                             Dimensions(member);
-                        }
-
-                        Body(ref at, member, jsonMember: false, wktType: false);
-                        _json.Length = json;
-                    }
-                    else
-                    {
-                        _wkt.AppendAscii(WktName(member.Type));
-                        Dimensions(member);
-                        CurveWkt(ref at, member);
+                            CurveWkt(ref at, member);
+                            break;
                     }
                 }
 
@@ -496,6 +441,8 @@ internal sealed class PostgisText
             default:
                 throw new InvalidCastException($"lwgeom_to_geojson: '{TypeName(header.Type)}' geometry type not supported");
         }
+
+        _json.Length = json;
     }
 
     // ---- points ----
@@ -511,66 +458,59 @@ internal sealed class PostgisText
         return allNaN && !_nanPoints;
     }
 
-    /// <summary>GeoJSON <c>[x,y(,z)]</c> of the point at the cursor; <paramref name="back"/> is where its coordinates start.</summary>
-    private void JsonPoint(ref Cursor at, Header header, out int back)
+    /// <summary>Formats the <paramref name="n"/> points at the cursor once, for both spellings (<see cref="JsonPoints"/>, <see cref="WktPoints"/>).</summary>
+    private void Ordinates(ref Cursor at, Header header, uint n)
     {
-        back = at.Position;
-        _json.Append('[');
-        _json.AppendOrdinate(at.Double());
-        _json.Append(',');
-        _json.AppendOrdinate(at.Double());
-        if (header.HasZ)
+        _ordinates.Clear();
+        var count = checked((int)n * header.Dimensions);
+        if (_ordinateEnds.Length < count)
         {
-            _json.Append(',');
-            _json.AppendOrdinate(at.Double());
+            Array.Resize(ref _ordinateEnds, Math.Max(count, _ordinateEnds.Length * 2));
         }
 
-        if (header.HasM)
+        for (var i = 0; i < count; i++)
         {
-            at.Double();
+            _ordinates.AppendOrdinate(at.Double());
+            _ordinateEnds[i] = _ordinates.Length;
         }
-
-        _json.Append(']');
     }
 
-    private void JsonPoints(ref Cursor at, Header header, uint n, out int back)
+    private ReadOnlySpan<byte> Ordinate(int index)
     {
-        back = at.Position;
-        for (var i = 0u; i < n; i++)
+        var start = index == 0 ? 0 : _ordinateEnds[index - 1];
+        return _ordinates.Written[start.._ordinateEnds[index]];
+    }
+
+    /// <summary><c>[x,y(,z)],…</c>: GeoJSON leaves M out.</summary>
+    private void JsonPoints(Header header, uint n)
+    {
+        var dims = header.Dimensions;
+        for (var i = 0; i < n; i++)
+        {
+            var first = i * dims;
+            _json.Append(i > 0 ? ",["u8 : "["u8).Append(Ordinate(first)).Append(',').Append(Ordinate(first + 1));
+            if (header.HasZ)
+            {
+                _json.Append(',').Append(Ordinate(first + 2));
+            }
+
+            _json.Append(']');
+        }
+    }
+
+    /// <summary><c>x y z m,…</c>: ISO WKT keeps every dimension.</summary>
+    private void WktPoints(Header header, uint n)
+    {
+        var count = (int)n * header.Dimensions;
+        for (var i = 0; i < count; i++)
         {
             if (i > 0)
             {
-                _json.Append(',');
+                _wkt.Append(i % header.Dimensions == 0 ? ',' : ' ');
             }
 
-            JsonPoint(ref at, header, out _);
+            _wkt.Append(Ordinate(i));
         }
-    }
-
-    private void WktCoordinates(ref Cursor at, Header header)
-    {
-        _wkt.AppendOrdinate(at.Double());
-        for (var d = 1; d < header.Dimensions; d++)
-        {
-            _wkt.Append(' ');
-            _wkt.AppendOrdinate(at.Double());
-        }
-    }
-
-    private void WktPoints(ref Cursor at, Header header, uint n)
-    {
-        _wkt.Append('(');
-        for (var i = 0u; i < n; i++)
-        {
-            if (i > 0)
-            {
-                _wkt.Append(',');
-            }
-
-            WktCoordinates(ref at, header);
-        }
-
-        _wkt.Append(')');
     }
 
     private static void SkipRings(ref Cursor at, Header header, uint rings)
@@ -795,13 +735,21 @@ internal sealed class PostgisText
             return 1;
         }
 
-        Shortest(d, out var mantissa, out var exponent);
         var negative = d < 0;
         var magnitude = Math.Abs(d);
+        ulong mantissa;
+        int exponent;
         if (magnitude > 1e-8 && magnitude < 1e15)
         {
+            if (!ShortDecimal(magnitude, out mantissa, out exponent))
+            {
+                Shortest(d, out mantissa, out exponent);
+            }
+
             return Fixed(mantissa, exponent, negative, Precision, output);
         }
+
+        Shortest(d, out mantissa, out exponent);
 
         var length = DecimalLength(mantissa);
         var scientific = exponent + length - 1;
@@ -821,6 +769,43 @@ internal sealed class PostgisText
 
         output[at++] = (byte)('0' + (e % 10));
         return at;
+    }
+
+    /// <summary>
+    /// The common case without formatting: the fewest decimals k ≤ 15 for which round(x·10^k)/10^k reads
+    /// back as x (the division is correctly rounded, so that is what parsing the decimal gives). Tried
+    /// only while 10^-k is wider than x's ulp, where at most one k-decimal number reads back as x, so
+    /// the one found is the shortest representation, the same digits Ryu picks. False: take the slow path.
+    /// </summary>
+    private static bool ShortDecimal(double magnitude, out ulong mantissa, out int exponent)
+    {
+        var ulp = Math.BitIncrement(magnitude) - magnitude;
+        var scale = 1.0;
+        for (var k = 0; k <= Precision && scale * ulp < 0.5; k++, scale *= 10)
+        {
+            var m = Math.Round(magnitude * scale);
+            if (m >= 9007199254740992.0)
+            {
+                break;
+            }
+
+            if (m / scale == magnitude)
+            {
+                mantissa = (ulong)m;
+                exponent = -k;
+                while (mantissa % 10 == 0)
+                {
+                    mantissa /= 10;
+                    exponent++;
+                }
+
+                return true;
+            }
+        }
+
+        mantissa = 0;
+        exponent = 0;
+        return false;
     }
 
     /// <summary>d = ±mantissa × 10^exponent with the fewest digits that read back as d, no trailing zeros.</summary>

@@ -109,7 +109,7 @@ public sealed class PostgisTextOracleTests(PostgresFixture pg)
         Assert.True(pg.PostgisAvailable, "the oracle needs PostGIS in the test cluster");
         await pg.ExecuteAsync("DROP TABLE IF EXISTS public.oracle_numbers; CREATE TABLE public.oracle_numbers (id int, x float8, y float8, z float8, m float8)");
         var random = new Random(20261203);
-        const int Rows = 60_000;
+        const int Rows = 80_000;
         await using (var connection = await OpenAsync())
         await using (var import = await connection.BeginBinaryImportAsync("COPY public.oracle_numbers FROM STDIN (FORMAT BINARY)"))
         {
@@ -204,8 +204,11 @@ public sealed class PostgisTextOracleTests(PostgresFixture pg)
     }
 
     /// <summary>A double from one of the classes that stress lwprint_double.</summary>
-    private static double Draw(Random random, int i) => (i % 12) switch
+    private static double Draw(Random random, int i) => (i % 14) switch
     {
+        // Short decimals at every magnitude (the formatter's fast path), 0 to 15 decimals.
+        12 => Math.Round(random.NextDouble() * Math.Pow(10, random.Next(-7, 15)), random.Next(0, 16)),
+        13 => (random.Next(1, 100_000) / Math.Pow(10, random.Next(0, 16))) * (random.Next(2) == 0 ? 1 : -1),
         // Any bit pattern (finite): every exponent, subnormals included.
         0 => Finite(BitConverter.Int64BitsToDouble(random.NextInt64())),
         // Projected coordinates with full precision (15–17 significant digits).
