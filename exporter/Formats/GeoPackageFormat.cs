@@ -36,8 +36,8 @@ internal sealed class GeoPackageFormat(EntityGeometry entity, DateTimeOffset las
 }
 
 /// <summary>
-/// Builds one GeoPackage. Rows go in through one prepared INSERT bound through SQLitePCLRaw (no boxed
-/// parameters) in transactions of <see cref="RowsPerTransaction"/>; geometries become GeoPackage
+/// Builds one GeoPackage. Rows go in <see cref="GroupRows"/> at a time through one prepared multi-row
+/// INSERT bound through SQLitePCLRaw (no boxed parameters) in transactions of <see cref="RowsPerTransaction"/>; geometries become GeoPackage
 /// blobs straight from their WKT (<see cref="WktToWkb"/>; NetTopologySuite only for what it does not
 /// take); the R-tree is bulk-loaded packed at the end (<see cref="GeoPackageRtree"/>) and its triggers
 /// created after. SQLite's page cache is capped, so memory stays bounded whatever the row count.
