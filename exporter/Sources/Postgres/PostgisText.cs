@@ -774,14 +774,16 @@ internal sealed class PostgisText
     /// <summary>
     /// The common case without formatting: the fewest decimals k ≤ 15 for which round(x·10^k)/10^k reads
     /// back as x (the division is correctly rounded, so that is what parsing the decimal gives). Tried
-    /// only while 10^-k is wider than x's ulp, where at most one k-decimal number reads back as x, so
-    /// the one found is the shortest representation, the same digits Ryu picks. False: take the slow path.
+    /// only while 10^k·ulp(x) &lt; 1/4: then at most one k-decimal number reads back as x (they are 10^-k
+    /// apart, x's rounding interval is at most one ulp wide), and if one does, x·10^k is within 1/8 of it
+    /// and the product's rounding error is below 1/4, so round() finds it. So the first k found gives the
+    /// shortest representation, the digits Ryu picks. False: take the slow path.
     /// </summary>
     private static bool ShortDecimal(double magnitude, out ulong mantissa, out int exponent)
     {
         var ulp = Math.BitIncrement(magnitude) - magnitude;
         var scale = 1.0;
-        for (var k = 0; k <= Precision && scale * ulp < 0.5; k++, scale *= 10)
+        for (var k = 0; k <= Precision && scale * ulp < 0.25; k++, scale *= 10)
         {
             var m = Math.Round(magnitude * scale);
             if (m >= 9007199254740992.0)
