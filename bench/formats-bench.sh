@@ -38,14 +38,14 @@ dotnet build exporter/BulkExport.Exporter.csproj -c Release -nologo -v q >>"$BEN
 WORK="$(mktemp -d /tmp/bulkexport-formats-bench.XXXXXX)"
 bench_on_exit "rm -rf '$WORK'"
 
-line() { # label seconds rss [bytes] [baseline-seconds]
-  awk -v l="$1" -v s="$2" -v r="$3" -v b="${4:-}" -v base="${5:-$2}" -v n="$N" 'BEGIN {
-    printf "%-54s %8.2f s %10.0f rows/s %7.2fx %6s MB RSS %10s\n", l, s, n / s, s / base, r, (b == "" ? "" : sprintf("%.1f MB", b / 1e6)) }'
+line() { # label seconds rss [bytes] [baseline-seconds]; CPU from the last `timed`
+  awk -v l="$1" -v s="$2" -v r="$3" -v b="${4:-}" -v base="${5:-$2}" -v n="$N" -v c="${T_CPU:-}" 'BEGIN {
+    printf "%-54s %8.2f s %10.0f rows/s %7.2fx %6s MB RSS %8s s CPU %10s\n", l, s, n / s, s / base, r, c, (b == "" ? "" : sprintf("%.1f MB", b / 1e6)) }'
 }
 
 {
   echo "formats bench, $STAMP, N=$N, $(nproc) CPUs, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  printf '%-54s %10s %17s %8s %13s %10s\n' "run" "time" "rows/s" "× base" "peak RSS" "file"
+  printf '%-54s %10s %17s %8s %13s %14s %10s\n' "run" "time" "rows/s" "× base" "peak RSS" "CPU" "file"
 } | tee "$REPORT"
 
 # ---- (g) PostGIS points → GPKG ------------------------------------------------------------------
@@ -63,20 +63,26 @@ ANALYZE public.points;
 SQL
 export BULKEXPORT_POSTGRES_CONNECTION="$PG_CONNECTION"
 
-if [[ " $ONLY " == *" g "* ]]; then
-timed "ogr2ogr gpkg" bash -c "ogr2ogr -f GPKG '$WORK/points.gpkg' 'PG:host=$PGHOST port=$PGPORT dbname=bench user=postgres password=$PGPASSWORD' points && zip -q -1 -j '$WORK/points.zip' '$WORK/points.gpkg'"
-OGR_S="$T_SECONDS"
-line "(g) ogr2ogr -f GPKG PG: points + zip -1" "$T_SECONDS" "$T_RSS_MB" "$(stat -c %s "$WORK/points.zip" 2>/dev/null || echo 0)" | tee -a "$REPORT"
-rm -f "$WORK/points.gpkg" "$WORK/points.zip"
 fi
-fi
+
+# ogr2ogr once per round of (g), interleaved with the exporter's runs: its time moves with the load
+# as much as the exporter's, so each round's ratio uses that round's ogr2ogr (spread reported below).
+declare -A OGR_ROUND
+ogr_round() { # round
+  timed "ogr2ogr gpkg" bash -c "ogr2ogr -f GPKG '$WORK/points.gpkg' 'PG:host=$PGHOST port=$PGPORT dbname=bench user=postgres password=$PGPASSWORD' points && zip -q -1 -j '$WORK/points.zip' '$WORK/points.gpkg'"
+  OGR_S="$T_SECONDS"
+  OGR_ROUND[$1]="$T_SECONDS"
+  OGR_ALL="${OGR_ALL:-} $T_SECONDS"
+  line "(g) ogr2ogr -f GPKG PG: points + zip -1" "$T_SECONDS" "$T_RSS_MB" "$(stat -c %s "$WORK/points.zip" 2>/dev/null || echo 0)" | tee -a "$REPORT"
+  rm -f "$WORK/points.gpkg" "$WORK/points.zip"
+}
 
 # variants: "after" (this build) and, with BEFORE_DLL, "before", interleaved within each round.
 VARIANTS="after"
 [ -n "$BEFORE_DLL" ] && VARIANTS="before after"
 dll_of() { if [ "$1" = before ]; then echo "$BEFORE_DLL"; else echo "$EXPORTER_DLL"; fi; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR==0) print ""; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-declare -A STEADY STEADY_RSS
+declare -A STEADY STEADY_RSS STEADY_CPU RATIO
 
 # gpkg_config NAME FORMAT OUTDIR: the PostGIS points entity, one format.
 points_config() {
@@ -103,6 +109,10 @@ YAML
 exporter_pair() {
   local part="$1" label="$2" format="$3" configure="$4" base="$5" round variant out
   for round in $(seq 1 "$ROUNDS"); do
+    if [ "$part" = g ]; then
+      ogr_round "$round"
+      base="$OGR_S"
+    fi
     for variant in $VARIANTS; do
       out="$WORK/out-$part-$variant-$round"
       "$configure" "$part-$variant-$round" "$format" "$out"
@@ -120,6 +130,10 @@ exporter_pair() {
       fi
       line "($part) $variant $label, steady total" "$T_SECONDS" "$T_RSS_MB" "$FILE_BYTES" "$base" | tee -a "$REPORT"
       STEADY[$part-$variant]="${STEADY[$part-$variant]:-} $T_SECONDS"
+      STEADY_CPU[$part-$variant]="${STEADY_CPU[$part-$variant]:-} $T_CPU"
+      if [ "$part" = g ]; then
+        RATIO[$variant]="${RATIO[$variant]:-} $(awk -v o="${OGR_ROUND[$round]}" -v s="$T_SECONDS" 'BEGIN { printf "%.2f", o / s }')"
+      fi
       STEADY_RSS[$part-$variant]="${STEADY_RSS[$part-$variant]:-} $T_RSS_MB"
       rm -rf "$out"
     done
@@ -182,8 +196,15 @@ fi
 {
   echo "medians of the steady totals over $ROUNDS round(s) (seconds, peak RSS MB):"
   for key in "${!STEADY[@]}"; do
-    echo "  $key: $(echo "${STEADY[$key]}" | median) s, RSS $(echo "${STEADY_RSS[$key]}" | median) MB (runs:${STEADY[$key]})"
+    echo "  $key: $(echo "${STEADY[$key]}" | median) s, CPU $(echo "${STEADY_CPU[$key]}" | median) s, RSS $(echo "${STEADY_RSS[$key]}" | median) MB (runs:${STEADY[$key]})"
   done | sort
+  if [ -n "${OGR_ALL:-}" ]; then
+    echo "  ogr2ogr GPKG + zip: $(echo "$OGR_ALL" | median) s (runs:$OGR_ALL)"
+    for variant in $VARIANTS; do
+      r="${RATIO[$variant]:-}"
+      [ -n "$r" ] && echo "  g-$variant: ogr2ogr / steady GPKG per round:$r (median $(echo "$r" | median), min $(echo "$r" | tr ' ' '\n' | grep -v '^$' | sort -g | head -1), max $(echo "$r" | tr ' ' '\n' | grep -v '^$' | sort -g | tail -1))"
+    done
+  fi
 } | tee -a "$REPORT"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$REPORT"
 echo "report: $REPORT; log: $BENCH_LOG"

@@ -36,8 +36,8 @@ internal sealed class GeoPackageFormat(EntityGeometry entity, DateTimeOffset las
 }
 
 /// <summary>
-/// Builds one GeoPackage. Rows go in through one prepared INSERT bound through SQLitePCLRaw (no boxed
-/// parameters) in transactions of <see cref="RowsPerTransaction"/>; geometries become GeoPackage
+/// Builds one GeoPackage. Rows go in <see cref="GroupRows"/> at a time through one prepared multi-row
+/// INSERT bound through SQLitePCLRaw (no boxed parameters) in transactions of <see cref="RowsPerTransaction"/>; geometries become GeoPackage
 /// blobs straight from their WKT (<see cref="WktToWkb"/>; NetTopologySuite only for what it does not
 /// take); the R-tree is bulk-loaded packed at the end (<see cref="GeoPackageRtree"/>) and its triggers
 /// created after. SQLite's page cache is capped, so memory stays bounded whatever the row count.
@@ -78,7 +78,15 @@ internal sealed class GeoPackageFile : IDataFileWriter
     // A geometry with a Z: ISO WKB Z (type + 1000) and an [x, y, z] envelope (indicator 2).
     private readonly GeoPackageGeoWriter _blobWriterZ = new() { HandleOrdinates = Ordinates.XYZ };
     private readonly WktToWkb _wkb = new();
+    // Rows go in GroupRows at a time through one multi-row INSERT: the table's AUTOINCREMENT makes SQLite
+    // read and rewrite sqlite_sequence once per statement, and each statement also opens and closes its
+    // cursors; per row that was most of SQLite's work. The file's bytes are the same: the same rows are
+    // appended in the same rowid order, committed at the same rows (RowsPerTransaction is a multiple).
+    private const int GroupRows = 64;
+
     private readonly RawStatement _insert;
+    private readonly PendingRows _pending;
+    private RawStatement? _insertRest;
     private readonly RawStatement _pageCount;
     private readonly GeoPackageRtree? _rtree;
     private readonly bool[] _decimalAsReal;
@@ -141,7 +149,8 @@ internal sealed class GeoPackageFile : IDataFileWriter
 
             // The feature id is the row's number, given explicitly: the R-tree needs it and asking
             // SQLite for last_insert_rowid() would be another call per row.
-            _insert = new RawStatement(db, $"INSERT INTO {Quote(_table)} ({Quote(_fid)}, {string.Join(", ", columns.Select(c => Quote(c.Name)))}) VALUES (?1, {string.Join(", ", columns.Select((_, i) => $"?{i + 2}"))})");
+            _insert = new RawStatement(db, InsertSql(GroupRows));
+            _pending = new PendingRows(columns.Count + 1, GroupRows);
             _pageCount = new RawStatement(db, "PRAGMA page_count");
         }
         catch
@@ -217,16 +226,17 @@ internal sealed class GeoPackageFile : IDataFileWriter
     public void Write(IRowView row)
     {
         var fid = _rows + 1;
-        _insert.BindInt64(1, fid);
+        var slot = _pending.Rows * (_columns.Count + 1);
+        _pending.BindInt64(slot + 1, fid);
         Span<byte> scalar = stackalloc byte[ScalarText.MaxScalarBytes];
         var hasBox = false;
         double minX = 0, maxX = 0, minY = 0, maxY = 0;
         for (var i = 0; i < _columns.Count; i++)
         {
-            var index = i + 2;
+            var index = slot + i + 2;
             if (row.IsNull(i))
             {
-                _insert.BindNull(index);
+                _pending.BindNull(index);
                 continue;
             }
 
@@ -234,48 +244,52 @@ internal sealed class GeoPackageFile : IDataFileWriter
             switch (column.Kind)
             {
                 case ColumnKind.Text or ColumnKind.Json:
-                    _insert.BindText(index, row.GetUtf8(i));
+                    _pending.BindText(index, row.GetUtf8(i));
                     break;
                 case ColumnKind.Integer:
-                    _insert.BindInt64(index, row.GetInt64(i));
+                    _pending.BindInt64(index, row.GetInt64(i));
                     break;
                 case ColumnKind.Decimal:
                     var text = row.GetUtf8(i);
                     if (_decimalAsReal[i] && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d))
                     {
-                        _insert.BindDouble(index, double.IsNaN(d) ? throw NaNNotStorable(row, column) : d);
+                        _pending.BindDouble(index, double.IsNaN(d) ? throw NaNNotStorable(row, column) : d);
                     }
                     else
                     {
-                        _insert.BindText(index, text);
+                        _pending.BindText(index, text);
                     }
 
                     break;
                 case ColumnKind.Float:
                     var real = row.GetDouble(i);
-                    _insert.BindDouble(index, double.IsNaN(real) ? throw NaNNotStorable(row, column) : real);
+                    _pending.BindDouble(index, double.IsNaN(real) ? throw NaNNotStorable(row, column) : real);
                     break;
                 case ColumnKind.Boolean:
-                    _insert.BindInt64(index, row.GetBoolean(i) ? 1 : 0);
+                    _pending.BindInt64(index, row.GetBoolean(i) ? 1 : 0);
                     break;
                 case ColumnKind.Date or ColumnKind.Timestamp or ColumnKind.TimestampTz or ColumnKind.Uuid:
                     // From the typed getters (no boxed DateOnly/Guid per row); a boxed row keeps the boxed spellings it may hold.
-                    _insert.BindText(index, scalar[..(row is ObjectRowView ? ScalarText.Format(column.Kind, row.GetValue(i)!, column, scalar) : ScalarText.Format(row, i, scalar))]);
+                    _pending.BindText(index, scalar[..(row is ObjectRowView ? ScalarText.Format(column.Kind, row.GetValue(i)!, column, scalar) : ScalarText.Format(row, i, scalar))]);
                     break;
                 case ColumnKind.Bytes:
-                    _insert.BindBlob(index, row.GetBytes(i));
+                    _pending.BindBlob(index, row.GetBytes(i));
                     break;
                 case ColumnKind.Geometry when i == _geometryIndex:
-                    _insert.BindBlob(index, GeometryBlob(row.GetGeometryUtf8(i), column, out hasBox, out minX, out maxX, out minY, out maxY));
+                    _pending.BindBlob(index, GeometryBlob(row.GetGeometryUtf8(i), column, out hasBox, out minX, out maxX, out minY, out maxY));
                     break;
                 default:
                     // Arrays: GeoPackage has no array type, so the JSON formats' spelling.
-                    _insert.BindText(index, JsonValues.ToJsonUtf8(column, row.GetValue(i)!));
+                    _pending.BindText(index, JsonValues.ToJsonUtf8(column, row.GetValue(i)!));
                     break;
             }
         }
 
-        _insert.Execute();
+        if (++_pending.Rows == GroupRows)
+        {
+            Flush();
+        }
+
         if (hasBox)
         {
             _rtree?.Add(fid, minX, maxX, minY, maxY);
@@ -284,6 +298,7 @@ internal sealed class GeoPackageFile : IDataFileWriter
         _rows++;
         if (_rows % RowsPerTransaction == 0)
         {
+            Flush();
             _transaction.Commit();
             _transaction.Dispose();
             _transaction = _connection.BeginTransaction();
@@ -291,8 +306,37 @@ internal sealed class GeoPackageFile : IDataFileWriter
 
         if (_rows % SizeCheckEvery == 0)
         {
+            Flush();
             _estimatedBytes = _pageCount.ExecuteScalarInt64() * PageSize;
         }
+    }
+
+    /// <summary>Inserts the rows bound so far (a full group, or the rest at the end).</summary>
+    private void Flush()
+    {
+        if (_pending.Rows == 0)
+        {
+            return;
+        }
+
+        var statement = _insert;
+        if (_pending.Rows != GroupRows)
+        {
+            _insertRest?.Dispose();
+            _insertRest = new RawStatement(_connection.Handle!, InsertSql(_pending.Rows));
+            statement = _insertRest;
+        }
+
+        _pending.BindTo(statement);
+        statement.Execute();
+        _pending.Clear();
+    }
+
+    private string InsertSql(int rows)
+    {
+        var parameters = _columns.Count + 1;
+        var values = string.Join(", ", Enumerable.Range(0, rows).Select(r => "(" + string.Join(", ", Enumerable.Range(1, parameters).Select(p => $"?{(r * parameters) + p}")) + ")"));
+        return $"INSERT INTO {Quote(_table)} ({Quote(_fid)}, {string.Join(", ", _columns.Select(c => Quote(c.Name)))}) VALUES {values}";
     }
 
     /// <summary>
@@ -375,6 +419,7 @@ internal sealed class GeoPackageFile : IDataFileWriter
         }
 
         _finished = true;
+        Flush();
         var srsId = _geometryIndex >= 0 ? _geometry.Srid : (int?)null;
         if (srsId is { } id && id != 4326)
         {
@@ -429,6 +474,7 @@ internal sealed class GeoPackageFile : IDataFileWriter
         _transaction.Commit();
         _transaction.Dispose();
         _insert.Dispose();
+        _insertRest?.Dispose();
         _pageCount.Dispose();
         _rtree?.Dispose();
         _connection.Close();
@@ -437,6 +483,7 @@ internal sealed class GeoPackageFile : IDataFileWriter
     public void Dispose()
     {
         _insert.Dispose();
+        _insertRest?.Dispose();
         _pageCount.Dispose();
         _rtree?.Dispose();
         _transaction.Dispose();
@@ -510,4 +557,94 @@ internal sealed class GeoPackageFile : IDataFileWriter
     private SqliteTransaction? CurrentTransaction => _transaction;
 
     private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+}
+
+/// <summary>
+/// The bindings of the rows waiting for the next multi-row INSERT: parameter number → value, text and
+/// blobs copied (the row views they came from are only borrowed), bound to the statement in one go.
+/// </summary>
+internal sealed class PendingRows(int parametersPerRow, int rows)
+{
+    private enum Kind : byte
+    {
+        Null,
+        Int64,
+        Double,
+        Text,
+        Blob,
+    }
+
+    private readonly Kind[] _kinds = new Kind[(parametersPerRow * rows) + 1];
+    private readonly long[] _numbers = new long[(parametersPerRow * rows) + 1];
+    private readonly int[] _starts = new int[(parametersPerRow * rows) + 1];
+    private readonly int[] _lengths = new int[(parametersPerRow * rows) + 1];
+    private byte[] _bytes = new byte[64 * 1024];
+    private int _used;
+
+    /// <summary>Rows bound so far.</summary>
+    public int Rows { get; set; }
+
+    public void BindNull(int parameter) => _kinds[parameter] = Kind.Null;
+
+    public void BindInt64(int parameter, long value)
+    {
+        _kinds[parameter] = Kind.Int64;
+        _numbers[parameter] = value;
+    }
+
+    public void BindDouble(int parameter, double value)
+    {
+        _kinds[parameter] = Kind.Double;
+        _numbers[parameter] = BitConverter.DoubleToInt64Bits(value);
+    }
+
+    public void BindText(int parameter, ReadOnlySpan<byte> utf8) => Copy(parameter, Kind.Text, utf8);
+
+    public void BindBlob(int parameter, ReadOnlySpan<byte> blob) => Copy(parameter, Kind.Blob, blob);
+
+    public void BindTo(RawStatement statement)
+    {
+        var count = Rows * parametersPerRow;
+        for (var p = 1; p <= count; p++)
+        {
+            switch (_kinds[p])
+            {
+                case Kind.Null:
+                    statement.BindNull(p);
+                    break;
+                case Kind.Int64:
+                    statement.BindInt64(p, _numbers[p]);
+                    break;
+                case Kind.Double:
+                    statement.BindDouble(p, BitConverter.Int64BitsToDouble(_numbers[p]));
+                    break;
+                case Kind.Text:
+                    statement.BindText(p, _bytes.AsSpan(_starts[p], _lengths[p]));
+                    break;
+                default:
+                    statement.BindBlob(p, _bytes.AsSpan(_starts[p], _lengths[p]));
+                    break;
+            }
+        }
+    }
+
+    public void Clear()
+    {
+        Rows = 0;
+        _used = 0;
+    }
+
+    private void Copy(int parameter, Kind kind, ReadOnlySpan<byte> value)
+    {
+        if (_used + value.Length > _bytes.Length)
+        {
+            Array.Resize(ref _bytes, Math.Max(_bytes.Length * 2, _used + value.Length));
+        }
+
+        value.CopyTo(_bytes.AsSpan(_used));
+        _kinds[parameter] = kind;
+        _starts[parameter] = _used;
+        _lengths[parameter] = value.Length;
+        _used += value.Length;
+    }
 }

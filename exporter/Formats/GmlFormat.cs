@@ -363,7 +363,8 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
             }
 
             var (first, second) = latFirst ? (sequence.GetY(i), sequence.GetX(i)) : (sequence.GetX(i), sequence.GetY(i));
-            _text.Append(first.ToString("R", CultureInfo.InvariantCulture)).Append(' ').Append(second.ToString("R", CultureInfo.InvariantCulture));
+            // Formatted into the builder: no string per ordinate.
+            _text.Append(CultureInfo.InvariantCulture, $"{first:R} {second:R}");
             if (_hasZ)
             {
                 // A part without a Z in a geometry with one (a mixed collection) has none to give.
@@ -373,7 +374,7 @@ internal sealed class GmlRecordEncoder : IRecordEncoder
                     throw new FormatException($"entity {_entity.EntityName}, column {_geometryColumn}: a geometry mixes positions with and without a Z, which one GML geometry of srsDimension 3 cannot hold");
                 }
 
-                _text.Append(' ').Append(z.ToString("R", CultureInfo.InvariantCulture));
+                _text.Append(CultureInfo.InvariantCulture, $" {z:R}");
             }
         }
     }

@@ -114,7 +114,7 @@ internal static class JsonValues
                 // Validated like the boxed path: a malformed value (a NaN coordinate) fails rather than corrupts the
                 // file; PostGIS's usual shape is validated by GeoJsonShape, cheaper than the writer's JSON reader.
                 var geoJson = row.GetGeometryUtf8(column).GeoJson;
-                writer.WriteRawValue(geoJson, skipInputValidation: Geo.GeoJsonShape.TryParse(geoJson, out _, out _));
+                writer.WriteRawValue(geoJson, skipInputValidation: Geo.GeoJsonShape.TryParse(geoJson, out _, out _, out _));
                 break;
             default:
                 WriteValue(writer, col, col.Kind, row.GetValue(column));

@@ -2,14 +2,18 @@ namespace BulkExport.Exporter.Formats.Geo;
 
 /// <summary>
 /// Recognises the GeoJSON PostGIS's <c>ST_AsGeoJSON</c> writes for a geometry in EPSG:4326 (no
-/// <c>crs</c> member) and for most others: exactly <c>{"type":"Name","coordinates":C}</c> with no
-/// whitespace, where C is nested arrays of JSON numbers. Such a value is valid JSON (checked here
-/// against JSON's number grammar, not assumed), so a writer can embed it without running a JSON
-/// reader over it, and its canonical form (README, "Canonical row bytes") is
-/// <c>{"coordinates":C,"type":"Name"}</c>: members in code-point order, the array unchanged since it
-/// has no whitespace and numbers keep their text. Anything else (a crs or bbox member, a
-/// GeometryCollection, whitespace, a depth above <see cref="MaxDepth"/>) is not recognised and the
-/// caller takes its general path, so what is accepted or refused does not change.
+/// <c>crs</c> member) and in any other SRID (its short <c>crs</c> member): exactly
+/// <c>{"type":"Name","coordinates":C}</c> or
+/// <c>{"type":"Name","crs":{"type":"name","properties":{"name":"AUTH:n"}},"coordinates":C}</c> with no
+/// whitespace, where C is nested arrays of JSON numbers and the crs name is letters, digits and
+/// <c>:._-</c>. Such a value is valid JSON (checked here against JSON's number grammar, not assumed), so
+/// a writer can embed it without running a JSON reader over it, and its canonical form (README,
+/// "Canonical row bytes") is <c>{"coordinates":C,"type":"Name"}</c> or
+/// <c>{"coordinates":C,"crs":{"properties":{"name":"AUTH:n"},"type":"name"},"type":"Name"}</c>:
+/// members in code-point order, the array unchanged since it has no whitespace and numbers keep their
+/// text, the name needing no escape. Anything else (a bbox member, a GeometryCollection, whitespace, a
+/// depth above <see cref="MaxDepth"/>) is not recognised and the caller takes its general path, so
+/// what is accepted or refused does not change.
 /// </summary>
 internal static class GeoJsonShape
 {
@@ -20,10 +24,19 @@ internal static class GeoJsonShape
 
     private static ReadOnlySpan<byte> CoordinatesMember => "\",\"coordinates\":"u8;
 
-    /// <summary>True when <paramref name="geoJson"/> has the shape above; then the type name (without quotes) and the coordinates' bytes.</summary>
-    public static bool TryParse(ReadOnlySpan<byte> geoJson, out ReadOnlySpan<byte> type, out ReadOnlySpan<byte> coordinates)
+    private static ReadOnlySpan<byte> CrsPrefix => "\",\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\""u8;
+
+    private static ReadOnlySpan<byte> CrsCoordinates => "\"}},\"coordinates\":"u8;
+
+    /// <summary>True when <paramref name="geoJson"/> has a shape above without a crs member; then the type name (without quotes) and the coordinates' bytes.</summary>
+    public static bool TryParse(ReadOnlySpan<byte> geoJson, out ReadOnlySpan<byte> type, out ReadOnlySpan<byte> coordinates) =>
+        TryParse(geoJson, out type, out var crs, out coordinates) && crs.IsEmpty;
+
+    /// <summary>True when <paramref name="geoJson"/> has a shape above; then the type name, the crs name (empty without one) and the coordinates' bytes.</summary>
+    public static bool TryParse(ReadOnlySpan<byte> geoJson, out ReadOnlySpan<byte> type, out ReadOnlySpan<byte> crs, out ReadOnlySpan<byte> coordinates)
     {
         type = default;
+        crs = default;
         coordinates = default;
         if (!geoJson.StartsWith(TypePrefix) || geoJson.Length < TypePrefix.Length + CoordinatesMember.Length + 3 || geoJson[^1] != (byte)'}')
         {
@@ -37,14 +50,42 @@ internal static class GeoJsonShape
             nameLength++;
         }
 
-        if (nameLength == 0 || !rest[nameLength..].StartsWith(CoordinatesMember))
+        if (nameLength == 0)
         {
             return false;
         }
 
-        var array = rest[(nameLength + CoordinatesMember.Length)..^1];
+        var afterName = rest[nameLength..];
+        ReadOnlySpan<byte> array;
+        if (afterName.StartsWith(CoordinatesMember))
+        {
+            array = afterName[CoordinatesMember.Length..^1];
+        }
+        else if (afterName.StartsWith(CrsPrefix))
+        {
+            var name = afterName[CrsPrefix.Length..];
+            var crsLength = 0;
+            while (crsLength < name.Length && IsCrsNameByte(name[crsLength]))
+            {
+                crsLength++;
+            }
+
+            if (crsLength == 0 || !name[crsLength..].StartsWith(CrsCoordinates))
+            {
+                return false;
+            }
+
+            crs = name[..crsLength];
+            array = name[(crsLength + CrsCoordinates.Length)..^1];
+        }
+        else
+        {
+            return false;
+        }
+
         if (!IsNumberArray(array))
         {
+            crs = default;
             return false;
         }
 
@@ -53,19 +94,34 @@ internal static class GeoJsonShape
         return true;
     }
 
-    /// <summary>Writes the canonical bytes of a value <see cref="TryParse"/> recognised.</summary>
-    public static void WriteCanonical(ReadOnlySpan<byte> type, ReadOnlySpan<byte> coordinates, System.Buffers.IBufferWriter<byte> output)
+    /// <summary>Writes the canonical bytes of a value <see cref="TryParse(ReadOnlySpan{byte}, out ReadOnlySpan{byte}, out ReadOnlySpan{byte})"/> recognised.</summary>
+    public static void WriteCanonical(ReadOnlySpan<byte> type, ReadOnlySpan<byte> coordinates, System.Buffers.IBufferWriter<byte> output) =>
+        WriteCanonical(type, default, coordinates, output);
+
+    /// <summary>Writes the canonical bytes of a value <see cref="TryParse(ReadOnlySpan{byte}, out ReadOnlySpan{byte}, out ReadOnlySpan{byte}, out ReadOnlySpan{byte})"/> recognised.</summary>
+    public static void WriteCanonical(ReadOnlySpan<byte> type, ReadOnlySpan<byte> crs, ReadOnlySpan<byte> coordinates, System.Buffers.IBufferWriter<byte> output)
     {
-        var length = "{\"coordinates\":"u8.Length + coordinates.Length + ",\"type\":\""u8.Length + type.Length + 2;
+        var length = "{\"coordinates\":"u8.Length + coordinates.Length + ",\"type\":\""u8.Length + type.Length + 2
+            + (crs.IsEmpty ? 0 : ",\"crs\":{\"properties\":{\"name\":\""u8.Length + crs.Length + "\"},\"type\":\"name\"}"u8.Length);
         var span = output.GetSpan(length);
         var at = 0;
         Append(span, ref at, "{\"coordinates\":"u8);
         Append(span, ref at, coordinates);
+        if (!crs.IsEmpty)
+        {
+            Append(span, ref at, ",\"crs\":{\"properties\":{\"name\":\""u8);
+            Append(span, ref at, crs);
+            Append(span, ref at, "\"},\"type\":\"name\"}"u8);
+        }
+
         Append(span, ref at, ",\"type\":\""u8);
         Append(span, ref at, type);
         Append(span, ref at, "\"}"u8);
         output.Advance(at);
     }
+
+    // spatial_ref_sys names as PostGIS writes them (EPSG:25832, ESRI:102100): nothing a JSON string escapes.
+    private static bool IsCrsNameByte(byte b) => char.IsAsciiLetterOrDigit((char)b) || b is (byte)':' or (byte)'.' or (byte)'_' or (byte)'-';
 
     private static void Append(Span<byte> span, ref int at, ReadOnlySpan<byte> bytes)
     {

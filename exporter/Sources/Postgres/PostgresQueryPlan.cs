@@ -41,12 +41,13 @@ internal enum ValueRead
 
 /// <param name="Column">The column as the pipeline sees it.</param>
 /// <param name="Read">How to read it.</param>
-/// <param name="Projection">SQL select-list items (geometry projects three: GeoJSON, WKT, SRID).</param>
+/// <param name="Projection">SQL select-list items (geometry projects two: its EWKB and ST_NPoints).</param>
 /// <param name="OrderBy">The SQL expression that sorts like the pipeline's byte order when this column is a key.</param>
 /// <summary>One result column as described by the server and the catalog.</summary>
 internal sealed record PostgresField(string Name, PostgresType Type, string SqlType, bool Nullable);
 
-internal sealed record ColumnPlan(Column Column, ValueRead Read, IReadOnlyList<string> Projection, string OrderBy);
+/// <param name="Geography">A geography column: its GeoJSON has no <c>crs</c> member (ST_AsGeoJSON(geography) writes none).</param>
+internal sealed record ColumnPlan(Column Column, ValueRead Read, IReadOnlyList<string> Projection, string OrderBy, bool Geography = false);
 
 /// <summary>
 /// The SELECT the exporter runs for an entity, built from the entity's result metadata. Every value is
@@ -65,6 +66,14 @@ internal sealed class PostgresQueryPlan
     }
 
     public IReadOnlyList<ColumnPlan> Columns { get; }
+
+    /// <summary>spatial_ref_sys by SRID for the GeoJSON <c>crs</c> member of geometry columns (<see cref="NeedsSpatialRefSys"/>).</summary>
+    public SpatialRefSys? SpatialRefSys { get; private init; }
+
+    /// <summary>A geometry (not geography) column whose GeoJSON may name its SRID.</summary>
+    public bool NeedsSpatialRefSys => Columns.Any(c => c.Read == ValueRead.Geometry && !c.Geography);
+
+    public PostgresQueryPlan With(SpatialRefSys spatialRefSys) => new(Columns, Select, KeyColumns) { SpatialRefSys = spatialRefSys };
 
     /// <summary>The entity's key columns, so a data error can say which row it is.</summary>
     public IReadOnlyList<string> KeyColumns { get; }
@@ -142,14 +151,17 @@ internal sealed class PostgresQueryPlan
         var typeName = baseType.InternalName;
         if (typeName is "geometry" or "geography")
         {
-            // PostGIS renders both spellings itself: NetTopologySuite's core has no GeoJSON writer, and the
-            // server's text costs little over shipping WKB (bench/README.md). 15 digits keeps full double
-            // precision where ST_AsGeoJSON's default is 9.
+            // The geometry's binary send form (EWKB, SRID included) once; PostgisText makes the bytes
+            // ST_AsGeoJSON(g, 15) and ST_AsText(g, 15) gave when the server rendered both (bench/README.md,
+            // "Geometry, 1,000,000 points"). ST_NPoints tells an empty point from a NaN one, which EWKB cannot.
+            var geography = typeName == "geography";
+            var geometry = geography ? col + "::geometry" : col;
             return new ColumnPlan(
                 new Column(name, ColumnKind.Geometry, null, sqlType, nullable),
                 ValueRead.Geometry,
-                [$"ST_AsGeoJSON({col}, 15)", $"ST_AsText({col}, 15)", $"ST_SRID({col})"],
-                $"ST_AsEWKB({col})");
+                [geometry, $"ST_NPoints({geometry})"],
+                $"ST_AsEWKB({col})",
+                geography);
         }
 
         var (kind, valueRead, castTo) = ScalarMapping(typeName);
@@ -210,7 +222,8 @@ internal sealed class PostgresQueryPlan
         ValueRead.Long => NpgsqlDbType.Bigint,
         ValueRead.Double => NpgsqlDbType.Double,
         ValueRead.Bool => NpgsqlDbType.Boolean,
-        ValueRead.Text or ValueRead.DecimalText or ValueRead.RawJson or ValueRead.Geometry => NpgsqlDbType.Text,
+        ValueRead.Text or ValueRead.DecimalText or ValueRead.RawJson => NpgsqlDbType.Text,
+        ValueRead.Geometry => NpgsqlDbType.Bytea,
         ValueRead.Date => NpgsqlDbType.Date,
         ValueRead.Timestamp => NpgsqlDbType.Timestamp,
         ValueRead.TimestampTz => NpgsqlDbType.TimestampTz,

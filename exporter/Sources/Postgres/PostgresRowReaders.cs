@@ -214,6 +214,7 @@ internal sealed class CopyRowReader : PostgresRowReader
     private readonly NpgsqlBinaryExporter _exporter;
     private readonly NpgsqlTypes.NpgsqlDbType[] _wireTypes;
     private readonly ValueRead[] _reads;
+    private readonly PostgisText?[] _geometryText;
 
     private CopyRowReader(PostgresSnapshot.Lease lease, string entityName, PostgresQueryPlan plan, bool sorted, NpgsqlBinaryExporter exporter)
         : base(lease, entityName, plan, sorted)
@@ -221,6 +222,7 @@ internal sealed class CopyRowReader : PostgresRowReader
         _exporter = exporter;
         _reads = [.. plan.Columns.Select(c => c.Read)];
         _wireTypes = [.. _reads.Select(PostgresQueryPlan.WireType)];
+        _geometryText = [.. plan.Columns.Select(c => c.Read == ValueRead.Geometry ? new PostgisText(plan.SpatialRefSys, c.Geography) : null)];
     }
 
     public static async ValueTask<CopyRowReader> StartAsync(PostgresSnapshot.Lease lease, string entityName, PostgresQueryPlan plan, bool sorted, CancellationToken cancellationToken)
@@ -269,8 +271,7 @@ internal sealed class CopyRowReader : PostgresRowReader
             _exporter.Skip();
             if (read == ValueRead.Geometry)
             {
-                // GeoJSON, WKT and SRID are null together.
-                _exporter.Skip();
+                // EWKB and ST_NPoints are null together.
                 _exporter.Skip();
             }
 
@@ -280,10 +281,7 @@ internal sealed class CopyRowReader : PostgresRowReader
         var type = _wireTypes[i];
         return read switch
         {
-            ValueRead.Geometry => new GeometryValue(
-                _exporter.Read<string>(NpgsqlTypes.NpgsqlDbType.Text),
-                _exporter.Read<string>(NpgsqlTypes.NpgsqlDbType.Text),
-                ReadSrid()),
+            ValueRead.Geometry => ReadGeometry(_geometryText[i]!),
             ValueRead.Long => _exporter.Read<long>(type),
             ValueRead.Double => _exporter.Read<double>(type),
             ValueRead.Bool => _exporter.Read<bool>(type),
@@ -308,15 +306,12 @@ internal sealed class CopyRowReader : PostgresRowReader
         };
     }
 
-    private int? ReadSrid()
+    private GeometryValue ReadGeometry(PostgisText text)
     {
-        if (_exporter.IsNull)
-        {
-            _exporter.Skip();
-            return null;
-        }
-
-        return _exporter.Read<int>(NpgsqlTypes.NpgsqlDbType.Integer);
+        var ewkb = _exporter.Read<byte[]>(NpgsqlTypes.NpgsqlDbType.Bytea);
+        var points = _exporter.Read<int>(NpgsqlTypes.NpgsqlDbType.Integer);
+        text.Render(ewkb, points);
+        return new GeometryValue(System.Text.Encoding.UTF8.GetString(text.GeoJson), System.Text.Encoding.UTF8.GetString(text.Wkt), text.Srid);
     }
 
     protected override ValueTask CloseAsync(bool completed) => _exporter.DisposeAsync();

@@ -129,7 +129,8 @@ internal sealed class PostgresSnapshot : ISourceSnapshot
                 !(isTable && found && attribute.NotNull));
         }).ToList();
 
-        return PostgresQueryPlan.Build(entity, fields, request);
+        var plan = PostgresQueryPlan.Build(entity, fields, request);
+        return plan.NeedsSpatialRefSys ? plan.With(await SpatialRefSys.LoadAsync(connection, cancellationToken).ConfigureAwait(false)) : plan;
     }
 
     private async ValueTask<Lease> AcquireAsync(string entityName, CancellationToken cancellationToken)

@@ -39,6 +39,7 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
     private readonly NpgsqlRawCopyStream _stream;
     private readonly ValueRead[] _reads;
     private readonly int _fields;
+    private readonly PostgisText?[] _geometryText;
     private byte[] _buffer = new byte[256 * 1024];
     private int _start;
     private int _end;
@@ -52,6 +53,7 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
         _stream = stream;
         _reads = [.. plan.Columns.Select(c => c.Read)];
         _fields = plan.Columns.Sum(c => c.Projection.Count);
+        _geometryText = [.. plan.Columns.Select(c => c.Read == ValueRead.Geometry ? new PostgisText(plan.SpatialRefSys, c.Geography) : null)];
     }
 
     public static async ValueTask<RawCopyRowReader> StartAsync(PostgresSnapshot.Lease lease, string entityName, PostgresQueryPlan plan, bool sorted, CancellationToken cancellationToken)
@@ -236,33 +238,21 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
                 var value = NextField(tuple, ref at);
                 if (read == ValueRead.Geometry)
                 {
-                    // GeoJSON, WKT and SRID: null together.
-                    var wkt = NextField(tuple, ref at);
-                    var srid = NextField(tuple, ref at);
+                    // EWKB and ST_NPoints: null together. The text is ASCII, but for a spatial_ref_sys name.
+                    var points = NextField(tuple, ref at);
                     if (value.IsNull)
                     {
                         continue;
                     }
 
-                    if (wkt.IsNull)
+                    if (points.IsNull)
                     {
-                        throw new InvalidCastException("the geometry has GeoJSON but no WKT");
+                        throw new InvalidCastException("the geometry has EWKB but no ST_NPoints");
                     }
 
-                    var geoJson = value.Bytes(tuple);
-                    var wktBytes = wkt.Bytes(tuple);
-                    int? sridValue = srid.IsNull ? null : Int32(srid.Bytes(tuple));
-                    if (Utf8.IsValid(geoJson) && Utf8.IsValid(wktBytes))
-                    {
-                        // PostGIS writes both as ASCII: straight from the wire into the batch's arena.
-                        batch.SetGeometry(row, c, geoJson, wktBytes, sridValue);
-                    }
-                    else
-                    {
-                        // As for text: what Npgsql's decoding with replacement characters gave.
-                        batch.SetGeometry(row, c, new GeometryValue(Text(geoJson), Text(wktBytes), sridValue));
-                    }
-
+                    var text = _geometryText[c]!;
+                    text.Render(value.Bytes(tuple), Int32(points.Bytes(tuple)));
+                    batch.SetGeometry(row, c, text.GeoJson, text.Wkt, text.Srid);
                     continue;
                 }
 

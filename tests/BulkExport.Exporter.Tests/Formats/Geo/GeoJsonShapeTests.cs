@@ -32,7 +32,7 @@ public sealed class GeoJsonShapeTests
     private static void AssertSameAsGeneralPath(string geoJson)
     {
         var bytes = Encoding.UTF8.GetBytes(geoJson);
-        if (!GeoJsonShape.TryParse(bytes, out var type, out var coordinates))
+        if (!GeoJsonShape.TryParse(bytes, out var type, out var crs, out var coordinates))
         {
             return;
         }
@@ -41,7 +41,7 @@ public sealed class GeoJsonShapeTests
         var general = new ArrayBufferWriter<byte>();
         CanonicalJson.Write(bytes, general);
         var fast = new ArrayBufferWriter<byte>();
-        GeoJsonShape.WriteCanonical(type, coordinates, fast);
+        GeoJsonShape.WriteCanonical(type, crs, coordinates, fast);
         Assert.Equal(Encoding.UTF8.GetString(general.WrittenSpan), Encoding.UTF8.GetString(fast.WrittenSpan));
     }
 
@@ -51,10 +51,22 @@ public sealed class GeoJsonShapeTests
     [InlineData("{\"type\":\"Point\",\"coordinates\":[1,2,3]}")]
     [InlineData("{\"type\":\"LineString\",\"coordinates\":[[-1.7976931348623157e+308,1E-300],[0,-0]]}")]
     [InlineData("{\"type\":\"MultiPolygon\",\"coordinates\":[[[[0,0],[1,0],[1,1],[0,0]]],[[[5,5],[6,5],[6,6],[5,5]]]]}")]
+    [InlineData("{\"type\":\"Point\",\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\"EPSG:25832\"}},\"coordinates\":[1,2]}")]
+    [InlineData("{\"type\":\"Point\",\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\"ESRI:102100\"}},\"coordinates\":[]}")]
+    [InlineData("{\"type\":\"Polygon\",\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\"a.b_c-D:1\"}},\"coordinates\":[[[0,0],[1,0],[1,1],[0,0]]]}")]
     public void PostGisShapes_AreRecognised_AndCanonicaliseAsTheGeneralPath(string geoJson)
     {
-        Assert.True(GeoJsonShape.TryParse(Encoding.UTF8.GetBytes(geoJson), out _, out _));
+        Assert.True(GeoJsonShape.TryParse(Encoding.UTF8.GetBytes(geoJson), out _, out _, out _));
         AssertSameAsGeneralPath(geoJson);
+    }
+
+    [Fact]
+    public void CrsMember_IsNotTakenByTheOverloadWithoutIt()
+    {
+        var geoJson = Encoding.UTF8.GetBytes("{\"type\":\"Point\",\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\"EPSG:25832\"}},\"coordinates\":[1,2]}");
+        Assert.False(GeoJsonShape.TryParse(geoJson, out _, out _));
+        Assert.True(GeoJsonShape.TryParse(geoJson, out _, out var crs, out _));
+        Assert.Equal("EPSG:25832", Encoding.UTF8.GetString(crs));
     }
 
     [Theory]
@@ -69,12 +81,17 @@ public sealed class GeoJsonShapeTests
     [InlineData("{\"type\":\"Point\",\"coordinates\":[1, 2]}")]
     [InlineData("{\"type\":\"Point\",\"coordinates\":[1,2]")]
     [InlineData("{\"type\":\"Point\",\"coordinates\":[1,2],\"bbox\":[1,2,1,2]}")]
-    [InlineData("{\"type\":\"Point\",\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\"EPSG:25832\"}},\"coordinates\":[1,2]}")]
+    [InlineData("{\"type\":\"Point\",\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\"EPSG 25832\"}},\"coordinates\":[1,2]}")]
+    [InlineData("{\"type\":\"Point\",\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\"EPSG\\u003a1\"}},\"coordinates\":[1,2]}")]
+    [InlineData("{\"type\":\"Point\",\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\"\"}},\"coordinates\":[1,2]}")]
+    [InlineData("{\"type\":\"Point\",\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\"EPSG:1\"}},\"coordinates\":[1,]}")]
+    [InlineData("{\"type\":\"Point\",\"crs\":{\"type\":\"link\",\"properties\":{\"href\":\"x\"}},\"coordinates\":[1,2]}")]
+    [InlineData("{\"type\":\"GeometryCollection\",\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\"EPSG:1\"}},\"geometries\":[]}")]
     [InlineData("{\"type\":\"GeometryCollection\",\"geometries\":[]}")]
     [InlineData("{\"type\":\"Po\\u0069nt\",\"coordinates\":[1,2]}")]
     [InlineData("{\"type\":\"Point\",\"coordinates\":[[[[[[[[[1]]]]]]]]]}")]
     public void AnythingElse_IsLeftToTheGeneralPath(string geoJson) =>
-        Assert.False(GeoJsonShape.TryParse(Encoding.UTF8.GetBytes(geoJson), out _, out _));
+        Assert.False(GeoJsonShape.TryParse(Encoding.UTF8.GetBytes(geoJson), out _, out _, out _));
 
     [Fact]
     public void RandomCoordinateText_IsRecognisedOnlyWhenValid_AndExactlyWhenANumberArray()
@@ -100,10 +117,13 @@ public sealed class GeoJsonShapeTests
                 Assert.True(ok, $"a valid number array was not recognised: {array}");
             }
 
+            var withCrs = "{\"type\":\"Point\",\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\"EPSG:25832\"}},\"coordinates\":" + array + "}";
+            Assert.Equal(ok, GeoJsonShape.TryParse(Encoding.UTF8.GetBytes(withCrs), out _, out _, out _));
             if (ok)
             {
                 recognised++;
                 AssertSameAsGeneralPath(geoJson);
+                AssertSameAsGeneralPath(withCrs);
             }
         }
 
