@@ -83,6 +83,7 @@ internal sealed partial class ClusterSchedules : IDisposable
         }
 
         var found = new List<DiscoveredSchedule>();
+        var secretsInUse = new HashSet<string>(StringComparer.Ordinal);
         var (current, newlyWarned) = Current();
         foreach (var (source, secretName) in newlyWarned)
         {
@@ -103,6 +104,8 @@ internal sealed partial class ClusterSchedules : IDisposable
             var secretName = $"{ns}/{secretRef.Name}";
             // By entry names too: the read-only and the writing keys may be two pairs in one Secret.
             var key = $"{secretName}#{secretRef.AccessKeyIdKey}#{secretRef.SecretAccessKeyKey}";
+            secretsInUse.Add(key);
+            (AWSCredentials Credentials, string Id) read;
             try
             {
                 var secret = await _client.CoreV1.ReadNamespacedSecretAsync(secretRef.Name, ns, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -112,18 +115,19 @@ internal sealed partial class ClusterSchedules : IDisposable
                 var accessKey = Entry(secretRef.AccessKeyIdKey);
                 var secretKey = Entry(secretRef.SecretAccessKeyKey);
                 var id = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(accessKey + "\n" + secretKey)))[..16];
+                read = (new BasicAWSCredentials(accessKey, secretKey), id);
                 lock (_lock)
                 {
-                    _secrets[key] = (new BasicAWSCredentials(accessKey, secretKey), id);
+                    _secrets[key] = read;
                 }
             }
             catch (Exception e) when (e is HttpOperationException or HttpRequestException or InvalidDataException or KubernetesException)
             {
                 var reason = e is HttpOperationException h ? $"{(int)h.Response.StatusCode} {h.Response.ReasonPhrase}" : e.Message;
-                var known = false;
+                bool known;
                 lock (_lock)
                 {
-                    known = _secrets.ContainsKey(key);
+                    known = _secrets.TryGetValue(key, out read);
                 }
 
                 SecretUnreadable(source, secretName, reason, known ? "serving with the credentials read before" : "not served");
@@ -133,10 +137,16 @@ internal sealed partial class ClusterSchedules : IDisposable
                 }
             }
 
-            lock (_lock)
+            found.Add(new DiscoveredSchedule(schedule, source, read.Credentials, read.Id));
+        }
+
+        // Keys no schedule names any more are dropped: a Secret's keys stay in memory only while a schedule
+        // uses them, and a schedule created again later is not served with keys read before it was deleted.
+        lock (_lock)
+        {
+            foreach (var unused in _secrets.Keys.Where(k => !secretsInUse.Contains(k)).ToList())
             {
-                var (credentials, credentialsId) = _secrets[key];
-                found.Add(new DiscoveredSchedule(schedule, source, credentials, credentialsId));
+                _secrets.Remove(unused);
             }
         }
 

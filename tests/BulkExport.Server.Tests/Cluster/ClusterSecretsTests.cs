@@ -91,6 +91,42 @@ public sealed class ClusterSecretsTests(S3rverFixture s3) : IAsyncLifetime
         Assert.True(_server.Logs.Lines.Count(Warned) == 2, string.Join("\n", _server.Logs.Lines));
     }
 
+    [Fact]
+    public async Task A_schedule_created_again_after_its_secret_was_deleted_is_not_served_with_the_keys_read_before()
+    {
+        // A Secret only dar names (s3-creds is also mat's), so that nothing else keeps its keys in use.
+        Secret("dar-only", "S3RVER", "S3RVER");
+        _kube.Delete("exportschedules", "registers", "dar");
+        Schedule("dar", "DAR", "dar-only");
+        await EventuallyAsync(async () =>
+        {
+            await _server.RefreshAsync();
+            using var served = await _server.Client.GetAsync("/FileDownloads/GetAvailableFileDownloads?Register=DAR");
+            return served.StatusCode == HttpStatusCode.OK;
+        }, "DAR served with the keys of dar-only");
+
+        _kube.Delete("exportschedules", "registers", "dar");
+        await EventuallyAsync(async () =>
+        {
+            await _server.RefreshAsync();
+            using var gone = await _server.Client.GetAsync("/FileDownloads/GetAvailableFileDownloads?Register=DAR");
+            return gone.StatusCode == HttpStatusCode.NotFound;
+        }, "DAR no longer served");
+        _kube.Delete("secrets", "registers", "dar-only");
+        Schedule("dar", "DAR", "dar-only");
+
+        static bool NotServed(string line) =>
+            line.Contains("registers/dar", StringComparison.Ordinal) && line.Contains("registers/dar-only", StringComparison.Ordinal) && line.Contains("not served", StringComparison.Ordinal);
+        await EventuallyAsync(async () =>
+        {
+            await _server.RefreshAsync();
+            return _server.Logs.Lines.Any(NotServed);
+        }, "the re-created schedule refused for its unreadable Secret");
+        using var refused = await _server.Client.GetAsync("/FileDownloads/GetAvailableFileDownloads?Register=DAR");
+        Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+        Assert.DoesNotContain(_server.Logs.Lines, l => l.Contains("registers/dar-only", StringComparison.Ordinal) && l.Contains("read before", StringComparison.Ordinal));
+    }
+
     private static async Task EventuallyAsync(Func<Task<bool>> condition, string what)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
