@@ -75,12 +75,7 @@ public sealed class ClusterSecretsTests(S3rverFixture s3) : IAsyncLifetime
 
         // The warning is remembered per schedule only while the schedule exists.
         _kube.Delete("exportschedules", "registers", "dar");
-        await EventuallyAsync(async () =>
-        {
-            await _server.RefreshAsync();
-            using var gone = await _server.Client.GetAsync("/FileDownloads/GetAvailableFileDownloads?Register=DAR");
-            return gone.StatusCode == HttpStatusCode.NotFound;
-        }, "DAR no longer served");
+        await EventuallyDarIsAsync(HttpStatusCode.NotFound, "DAR no longer served");
         Schedule("dar", "DAR", "s3-creds");
         await EventuallyAsync(async () =>
         {
@@ -98,20 +93,10 @@ public sealed class ClusterSecretsTests(S3rverFixture s3) : IAsyncLifetime
         Secret("dar-only", "S3RVER", "S3RVER");
         _kube.Delete("exportschedules", "registers", "dar");
         Schedule("dar", "DAR", "dar-only");
-        await EventuallyAsync(async () =>
-        {
-            await _server.RefreshAsync();
-            using var served = await _server.Client.GetAsync("/FileDownloads/GetAvailableFileDownloads?Register=DAR");
-            return served.StatusCode == HttpStatusCode.OK;
-        }, "DAR served with the keys of dar-only");
+        await EventuallyDarIsAsync(HttpStatusCode.OK, "DAR served with the keys of dar-only");
 
         _kube.Delete("exportschedules", "registers", "dar");
-        await EventuallyAsync(async () =>
-        {
-            await _server.RefreshAsync();
-            using var gone = await _server.Client.GetAsync("/FileDownloads/GetAvailableFileDownloads?Register=DAR");
-            return gone.StatusCode == HttpStatusCode.NotFound;
-        }, "DAR no longer served");
+        await EventuallyDarIsAsync(HttpStatusCode.NotFound, "DAR no longer served");
         _kube.Delete("secrets", "registers", "dar-only");
         Schedule("dar", "DAR", "dar-only");
 
@@ -126,6 +111,14 @@ public sealed class ClusterSecretsTests(S3rverFixture s3) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
         Assert.DoesNotContain(_server.Logs.Lines, l => l.Contains("registers/dar-only", StringComparison.Ordinal) && l.Contains("read before", StringComparison.Ordinal));
     }
+
+    // DAR's listing answers `status` after a refresh, within the deadline of EventuallyAsync.
+    private Task EventuallyDarIsAsync(HttpStatusCode status, string what) => EventuallyAsync(async () =>
+    {
+        await _server.RefreshAsync();
+        using var listing = await _server.Client.GetAsync("/FileDownloads/GetAvailableFileDownloads?Register=DAR");
+        return listing.StatusCode == status;
+    }, what);
 
     private static async Task EventuallyAsync(Func<Task<bool>> condition, string what)
     {
