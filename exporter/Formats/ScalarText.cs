@@ -115,6 +115,13 @@ internal static class ScalarText
     /// </summary>
     public static int Format(IRowView row, int column, Span<byte> destination)
     {
+        // Spelled already by the row digest (RowBatch.KeepSpelling).
+        if (row is RowBatch.BatchRowView view && view.Batch.TryGetSpelling(view.Row, column, out var kept))
+        {
+            kept.CopyTo(destination);
+            return kept.Length;
+        }
+
         int written;
         switch (row.Columns[column].Kind)
         {

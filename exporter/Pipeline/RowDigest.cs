@@ -241,7 +241,9 @@ internal sealed class RowDigest : IDisposable
                     else
                     {
                         span = output.GetSpan(ScalarText.MaxScalarBytes);
-                        output.Advance(ScalarText.FormatDouble(d, span));
+                        var length = ScalarText.FormatDouble(d, span);
+                        batch.KeepSpelling(row, i, span[..length]);
+                        output.Advance(length);
                     }
 
                     break;
@@ -257,6 +259,8 @@ internal sealed class RowDigest : IDisposable
                         ColumnKind.TimestampTz => ScalarText.FormatTimestamp(new DateTime(batch.WordAt(row, i), DateTimeKind.Utc), utc: true, span[1..]),
                         _ => batch.GuidAt(row, i).TryFormat(span[1..], out var g, "D") ? g : throw new InvalidOperationException("uuid did not fit"),
                     };
+                    // The formats spell these values the same way (ScalarText), so they copy them from the batch.
+                    batch.KeepSpelling(row, i, span.Slice(1, written));
                     span[0] = (byte)'"';
                     span[written + 1] = (byte)'"';
                     output.Advance(written + 2);
