@@ -111,6 +111,8 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
         }
     }
 
+    // The columns' kinds, read per value on the batch path without an interface call.
+    private readonly ColumnKind[] _kinds = [.. columns.Select(c => c.Kind)];
     // The last batch checked for the batch path (batches are pooled and reused, so this holds for many rows).
     private RowBatch? _checkedBatch;
     private bool _checkedResult;
@@ -143,17 +145,18 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
             return false;
         }
 
+        var kinds = _kinds;
         // Room for the row: a separator per field, text with every byte a doubled quote and its two quotes,
         // integer array elements at their longest, a scalar at its longest.
-        var bound = columns.Count;
-        for (var i = 0; i < columns.Count; i++)
+        var bound = kinds.Length;
+        for (var i = 0; i < kinds.Length; i++)
         {
             if (batch.IsNull(row, i))
             {
                 continue;
             }
 
-            switch (columns[i].Kind)
+            switch (kinds[i])
             {
                 case ColumnKind.Text or ColumnKind.Decimal or ColumnKind.Json:
                     bound += (batch.BytesAt(row, i).Length * 2) + 2;
@@ -174,7 +177,7 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
 
         var span = output.GetSpan(bound);
         var at = 0;
-        for (var i = 0; i < columns.Count; i++)
+        for (var i = 0; i < kinds.Length; i++)
         {
             if (i > 0)
             {
@@ -186,7 +189,7 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
                 continue;
             }
 
-            var kind = columns[i].Kind;
+            var kind = kinds[i];
             switch (kind)
             {
                 case ColumnKind.Text or ColumnKind.Decimal or ColumnKind.Json:
