@@ -59,8 +59,9 @@ internal sealed record StagedFile(string FileName, string InnerFileName, string 
 /// </summary>
 internal sealed class DataFileSetWriter : IDataFileSetWriter
 {
-    // Deflate and hash in chunks this big: large enough to amortise the calls, small enough for L2.
-    private const int FlushThreshold = 128 * 1024;
+    // Deflate and hash in chunks this big: each hand-off wakes the compressor thread, and on a busy 2-CPU
+    // machine four times fewer wake-ups and larger deflate calls cost less than the chunk's L2 misses.
+    private const int FlushThreshold = 512 * 1024;
     private const int BufferCount = 3;
     private const int FileBufferSize = 256 * 1024;
 

@@ -66,6 +66,13 @@ internal static class JsonValues
 
                 break;
             case ColumnKind.Float:
+                if (row is RowBatch.BatchRowView view && view.Batch.TryGetSpelling(view.Row, column, out var kept))
+                {
+                    // Finite (a non-finite value is not kept): the row digest's spelling, ScalarText's.
+                    writer.WriteRawValue(kept, skipInputValidation: true);
+                    break;
+                }
+
                 var d = row.GetDouble(column);
                 if (ScalarText.NonFiniteName(d) is { } nonFinite)
                 {

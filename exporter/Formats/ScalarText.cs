@@ -115,6 +115,13 @@ internal static class ScalarText
     /// </summary>
     public static int Format(IRowView row, int column, Span<byte> destination)
     {
+        // Spelled already by the row digest (RowBatch.KeepSpelling).
+        if (row is RowBatch.BatchRowView view && view.Batch.TryGetSpelling(view.Row, column, out var kept))
+        {
+            kept.CopyTo(destination);
+            return kept.Length;
+        }
+
         int written;
         switch (row.Columns[column].Kind)
         {
@@ -141,6 +148,44 @@ internal static class ScalarText
             default:
                 throw new ArgumentOutOfRangeException(nameof(column), row.Columns[column].Kind, "Not a fixed-width scalar kind.");
         }
+    }
+
+    /// <summary>
+    /// A fixed-width scalar held as a <c>RowBatch</c> word (Integer, Float bits, Boolean 0/1, Date day number,
+    /// Timestamp or TimestampTz ticks): the spelling of <see cref="Format(IRowView, int, Span{byte})"/>.
+    /// </summary>
+    public static int FormatWord(ColumnKind kind, long word, Span<byte> destination)
+    {
+        int written;
+        switch (kind)
+        {
+            case ColumnKind.Integer:
+                return FormatInt64(word, destination);
+            case ColumnKind.Float:
+                return FormatDouble(BitConverter.Int64BitsToDouble(word), destination);
+            case ColumnKind.Boolean:
+                var text = word != 0 ? "true"u8 : "false"u8;
+                text.CopyTo(destination);
+                return text.Length;
+            case ColumnKind.Date:
+                FormatDate(DateOnly.FromDayNumber((int)word), destination, out written);
+                return written;
+            case ColumnKind.Timestamp:
+                FormatTimestamp(new DateTime(word, DateTimeKind.Unspecified), utc: false, destination, out written);
+                return written;
+            case ColumnKind.TimestampTz:
+                FormatTimestamp(new DateTime(word, DateTimeKind.Utc), utc: true, destination, out written);
+                return written;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(kind), kind, "Not a kind held as a word.");
+        }
+    }
+
+    /// <summary>A Uuid's spelling (the "D" form, lowercase).</summary>
+    public static int FormatUuid(Guid value, Span<byte> destination)
+    {
+        value.TryFormat(destination, out var written, "D");
+        return written;
     }
 
     /// <summary>A Date's spelling (yyyy-MM-dd).</summary>

@@ -58,7 +58,9 @@ internal sealed class DeltaStateWriter : IDisposable
         _output.Write(_scratch.WrittenSpan);
         _output.Flush();
         _deflate.Dispose();
-        _file.Flush(flushToDisk: true);
+        // No fsync: the file is scratch until the store has it (a local store fsyncs what it places, S3
+        // keeps what it acknowledged), like the zips' parts.
+        _file.Flush();
         _file.Position = 0;
         var sha = Convert.ToHexStringLower(SHA256.HashData(_file));
         var size = _file.Length;

@@ -68,16 +68,28 @@ internal sealed class EntityDelta : IDisposable
     private static async Task<DeltaStateReader> OpenBaseStateAsync(GenerationContext context, StateFile state, CancellationToken cancellationToken)
     {
         var local = Path.Combine(context.TempDirectory, $"base-{Guid.NewGuid():N}.state");
-        await using (var input = await context.Store.OpenReadAsync(state.Key, cancellationToken).ConfigureAwait(false))
-        await using (var output = new FileStream(local, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
-        {
-            await input.CopyToAsync(output, cancellationToken).ConfigureAwait(false);
-        }
-
+        // Hashed on the way, in 1 MB chunks: reading the copy back for its checksum went through a 4 KB FileStream.
         string sha;
-        await using (var check = File.OpenRead(local))
+        using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
         {
-            sha = Convert.ToHexStringLower(await SHA256.HashDataAsync(check, cancellationToken).ConfigureAwait(false));
+            var chunk = ArrayPool<byte>.Shared.Rent(1 << 20);
+            try
+            {
+                await using var input = await context.Store.OpenReadAsync(state.Key, cancellationToken).ConfigureAwait(false);
+                await using var output = new FileStream(local, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
+                int read;
+                while ((read = await input.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    hash.AppendData(chunk, 0, read);
+                    await output.WriteAsync(chunk.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(chunk);
+            }
+
+            sha = Convert.ToHexStringLower(hash.GetHashAndReset());
         }
 
         if (sha != state.Sha256)

@@ -28,6 +28,8 @@ internal sealed class RowDigest : IDisposable
     public const int Length = 32;
 
     private readonly IReadOnlyList<Column> _columns;
+    // The columns' kinds, read per value on the batch path without an interface call.
+    private readonly ColumnKind[] _kinds;
     // Columns in code-point order of their names, with the canonical `"name":` bytes of each.
     private readonly int[] _order;
     private readonly byte[][] _names;
@@ -42,6 +44,7 @@ internal sealed class RowDigest : IDisposable
     public RowDigest(IReadOnlyList<Column> columns)
     {
         _columns = columns;
+        _kinds = [.. columns.Select(c => c.Kind)];
         var utf8 = columns.Select(c => Encoding.UTF8.GetBytes(c.Name)).ToArray();
         _order = [.. Enumerable.Range(0, columns.Count).OrderBy(i => utf8[i], Comparer<byte[]>.Create((a, b) => a.AsSpan().SequenceCompareTo(b)))];
         _rawNames = utf8;
@@ -196,9 +199,9 @@ internal sealed class RowDigest : IDisposable
                 continue;
             }
 
-            var column = _columns[i];
             Span<byte> span;
-            switch (column.Kind)
+            var kind = _kinds[i];
+            switch (kind)
             {
                 case ColumnKind.Text:
                     var text = batch.BytesAt(row, i);
@@ -241,7 +244,9 @@ internal sealed class RowDigest : IDisposable
                     else
                     {
                         span = output.GetSpan(ScalarText.MaxScalarBytes);
-                        output.Advance(ScalarText.FormatDouble(d, span));
+                        var length = ScalarText.FormatDouble(d, span);
+                        batch.KeepSpelling(row, i, span[..length]);
+                        output.Advance(length);
                     }
 
                     break;
@@ -250,13 +255,15 @@ internal sealed class RowDigest : IDisposable
                     break;
                 case ColumnKind.Date or ColumnKind.Timestamp or ColumnKind.TimestampTz or ColumnKind.Uuid:
                     span = output.GetSpan(ScalarText.MaxScalarBytes + 2);
-                    var written = column.Kind switch
+                    var written = kind switch
                     {
                         ColumnKind.Date => ScalarText.FormatDate(DateOnly.FromDayNumber((int)batch.WordAt(row, i)), span[1..]),
                         ColumnKind.Timestamp => ScalarText.FormatTimestamp(new DateTime(batch.WordAt(row, i), DateTimeKind.Unspecified), utc: false, span[1..]),
                         ColumnKind.TimestampTz => ScalarText.FormatTimestamp(new DateTime(batch.WordAt(row, i), DateTimeKind.Utc), utc: true, span[1..]),
                         _ => batch.GuidAt(row, i).TryFormat(span[1..], out var g, "D") ? g : throw new InvalidOperationException("uuid did not fit"),
                     };
+                    // The formats spell these values the same way (ScalarText), so they copy them from the batch.
+                    batch.KeepSpelling(row, i, span.Slice(1, written));
                     span[0] = (byte)'"';
                     span[written + 1] = (byte)'"';
                     output.Advance(written + 2);
@@ -272,7 +279,7 @@ internal sealed class RowDigest : IDisposable
                     }
                     else
                     {
-                        WriteValue(column, column.Kind, boxed, output);
+                        WriteValue(_columns[i], kind, boxed, output);
                     }
 
                     break;

@@ -45,6 +45,8 @@ internal sealed class RowBatch
     private int[]? _memoStart;
     private int[]? _memoLength;
     private int _memoUsed;
+    // Per column (allocated on first use), SpellingSlot bytes per row: a length byte, then the text.
+    private readonly byte[]?[] _spellings;
 
     public RowBatch(IReadOnlyList<Column> columns, int capacity, int arenaBytes = 64 * 1024)
     {
@@ -60,6 +62,7 @@ internal sealed class RowBatch
         _lengths = new int[]?[width];
         _wktLengths = new int[]?[width];
         _objects = new object?[]?[width];
+        _spellings = new byte[]?[width];
         for (var c = 0; c < width; c++)
         {
             _storage[c] = StorageOf(_columns[c].Kind);
@@ -134,11 +137,56 @@ internal sealed class RowBatch
             }
         }
 
+        foreach (var spellings in _spellings)
+        {
+            if (spellings is not null)
+            {
+                for (var r = 0; r < Count; r++)
+                {
+                    spellings[r * SpellingSlot] = 0;
+                }
+            }
+        }
+
         Count = 0;
         _arenaUsed = 0;
         _integersUsed = 0;
         _memoKey = null;
         _memoUsed = 0;
+    }
+
+    /// <summary>Room per row and column for a kept spelling: the longest <c>ScalarText</c> writes for a fixed-width kind, and its length byte.</summary>
+    private const int SpellingSlot = 40;
+
+    /// <summary>
+    /// Keeps the text of a fixed-width scalar (a Float, Date, Timestamp, TimestampTz or Uuid value) as
+    /// <c>ScalarText</c> spells it, so the formats copy what the row digest already wrote: a double's
+    /// shortest round-trip text costs some twenty times its copy. Text longer than a slot is not kept.
+    /// </summary>
+    public void KeepSpelling(int row, int column, ReadOnlySpan<byte> text)
+    {
+        if (text.Length is 0 or >= SpellingSlot)
+        {
+            return;
+        }
+
+        var spellings = _spellings[column] ??= new byte[Capacity * SpellingSlot];
+        var slot = spellings.AsSpan(row * SpellingSlot, SpellingSlot);
+        slot[0] = (byte)text.Length;
+        text.CopyTo(slot[1..]);
+    }
+
+    /// <summary>The spelling <see cref="KeepSpelling"/> kept for this value; false when there is none.</summary>
+    public bool TryGetSpelling(int row, int column, out ReadOnlySpan<byte> text)
+    {
+        if (_spellings[column] is { } spellings && spellings[row * SpellingSlot] is var length and > 0)
+        {
+            text = spellings.AsSpan((row * SpellingSlot) + 1, length);
+            return true;
+        }
+
+        text = default;
+        return false;
     }
 
     /// <summary>
@@ -206,6 +254,14 @@ internal sealed class RowBatch
 
         Count--;
         Array.Clear(_present, Count * _wordsPerRow, _wordsPerRow);
+        foreach (var spellings in _spellings)
+        {
+            if (spellings is not null)
+            {
+                spellings[Count * SpellingSlot] = 0;
+            }
+        }
+
         for (var c = 0; c < _objects.Length; c++)
         {
             if (_objects[c] is { } objects)

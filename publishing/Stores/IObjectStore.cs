@@ -16,6 +16,8 @@ internal interface IObjectStore : IObjectReader
     /// <summary>
     /// Uploads a local file. <paramref name="sha256Hex"/> is the file's checksum, computed by the caller;
     /// the store records it (object metadata) and checks the stored size (and checksum where it can).
+    /// The store may keep the file's inode (a local store hard-links it): afterwards the caller deletes the
+    /// file or leaves it alone, but never writes to it.
     /// </summary>
     Task PutFileAsync(string key, string localPath, string sha256Hex, string contentType, CancellationToken cancellationToken);
 

@@ -89,19 +89,12 @@ internal sealed partial class LocalObjectStore : IObjectStore
         File.Move(temp, target, overwrite: true);
     }
 
-    public async Task PutFileAsync(string key, string localPath, string sha256Hex, string contentType, CancellationToken cancellationToken)
+    public Task PutFileAsync(string key, string localPath, string sha256Hex, string contentType, CancellationToken cancellationToken)
     {
         var target = PathOf(key);
         var expected = new FileInfo(localPath).Length;
-        var temp = TempPathFor(target);
-        await using (var source = new FileStream(localPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan | FileOptions.Asynchronous))
-        await using (var destination = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
-        {
-            await source.CopyToAsync(destination, 1 << 20, cancellationToken).ConfigureAwait(false);
-            await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
-            destination.Flush(flushToDisk: true);
-        }
-
+        cancellationToken.ThrowIfCancellationRequested();
+        var temp = PlaceTemp(localPath, target, link: true);
         var written = new FileInfo(temp).Length;
         if (written != expected)
         {
@@ -110,6 +103,39 @@ internal sealed partial class LocalObjectStore : IObjectStore
         }
 
         File.Move(temp, target, overwrite: true);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// <paramref name="source"/>'s bytes under a temporary name beside <paramref name="target"/>, on disk,
+    /// modified now (the object's age is its time in the store: the orphans' grace period, Last-Modified).
+    /// With <paramref name="link"/> and on the same filesystem a hard link: no byte is copied, and the one
+    /// fsync writes back what the caller left in the page cache (a zip is not fsynced while it is staged).
+    /// Only for a caller's file that it deletes afterwards, never for another object, whose inode (and
+    /// so ETag) a shared modification time would change. Otherwise a kernel-side copy (File.Copy).
+    /// </summary>
+    private static string PlaceTemp(string source, string target, bool link)
+    {
+        var temp = TempPathFor(target);
+        if (!link || OperatingSystem.IsWindows() || Link(source, temp) != 0)
+        {
+            // Not asked for, EXDEV (another filesystem), or a filesystem without hard links.
+            File.Copy(source, temp);
+        }
+
+        try
+        {
+            using var placed = new FileStream(temp, FileMode.Open, FileAccess.ReadWrite, FileShare.Read, 1);
+            File.SetLastWriteTimeUtc(placed.SafeFileHandle, DateTime.UtcNow);
+            placed.Flush(flushToDisk: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+
+        return temp;
     }
 
     public async Task<byte[]?> GetBytesAsync(string key, CancellationToken cancellationToken)
@@ -223,7 +249,7 @@ internal sealed partial class LocalObjectStore : IObjectStore
         await Task.CompletedTask.ConfigureAwait(false);
     }
 
-    public async Task CopyAsync(string sourceKey, string targetKey, CancellationToken cancellationToken)
+    public Task CopyAsync(string sourceKey, string targetKey, CancellationToken cancellationToken)
     {
         var source = PathOf(sourceKey);
         if (!File.Exists(source))
@@ -232,15 +258,10 @@ internal sealed partial class LocalObjectStore : IObjectStore
         }
 
         var target = PathOf(targetKey);
-        var temp = TempPathFor(target);
-        await using (var input = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous))
-        await using (var output = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
-        {
-            await input.CopyToAsync(output, 1 << 20, cancellationToken).ConfigureAwait(false);
-            output.Flush(flushToDisk: true);
-        }
-
+        cancellationToken.ThrowIfCancellationRequested();
+        var temp = PlaceTemp(source, target, link: false);
         File.Move(temp, target, overwrite: true);
+        return Task.CompletedTask;
     }
 
     public Task DeleteAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)

@@ -153,6 +153,66 @@ public sealed class RowBatchTests
     }
 
     [Fact]
+    public void CsvAndJson_OfBatchRowsWhoseSpellingsTheDigestKept_AreThoseOfTheirBoxedValues_AndAClearedBatchForgetsThem()
+    {
+        var kept = Enumerable.Range(0, Columns.Length)
+            .Where(i => Columns[i].Kind is not (ColumnKind.Geometry or ColumnKind.Bytes) && (Columns[i].Kind != ColumnKind.Array || Columns[i].ElementKind == ColumnKind.Integer))
+            .ToArray();
+        var columns = kept.Select(i => Columns[i]).ToArray();
+        var rows = BoundaryRows().Select(row => kept.Select(i => row[i]).ToArray())
+            .Append([.. columns.Select(c => c.Kind switch { ColumnKind.Float => 1.0 / 3, ColumnKind.TimestampTz => new DateTimeOffset(2026, 12, 4, 1, 2, 3, TimeSpan.Zero).AddTicks(4567), _ => (object?)null })])
+            .ToArray();
+        var batch = Fill(columns, rows, capacity: rows.Length);
+        using var digest = new RowDigest(columns);
+        Assert.True(digest.TakesBatchPath(batch));
+        Span<byte> hash = stackalloc byte[RowDigest.Length];
+        for (var r = 0; r < batch.Count; r++)
+        {
+            digest.Compute(batch.View(r), hash);
+        }
+
+        var floatColumn = Array.FindIndex(columns, c => c.Kind == ColumnKind.Float);
+        Assert.True(batch.TryGetSpelling(0, floatColumn, out var spelled));
+        var expected = new byte[ScalarText.MaxScalarBytes];
+        Assert.True(spelled.SequenceEqual(expected.AsSpan(0, ScalarText.FormatDouble((double)rows[0][floatColumn]!, expected))));
+        // Non-finite values are not kept: their spellings differ between the digest (a JSON string) and CSV.
+        Assert.False(batch.TryGetSpelling(Array.FindIndex(rows, r => r[floatColumn] is double.NaN), floatColumn, out _));
+
+        foreach (var format in RecordFormats.All.OfType<IStreamedFormat>().Where(f => f.Name is "CSV" or "JSON"))
+        {
+            Assert.True(FormatTestData.Encode(format, columns, rows).AsSpan().SequenceEqual(EncodeBatch(format, columns, batch)), $"{format.Name}: the batch's bytes differ from the boxed rows' bytes");
+        }
+
+        // Refilled with other values and no digest: nothing kept before shows through.
+        batch.Clear();
+        var reversed = rows.Reverse().ToArray();
+        foreach (var row in reversed)
+        {
+            batch.AddBoxed(row);
+        }
+
+        Assert.False(batch.TryGetSpelling(0, floatColumn, out _));
+        foreach (var format in RecordFormats.All.OfType<IStreamedFormat>().Where(f => f.Name is "CSV" or "JSON"))
+        {
+            Assert.True(FormatTestData.Encode(format, columns, reversed).AsSpan().SequenceEqual(EncodeBatch(format, columns, batch)), $"{format.Name}: a cleared batch's bytes differ from the boxed rows' bytes");
+        }
+    }
+
+    private static byte[] EncodeBatch(IStreamedFormat format, IReadOnlyList<Column> columns, RowBatch batch)
+    {
+        var output = new ArrayBufferWriter<byte>();
+        var encoder = format.CreateEncoder(new FormatSchema("T", columns, [], null));
+        encoder.WriteHeader(output);
+        for (var r = 0; r < batch.Count; r++)
+        {
+            encoder.WriteRecord(batch.View(r), output);
+        }
+
+        encoder.WriteFooter(output);
+        return output.WrittenSpan.ToArray();
+    }
+
+    [Fact]
     public void NullInEveryKind_IsNull_AndEveryGetterRefusesNamingTheColumn()
     {
         var batch = Fill(Columns, [FormatTestData.NullRow()]);
