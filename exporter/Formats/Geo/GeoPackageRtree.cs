@@ -158,8 +158,14 @@ internal sealed class GeoPackageRtree : IDisposable
     private readonly string _name;
     private readonly int _nodeSize;
     private readonly int _maxCells;
+    // The _rowid table gets one row per feature: RowidGroup of them per INSERT, as the features table
+    // does (GeoPackageFile.GroupRows), since per statement SQLite opens its cursors and per call
+    // there is a transition; the rest of a chunk goes one row per statement. Same rows, same order.
+    private const int RowidGroup = 64;
+
     private readonly RawStatement _insertNode;
     private readonly RawStatement _insertRowid;
+    private readonly RawStatement _insertRowids;
     private readonly RawStatement _insertParent;
     private readonly List<Box> _leaves = [];
     private readonly byte[] _node;
@@ -193,6 +199,7 @@ internal sealed class GeoPackageRtree : IDisposable
         _node = new byte[_nodeSize];
         _insertNode = new RawStatement(db, $"INSERT INTO {Quote(name + "_node")} (nodeno, data) VALUES (?1, ?2)");
         _insertRowid = new RawStatement(db, $"INSERT INTO {Quote(name + "_rowid")} (rowid, nodeno) VALUES (?1, ?2)");
+        _insertRowids = new RawStatement(db, $"INSERT INTO {Quote(name + "_rowid")} (rowid, nodeno) VALUES {string.Join(", ", Enumerable.Range(0, RowidGroup).Select(r => $"(?{(2 * r) + 1}, ?{(2 * r) + 2})"))}");
         _insertParent = new RawStatement(db, $"INSERT INTO {Quote(name + "_parent")} (nodeno, parentnode) VALUES (?1, ?2)");
     }
 
@@ -279,6 +286,7 @@ internal sealed class GeoPackageRtree : IDisposable
     {
         _insertNode.Dispose();
         _insertRowid.Dispose();
+        _insertRowids.Dispose();
         _insertParent.Dispose();
     }
 
@@ -361,6 +369,13 @@ internal sealed class GeoPackageRtree : IDisposable
     /// <summary>Each feature's leaf, in feature-id order, so the _rowid table is appended to, not scattered.</summary>
     private void WriteRowids()
     {
+        var remaining = 0;
+        for (var slot = 0; slot < _span; slot++)
+        {
+            remaining += _nodeOfSlot[slot] == 0 ? 0 : 1;
+        }
+
+        var inGroup = 0;
         for (var slot = 0; slot < _span; slot++)
         {
             var node = _nodeOfSlot[slot];
@@ -369,10 +384,30 @@ internal sealed class GeoPackageRtree : IDisposable
                 continue;
             }
 
+            _nodeOfSlot[slot] = 0;
+            if (inGroup > 0 || remaining >= RowidGroup)
+            {
+                // A group is started only with RowidGroup rows still to come, so it is always completed.
+                if (inGroup == 0)
+                {
+                    remaining -= RowidGroup;
+                }
+
+                _insertRowids.BindInt64((2 * inGroup) + 1, _firstFid + slot);
+                _insertRowids.BindInt64((2 * inGroup) + 2, node);
+                if (++inGroup == RowidGroup)
+                {
+                    _insertRowids.Execute();
+                    inGroup = 0;
+                }
+
+                continue;
+            }
+
             _insertRowid.BindInt64(1, _firstFid + slot);
             _insertRowid.BindInt64(2, node);
             _insertRowid.Execute();
-            _nodeOfSlot[slot] = 0;
+            remaining--;
         }
 
         _count = 0;
