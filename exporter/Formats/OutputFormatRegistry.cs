@@ -58,7 +58,7 @@ internal static class RecordFormats
     public static readonly IStreamedFormat Json = new JsonFormat();
     public static readonly IStreamedFormat JsonLines = new JsonLinesFormat();
     public static readonly IStreamedFormat Csv = new CsvFormat();
-    public static readonly IStreamedFormat GeoJson = new GeoJsonFormat();
+    public static readonly IStreamedFormat GeoJson = new Geo.GeoJsonFormat();
 
     public static IReadOnlyList<IOutputFormat> All => OutputFormatRegistry.Default.All;
 

@@ -252,7 +252,70 @@ internal sealed class WktToWkb
             p++;
         }
 
-        return double.TryParse(s[start..p], NumberStyles.Float, CultureInfo.InvariantCulture, out value) && double.IsFinite(value);
+        var text = s[start..p];
+        return TryParseShort(text, out value)
+            || (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value) && double.IsFinite(value));
+    }
+
+    // 10^0 … 10^22: every one a double exactly.
+    private static ReadOnlySpan<double> PowersOfTen =>
+    [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+
+    /// <summary>
+    /// <c>[-]digits[.digits]</c> with at most 15 digits: the digits as an integer below 2^53 and a power of
+    /// ten up to 10^22 are both exact doubles, so one division is the correctly rounded value, the one
+    /// <see cref="double.TryParse(ReadOnlySpan{char}, NumberStyles, IFormatProvider?, out double)"/> returns
+    /// (Clinger's fast path). Projected coordinates (EPSG:25832's metres) are such numbers; a parse was
+    /// most of this class's time. Anything else (more digits, an exponent) is left to <see cref="double.TryParse(ReadOnlySpan{char}, NumberStyles, IFormatProvider?, out double)"/>.
+    /// </summary>
+    internal static bool TryParseShort(ReadOnlySpan<char> text, out double value)
+    {
+        value = 0;
+        var i = 0;
+        var negative = i < text.Length && text[i] == '-';
+        if (negative)
+        {
+            i++;
+        }
+
+        long mantissa = 0;
+        var digits = 0;
+        var fraction = -1;
+        for (; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (char.IsAsciiDigit(c))
+            {
+                mantissa = (mantissa * 10) + (c - '0');
+                digits++;
+            }
+            else if (c == '.' && fraction < 0)
+            {
+                fraction = digits;
+            }
+            else
+            {
+                return false;
+            }
+        }
+
+        // "-", ".", "1.", ".5": not numbers here; double.TryParse decides them.
+        if (digits == 0 || digits > 15 || fraction == 0 || fraction == digits)
+        {
+            return false;
+        }
+
+        var scale = fraction < 0 ? 0 : digits - fraction;
+        value = mantissa / PowersOfTen[scale];
+        if (negative)
+        {
+            value = -value;
+        }
+
+        return true;
     }
 
     private void Header(int type)

@@ -69,6 +69,11 @@ internal sealed class PostgisText
     {
         _json.Clear();
         _wkt.Clear();
+        if (TryRenderPoint(ewkb))
+        {
+            return;
+        }
+
         try
         {
             var scan = new Cursor(ewkb);
@@ -86,6 +91,62 @@ internal sealed class PostgisText
         {
             throw new InvalidCastException("the geometry's EWKB is truncated", e);
         }
+    }
+
+    /// <summary>
+    /// A little-endian 2D point with no NaN ordinate (most rows of most point tables), written straight
+    /// into both buffers: the same bytes as the general walk below (whose emptiness count, header
+    /// decoding and per-ordinate bookkeeping were most of a point's time), so an ambiguous NaN point,
+    /// a Z or M, big-endian EWKB and every other type still take it.
+    /// </summary>
+    private bool TryRenderPoint(ReadOnlySpan<byte> ewkb)
+    {
+        const int PointBytes = 1 + 4 + 16;
+        if (ewkb.Length < PointBytes || ewkb[0] != 1)
+        {
+            return false;
+        }
+
+        var type = BinaryPrimitives.ReadUInt32LittleEndian(ewkb[1..]);
+        int srid;
+        ReadOnlySpan<byte> xy;
+        if (type == PointType && ewkb.Length == PointBytes)
+        {
+            srid = 0;
+            xy = ewkb[5..];
+        }
+        else if (type == (0x20000000u | PointType) && ewkb.Length == PointBytes + 4)
+        {
+            srid = BinaryPrimitives.ReadInt32LittleEndian(ewkb[5..]);
+            xy = ewkb[9..];
+        }
+        else
+        {
+            return false;
+        }
+
+        var x = BinaryPrimitives.ReadDoubleLittleEndian(xy);
+        var y = BinaryPrimitives.ReadDoubleLittleEndian(xy[8..]);
+        if (double.IsNaN(x) || double.IsNaN(y))
+        {
+            return false;
+        }
+
+        Span<byte> digits = stackalloc byte[2 * 40];
+        var xLength = FormatOrdinate(x, digits);
+        var yLength = FormatOrdinate(y, digits[xLength..]);
+        var xText = digits[..xLength];
+        var yText = digits.Slice(xLength, yLength);
+        Srid = srid;
+        _json.Append("{\"type\":\"Point\","u8);
+        if (!_geography && srid != 0 && srid != 4326)
+        {
+            _json.Append(CrsMember(srid));
+        }
+
+        _json.Append("\"coordinates\":["u8).Append(xText).Append(',').Append(yText).Append("]}"u8);
+        _wkt.Append("POINT("u8).Append(xText).Append(' ').Append(yText).Append(')');
+        return true;
     }
 
     // ---- GeoJSON and WKT of the top-level geometry, in one pass: each ordinate is formatted once ----

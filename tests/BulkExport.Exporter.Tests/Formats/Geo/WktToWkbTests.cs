@@ -52,4 +52,57 @@ public sealed class WktToWkbTests
         Assert.Equal((5.0, 5.0, 6.0, 6.0), (converter.MinX, converter.MaxX, converter.MinY, converter.MaxY));
         Assert.Equal(OgcGeometryType.Point, converter.Type);
     }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-0")]
+    [InlineData("-0.0")]
+    [InlineData("007")]
+    [InlineData("440007")]
+    [InlineData("6050003.5")]
+    [InlineData("0.1")]
+    [InlineData("-123456789.012345")]
+    [InlineData("999999999999999")]
+    [InlineData("0.00000000000001")]
+    public void ShortDecimals_ParseToTheBitsDoubleParseGives(string text)
+    {
+        Assert.True(WktToWkb.TryParseShort(text, out var fast));
+        Assert.Equal(BitConverter.DoubleToInt64Bits(double.Parse(text, System.Globalization.CultureInfo.InvariantCulture)), BitConverter.DoubleToInt64Bits(fast));
+    }
+
+    [Theory]
+    [InlineData("1234567890123456")]
+    [InlineData("1e5")]
+    [InlineData(".5")]
+    [InlineData("1.")]
+    [InlineData("-")]
+    [InlineData("1.2.3")]
+    [InlineData("+1")]
+    [InlineData("")]
+    public void OtherSpellings_AreLeftToDoubleParse(string text) => Assert.False(WktToWkb.TryParseShort(text, out _));
+
+    [Fact]
+    public void RandomShortDecimals_ParseToTheBitsDoubleParseGives()
+    {
+        var random = new Random(20261204);
+        for (var n = 0; n < 200_000; n++)
+        {
+            var digits = random.Next(1, 16);
+            var text = new System.Text.StringBuilder(random.Next(2) == 0 ? "-" : "");
+            var point = random.Next(-1, digits);
+            for (var d = 0; d < digits; d++)
+            {
+                if (d == point && d > 0)
+                {
+                    text.Append('.');
+                }
+
+                text.Append((char)('0' + random.Next(10)));
+            }
+
+            var s = text.ToString();
+            Assert.True(WktToWkb.TryParseShort(s, out var fast), s);
+            Assert.True(BitConverter.DoubleToInt64Bits(double.Parse(s, System.Globalization.CultureInfo.InvariantCulture)) == BitConverter.DoubleToInt64Bits(fast), s);
+        }
+    }
 }

@@ -131,7 +131,8 @@ public sealed class PostgisTextOracleTests(PostgresFixture pg)
             SELECT id * 10 + k, g FROM public.oracle_numbers, LATERAL (VALUES
               (0, ST_SetSRID(ST_MakePoint(x, y), 25832)), (1, ST_MakePoint(x, y, z)), (2, ST_MakePointM(x, y, m)),
               (3, ST_MakePoint(x, y, z, m)), (4, ST_MakeLine(ST_MakePoint(x, y), ST_MakePoint(z, m))),
-              (5, ST_Collect(ST_MakePoint(m, z), ST_MakePoint(y, x)))) AS v(k, g)
+              (5, ST_Collect(ST_MakePoint(m, z), ST_MakePoint(y, x))),
+              (6, ST_SetSRID(ST_MakePoint(y, x), 4326)), (7, ST_MakePoint(z, y))) AS v(k, g)
             """,
             geography: false);
         Assert.Empty(mismatches);
