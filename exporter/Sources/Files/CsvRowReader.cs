@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Buffers.Text;
+using System.Globalization;
 using System.Text;
 using System.Text.Unicode;
 using BulkExport.Api;
@@ -8,7 +10,7 @@ namespace BulkExport.Exporter.Sources.Files;
 
 /// <summary>
 /// Rows of an RFC 4180 CSV file with a header row. Every column is Text except the entity's temporal
-/// columns (TimestampTz). An empty unquoted field is null and <c>""</c> the empty string, the same
+/// columns (TimestampTz), its geometry and the columns the entity declares a type for (<see cref="EntitySpec.Columns"/>). An empty unquoted field is null and <c>""</c> the empty string, the same
 /// convention our CSV output and PostgreSQL's COPY use.
 /// </summary>
 internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrdering
@@ -38,7 +40,13 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
         _isKey = isKey;
         _reader = reader;
         _nextLine = nextLine;
+        _precision = [.. columns.Select(Precision)];
+        _scale = [.. columns.Select(Scale)];
     }
+
+    // Per column: a declared numeric(p,s)'s precision and scale, parsed once.
+    private readonly int?[] _precision;
+    private readonly int[] _scale;
 
     public IReadOnlyList<Column> Columns => _columns;
 
@@ -75,23 +83,23 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
                 throw new SourceException($"Entity '{entity.Name}': {file.Path}:1: header column {i + 1} is empty or repeated ('{name}').", transient: false);
             }
 
-            columns[i] = new Column(
-                name,
-                layout.ForcedKind(name) ?? ColumnKind.Text,
-                Nullable: !layout.Keys.Contains(name));
+            columns[i] = layout.ForcedKind(name) is { } forced
+                ? new Column(name, forced, Nullable: !layout.Keys.Contains(name))
+                : layout.Declared.TryGetValue(name, out var declared) ? declared : new Column(name, ColumnKind.Text, Nullable: !layout.Keys.Contains(name));
         }
 
         layout.Validate(entity, file.Path, columns);
         var isKey = columns.Select(c => layout.Keys.Contains(c.Name)).ToArray();
         var keyIndexes = entity.Key.Select(k => Array.FindIndex(columns, c => c.Name == k)).ToArray();
-        var sorted = entity.Temporal is null && keyIndexes.Length > 0 && keyIndexes.All(k => columns[k].Kind == ColumnKind.Text)
-            && await InKeyOrderAsync(file, columns.Length, keyIndexes, cancellationToken).ConfigureAwait(false);
+        var sorted = entity.Temporal is null && keyIndexes.Length > 0 && keyIndexes.All(k => columns[k].Kind is ColumnKind.Text or ColumnKind.Integer)
+            && await InKeyOrderAsync(file, columns, keyIndexes, cancellationToken).ConfigureAwait(false);
         return new CsvRowReader(file, entity, columns, isKey, reader, 1 + newlines, sorted ? keyIndexes : null);
     }
 
     /// <summary>Whether the records after the header come in key order; false at the first that does not, or at anything the row pass would refuse.</summary>
-    private static async ValueTask<bool> InKeyOrderAsync(EntityFile file, int columnCount, int[] keyIndexes, CancellationToken cancellationToken)
+    private static async ValueTask<bool> InKeyOrderAsync(EntityFile file, Column[] columns, int[] keyIndexes, CancellationToken cancellationToken)
     {
+        var columnCount = columns.Length;
         var reader = new FileChunkReader(file.Handle);
         var split = new FieldSplitter();
         var order = new KeyOrder(keyIndexes.Length);
@@ -128,7 +136,19 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
                         return false;
                     }
 
-                    order.SetText(slot, split.Field(keyIndexes[slot], record));
+                    var field = split.Field(keyIndexes[slot], record);
+                    if (columns[keyIndexes[slot]].Kind != ColumnKind.Integer)
+                    {
+                        order.SetText(slot, field);
+                    }
+                    else if (Utf8Parser.TryParse(field, out long key, out var used) && used == field.Length)
+                    {
+                        order.SetInteger(slot, key);
+                    }
+                    else
+                    {
+                        return false;
+                    }
                 }
 
                 if (!order.EndRow())
@@ -246,9 +266,16 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
                         }
                     }
                 }
-                else if (length >= 0)
+                else if (column.Kind == ColumnKind.Text)
                 {
-                    batch.SetUtf8(row, i, bytes);
+                    if (length >= 0)
+                    {
+                        batch.SetUtf8(row, i, bytes);
+                    }
+                }
+                else if (length > 0)
+                {
+                    SetTyped(batch, row, i, column, bytes);
                 }
 
                 if (_isKey[i] && batch.IsNull(row, i))
@@ -271,6 +298,72 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
         return true;
     }
 
+    /// <summary>A field of a declared type (<see cref="EntitySpec.Columns"/>) parsed into the batch; a field that is not one fails the run naming line and column.</summary>
+    private void SetTyped(RowBatch batch, int row, int i, Column column, ReadOnlySpan<byte> bytes)
+    {
+        switch (column.Kind)
+        {
+            case ColumnKind.Integer when Utf8Parser.TryParse(bytes, out long l, out var used) && used == bytes.Length:
+                batch.SetInt64(row, i, l);
+                break;
+            case ColumnKind.Float when double.TryParse(bytes, NumberStyles.Float & ~NumberStyles.AllowLeadingWhite & ~NumberStyles.AllowTrailingWhite, CultureInfo.InvariantCulture, out var d):
+                batch.SetDouble(row, i, d);
+                break;
+            case ColumnKind.Boolean when FileValues.TryParseBoolean(bytes, out var b):
+                batch.SetBoolean(row, i, b);
+                break;
+            case ColumnKind.Date when FileValues.TryParseDate(bytes, out var date):
+                batch.SetDate(row, i, date);
+                break;
+            case ColumnKind.Uuid when Utf8Parser.TryParse(bytes, out Guid g, out var used) && used == bytes.Length:
+                batch.SetGuid(row, i, g);
+                break;
+            case ColumnKind.Decimal when FileValues.TryCanonicalDecimal(bytes, _precision[i], _scale[i], out var canonical):
+                if (canonical is null)
+                {
+                    batch.SetUtf8(row, i, bytes);
+                }
+                else
+                {
+                    batch.SetString(row, i, canonical);
+                }
+
+                break;
+            default:
+                throw Error($"column '{column.Name}': '{Encoding.UTF8.GetString(bytes)}' is not {Describe(column)}");
+        }
+    }
+
+    /// <summary>The boxed form of a declared-type field (<see cref="ReadAsync"/>'s rows), through the batch's parsing so both accept the same.</summary>
+    private object Box(Column column, int index, string text)
+    {
+        _box ??= new RowBatch(_columns, 1);
+        _box.Clear();
+        var row = _box.AddRow();
+        SetTyped(_box, row, index, column, Encoding.UTF8.GetBytes(text));
+        return _box.View(row).GetValue(index)!;
+    }
+
+    private RowBatch? _box;
+
+    // A declared numeric(p,s) carries its precision in SqlType, in the spelling FileColumnTypes parses.
+    private static int? Precision(Column column) =>
+        column.SqlType is { } t && FileColumnTypes.TryParse(t, out _, out var precision, out _) ? precision : null;
+
+    private static int Scale(Column column) =>
+        column.SqlType is { } t && FileColumnTypes.TryParse(t, out _, out _, out var scale) ? scale : 0;
+
+    private static string Describe(Column column) => column.Kind switch
+    {
+        ColumnKind.Integer => "an integer (64-bit)",
+        ColumnKind.Float => "a floating-point number",
+        ColumnKind.Boolean => "a boolean (true/false or t/f)",
+        ColumnKind.Date => "a date (yyyy-MM-dd)",
+        ColumnKind.Uuid => "a UUID",
+        ColumnKind.Decimal when column.SqlType is { } t => $"a decimal number that fits {t}",
+        _ => "a decimal number",
+    };
+
     /// <summary>The scan promised key order (so the delta does not sort): a record that breaks it fails the run here, by line.</summary>
     private void CheckOrder(ReadOnlySpan<byte> record)
     {
@@ -282,7 +375,17 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
                 throw Error($"key column '{_columns[c].Name}' is empty");
             }
 
-            _order.SetText(slot, _split.Field(c, record));
+            var field = _split.Field(c, record);
+            if (_columns[c].Kind == ColumnKind.Integer)
+            {
+                // The field parsed as a declared integer already.
+                Utf8Parser.TryParse(field, out long key, out _);
+                _order.SetInteger(slot, key);
+            }
+            else
+            {
+                _order.SetText(slot, field);
+            }
         }
 
         if (!_order.EndRow())
@@ -437,9 +540,13 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
                     throw Error($"column '{column.Name}': not a WKT or GeoJSON geometry: {e.Message}");
                 }
             }
+            else if (column.Kind is ColumnKind.Text or ColumnKind.Geometry || string.IsNullOrEmpty(text))
+            {
+                row[i] = column.Kind == ColumnKind.Geometry ? null : column.Kind == ColumnKind.Text ? text : null;
+            }
             else
             {
-                row[i] = column.Kind == ColumnKind.Geometry ? null : text;
+                row[i] = Box(column, i, text);
             }
 
             if (_isKey[i] && row[i] is null)
