@@ -96,13 +96,14 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
         return new CsvRowReader(file, entity, columns, isKey, reader, 1 + newlines, sorted ? keyIndexes : null);
     }
 
-    /// <summary>Whether the records after the header come in key order; false at the first that does not, or at anything the row pass would refuse.</summary>
+    /// <summary>Whether the records after the header come in key order; false at the first that does not, or at a key the row pass would refuse.</summary>
     private static async ValueTask<bool> InKeyOrderAsync(EntityFile file, Column[] columns, int[] keyIndexes, CancellationToken cancellationToken)
     {
         var columnCount = columns.Length;
         var reader = new FileChunkReader(file.Handle);
         var split = new FieldSplitter();
         var order = new KeyOrder(keyIndexes.Length);
+        var lastKey = keyIndexes.Max();
         var skipped = false;
         while (true)
         {
@@ -123,7 +124,10 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
 
             if (!record.IsEmpty || columnCount == 1)
             {
-                if (!split.Split(record) || split.Count != columnCount)
+                // Only as far as the last key field, and only the keys' UTF-8 checked: the scan reads
+                // every record before any row flows, and a full split of each was most of its time (a
+                // record the row pass refuses fails the run there, so the scan need not look).
+                if (!split.Split(record, lastField: lastKey) || split.Count <= lastKey)
                 {
                     return false;
                 }
@@ -139,6 +143,11 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
                     var field = split.Field(keyIndexes[slot], record);
                     if (columns[keyIndexes[slot]].Kind != ColumnKind.Integer)
                     {
+                        if (!Utf8.IsValid(field))
+                        {
+                            return false;
+                        }
+
                         order.SetText(slot, field);
                     }
                     else if (Utf8Parser.TryParse(field, out long key, out var used) && used == field.Length)
@@ -416,12 +425,15 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
             return length < 0 ? default : copied ? _copied.WrittenSpan.Slice(start, length) : record.Slice(start, length);
         }
 
-        /// <summary>False when the record is not valid UTF-8 or a quote is malformed.</summary>
-        public bool Split(ReadOnlySpan<byte> record)
+        /// <summary>
+        /// False when the record is not valid UTF-8 or a quote is malformed. With <paramref name="lastField"/>,
+        /// stops after that field and leaves the UTF-8 unchecked (the caller checks the fields it reads).
+        /// </summary>
+        public bool Split(ReadOnlySpan<byte> record, int lastField = -1)
         {
             _copied.ResetWrittenCount();
             _fields.Clear();
-            if (!Utf8.IsValid(record))
+            if (lastField < 0 && !Utf8.IsValid(record))
             {
                 return false;
             }
@@ -483,7 +495,7 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
                     at = end;
                 }
 
-                if (at >= record.Length)
+                if (at >= record.Length || _fields.Count == lastField + 1)
                 {
                     return true;
                 }
