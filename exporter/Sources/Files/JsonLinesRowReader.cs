@@ -85,10 +85,16 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader, IRowRead
         long lineNumber = 0;
         while (true)
         {
-            var (found, length, consumed) = await NextLineAsync(reader, cancellationToken).ConfigureAwait(false);
-            if (!found)
+            // A line whole in the buffer is found without an async call (its state machine per line
+            // was a few percent of a JSONL total's CPU).
+            if (!TryLine(reader, out var length, out var consumed))
             {
-                break;
+                bool found;
+                (found, length, consumed) = await NextLineAsync(reader, cancellationToken).ConfigureAwait(false);
+                if (!found)
+                {
+                    break;
+                }
             }
 
             lineNumber++;
@@ -186,10 +192,16 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader, IRowRead
         var added = false;
         while (!batch.IsFull)
         {
-            var (found, length, consumed) = await NextLineAsync(_reader, cancellationToken).ConfigureAwait(false);
-            if (!found)
+            // A line whole in the buffer is found without an async call (its state machine per line
+            // was a few percent of a JSONL total's CPU).
+            if (!TryLine(_reader, out var length, out var consumed))
             {
-                break;
+                bool found;
+                (found, length, consumed) = await NextLineAsync(_reader, cancellationToken).ConfigureAwait(false);
+                if (!found)
+                {
+                    break;
+                }
             }
 
             _lineNumber++;
@@ -202,6 +214,22 @@ internal sealed class JsonLinesRowReader : IRowReader, IRowBatchReader, IRowRead
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    /// <summary>The next line at the reader's start when its line end is in the buffer already (what <see cref="NextLineAsync"/> finds first).</summary>
+    private static bool TryLine(FileChunkReader reader, out int length, out int consumed)
+    {
+        var available = reader.Available;
+        var end = available.IndexOf((byte)'\n');
+        if (end < 0)
+        {
+            length = consumed = 0;
+            return false;
+        }
+
+        length = end > 0 && available[end - 1] == '\r' ? end - 1 : end;
+        consumed = end + 1;
+        return true;
+    }
 
     /// <summary>The next line (without its line end) at the reader's start; consumed includes the line end.</summary>
     private static async ValueTask<(bool Found, int Length, int Consumed)> NextLineAsync(FileChunkReader reader, CancellationToken cancellationToken)
