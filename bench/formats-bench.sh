@@ -113,6 +113,9 @@ exporter_pair() {
     if [ "$part" = g ]; then
       ogr_round "$round"
       base="$OGR_S"
+    elif [ "$part" = p ]; then
+      duck_round "$round"
+      base="$DUCK_S"
     fi
     for variant in $VARIANTS; do
       out="$WORK/out-$part-$variant-$round"
@@ -134,6 +137,8 @@ exporter_pair() {
       STEADY_CPU[$part-$variant]="${STEADY_CPU[$part-$variant]:-} $T_CPU"
       if [ "$part" = g ]; then
         RATIO[$variant]="${RATIO[$variant]:-} $(awk -v o="${OGR_ROUND[$round]}" -v s="$T_SECONDS" 'BEGIN { printf "%.2f", o / s }')"
+      elif [ "$part" = p ]; then
+        PRATIO[$variant]="${PRATIO[$variant]:-} $(awk -v d="$DUCK_S" -v s="$T_SECONDS" 'BEGIN { printf "%.2f", s / d }')"
       fi
       STEADY_RSS[$part-$variant]="${STEADY_RSS[$part-$variant]:-} $T_RSS_MB"
       rm -rf "$out"
@@ -169,9 +174,16 @@ await connection.run(`COPY (FROM '${csv}') TO '${parquet}' (FORMAT parquet, COMP
 JS
 cp "$WORK/duckdb-copy.mjs" tests/duckdb/.bench-copy.mjs
 bench_on_exit "rm -f '$PWD/tests/duckdb/.bench-copy.mjs'"
-timed "duckdb copy" node tests/duckdb/.bench-copy.mjs "$WORK/src/Bench.csv" "$WORK/duck.parquet"
-DUCK_S="$T_SECONDS"
-line "(p) DuckDB COPY csv TO parquet (zstd)" "$T_SECONDS" "$T_RSS_MB" "$(stat -c %s "$WORK/duck.parquet" 2>/dev/null || echo 0)" | tee -a "$REPORT"
+# DuckDB once per round, interleaved with the exporter's runs (like ogr2ogr for g): on a shared
+# machine its time moves with the load too, so each round's ratio uses that round's DuckDB.
+declare -A PRATIO
+duck_round() { # round
+  timed "duckdb copy" node tests/duckdb/.bench-copy.mjs "$WORK/src/Bench.csv" "$WORK/duck.parquet"
+  DUCK_S="$T_SECONDS"
+  DUCK_ALL="${DUCK_ALL:-} $T_SECONDS"
+  line "(p) DuckDB COPY csv TO parquet (zstd)" "$T_SECONDS" "$T_RSS_MB" "$(stat -c %s "$WORK/duck.parquet" 2>/dev/null || echo 0)" | tee -a "$REPORT"
+  rm -f "$WORK/duck.parquet"
+}
 
 # The files source reads a CSV column as text unless the entity declares its type; DuckDB infers
 # BIGINT, DOUBLE, DATE, BOOLEAN, DOUBLE for these, so the entity declares the same (TYPED=0: all text,
@@ -199,7 +211,7 @@ $columns
   storage: {local: {path: $3}}
 YAML
 }
-exporter_pair p "exporter PARQUET" PARQUET files_config "$DUCK_S"
+exporter_pair p "exporter PARQUET" PARQUET files_config ""
 echo "CSV input $(awk -v b="$CSV_BYTES" 'BEGIN { printf "%.1f", b / 1e6 }') MB" | tee -a "$REPORT"
 fi
 
@@ -208,6 +220,13 @@ fi
   for key in "${!STEADY[@]}"; do
     echo "  $key: $(echo "${STEADY[$key]}" | median) s, CPU $(echo "${STEADY_CPU[$key]}" | median) s, RSS $(echo "${STEADY_RSS[$key]}" | median) MB (runs:${STEADY[$key]})"
   done | sort
+  if [ -n "${DUCK_ALL:-}" ]; then
+    echo "  DuckDB COPY: $(echo "$DUCK_ALL" | median) s (runs:$DUCK_ALL)"
+    for variant in $VARIANTS; do
+      r="${PRATIO[$variant]:-}"
+      [ -n "$r" ] && echo "  p-$variant: steady PARQUET / DuckDB per round:$r (median $(echo "$r" | median))"
+    done
+  fi
   if [ -n "${OGR_ALL:-}" ]; then
     echo "  ogr2ogr GPKG + zip: $(echo "$OGR_ALL" | median) s (runs:$OGR_ALL)"
     for variant in $VARIANTS; do
