@@ -39,6 +39,23 @@ public sealed class FileColumnTypesValidationTests
     }
 
     [Theory]
+    [InlineData("integer", true)]
+    [InlineData("numeric(38,38)", true)]
+    [InlineData("numeric(5)", true)]
+    [InlineData("numeric(39,2)", false)]
+    [InlineData("numeric(3,4)", false)]
+    [InlineData("numeric(0,0)", false)]
+    [InlineData("Integer", false)]
+    [InlineData("double", false)]
+    public void TheCrdPattern_AndTheValidator_AcceptTheSameTypes_ExceptPrecisionLimitsOnlyTheValidatorKnows(string type, bool valid)
+    {
+        // The CRD's pattern cannot compare p with s or cap p at 38; the validator does.
+        var pattern = System.Text.RegularExpressions.Regex.IsMatch(type, FileColumnTypes.Pattern);
+        Assert.Equal(valid, FileColumnTypes.TryParse(type, out _, out _, out _));
+        Assert.Equal(valid || type is "numeric(39,2)" or "numeric(3,4)", pattern);
+    }
+
+    [Theory]
     [InlineData("score: float", "score: double", "spec.entities[0].columns.score", "must be one of text, integer, numeric")]
     [InlineData("amount: \"numeric(7,2)\"", "amount: \"numeric(7,8)\"", "spec.entities[0].columns.amount", "0 <= s <= p")]
     [InlineData("amount: \"numeric(7,2)\"", "amount: \"numeric(39)\"", "spec.entities[0].columns.amount", "1 <= p <= 38")]
