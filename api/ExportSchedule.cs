@@ -165,6 +165,61 @@ public sealed class EntitySpec
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public List<string>? Formats { get; set; }
+    /// <summary>
+    /// spec.source.files only: the types of a CSV file's columns by name (one of <see cref="FileColumnTypes"/>),
+    /// so integers, decimals, dates and booleans are published as such instead of as text. A column
+    /// not named is text; the temporal and geometry columns are typed by their own fields.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, string>? Columns { get; set; }
+}
+
+/// <summary>
+/// The column types a files-source CSV column can be declared as (<see cref="EntitySpec.Columns"/>), in
+/// PostgreSQL's spelling; <c>numeric(p,s)</c> (1 ≤ p ≤ 38, 0 ≤ s ≤ p) fixes precision and scale, which
+/// PARQUET then stores as DECIMAL(p,s).
+/// </summary>
+public static partial class FileColumnTypes
+{
+    public const string Text = "text";
+    public const string Integer = "integer";
+    public const string Numeric = "numeric";
+    public const string Float = "float";
+    public const string Boolean = "boolean";
+    public const string Date = "date";
+    public const string TimestampTz = "timestamptz";
+    public const string Uuid = "uuid";
+
+    public static readonly IReadOnlyList<string> Names = [Text, Integer, Numeric, Float, Boolean, Date, TimestampTz, Uuid];
+
+    /// <summary>A type name, or <c>numeric(p,s)</c> / <c>numeric(p)</c>.</summary>
+    public const string Pattern = "^(text|integer|numeric|float|boolean|date|timestamptz|uuid|numeric\\([1-9][0-9]?(,[0-9][0-9]?)?\\))$";
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^numeric\((?<p>[1-9][0-9]?)(,(?<s>[0-9][0-9]?))?\)$")]
+    private static partial System.Text.RegularExpressions.Regex NumericRegex();
+
+    /// <summary>Splits a declared type into its name and, for <c>numeric(p,s)</c>, precision and scale; false when it is not one.</summary>
+    public static bool TryParse(string declared, out string name, out int? precision, out int scale)
+    {
+        precision = null;
+        scale = 0;
+        name = declared;
+        if (Names.Contains(declared))
+        {
+            return true;
+        }
+
+        var m = NumericRegex().Match(declared);
+        if (!m.Success)
+        {
+            return false;
+        }
+
+        name = Numeric;
+        precision = int.Parse(m.Groups["p"].Value, System.Globalization.CultureInfo.InvariantCulture);
+        scale = m.Groups["s"].Success ? int.Parse(m.Groups["s"].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+        return precision <= 38 && scale <= precision;
+    }
 }
 
 public sealed class TemporalSpec

@@ -223,7 +223,7 @@ public static partial class ScheduleValidator
                 continue;
             }
 
-            v.Known(e, p, "name", "table", "query", "key", "temporal", "geometry", "formats");
+            v.Known(e, p, "name", "table", "query", "key", "temporal", "geometry", "formats", "columns");
             var name = v.String(e, p, "name", required: true, pattern: EntityNameRegex(), patternText: EntityNamePattern);
             if (name is not null && !seen.Add(name))
             {
@@ -314,10 +314,60 @@ public static partial class ScheduleValidator
                 withoutGeometry.Add(i);
             }
 
+            ValidateColumnTypes(v, e, p, sourceKind);
             ValidateEntityFormats(v, spec, e, p, hasGeometry);
         }
 
         return new EntityGeometries(geometryEntities, withoutGeometry);
+    }
+
+    /// <summary>entities[].columns: a files-source CSV's declared column types, each a known type, none on a column another field types.</summary>
+    private static void ValidateColumnTypes(Walker v, JsonObject e, string p, string? sourceKind)
+    {
+        if (v.Object(e, p, "columns", required: false) is not { } columns)
+        {
+            return;
+        }
+
+        if (sourceKind == "postgres")
+        {
+            v.Error($"{p}.columns", "only for spec.source.files (a postgres source's types are the table's); remove it");
+            return;
+        }
+
+        var typedElsewhere = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (e["geometry"] is JsonObject geometry && geometry["column"]?.GetValueKind() == JsonValueKind.String)
+        {
+            typedElsewhere[(string)geometry["column"]!] = "the geometry column";
+        }
+
+        if (e["temporal"] is JsonObject temporal)
+        {
+            foreach (var (_, node) in temporal)
+            {
+                if (node?.GetValueKind() == JsonValueKind.String)
+                {
+                    typedElsewhere[(string)node!] = "a temporal column (always timestamptz)";
+                }
+            }
+        }
+
+        foreach (var (column, node) in columns)
+        {
+            var path = $"{p}.columns.{column}";
+            if (!ColumnRegex().IsMatch(column))
+            {
+                v.Error(path, $"'{column}' is not a column name matching {ColumnPattern}");
+            }
+            else if (node?.GetValueKind() != JsonValueKind.String || !FileColumnTypes.TryParse((string)node!, out _, out _, out _))
+            {
+                v.Error(path, $"must be one of {string.Join(", ", FileColumnTypes.Names)} or numeric(p,s) with 1 <= p <= 38 and 0 <= s <= p, got {(node is null ? "null" : node.ToJsonString())}");
+            }
+            else if (typedElsewhere.TryGetValue(column, out var what))
+            {
+                v.Error(path, $"'{column}' is {what}; its type comes from there, remove it here");
+            }
+        }
     }
 
     private static void ValidateEntityFormats(Walker v, JsonObject spec, JsonObject e, string p, bool hasGeometry)

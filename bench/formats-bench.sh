@@ -4,7 +4,8 @@
 #   (g) a PostGIS table of N points (EPSG:25832) → GPKG: `ogr2ogr -f GPKG … PG:… table` (spatial
 #       index on, its default) + `zip -1`, against the exporter's total (R-tree built too);
 #   (p) a CSV file of N rows → Parquet: DuckDB `COPY (FROM 'file.csv') TO 'x.parquet' (CODEC zstd)`,
-#       against the exporter's total through the files source (codec ZSTD), with both files' sizes.
+#       against the exporter's total through the files source (codec ZSTD, the columns declared with
+#       the types DuckDB infers; TYPED=0 leaves them text), with both files' sizes.
 # The exporter's first total also writes the delta of every row against nothing, so the exporter is
 # timed twice: that first total, and a steady total (a second one, whose delta is empty), which is
 # what a scheduled total costs and the fair comparison. Peak RSS from GNU time.
@@ -112,6 +113,9 @@ exporter_pair() {
     if [ "$part" = g ]; then
       ogr_round "$round"
       base="$OGR_S"
+    elif [ "$part" = p ]; then
+      duck_round "$round"
+      base="$DUCK_S"
     fi
     for variant in $VARIANTS; do
       out="$WORK/out-$part-$variant-$round"
@@ -133,6 +137,8 @@ exporter_pair() {
       STEADY_CPU[$part-$variant]="${STEADY_CPU[$part-$variant]:-} $T_CPU"
       if [ "$part" = g ]; then
         RATIO[$variant]="${RATIO[$variant]:-} $(awk -v o="${OGR_ROUND[$round]}" -v s="$T_SECONDS" 'BEGIN { printf "%.2f", o / s }')"
+      elif [ "$part" = p ]; then
+        PRATIO[$variant]="${PRATIO[$variant]:-} $(awk -v d="$DUCK_S" -v s="$T_SECONDS" 'BEGIN { printf "%.2f", s / d }')"
       fi
       STEADY_RSS[$part-$variant]="${STEADY_RSS[$part-$variant]:-} $T_RSS_MB"
       rm -rf "$out"
@@ -168,11 +174,26 @@ await connection.run(`COPY (FROM '${csv}') TO '${parquet}' (FORMAT parquet, COMP
 JS
 cp "$WORK/duckdb-copy.mjs" tests/duckdb/.bench-copy.mjs
 bench_on_exit "rm -f '$PWD/tests/duckdb/.bench-copy.mjs'"
-timed "duckdb copy" node tests/duckdb/.bench-copy.mjs "$WORK/src/Bench.csv" "$WORK/duck.parquet"
-DUCK_S="$T_SECONDS"
-line "(p) DuckDB COPY csv TO parquet (zstd)" "$T_SECONDS" "$T_RSS_MB" "$(stat -c %s "$WORK/duck.parquet" 2>/dev/null || echo 0)" | tee -a "$REPORT"
+# DuckDB once per round, interleaved with the exporter's runs (like ogr2ogr for g): on a shared
+# machine its time moves with the load too, so each round's ratio uses that round's DuckDB.
+declare -A PRATIO
+duck_round() { # round
+  timed "duckdb copy" node tests/duckdb/.bench-copy.mjs "$WORK/src/Bench.csv" "$WORK/duck.parquet"
+  DUCK_S="$T_SECONDS"
+  DUCK_ALL="${DUCK_ALL:-} $T_SECONDS"
+  line "(p) DuckDB COPY csv TO parquet (zstd)" "$T_SECONDS" "$T_RSS_MB" "$(stat -c %s "$WORK/duck.parquet" 2>/dev/null || echo 0)" | tee -a "$REPORT"
+  rm -f "$WORK/duck.parquet"
+}
 
+# The files source reads a CSV column as text unless the entity declares its type; DuckDB infers
+# BIGINT, DOUBLE, DATE, BOOLEAN, DOUBLE for these, so the entity declares the same (TYPED=0: all text,
+# the comparison before parquet9). A BEFORE_DLL older than entities[].columns gets the text config.
+TYPED="${TYPED:-1}"
 files_config() {
+  local columns=""
+  if [ "$TYPED" = 1 ] && [[ "$1" != *before* ]]; then
+    columns="      columns: {id: integer, amount: float, day: date, active: boolean, score: float}"
+  fi
   cat >"$WORK/$1.yaml" <<YAML
 apiVersion: bulkexport.io/v1alpha1
 kind: ExportSchedule
@@ -185,11 +206,12 @@ spec:
   entities:
     - name: Bench
       key: [id]
+$columns
   output: {formats: [$2], parquetCompression: ZSTD}
   storage: {local: {path: $3}}
 YAML
 }
-exporter_pair p "exporter PARQUET" PARQUET files_config "$DUCK_S"
+exporter_pair p "exporter PARQUET" PARQUET files_config ""
 echo "CSV input $(awk -v b="$CSV_BYTES" 'BEGIN { printf "%.1f", b / 1e6 }') MB" | tee -a "$REPORT"
 fi
 
@@ -198,6 +220,13 @@ fi
   for key in "${!STEADY[@]}"; do
     echo "  $key: $(echo "${STEADY[$key]}" | median) s, CPU $(echo "${STEADY_CPU[$key]}" | median) s, RSS $(echo "${STEADY_RSS[$key]}" | median) MB (runs:${STEADY[$key]})"
   done | sort
+  if [ -n "${DUCK_ALL:-}" ]; then
+    echo "  DuckDB COPY: $(echo "$DUCK_ALL" | median) s (runs:$DUCK_ALL)"
+    for variant in $VARIANTS; do
+      r="${PRATIO[$variant]:-}"
+      [ -n "$r" ] && echo "  p-$variant: steady PARQUET / DuckDB per round:$r (median $(echo "$r" | median))"
+    done
+  fi
   if [ -n "${OGR_ALL:-}" ]; then
     echo "  ogr2ogr GPKG + zip: $(echo "$OGR_ALL" | median) s (runs:$OGR_ALL)"
     for variant in $VARIANTS; do

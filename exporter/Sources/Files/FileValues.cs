@@ -125,6 +125,129 @@ internal static class FileValues
         return true;
     }
 
+    /// <summary>A date as <c>yyyy-MM-dd</c>, the spelling every format writes.</summary>
+    public static bool TryParseDate(ReadOnlySpan<byte> t, out DateOnly value)
+    {
+        value = default;
+        if (t.Length != 10 || t[4] != '-' || t[7] != '-'
+            || !Digits(t[..4], out var year) || !Digits(t.Slice(5, 2), out var month) || !Digits(t.Slice(8, 2), out var day)
+            || year < 1 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month))
+        {
+            return false;
+        }
+
+        value = new DateOnly(year, month, day);
+        return true;
+    }
+
+    /// <summary>
+    /// A declared numeric field as the exact decimal text <see cref="DecimalText"/> promises: written into
+    /// <paramref name="canonical"/> only when it is not that already (a '+', leading zeros, an exponent),
+    /// so the common case copies nothing. With a precision, the digits must fit numeric(p,s).
+    /// </summary>
+    /// <returns>False when the text is not a decimal number or does not fit.</returns>
+    public static bool TryCanonicalDecimal(ReadOnlySpan<byte> t, int? precision, int scale, out string? canonical)
+    {
+        canonical = null;
+        var at = 0;
+        var negative = false;
+        if (at < t.Length && t[at] is (byte)'-' or (byte)'+')
+        {
+            negative = t[at] == '-';
+            at++;
+        }
+
+        var intStart = at;
+        while (at < t.Length && t[at] is >= (byte)'0' and <= (byte)'9')
+        {
+            at++;
+        }
+
+        var intDigits = at - intStart;
+        var fracDigits = 0;
+        if (at < t.Length && t[at] == '.')
+        {
+            at++;
+            var fracStart = at;
+            while (at < t.Length && t[at] is >= (byte)'0' and <= (byte)'9')
+            {
+                at++;
+            }
+
+            fracDigits = at - fracStart;
+            if (fracDigits == 0)
+            {
+                return false;
+            }
+        }
+
+        if (intDigits == 0)
+        {
+            return false;
+        }
+
+        var hasExponent = at < t.Length && t[at] is (byte)'e' or (byte)'E';
+        if (hasExponent)
+        {
+            var e = at + 1;
+            if (e < t.Length && t[e] is (byte)'-' or (byte)'+')
+            {
+                e++;
+            }
+
+            if (e == t.Length || t[e..].ContainsAnyExceptInRange((byte)'0', (byte)'9'))
+            {
+                return false;
+            }
+        }
+        else if (at != t.Length)
+        {
+            return false;
+        }
+
+        var plain = !hasExponent && t[0] != '+' && (intDigits == 1 || t[intStart] != '0');
+        if (!plain)
+        {
+            try
+            {
+                // CanonicalDecimal takes a JSON number: no '+', no leading zeros.
+                var digits = t[intStart..];
+                var zeros = 0;
+                while (zeros < intDigits - 1 && digits[zeros] == '0')
+                {
+                    zeros++;
+                }
+
+                canonical = CanonicalDecimal(Encoding.ASCII.GetBytes((negative ? "-" : "") + Encoding.ASCII.GetString(digits[zeros..])));
+            }
+            catch (FormatException)
+            {
+                return false;
+            }
+        }
+
+        if (precision is not { } p)
+        {
+            return true;
+        }
+
+        // The digits as PostgreSQL counts them for numeric(p,s): integer digits without leading zeros.
+        var text = canonical is null ? t : Encoding.ASCII.GetBytes(canonical);
+        var body = text[0] == '-' ? text[1..] : text;
+        var dot = body.IndexOf((byte)'.');
+        var whole = dot < 0 ? body : body[..dot];
+        var fraction = dot < 0 ? 0 : body.Length - dot - 1;
+        var significant = whole.TrimStart((byte)'0').Length;
+        return fraction <= scale && significant <= p - scale;
+    }
+
+    /// <summary>A boolean as <c>true</c>/<c>false</c> or PostgreSQL's <c>t</c>/<c>f</c>, any case.</summary>
+    public static bool TryParseBoolean(ReadOnlySpan<byte> t, out bool value)
+    {
+        value = t.Length is 1 or 4 && (t.Length == 1 ? (t[0] | 0x20) == 't' : Ascii.EqualsIgnoreCase(t, "true"u8));
+        return value || (t.Length == 1 ? (t[0] | 0x20) == 'f' : t.Length == 5 && Ascii.EqualsIgnoreCase(t, "false"u8));
+    }
+
     /// <summary>An ISO 8601 timestamp as UTC; text without an offset is taken as UTC.</summary>
     public static bool TryParseTimestamp(string text, out DateTimeOffset value)
     {

@@ -88,6 +88,11 @@ internal sealed class FilesSnapshot(IReadOnlyDictionary<string, EntityFile> file
         }
 
         var layout = new EntityLayout(entity);
+        if (file.Format == FileFormat.JsonLines && layout.Declared.Count > 0)
+        {
+            throw new SourceException($"Entity '{entity.Name}': the entity declares column types (columns), which are for CSV files; '{file.Path}' is JSONL, whose values carry their own types. Remove entities[].columns.", transient: false);
+        }
+
         return file.Format == FileFormat.JsonLines
             ? await JsonLinesRowReader.OpenAsync(file, entity, layout, cancellationToken).ConfigureAwait(false)
             : await CsvRowReader.OpenAsync(file, entity, layout, cancellationToken).ConfigureAwait(false);
@@ -112,6 +117,13 @@ internal sealed class EntityLayout
         Keys = new HashSet<string>(entity.Key, StringComparer.Ordinal);
         Geometry = string.IsNullOrEmpty(entity.Geometry?.Column) ? null : entity.Geometry.Column;
         Temporal = new HashSet<string>(StringComparer.Ordinal);
+        var declared = new Dictionary<string, Column>(StringComparer.Ordinal);
+        foreach (var (name, type) in entity.Columns ?? [])
+        {
+            declared[name] = DeclaredColumn(name, type, nullable: !Keys.Contains(name));
+        }
+
+        Declared = declared;
         if (entity.Temporal is { } t)
         {
             foreach (var name in new[] { t.RegistrationFrom, t.RegistrationTo, t.EffectiveFrom, t.EffectiveTo })
@@ -126,10 +138,34 @@ internal sealed class EntityLayout
 
     public HashSet<string> Keys { get; }
 
+    /// <summary>The entity's declared column types (<see cref="EntitySpec.Columns"/>), as columns by name; checked by the schedule validator.</summary>
+    public IReadOnlyDictionary<string, Column> Declared { get; }
+
     public HashSet<string> Temporal { get; }
 
     /// <summary>The column holding GeoJSON or WKT that becomes a Geometry column, if the entity names one.</summary>
     public string? Geometry { get; }
+
+    private static Column DeclaredColumn(string name, string type, bool nullable)
+    {
+        if (!FileColumnTypes.TryParse(type, out var kind, out var precision, out var scale))
+        {
+            // The schedule validator refuses these; a spec built in code may still carry one.
+            throw new SourceException($"Entity column '{name}': '{type}' is not a column type ({string.Join(", ", FileColumnTypes.Names)}, numeric(p,s)).", transient: false);
+        }
+
+        return kind switch
+        {
+            FileColumnTypes.Integer => new Column(name, ColumnKind.Integer, Nullable: nullable),
+            FileColumnTypes.Numeric => new Column(name, ColumnKind.Decimal, SqlType: precision is { } p ? $"numeric({p},{scale})" : null, Nullable: nullable),
+            FileColumnTypes.Float => new Column(name, ColumnKind.Float, Nullable: nullable),
+            FileColumnTypes.Boolean => new Column(name, ColumnKind.Boolean, Nullable: nullable),
+            FileColumnTypes.Date => new Column(name, ColumnKind.Date, Nullable: nullable),
+            FileColumnTypes.TimestampTz => new Column(name, ColumnKind.TimestampTz, Nullable: nullable),
+            FileColumnTypes.Uuid => new Column(name, ColumnKind.Uuid, Nullable: nullable),
+            _ => new Column(name, ColumnKind.Text, Nullable: nullable),
+        };
+    }
 
     /// <summary>The kind the entity spec forces on a column, if any.</summary>
     public ColumnKind? ForcedKind(string name) =>
@@ -144,6 +180,14 @@ internal sealed class EntityLayout
             if (!present.Contains(key))
             {
                 throw new SourceException($"Entity '{entity.Name}': key column '{key}' is missing from '{path}'.", transient: false);
+            }
+        }
+
+        foreach (var name in Declared.Keys)
+        {
+            if (!present.Contains(name))
+            {
+                throw new SourceException($"Entity '{entity.Name}': column '{name}' of the entity's columns is missing from '{path}'.", transient: false);
             }
         }
 

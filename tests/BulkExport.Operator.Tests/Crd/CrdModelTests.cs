@@ -52,6 +52,7 @@ public sealed class CrdModelTests
         Assert.Equal(ScheduleValidator.EntityNamePattern, Pattern("entities", "[]", "name"));
         Assert.Equal(ScheduleValidator.TablePattern, Pattern("entities", "[]", "table"));
         Assert.Equal(ScheduleValidator.ColumnPattern, Pattern("entities", "[]", "key", "[]"));
+        Assert.Equal(FileColumnTypes.Pattern, (string?)Walk(spec, "entities", "[]", "columns")["additionalProperties"]!["pattern"]);
         Assert.Equal(ScheduleValidator.DnsLabelPattern, Pattern("source", "postgres", "connectionSecretRef", "name"));
         Assert.Equal(ScheduleValidator.SecretKeyPattern, Pattern("source", "postgres", "connectionSecretRef", "key"));
         Assert.Equal(ScheduleValidator.BucketPattern, Pattern("storage", "s3", "bucket"));
