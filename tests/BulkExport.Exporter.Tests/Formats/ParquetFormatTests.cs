@@ -80,6 +80,63 @@ public sealed class ParquetFormatTests : IDisposable
     }
 
     [DuckDbFact]
+    public async Task ATypedCsvFromTheFilesSource_ReadsBackInDuckDb_WithItsDeclaredTypes_RowForRow()
+    {
+        // The formats bench's shape: integers delta-encoded and doubles byte-split across row groups of 3 rows.
+        var dir = Directory.CreateDirectory(Path.Combine(_temp.Path, "src")).FullName;
+        var csv = new System.Text.StringBuilder("id,name,amount,exact,day,active,score\n");
+        for (var i = 1; i <= 10; i++)
+        {
+            csv.Append(System.Globalization.CultureInfo.InvariantCulture, $"{i * 1000 - 5000},Vej {i},{i}.{i:00},-{i}.5{i},2024-{i:00}-{i + 10},{(i % 3 == 0 ? "f" : "true")},{i * 7919 / 7.0:R}\n");
+        }
+
+        csv.Append("9999999999,,,,,,\n");
+        await File.WriteAllTextAsync(Path.Combine(dir, "T.csv"), csv.ToString());
+        var entity = new EntitySpec
+        {
+            Name = "T",
+            Key = ["id"],
+            Columns = new() { ["id"] = "integer", ["amount"] = "float", ["exact"] = "numeric(6,3)", ["day"] = "date", ["active"] = "boolean", ["score"] = "float" },
+        };
+        var source = new FilesSource(new FilesSourceSpec { Path = dir }, [entity], TimeProvider.System);
+        var rows = new List<object?[]>();
+        IReadOnlyList<Column> columns;
+        await using (var snapshot = await source.OpenSnapshotAsync(CancellationToken.None))
+        await using (var reader = await snapshot.ReadAsync(entity, new ReadRequest(false), CancellationToken.None))
+        {
+            columns = reader.Columns;
+            while (await reader.ReadAsync(CancellationToken.None))
+            {
+                rows.Add(reader.Current);
+            }
+        }
+
+        using var read = ReaderTools.DuckDbRead(Extract(Assert.Single(WriteParquet(columns, rows, rowGroupRows: 3).Files), _temp.Path));
+        var root = read.RootElement;
+
+        Assert.Equal(
+            [("id", "BIGINT"), ("name", "VARCHAR"), ("amount", "DOUBLE"), ("exact", "DECIMAL(6,3)"), ("day", "DATE"), ("active", "BOOLEAN"), ("score", "DOUBLE")],
+            root.GetProperty("columns").EnumerateArray().Select(c => (c.GetProperty("name").GetString(), c.GetProperty("type").GetString())));
+        var back = root.GetProperty("rows").EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.ValueKind == JsonValueKind.Null ? null : v.GetString()).ToList()).ToList();
+        Assert.Equal(rows.Count, back.Count);
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var s = rows[i];
+            var r = back[i];
+            Assert.Equal(((long)s[0]!).ToString(inv), r[0]);
+            Assert.Equal((string?)s[1], r[1]);
+            Assert.Equal(s[2] is double a ? a : (double?)null, r[2] is null ? null : double.Parse(r[2]!, inv));
+            Assert.Equal(s[3] is DecimalText d ? decimal.Parse(d.Text, inv) : (decimal?)null, r[3] is null ? null : decimal.Parse(r[3]!, inv));
+            Assert.Equal(s[4] is DateOnly day ? day.ToString("yyyy-MM-dd", inv) : null, r[4]);
+            Assert.Equal(s[5] is bool b ? (b ? "true" : "false") : null, r[5]);
+            Assert.Equal(s[6] is double score ? score : (double?)null, r[6] is null ? null : double.Parse(r[6]!, inv));
+        }
+
+        Assert.Equal([3, 3, 3, 2], root.GetProperty("rowGroups").EnumerateArray().Select(g => g.GetInt32()));
+    }
+
+    [DuckDbFact]
     public void ZPoints_AreIsoWkbPointZ_TypedPointZInTheGeoMetadata_AndDuckDbReadsTheZ()
     {
         var set = WriteParquet(ZColumns, ZPointRows());
