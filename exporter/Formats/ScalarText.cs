@@ -351,6 +351,5 @@ internal static class ScalarText
         _ => throw Mismatch(value, column),
     };
 
-    public static InvalidOperationException Mismatch(object value, Column column) =>
-        new($"Column '{column.Name}' of kind {column.Kind} cannot hold a value of type {value.GetType().Name}.");
+    public static RowValueException Mismatch(object value, Column column) => RowBatch.Mismatch(value, column);
 }

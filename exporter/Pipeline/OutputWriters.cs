@@ -206,7 +206,20 @@ internal sealed class OutputWriters : IDeltaSink, IDisposable
         }
 
         tombstone[_width] = OperationName(DeltaOperation.Delete);
-        WriteDeltaRecord(tombstone);
+        try
+        {
+            WriteDeltaRecord(tombstone);
+        }
+        catch (RowValueException e)
+        {
+            // The base state keeps keys with the types they had; a key column read with another type now
+            // (a JSONL value written as a string, a CSV column declared anew) cannot even be compared with them.
+            var key = string.Join(", ", _layout.IdentityIndexes.Select(i => $"'{_layout.Columns[i].Name}' ({_layout.Columns[i].Kind})"));
+            throw new SourceException(
+                $"entity {_entity.Name}: a key column's type changed since the last generation: the previous generation's keys cannot be held by key column {key} as read now ({e.Message}). " +
+                "A key keeps its type for the life of a register; restore the type, or publish the entity under a new name. Nothing was published.",
+                transient: false, e);
+        }
     }
 
     public static string OperationName(DeltaOperation operation) => operation switch

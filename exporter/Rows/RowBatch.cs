@@ -588,7 +588,7 @@ internal sealed class RowBatch
         }
     }
 
-    /// <summary>The same words as the formats' own check (ScalarText.Mismatch), so an error reads the same.</summary>
+    /// <summary>A value of the wrong type for its column: the one wording the batch, the digest and the formats use.</summary>
     internal static RowValueException Mismatch(object value, Column column) =>
         new($"Column '{column.Name}' of kind {column.Kind} cannot hold a value of type {value.GetType().Name}.");
 

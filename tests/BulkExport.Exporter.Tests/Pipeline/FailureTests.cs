@@ -66,4 +66,21 @@ public sealed class FailureTests
 
         Assert.Contains("checksum", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task KeyColumnWhoseTypeChangedSinceTheLastGeneration_FailsTheDeltaNamingTheColumn_AndPublishesNothing()
+    {
+        using var h = new ExportHarness(s => s.Entities = [new EntitySpec { Name = "Postnummer", Key = ["nr"] }]);
+        h.Source.Set("Postnummer", Columns, [[1L, "a"], [2L, "b"]]);
+        await h.RunAsync(RunKind.Total);
+        // The same key now read as text (a JSONL file writing "1" for 1, a CSV column declared anew).
+        h.Source.Set("Postnummer", [new("nr", ColumnKind.Text), new("navn", ColumnKind.Text)], [["1", "a"]]);
+
+        var e = await Assert.ThrowsAnyAsync<Exception>(() => h.RunAsync(RunKind.Delta));
+
+        Assert.Contains("Postnummer", e.Message, StringComparison.Ordinal);
+        Assert.Contains("key column 'nr'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("changed", e.Message, StringComparison.Ordinal);
+        Assert.Null(await h.Store.GetBytesAsync(FileNaming.ManifestKey("DAR", 2), CancellationToken.None));
+    }
 }
