@@ -99,17 +99,7 @@ public sealed class ParquetFormatTests : IDisposable
             Columns = new() { ["id"] = "integer", ["amount"] = "float", ["exact"] = "numeric(6,3)", ["day"] = "date", ["active"] = "boolean", ["score"] = "float" },
         };
         var source = new FilesSource(new FilesSourceSpec { Path = dir }, [entity], TimeProvider.System);
-        var rows = new List<object?[]>();
-        IReadOnlyList<Column> columns;
-        await using (var snapshot = await source.OpenSnapshotAsync(CancellationToken.None))
-        await using (var reader = await snapshot.ReadAsync(entity, new ReadRequest(false), CancellationToken.None))
-        {
-            columns = reader.Columns;
-            while (await reader.ReadAsync(CancellationToken.None))
-            {
-                rows.Add(reader.Current);
-            }
-        }
+        var (columns, rows, _) = await SourceReads.ReadAllAsync(source, entity);
 
         using var read = ReaderTools.DuckDbRead(Extract(Assert.Single(WriteParquet(columns, rows, rowGroupRows: 3).Files), _temp.Path));
         var root = read.RootElement;

@@ -75,16 +75,7 @@ public sealed class RowBatchTests
         foreach (var format in formats)
         {
             var expected = FormatTestData.Encode(format, Columns, rows);
-            var output = new ArrayBufferWriter<byte>();
-            var encoder = format.CreateEncoder(new FormatSchema("T", Columns, [], null));
-            encoder.WriteHeader(output);
-            for (var r = 0; r < batch.Count; r++)
-            {
-                encoder.WriteRecord(batch.View(r), output);
-            }
-
-            encoder.WriteFooter(output);
-            Assert.True(expected.AsSpan().SequenceEqual(output.WrittenSpan), $"{format.Name}: the batch's bytes differ from the boxed rows' bytes");
+            Assert.True(expected.AsSpan().SequenceEqual(EncodeBatch(format, Columns, batch)), $"{format.Name}: the batch's bytes differ from the boxed rows' bytes");
         }
     }
 
@@ -321,16 +312,7 @@ public sealed class RowBatchTests
             foreach (var format in formats)
             {
                 var expected = FormatTestData.Encode(format, columns, chunk);
-                var output = new ArrayBufferWriter<byte>();
-                var encoder = format.CreateEncoder(new FormatSchema("T", columns, [], null));
-                encoder.WriteHeader(output);
-                for (var r = 0; r < batch.Count; r++)
-                {
-                    encoder.WriteRecord(batch.View(r), output);
-                }
-
-                encoder.WriteFooter(output);
-                Assert.True(expected.AsSpan().SequenceEqual(output.WrittenSpan), $"{format.Name}: the batch's bytes differ from the boxed rows' bytes");
+                Assert.True(expected.AsSpan().SequenceEqual(EncodeBatch(format, columns, batch)), $"{format.Name}: the batch's bytes differ from the boxed rows' bytes");
             }
         }
 

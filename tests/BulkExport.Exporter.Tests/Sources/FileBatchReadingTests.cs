@@ -6,6 +6,7 @@ using BulkExport.Exporter.Pipeline;
 using BulkExport.Exporter.Rows;
 using BulkExport.Exporter.Sources;
 using BulkExport.Exporter.Sources.Files;
+using BulkExport.Exporter.Tests.Support;
 
 namespace BulkExport.Exporter.Tests.Sources;
 
@@ -60,34 +61,12 @@ public sealed class FileBatchReadingTests : IDisposable
     private async Task AssertBatchesEqualRowsAsync(EntitySpec entity)
     {
         var source = new FilesSource(new FilesSourceSpec { Path = _dir }, [entity], TimeProvider.System);
-        var rows = new List<object?[]>();
-        IReadOnlyList<Column> columns;
-        await using (var snapshot = await source.OpenSnapshotAsync(CancellationToken.None))
-        await using (var reader = await snapshot.ReadAsync(entity, new ReadRequest(false), CancellationToken.None))
-        {
-            columns = reader.Columns;
-            while (await reader.ReadAsync(CancellationToken.None))
-            {
-                rows.Add(reader.Current);
-            }
-        }
+        var (columns, rows, _) = await SourceReads.ReadAllAsync(source, entity);
 
         var all = new RowBatch(columns, 64, arenaBytes: 64);
-        await using (var snapshot = await source.OpenSnapshotAsync(CancellationToken.None))
-        await using (var reader = await snapshot.ReadAsync(entity, new ReadRequest(false), CancellationToken.None))
+        foreach (var row in await SourceReads.ReadBatchedAsync(source, entity))
         {
-            Assert.IsAssignableFrom<IRowBatchReader>(reader);
-            var small = new RowBatch(columns, 2, arenaBytes: 16);
-            while (await reader.FillAsync(small, CancellationToken.None))
-            {
-                for (var r = 0; r < small.Count; r++)
-                {
-                    var view = small.View(r);
-                    all.AddBoxed([.. Enumerable.Range(0, columns.Count).Select(view.GetValue)]);
-                }
-
-                small.Clear();
-            }
+            all.AddBoxed(row);
         }
 
         Assert.True(rows.Count >= 4);

@@ -3,6 +3,7 @@ using BulkExport.Api;
 using BulkExport.Exporter.Rows;
 using BulkExport.Exporter.Sources;
 using BulkExport.Exporter.Sources.Files;
+using BulkExport.Exporter.Tests.Support;
 
 namespace BulkExport.Exporter.Tests.Sources;
 
@@ -31,36 +32,9 @@ public sealed class FileDeclaredColumnTypesTests : IDisposable
         entity ??= Entity();
         await File.WriteAllTextAsync(Path.Combine(_dir, "T.csv"), csv, new UTF8Encoding(false));
         var source = new FilesSource(new FilesSourceSpec { Path = _dir }, [entity], TimeProvider.System);
-        var rows = new List<object?[]>();
-        IReadOnlyList<Column> columns;
-        bool sorted;
-        await using (var snapshot = await source.OpenSnapshotAsync(CancellationToken.None))
-        await using (var reader = await snapshot.ReadAsync(entity, Request, CancellationToken.None))
-        {
-            columns = reader.Columns;
-            sorted = reader is IRowReaderOrdering { IsSortedByKey: true };
-            while (await reader.ReadAsync(CancellationToken.None))
-            {
-                rows.Add(reader.Current);
-            }
-        }
+        var (columns, rows, sorted) = await SourceReads.ReadAllAsync(source, entity, Request);
 
-        var batched = new List<object?[]>();
-        await using (var snapshot = await source.OpenSnapshotAsync(CancellationToken.None))
-        await using (var reader = await snapshot.ReadAsync(entity, Request, CancellationToken.None))
-        {
-            var batch = new RowBatch(columns, 2, arenaBytes: 16);
-            while (await reader.FillAsync(batch, CancellationToken.None))
-            {
-                for (var r = 0; r < batch.Count; r++)
-                {
-                    var view = batch.View(r);
-                    batched.Add([.. Enumerable.Range(0, columns.Count).Select(view.GetValue)]);
-                }
-
-                batch.Clear();
-            }
-        }
+        var batched = await SourceReads.ReadBatchedAsync(source, entity, Request);
 
         return (columns, rows, batched, sorted);
     }

@@ -6,6 +6,7 @@ using BulkExport.Exporter.Sources.Files;
 using BulkExport.Exporter.Tests.Formats;
 using BulkExport.Exporter.Rows;
 using Microsoft.Extensions.Time.Testing;
+using BulkExport.Exporter.Tests.Support;
 
 namespace BulkExport.Exporter.Tests.Sources;
 
@@ -277,26 +278,10 @@ public sealed class FilesSourceTests : IDisposable
 
     private async Task<(IReadOnlyList<Column> Columns, List<object?[]> Rows)> ReadAllAsync(EntitySpec entity)
     {
-        await using var snapshot = await Source(entity).OpenSnapshotAsync(CancellationToken.None);
-        await using var reader = await snapshot.ReadAsync(entity, Request, CancellationToken.None);
-        var rows = new List<object?[]>();
-        while (await reader.ReadAsync(CancellationToken.None))
-        {
-            rows.Add(reader.Current);
-        }
-
-        return (reader.Columns, rows);
+        var (columns, rows, _) = await SourceReads.ReadAllAsync(Source(entity), entity, Request);
+        return (columns, rows);
     }
 
-    private static async Task<List<object?[]>> ReadRowsAsync(ISourceSnapshot snapshot, EntitySpec entity)
-    {
-        await using var reader = await snapshot.ReadAsync(entity, Request, CancellationToken.None);
-        var rows = new List<object?[]>();
-        while (await reader.ReadAsync(CancellationToken.None))
-        {
-            rows.Add(reader.Current);
-        }
-
-        return rows;
-    }
+    private static async Task<List<object?[]>> ReadRowsAsync(ISourceSnapshot snapshot, EntitySpec entity) =>
+        (await SourceReads.ReadAllAsync(snapshot, entity, Request)).Rows;
 }
