@@ -178,7 +178,7 @@ public sealed class RowBatchTests
         // Non-finite values are not kept: their spellings differ between the digest (a JSON string) and CSV.
         Assert.False(batch.TryGetSpelling(Array.FindIndex(rows, r => r[floatColumn] is double.NaN), floatColumn, out _));
 
-        foreach (var format in RecordFormats.All.OfType<IStreamedFormat>().Where(f => f.Name is "CSV" or "JSON"))
+        foreach (var format in RecordFormats.All.OfType<IStreamedFormat>().Where(f => f.Name is "CSV" or "JSON" or "JSONL"))
         {
             Assert.True(FormatTestData.Encode(format, columns, rows).AsSpan().SequenceEqual(EncodeBatch(format, columns, batch)), $"{format.Name}: the batch's bytes differ from the boxed rows' bytes");
         }
@@ -192,7 +192,7 @@ public sealed class RowBatchTests
         }
 
         Assert.False(batch.TryGetSpelling(0, floatColumn, out _));
-        foreach (var format in RecordFormats.All.OfType<IStreamedFormat>().Where(f => f.Name is "CSV" or "JSON"))
+        foreach (var format in RecordFormats.All.OfType<IStreamedFormat>().Where(f => f.Name is "CSV" or "JSON" or "JSONL"))
         {
             Assert.True(FormatTestData.Encode(format, columns, reversed).AsSpan().SequenceEqual(EncodeBatch(format, columns, batch)), $"{format.Name}: a cleared batch's bytes differ from the boxed rows' bytes");
         }
