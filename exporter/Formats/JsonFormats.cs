@@ -194,8 +194,9 @@ internal sealed class JsonRowObjects(IReadOnlyList<Column> columns)
     {
         if (!ReferenceEquals(batch, _checkedBatch))
         {
-            var ok = batch.Columns.Count == columns.Count;
-            for (var i = 0; ok && i < columns.Count; i++)
+            // The batch's columns are the first of this writer's (all, or all but a delta's operation).
+            var ok = batch.Columns.Count <= columns.Count;
+            for (var i = 0; ok && i < batch.Columns.Count; i++)
             {
                 var kind = _kinds[i];
                 ok = batch.Columns[i].Kind == kind
@@ -213,7 +214,7 @@ internal sealed class JsonRowObjects(IReadOnlyList<Column> columns)
             return false;
         }
 
-        var kinds = _kinds;
+        var kinds = _kinds.AsSpan(0, batch.Columns.Count);
         var members = _members!;
         var encoder = JsonValues.WriterOptions.Encoder!;
         var bound = 2;
@@ -422,7 +423,8 @@ internal sealed class JsonRowObjects(IReadOnlyList<Column> columns)
 
     private void WriteObject(IRowView row, int from, int to, IBufferWriter<byte> output)
     {
-        if (from == 0 && to == columns.Count && row is RowBatch.BatchRowView view && TryWriteBatchObject(view.Batch, view.Row, output))
+        // A delta record's row (to short of the operation member) takes the batch path too.
+        if (from == 0 && row is RowBatch.BatchRowView view && view.Batch.Columns.Count == to && TryWriteBatchObject(view.Batch, view.Row, output))
         {
             return;
         }

@@ -198,6 +198,34 @@ public sealed class RowBatchTests
         }
     }
 
+    [Fact]
+    public void DeltaRecordsOfBatchRows_InCsvAndJson_AreThoseOfTheirBoxedValuesWithTheOperation()
+    {
+        var kept = Enumerable.Range(0, Columns.Length)
+            .Where(i => Columns[i].Kind is not (ColumnKind.Geometry or ColumnKind.Bytes) && (Columns[i].Kind != ColumnKind.Array || Columns[i].ElementKind == ColumnKind.Integer))
+            .ToArray();
+        var columns = kept.Select(i => Columns[i]).ToArray();
+        var rows = BoundaryRows().Select(row => kept.Select(i => row[i]).ToArray()).ToArray();
+        var batch = Fill(columns, rows, capacity: rows.Length);
+        Column[] withOperation = [.. columns, new Column("operation", ColumnKind.Text)];
+        var boxed = rows.Select(r => (object?[])[.. r, "update"]).ToArray();
+        var operation = new OperationRowView(withOperation);
+
+        foreach (var format in RecordFormats.All.OfType<IStreamedFormat>().Where(f => f.Name is "CSV" or "JSON" or "JSONL"))
+        {
+            var output = new ArrayBufferWriter<byte>();
+            var encoder = format.CreateEncoder(new FormatSchema("T", withOperation, [], null));
+            encoder.WriteHeader(output);
+            for (var r = 0; r < batch.Count; r++)
+            {
+                encoder.WriteRecord(operation.Reset(batch.View(r), DeltaOperation.Update), output);
+            }
+
+            encoder.WriteFooter(output);
+            Assert.True(FormatTestData.Encode(format, withOperation, boxed).AsSpan().SequenceEqual(output.WrittenSpan), $"{format.Name}: the delta records' bytes differ from the boxed rows' bytes");
+        }
+    }
+
     private static byte[] EncodeBatch(IStreamedFormat format, IReadOnlyList<Column> columns, RowBatch batch)
     {
         var output = new ArrayBufferWriter<byte>();
