@@ -85,7 +85,8 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
 
     private void WriteFields(IRowView row, int count, IBufferWriter<byte> output, int from = 0)
     {
-        if (from == 0 && count == columns.Count && row is RowBatch.BatchRowView view && TryWriteBatchFields(view.Batch, view.Row, output))
+        // A delta record's row (count short of the operation column) takes the batch path too.
+        if (from == 0 && row is RowBatch.BatchRowView view && view.Batch.Columns.Count == count && TryWriteBatchFields(view.Batch, view.Row, output))
         {
             return;
         }
@@ -127,8 +128,9 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
     {
         if (!ReferenceEquals(batch, _checkedBatch))
         {
-            var ok = batch.Columns.Count == columns.Count;
-            for (var i = 0; ok && i < columns.Count; i++)
+            // The batch's columns are the first of this encoder's (all, or all but a delta's operation).
+            var ok = batch.Columns.Count <= columns.Count;
+            for (var i = 0; ok && i < batch.Columns.Count; i++)
             {
                 var kind = columns[i].Kind;
                 ok = batch.Columns[i].Kind == kind
@@ -145,7 +147,7 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
             return false;
         }
 
-        var kinds = _kinds;
+        var kinds = _kinds.AsSpan(0, batch.Columns.Count);
         // Room for the row: a separator per field, text with every byte a doubled quote and its two quotes,
         // integer array elements at their longest, a scalar at its longest.
         var bound = kinds.Length;

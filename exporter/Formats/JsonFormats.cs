@@ -95,6 +95,217 @@ internal sealed class JsonRowObjects(IReadOnlyList<Column> columns)
     private readonly Utf8JsonWriter _writer = new(new ArrayBufferWriter<byte>(1), JsonValues.WriterOptions);
     private readonly ArrayBufferWriter<byte> _record = new(1024);
     private readonly ArrayBufferWriter<byte> _tail = new(64);
+    // The columns' kinds, and each member's `"name":` as the writer spells it, for the batch path.
+    private readonly ColumnKind[] _kinds = [.. columns.Select(c => c.Kind)];
+    private byte[][]? _members;
+    private RowBatch? _checkedBatch;
+    private bool _checkedResult;
+
+    /// <summary>
+    /// A batch row's object written straight from the batch's arrays into one span reserved for it: the bytes
+    /// <see cref="Utf8JsonWriter"/> writes (tests compare them), without a writer call per value. False, having
+    /// written nothing, for a batch of other columns or kinds (bytes, geometry, non-integer arrays) and for a
+    /// row with a value the writer would change or check: text the encoder escapes, JSON the fast check does
+    /// not pass as well-formed, a boxed array.
+    /// </summary>
+    private bool TryWriteBatchObject(RowBatch batch, int row, IBufferWriter<byte> output)
+    {
+        if (!ReferenceEquals(batch, _checkedBatch))
+        {
+            // The batch's columns are the first of this writer's (all, or all but a delta's operation).
+            var ok = batch.Columns.Count <= columns.Count;
+            for (var i = 0; ok && i < batch.Columns.Count; i++)
+            {
+                var kind = _kinds[i];
+                ok = batch.Columns[i].Kind == kind
+                    && kind is not (ColumnKind.Geometry or ColumnKind.Bytes)
+                    && (kind != ColumnKind.Array || (columns[i].ElementKind == ColumnKind.Integer && batch.Columns[i].ElementKind == ColumnKind.Integer));
+            }
+
+            _checkedBatch = batch;
+            _checkedResult = ok;
+            _members ??= [.. _names.Select(n => (byte[])[(byte)'"', .. n.EncodedUtf8Bytes, (byte)'"', (byte)':'])];
+        }
+
+        if (!_checkedResult)
+        {
+            return false;
+        }
+
+        var kinds = _kinds.AsSpan(0, batch.Columns.Count);
+        var members = _members!;
+        var encoder = JsonValues.WriterOptions.Encoder!;
+        var bound = 2;
+        for (var i = 0; i < kinds.Length; i++)
+        {
+            bound += members[i].Length + 1;
+            if (batch.IsNull(row, i))
+            {
+                bound += 4;
+                continue;
+            }
+
+            switch (kinds[i])
+            {
+                case ColumnKind.Text:
+                    var text = batch.BytesAt(row, i);
+                    if (encoder.FindFirstCharacterToEncodeUtf8(text) >= 0)
+                    {
+                        return false;
+                    }
+
+                    bound += text.Length + 2;
+                    break;
+                case ColumnKind.Decimal:
+                    var number = batch.BytesAt(row, i);
+                    if (!ScalarText.IsJsonNumber(number) && encoder.FindFirstCharacterToEncodeUtf8(number) >= 0)
+                    {
+                        return false;
+                    }
+
+                    bound += number.Length + 2;
+                    break;
+                case ColumnKind.Json:
+                    var json = batch.BytesAt(row, i);
+                    if (!CanonicalJsonFastPath.IsWellFormed(json))
+                    {
+                        return false;
+                    }
+
+                    bound += json.Length;
+                    break;
+                case ColumnKind.Array:
+                    if (!batch.TryInt64ArrayAt(row, i, out var integers, out _))
+                    {
+                        return false;
+                    }
+
+                    bound += (integers.Length * 21) + 2;
+                    break;
+                default:
+                    bound += ScalarText.MaxScalarBytes + 2;
+                    break;
+            }
+        }
+
+        var span = output.GetSpan(bound);
+        span[0] = (byte)'{';
+        var at = 1;
+        for (var i = 0; i < kinds.Length; i++)
+        {
+            if (i > 0)
+            {
+                span[at++] = (byte)',';
+            }
+
+            members[i].CopyTo(span[at..]);
+            at += members[i].Length;
+            if (batch.IsNull(row, i))
+            {
+                "null"u8.CopyTo(span[at..]);
+                at += 4;
+                continue;
+            }
+
+            var kind = kinds[i];
+            switch (kind)
+            {
+                case ColumnKind.Text:
+                    at += Quoted(batch.BytesAt(row, i), span[at..]);
+                    break;
+                case ColumnKind.Decimal:
+                    var number = batch.BytesAt(row, i);
+                    if (ScalarText.IsJsonNumber(number))
+                    {
+                        number.CopyTo(span[at..]);
+                        at += number.Length;
+                    }
+                    else
+                    {
+                        at += Quoted(number, span[at..]);
+                    }
+
+                    break;
+                case ColumnKind.Json:
+                    var json = batch.BytesAt(row, i);
+                    json.CopyTo(span[at..]);
+                    at += json.Length;
+                    break;
+                case ColumnKind.Integer:
+                    at += ScalarText.FormatInt64(batch.WordAt(row, i), span[at..]);
+                    break;
+                case ColumnKind.Boolean:
+                    var boolean = batch.WordAt(row, i) != 0 ? "true"u8 : "false"u8;
+                    boolean.CopyTo(span[at..]);
+                    at += boolean.Length;
+                    break;
+                case ColumnKind.Float:
+                    if (batch.TryGetSpelling(row, i, out var kept))
+                    {
+                        kept.CopyTo(span[at..]);
+                        at += kept.Length;
+                    }
+                    else if (ScalarText.NonFiniteName(BitConverter.Int64BitsToDouble(batch.WordAt(row, i))) is { } name)
+                    {
+                        // The writer's string of an ASCII name: quoted as is.
+                        span[at++] = (byte)'"';
+                        at += System.Text.Encoding.ASCII.GetBytes(name, span[at..]);
+                        span[at++] = (byte)'"';
+                    }
+                    else
+                    {
+                        at += ScalarText.FormatWord(kind, batch.WordAt(row, i), span[at..]);
+                    }
+
+                    break;
+                case ColumnKind.Array:
+                    batch.TryInt64ArrayAt(row, i, out var integers, out _);
+                    span[at++] = (byte)'[';
+                    for (var e = 0; e < integers.Length; e++)
+                    {
+                        if (e > 0)
+                        {
+                            span[at++] = (byte)',';
+                        }
+
+                        at += ScalarText.FormatInt64(integers[e], span[at..]);
+                    }
+
+                    span[at++] = (byte)']';
+                    break;
+                default:
+                    // Date, Timestamp, TimestampTz, Uuid: a string of their spelling.
+                    span[at++] = (byte)'"';
+                    if (batch.TryGetSpelling(row, i, out var spelled))
+                    {
+                        spelled.CopyTo(span[at..]);
+                        at += spelled.Length;
+                    }
+                    else
+                    {
+                        at += kind == ColumnKind.Uuid
+                            ? ScalarText.FormatUuid(batch.GuidAt(row, i), span[at..])
+                            : ScalarText.FormatWord(kind, batch.WordAt(row, i), span[at..]);
+                    }
+
+                    span[at++] = (byte)'"';
+                    break;
+            }
+        }
+
+        span[at++] = (byte)'}';
+        output.Advance(at);
+        return true;
+    }
+
+    /// <summary>Text the encoder leaves as it is, as a JSON string.</summary>
+    private static int Quoted(ReadOnlySpan<byte> utf8, Span<byte> span)
+    {
+        span[0] = (byte)'"';
+        utf8.CopyTo(span[1..]);
+        span[utf8.Length + 1] = (byte)'"';
+        return utf8.Length + 2;
+    }
 
     public void Write(IRowView row, IBufferWriter<byte> output)
     {
@@ -130,6 +341,12 @@ internal sealed class JsonRowObjects(IReadOnlyList<Column> columns)
 
     private void WriteObject(IRowView row, int from, int to, IBufferWriter<byte> output)
     {
+        // A delta record's row (to short of the operation member) takes the batch path too.
+        if (from == 0 && row is RowBatch.BatchRowView view && view.Batch.Columns.Count == to && TryWriteBatchObject(view.Batch, view.Row, output))
+        {
+            return;
+        }
+
         _writer.Reset(output);
         _writer.WriteStartObject();
         for (var i = from; i < to; i++)

@@ -169,7 +169,7 @@ public sealed class RowBatchTests
         // Non-finite values are not kept: their spellings differ between the digest (a JSON string) and CSV.
         Assert.False(batch.TryGetSpelling(Array.FindIndex(rows, r => r[floatColumn] is double.NaN), floatColumn, out _));
 
-        foreach (var format in RecordFormats.All.OfType<IStreamedFormat>().Where(f => f.Name is "CSV" or "JSON"))
+        foreach (var format in RecordFormats.All.OfType<IStreamedFormat>().Where(f => f.Name is "CSV" or "JSON" or "JSONL"))
         {
             Assert.True(FormatTestData.Encode(format, columns, rows).AsSpan().SequenceEqual(EncodeBatch(format, columns, batch)), $"{format.Name}: the batch's bytes differ from the boxed rows' bytes");
         }
@@ -183,9 +183,37 @@ public sealed class RowBatchTests
         }
 
         Assert.False(batch.TryGetSpelling(0, floatColumn, out _));
-        foreach (var format in RecordFormats.All.OfType<IStreamedFormat>().Where(f => f.Name is "CSV" or "JSON"))
+        foreach (var format in RecordFormats.All.OfType<IStreamedFormat>().Where(f => f.Name is "CSV" or "JSON" or "JSONL"))
         {
             Assert.True(FormatTestData.Encode(format, columns, reversed).AsSpan().SequenceEqual(EncodeBatch(format, columns, batch)), $"{format.Name}: a cleared batch's bytes differ from the boxed rows' bytes");
+        }
+    }
+
+    [Fact]
+    public void DeltaRecordsOfBatchRows_InCsvAndJson_AreThoseOfTheirBoxedValuesWithTheOperation()
+    {
+        var kept = Enumerable.Range(0, Columns.Length)
+            .Where(i => Columns[i].Kind is not (ColumnKind.Geometry or ColumnKind.Bytes) && (Columns[i].Kind != ColumnKind.Array || Columns[i].ElementKind == ColumnKind.Integer))
+            .ToArray();
+        var columns = kept.Select(i => Columns[i]).ToArray();
+        var rows = BoundaryRows().Select(row => kept.Select(i => row[i]).ToArray()).ToArray();
+        var batch = Fill(columns, rows, capacity: rows.Length);
+        Column[] withOperation = [.. columns, new Column("operation", ColumnKind.Text)];
+        var boxed = rows.Select(r => (object?[])[.. r, "update"]).ToArray();
+        var operation = new OperationRowView(withOperation);
+
+        foreach (var format in RecordFormats.All.OfType<IStreamedFormat>().Where(f => f.Name is "CSV" or "JSON" or "JSONL"))
+        {
+            var output = new ArrayBufferWriter<byte>();
+            var encoder = format.CreateEncoder(new FormatSchema("T", withOperation, [], null));
+            encoder.WriteHeader(output);
+            for (var r = 0; r < batch.Count; r++)
+            {
+                encoder.WriteRecord(operation.Reset(batch.View(r), DeltaOperation.Update), output);
+            }
+
+            encoder.WriteFooter(output);
+            Assert.True(FormatTestData.Encode(format, withOperation, boxed).AsSpan().SequenceEqual(output.WrittenSpan), $"{format.Name}: the delta records' bytes differ from the boxed rows' bytes");
         }
     }
 
