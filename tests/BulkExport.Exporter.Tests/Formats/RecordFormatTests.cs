@@ -202,7 +202,7 @@ public sealed class RecordFormatTests
     public void Encoder_WrongClrTypeForKind_ThrowsNamingTheColumn()
     {
         var columns = new[] { new Column("when", ColumnKind.Date) };
-        var error = Assert.Throws<InvalidOperationException>(() => FormatTestData.Encode(RecordFormats.Json, columns, ["2020-01-01"]));
+        var error = Assert.Throws<RowValueException>(() => FormatTestData.Encode(RecordFormats.Json, columns, ["2020-01-01"]));
         Assert.Contains("'when'", error.Message, StringComparison.Ordinal);
     }
 
