@@ -83,7 +83,7 @@ spec:
   source: {files: {path: /data}}
   entities:
     - {name: Item, key: [id]}
-  output: {formats: [JSON], typesOfData: [Current]}
+  output: {formats: [JSON, GPKG, PARQUET], typesOfData: [Current]}
   storage: {local: {path: /out}}
 YAML
   chmod -R a+rX "$work/data" "$work/config"
@@ -98,6 +98,9 @@ YAML
   check "run wrote the catalog to the mounted directory" test -s "$work/out/SMOKE/catalog.json"
   check "run committed a generation manifest" has_match "$work/out/SMOKE/generations/*.json"
   check "run wrote a zipped total for Item" has_match "$work/out/SMOKE/V1/Item/SMOKE_V1_Item_TotalDownload_JSON_Current_*.zip"
+  # GPKG calls into the bundled libe_sqlite3 directly and PARQUET compresses with zstd: both must load in the scratch image.
+  check "run wrote a GeoPackage total for Item (native SQLite loads)" has_match "$work/out/SMOKE/V1/Item/SMOKE_V1_Item_TotalDownload_GPKG_Current_*.zip"
+  check "run wrote a Parquet total for Item" has_match "$work/out/SMOKE/V1/Item/SMOKE_V1_Item_TotalDownload_PARQUET_Current_*.zip"
 fi
 
 # --- server: serves what the exporter run above wrote, from a read-only mount ---------------------
