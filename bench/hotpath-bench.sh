@@ -10,7 +10,8 @@
 # Per run: wall, exporter CPU (user+sys), PostgreSQL CPU (the postmaster's reaped children: every
 # backend of the run), peak RSS, allocations (the exporter's own runtime counters, BULKEXPORT_BENCH_STATS).
 # BEFORE_DLL=path/to/exporter.dll adds the same runs for an older build, interleaved, so "before"
-# and "after" share the machine's load; EXTRA_DLLS="name=path …" adds more (names: letters and digits).
+# and "after" share the machine's load; EXTRA_DLLS="name=path …" adds more (names: letters and digits; a path is an
+# exporter.dll run with dotnet, or a self-contained apphost run as it is).
 # "after" is the ReadyToRun publish of this tree (as the image ships it), unless EXPORTER_DLL names
 # another build; compare it with a "before" built the same way. SKIP_GEO=1 skips the GeoJSON runs;
 # GEO_ONLY=1 runs only the GeoJSON part (points baseline, GeoJSON totals, ogr2ogr).
@@ -54,6 +55,8 @@ for extra in $EXTRA_DLLS; do
   variants+=("$name"); dlls[$name]="${extra#*=}"
 done
 dll_of() { echo "${dlls[$1]}"; }
+# A build is a framework-dependent exporter.dll (run with dotnet) or a self-contained apphost.
+exe_of() { local d; d=$(dll_of "$1"); if [[ $d == *.dll ]]; then echo "dotnet $d"; else echo "$d"; fi; }
 
 echo "bench: PostgreSQL with $N rows (+ $N PostGIS points)"
 pg_start
@@ -117,11 +120,11 @@ for v in "${variants[@]}"; do
   for format in CSV JSON; do
     [ "$GEO_ONLY" = 1 ] && continue
     write_schedule "$WORK/steady-$v-$format.yaml" "$format" local "S${v^^}$format" "$WORK"
-    dotnet "$(dll_of "$v")" run --config "$WORK/steady-$v-$format.yaml" --type total >>"$BENCH_LOG" 2>&1
+    $(exe_of "$v") run --config "$WORK/steady-$v-$format.yaml" --type total >>"$BENCH_LOG" 2>&1
   done
   if [ "$GEO" = 1 ]; then
     points_schedule "$WORK/geo-$v.yaml" "G${v^^}"
-    dotnet "$(dll_of "$v")" run --config "$WORK/geo-$v.yaml" --type total >>"$BENCH_LOG" 2>&1
+    $(exe_of "$v") run --config "$WORK/geo-$v.yaml" --type total >>"$BENCH_LOG" 2>&1
   fi
 done
 
@@ -132,16 +135,16 @@ for ((r = 1; r <= ROUNDS; r++)); do
   measure baseline "$r" bash -c "psql -Atq -c \"\\\\copy ($SELECT_SQL) TO STDOUT WITH CSV\" | gzip -1 > /dev/null"
   for v in "${variants[@]}"; do
     for format in CSV JSON; do
-      measure "$v steady $format" "$r" dotnet "$(dll_of "$v")" run --config "$WORK/steady-$v-$format.yaml" --type total
+      measure "$v steady $format" "$r" $(exe_of "$v") run --config "$WORK/steady-$v-$format.yaml" --type total
     done
     write_schedule "$WORK/first-$v-$r.yaml" CSV local "F${v^^}R$r" "$WORK"
-    measure "$v first CSV" "$r" dotnet "$(dll_of "$v")" run --config "$WORK/first-$v-$r.yaml" --type total
+    measure "$v first CSV" "$r" $(exe_of "$v") run --config "$WORK/first-$v-$r.yaml" --type total
   done
   fi
   if [ "$GEO" = 1 ]; then
     measure "geo baseline" "$r" bash -c "psql -Atq -c \"\\\\copy ($POINTS_SQL) TO STDOUT WITH CSV\" | gzip -1 > /dev/null"
     for v in "${variants[@]}"; do
-      measure "$v GeoJSON" "$r" dotnet "$(dll_of "$v")" run --config "$WORK/geo-$v.yaml" --type total
+      measure "$v GeoJSON" "$r" $(exe_of "$v") run --config "$WORK/geo-$v.yaml" --type total
     done
     if command -v ogr2ogr >/dev/null 2>&1; then
       measure "ogr2ogr GeoJSON+zip" "$r" bash -c "rm -f '$WORK/ogr.geojson' '$WORK/ogr.zip' && ogr2ogr -f GeoJSON '$WORK/ogr.geojson' 'PG:host=$PGHOST port=$PGPORT dbname=bench user=postgres password=$PGPASSWORD' -sql 'SELECT id, name, geom FROM public.points' && zip -q -1 -j '$WORK/ogr.zip' '$WORK/ogr.geojson'"
@@ -150,7 +153,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   [ "$GEO_ONLY" = 1 ] && continue
   psql -q -c "UPDATE public.bench SET score = score + 1, changed = changed + interval '1 day' WHERE id % 100 = $r" >>"$BENCH_LOG" 2>&1
   for v in "${variants[@]}"; do
-    measure "$v delta 1% CSV" "$r" dotnet "$(dll_of "$v")" run --config "$WORK/steady-$v-CSV.yaml" --type delta
+    measure "$v delta 1% CSV" "$r" $(exe_of "$v") run --config "$WORK/steady-$v-CSV.yaml" --type delta
   done
 done
 load_end="$(cut -d' ' -f1-3 /proc/loadavg)"
