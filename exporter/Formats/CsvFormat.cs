@@ -112,11 +112,7 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
         }
     }
 
-    // The columns' kinds, read per value on the batch path without an interface call.
-    private readonly ColumnKind[] _kinds = [.. columns.Select(c => c.Kind)];
-    // The last batch checked for the batch path (batches are pooled and reused, so this holds for many rows).
-    private RowBatch? _checkedBatch;
-    private bool _checkedResult;
+    private readonly BatchRowPath _batchPath = new(columns);
 
     /// <summary>
     /// A batch row's fields straight from the batch's arrays into one span sized for the row: no interface
@@ -126,28 +122,12 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
     /// </summary>
     private bool TryWriteBatchFields(RowBatch batch, int row, IBufferWriter<byte> output)
     {
-        if (!ReferenceEquals(batch, _checkedBatch))
-        {
-            // The batch's columns are the first of this encoder's (all, or all but a delta's operation).
-            var ok = batch.Columns.Count <= columns.Count;
-            for (var i = 0; ok && i < batch.Columns.Count; i++)
-            {
-                var kind = columns[i].Kind;
-                ok = batch.Columns[i].Kind == kind
-                    && kind is not (ColumnKind.Geometry or ColumnKind.Bytes)
-                    && (kind != ColumnKind.Array || (columns[i].ElementKind == ColumnKind.Integer && batch.Columns[i].ElementKind == ColumnKind.Integer));
-            }
-
-            _checkedBatch = batch;
-            _checkedResult = ok;
-        }
-
-        if (!_checkedResult)
+        if (!_batchPath.Accepts(batch))
         {
             return false;
         }
 
-        var kinds = _kinds.AsSpan(0, batch.Columns.Count);
+        var kinds = _batchPath.Kinds.AsSpan(0, batch.Columns.Count);
         // Room for the row: a separator per field, text with every byte a doubled quote and its two quotes,
         // integer array elements at their longest, a scalar at its longest.
         var bound = kinds.Length;
@@ -210,19 +190,7 @@ internal sealed class CsvRecordEncoder(IReadOnlyList<Column> columns) : IRecordE
                     at += WriteInt64ArrayLiteral(integers, span[at..]);
                     break;
                 default:
-                    if (batch.TryGetSpelling(row, i, out var kept))
-                    {
-                        // Spelled already by the row digest.
-                        kept.CopyTo(span[at..]);
-                        at += kept.Length;
-                    }
-                    else
-                    {
-                        at += kind == ColumnKind.Uuid
-                            ? ScalarText.FormatUuid(batch.GuidAt(row, i), span[at..])
-                            : ScalarText.FormatWord(kind, batch.WordAt(row, i), span[at..]);
-                    }
-
+                    at += ScalarText.Format(batch, row, i, kind, span[at..]);
                     break;
             }
         }

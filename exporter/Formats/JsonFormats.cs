@@ -95,11 +95,9 @@ internal sealed class JsonRowObjects(IReadOnlyList<Column> columns)
     private readonly Utf8JsonWriter _writer = new(new ArrayBufferWriter<byte>(1), JsonValues.WriterOptions);
     private readonly ArrayBufferWriter<byte> _record = new(1024);
     private readonly ArrayBufferWriter<byte> _tail = new(64);
-    // The columns' kinds, and each member's `"name":` as the writer spells it, for the batch path.
-    private readonly ColumnKind[] _kinds = [.. columns.Select(c => c.Kind)];
+    private readonly BatchRowPath _batchPath = new(columns);
+    // Each member's `"name":` as the writer spells it, for the batch path.
     private byte[][]? _members;
-    private RowBatch? _checkedBatch;
-    private bool _checkedResult;
 
     /// <summary>
     /// A batch row's object written straight from the batch's arrays into one span reserved for it: the bytes
@@ -110,30 +108,13 @@ internal sealed class JsonRowObjects(IReadOnlyList<Column> columns)
     /// </summary>
     private bool TryWriteBatchObject(RowBatch batch, int row, IBufferWriter<byte> output)
     {
-        if (!ReferenceEquals(batch, _checkedBatch))
-        {
-            // The batch's columns are the first of this writer's (all, or all but a delta's operation).
-            var ok = batch.Columns.Count <= columns.Count;
-            for (var i = 0; ok && i < batch.Columns.Count; i++)
-            {
-                var kind = _kinds[i];
-                ok = batch.Columns[i].Kind == kind
-                    && kind is not (ColumnKind.Geometry or ColumnKind.Bytes)
-                    && (kind != ColumnKind.Array || (columns[i].ElementKind == ColumnKind.Integer && batch.Columns[i].ElementKind == ColumnKind.Integer));
-            }
-
-            _checkedBatch = batch;
-            _checkedResult = ok;
-            _members ??= [.. _names.Select(n => (byte[])[(byte)'"', .. n.EncodedUtf8Bytes, (byte)'"', (byte)':'])];
-        }
-
-        if (!_checkedResult)
+        if (!_batchPath.Accepts(batch))
         {
             return false;
         }
 
-        var kinds = _kinds.AsSpan(0, batch.Columns.Count);
-        var members = _members!;
+        var kinds = _batchPath.Kinds.AsSpan(0, batch.Columns.Count);
+        var members = _members ??= [.. _names.Select(n => (byte[])[(byte)'"', .. n.EncodedUtf8Bytes, (byte)'"', (byte)':'])];
         var encoder = JsonValues.WriterOptions.Encoder!;
         var bound = 2;
         for (var i = 0; i < kinds.Length; i++)
@@ -240,12 +221,7 @@ internal sealed class JsonRowObjects(IReadOnlyList<Column> columns)
                     at += boolean.Length;
                     break;
                 case ColumnKind.Float:
-                    if (batch.TryGetSpelling(row, i, out var kept))
-                    {
-                        kept.CopyTo(span[at..]);
-                        at += kept.Length;
-                    }
-                    else if (ScalarText.NonFiniteName(BitConverter.Int64BitsToDouble(batch.WordAt(row, i))) is { } name)
+                    if (ScalarText.NonFiniteName(BitConverter.Int64BitsToDouble(batch.WordAt(row, i))) is { } name)
                     {
                         // The writer's string of an ASCII name: quoted as is.
                         span[at++] = (byte)'"';
@@ -254,7 +230,7 @@ internal sealed class JsonRowObjects(IReadOnlyList<Column> columns)
                     }
                     else
                     {
-                        at += ScalarText.FormatWord(kind, batch.WordAt(row, i), span[at..]);
+                        at += ScalarText.Format(batch, row, i, kind, span[at..]);
                     }
 
                     break;
@@ -276,18 +252,7 @@ internal sealed class JsonRowObjects(IReadOnlyList<Column> columns)
                 default:
                     // Date, Timestamp, TimestampTz, Uuid: a string of their spelling.
                     span[at++] = (byte)'"';
-                    if (batch.TryGetSpelling(row, i, out var spelled))
-                    {
-                        spelled.CopyTo(span[at..]);
-                        at += spelled.Length;
-                    }
-                    else
-                    {
-                        at += kind == ColumnKind.Uuid
-                            ? ScalarText.FormatUuid(batch.GuidAt(row, i), span[at..])
-                            : ScalarText.FormatWord(kind, batch.WordAt(row, i), span[at..]);
-                    }
-
+                    at += ScalarText.Format(batch, row, i, kind, span[at..]);
                     span[at++] = (byte)'"';
                     break;
             }

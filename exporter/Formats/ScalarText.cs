@@ -115,11 +115,10 @@ internal static class ScalarText
     /// </summary>
     public static int Format(IRowView row, int column, Span<byte> destination)
     {
-        // Spelled already by the row digest (RowBatch.KeepSpelling).
-        if (row is RowBatch.BatchRowView view && view.Batch.TryGetSpelling(view.Row, column, out var kept))
+        // A batch's row: from its words, or the spelling the row digest kept (RowBatch.KeepSpelling).
+        if (row is RowBatch.BatchRowView view)
         {
-            kept.CopyTo(destination);
-            return kept.Length;
+            return Format(view.Batch, view.Row, column, row.Columns[column].Kind, destination);
         }
 
         int written;
@@ -179,6 +178,23 @@ internal static class ScalarText
             default:
                 throw new ArgumentOutOfRangeException(nameof(kind), kind, "Not a kind held as a word.");
         }
+    }
+
+    /// <summary>
+    /// A batch value of a fixed-width kind (a word, or a Uuid): the spelling the row digest kept
+    /// (<see cref="RowBatch.KeepSpelling"/>) when there is one, else formatted as <see cref="FormatWord"/> does.
+    /// </summary>
+    public static int Format(RowBatch batch, int row, int column, ColumnKind kind, Span<byte> destination)
+    {
+        if (batch.TryGetSpelling(row, column, out var kept))
+        {
+            kept.CopyTo(destination);
+            return kept.Length;
+        }
+
+        return kind == ColumnKind.Uuid
+            ? FormatUuid(batch.GuidAt(row, column), destination)
+            : FormatWord(kind, batch.WordAt(row, column), destination);
     }
 
     /// <summary>A Uuid's spelling (the "D" form, lowercase).</summary>

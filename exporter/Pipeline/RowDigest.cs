@@ -255,13 +255,9 @@ internal sealed class RowDigest : IDisposable
                     break;
                 case ColumnKind.Date or ColumnKind.Timestamp or ColumnKind.TimestampTz or ColumnKind.Uuid:
                     span = output.GetSpan(ScalarText.MaxScalarBytes + 2);
-                    var written = kind switch
-                    {
-                        ColumnKind.Date => ScalarText.FormatDate(DateOnly.FromDayNumber((int)batch.WordAt(row, i)), span[1..]),
-                        ColumnKind.Timestamp => ScalarText.FormatTimestamp(new DateTime(batch.WordAt(row, i), DateTimeKind.Unspecified), utc: false, span[1..]),
-                        ColumnKind.TimestampTz => ScalarText.FormatTimestamp(new DateTime(batch.WordAt(row, i), DateTimeKind.Utc), utc: true, span[1..]),
-                        _ => batch.GuidAt(row, i).TryFormat(span[1..], out var g, "D") ? g : throw new InvalidOperationException("uuid did not fit"),
-                    };
+                    var written = kind == ColumnKind.Uuid
+                        ? ScalarText.FormatUuid(batch.GuidAt(row, i), span[1..])
+                        : ScalarText.FormatWord(kind, batch.WordAt(row, i), span[1..]);
                     // The formats spell these values the same way (ScalarText), so they copy them from the batch.
                     batch.KeepSpelling(row, i, span.Slice(1, written));
                     span[0] = (byte)'"';
