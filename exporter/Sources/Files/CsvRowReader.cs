@@ -30,7 +30,7 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
     private readonly int[]? _sortedKeys;
     private readonly KeyOrder? _order;
 
-    private CsvRowReader(EntityFile file, EntitySpec entity, Column[] columns, bool[] isKey, FileChunkReader reader, long nextLine, int[]? sortedKeys)
+    private CsvRowReader(EntityFile file, EntitySpec entity, EntityLayout layout, Column[] columns, bool[] isKey, FileChunkReader reader, long nextLine, int[]? sortedKeys)
     {
         _sortedKeys = sortedKeys;
         _order = sortedKeys is null ? null : new KeyOrder(sortedKeys.Length);
@@ -40,11 +40,11 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
         _isKey = isKey;
         _reader = reader;
         _nextLine = nextLine;
-        _precision = [.. columns.Select(Precision)];
-        _scale = [.. columns.Select(Scale)];
+        _precision = [.. columns.Select(c => layout.Declared.TryGetValue(c.Name, out var d) ? d.Precision : null)];
+        _scale = [.. columns.Select(c => layout.Declared.TryGetValue(c.Name, out var d) ? d.Scale : 0)];
     }
 
-    // Per column: a declared numeric(p,s)'s precision and scale, parsed once.
+    // Per column: a declared numeric(p,s)'s precision and scale, as the layout parsed them at load.
     private readonly int?[] _precision;
     private readonly int[] _scale;
 
@@ -85,7 +85,7 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
 
             columns[i] = layout.ForcedKind(name) is { } forced
                 ? new Column(name, forced, Nullable: !layout.Keys.Contains(name))
-                : layout.Declared.TryGetValue(name, out var declared) ? declared : new Column(name, ColumnKind.Text, Nullable: !layout.Keys.Contains(name));
+                : layout.Declared.TryGetValue(name, out var declared) ? declared.Column : new Column(name, ColumnKind.Text, Nullable: !layout.Keys.Contains(name));
         }
 
         layout.Validate(entity, file.Path, columns);
@@ -93,7 +93,7 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
         var keyIndexes = entity.Key.Select(k => Array.FindIndex(columns, c => c.Name == k)).ToArray();
         var sorted = entity.Temporal is null && keyIndexes.Length > 0 && keyIndexes.All(k => columns[k].Kind is ColumnKind.Text or ColumnKind.Integer)
             && await InKeyOrderAsync(file, columns, keyIndexes, cancellationToken).ConfigureAwait(false);
-        return new CsvRowReader(file, entity, columns, isKey, reader, 1 + newlines, sorted ? keyIndexes : null);
+        return new CsvRowReader(file, entity, layout, columns, isKey, reader, 1 + newlines, sorted ? keyIndexes : null);
     }
 
     /// <summary>Whether the records after the header come in key order; false at the first that does not, or at a key the row pass would refuse.</summary>
@@ -361,13 +361,6 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
 
     private RowBatch? _box;
 
-    // A declared numeric(p,s) carries its precision in SqlType, in the spelling FileColumnTypes parses.
-    private static int? Precision(Column column) =>
-        column.SqlType is { } t && FileColumnTypes.TryParse(t, out _, out var precision, out _) ? precision : null;
-
-    private static int Scale(Column column) =>
-        column.SqlType is { } t && FileColumnTypes.TryParse(t, out _, out _, out var scale) ? scale : 0;
-
     private static string Describe(Column column) => column.Kind switch
     {
         ColumnKind.Integer => "an integer (64-bit)",
@@ -571,7 +564,7 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
             }
             else if (column.Kind is ColumnKind.Text or ColumnKind.Geometry || string.IsNullOrEmpty(text))
             {
-                row[i] = column.Kind == ColumnKind.Geometry ? null : column.Kind == ColumnKind.Text ? text : null;
+                row[i] = column.Kind == ColumnKind.Text ? text : null;
             }
             else
             {

@@ -109,6 +109,9 @@ internal sealed class FilesSnapshot(IReadOnlyDictionary<string, EntityFile> file
     }
 }
 
+/// <summary>A column the entity declares a type for (<see cref="EntitySpec.Columns"/>), with a numeric(p,s)'s precision and scale as parsed at load.</summary>
+internal sealed record DeclaredColumn(Column Column, int? Precision, int Scale);
+
 /// <summary>What the entity spec says about columns: which are keys and which are temporal.</summary>
 internal sealed class EntityLayout
 {
@@ -117,10 +120,10 @@ internal sealed class EntityLayout
         Keys = new HashSet<string>(entity.Key, StringComparer.Ordinal);
         Geometry = string.IsNullOrEmpty(entity.Geometry?.Column) ? null : entity.Geometry.Column;
         Temporal = new HashSet<string>(StringComparer.Ordinal);
-        var declared = new Dictionary<string, Column>(StringComparer.Ordinal);
+        var declared = new Dictionary<string, DeclaredColumn>(StringComparer.Ordinal);
         foreach (var (name, type) in entity.Columns ?? [])
         {
-            declared[name] = DeclaredColumn(name, type, nullable: !Keys.Contains(name));
+            declared[name] = Declare(name, type, nullable: !Keys.Contains(name));
         }
 
         Declared = declared;
@@ -139,14 +142,14 @@ internal sealed class EntityLayout
     public HashSet<string> Keys { get; }
 
     /// <summary>The entity's declared column types (<see cref="EntitySpec.Columns"/>), as columns by name; checked by the schedule validator.</summary>
-    public IReadOnlyDictionary<string, Column> Declared { get; }
+    public IReadOnlyDictionary<string, DeclaredColumn> Declared { get; }
 
     public HashSet<string> Temporal { get; }
 
     /// <summary>The column holding GeoJSON or WKT that becomes a Geometry column, if the entity names one.</summary>
     public string? Geometry { get; }
 
-    private static Column DeclaredColumn(string name, string type, bool nullable)
+    private static DeclaredColumn Declare(string name, string type, bool nullable)
     {
         if (!FileColumnTypes.TryParse(type, out var kind, out var precision, out var scale))
         {
@@ -154,7 +157,7 @@ internal sealed class EntityLayout
             throw new SourceException($"Entity column '{name}': '{type}' is not a column type ({string.Join(", ", FileColumnTypes.Names)}, numeric(p,s)).", transient: false);
         }
 
-        return kind switch
+        var column = kind switch
         {
             FileColumnTypes.Integer => new Column(name, ColumnKind.Integer, Nullable: nullable),
             FileColumnTypes.Numeric => new Column(name, ColumnKind.Decimal, SqlType: precision is { } p ? $"numeric({p},{scale})" : null, Nullable: nullable),
@@ -165,6 +168,7 @@ internal sealed class EntityLayout
             FileColumnTypes.Uuid => new Column(name, ColumnKind.Uuid, Nullable: nullable),
             _ => new Column(name, ColumnKind.Text, Nullable: nullable),
         };
+        return new DeclaredColumn(column, precision, scale);
     }
 
     /// <summary>The kind the entity spec forces on a column, if any.</summary>
