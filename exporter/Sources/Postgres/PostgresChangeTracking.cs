@@ -45,10 +45,10 @@ internal static class PostgresChangeTracking
           (SELECT oid::text FROM rel),
           coalesce((SELECT string_agg(oid::text, ',' ORDER BY oid) FROM tree), ''),
           (SELECT string_agg(attnum || ' ' || quote_ident(attname) || ' ' || atttypid || ' ' || type || ' ' || attcollation, ', ' ORDER BY attnum) FROM cols),
-          (SELECT string_agg(t.oid || ' ' || t.typtype || ' ' || t.typname
+          (SELECT string_agg(t.oid || ' ' || t.typtype::text || ' ' || t.typname
              || coalesce(' (' || (SELECT string_agg(quote_literal(e.enumlabel), ',' ORDER BY e.enumsortorder) FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid) || ')', ''),
              ', ' ORDER BY t.oid) FROM pg_catalog.pg_type t WHERE t.oid IN (SELECT oid FROM types)),
-          coalesce((SELECT string_agg(t.typname || ' (' || t.typtype || ')', ', ' ORDER BY t.typname) FROM pg_catalog.pg_type t
+          coalesce((SELECT string_agg(t.typname || ' (' || t.typtype::text || ')', ', ' ORDER BY t.typname) FROM pg_catalog.pg_type t
              WHERE t.oid IN (SELECT oid FROM types) AND t.typtype NOT IN ('b', 'e', 'd')), ''),
           (SELECT system_identifier::text FROM pg_catalog.pg_control_system()),
           (SELECT timeline_id::text FROM pg_catalog.pg_control_checkpoint()),
