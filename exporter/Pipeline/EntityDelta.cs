@@ -46,6 +46,11 @@ internal sealed class EntityDelta : IDisposable
         // A watermarked state holds whole digests, which only the merge-as-they-come path has at hand (the external
         // sort keeps row hashes): an entity whose key the source cannot sort records none, and its deltas compare.
         var recorded = sorted ? watermark : null;
+        if (watermark is not null && !sorted)
+        {
+            context.Logger.WatermarkNeedsSortedKey(entity.Name);
+        }
+
         _format = recorded is null ? StateFormat : WatermarkedStateFormat;
         _newState = new DeltaStateWriter(Path.Combine(context.TempDirectory, $"{entity.Name}-{Guid.NewGuid():N}.state"), recorded);
         _merger = new DeltaMerger(baseState, _newState, entity.Name, [.. layout.IdentityIndexes.Select(i => layout.Columns[i].Name)], sink);
@@ -234,8 +239,12 @@ internal sealed class ChangedRowsAbandonedException(string message) : Exception(
 internal static partial class DeltaLog
 {
     [LoggerMessage(EventId = 2020, Level = LogLevel.Warning,
-        Message = "Entity {Entity}: changeDetection xmin falls back to a full compare: the base state has no watermark (written by a compare-mode run or an older exporter)")]
+        Message = "Entity {Entity}: changeDetection xmin falls back to a full compare: the base state has no watermark (written by a compare-mode run, an older exporter, or a run that could not record one)")]
     public static partial void BaseWithoutWatermark(this ILogger logger, string entity);
+
+    [LoggerMessage(EventId = 2022, Level = LogLevel.Warning,
+        Message = "Entity {Entity}: no change-tracking watermark is recorded, so the next delta compares every row: its key has a kind the source cannot sort in the state's order (the external sort keeps row hashes, not digests)")]
+    public static partial void WatermarkNeedsSortedKey(this ILogger logger, string entity);
 
     [LoggerMessage(EventId = 2021, Level = LogLevel.Warning, Message = "Entity {Entity}: changeDetection xmin falls back to a full compare in the same snapshot: {Reason}")]
     public static partial void ChangedRowsAbandoned(this ILogger logger, string entity, string reason);
