@@ -15,8 +15,9 @@ namespace BulkExport.Exporter.Sources.Postgres;
 /// horizon. Every xid at or after a snapshot's xmin was running or not yet assigned when the snapshot was taken
 /// (subtransactions' xids are above their parents', prepared transactions stay running), so "xmin at or after the
 /// horizon" is a superset of "written since". Anything that cannot be proven the same as at the base (another
-/// cluster or timeline, another table behind the name, another column, type, enum label, setting, server or
-/// extension version, exporter build, a horizon 2^31 xids back) reads every row instead, and says why.
+/// cluster or timeline, a server restarted since, another table behind the name, another column, type, enum label,
+/// generation expression, setting, server or extension version, exporter build, a horizon 2^31 xids back) reads
+/// every row instead, and says why.
 /// </summary>
 internal static class PostgresChangeTracking
 {
@@ -33,8 +34,11 @@ internal static class PostgresChangeTracking
           SELECT i.inhrelid FROM pg_catalog.pg_inherits i WHERE i.inhparent = (SELECT oid FROM rel)
           UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree ON i.inhparent = tree.oid
         ), cols AS (
-          SELECT a.attnum, a.attname, a.atttypid, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attcollation
-          FROM pg_catalog.pg_attribute a WHERE a.attrelid = (SELECT oid FROM rel) AND a.attnum > 0 AND NOT a.attisdropped
+          SELECT a.attnum, a.attname, a.atttypid, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attcollation,
+            a.attgenerated::text || coalesce(' ' || pg_catalog.pg_get_expr(d.adbin, d.adrelid), '') AS generated
+          FROM pg_catalog.pg_attribute a
+          LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum AND a.attgenerated <> ''
+          WHERE a.attrelid = (SELECT oid FROM rel) AND a.attnum > 0 AND NOT a.attisdropped
         ), types(oid) AS (
           SELECT atttypid FROM cols
           UNION SELECT v.x FROM pg_catalog.pg_type t JOIN types ON t.oid = types.oid,
@@ -44,7 +48,7 @@ internal static class PostgresChangeTracking
           (SELECT relkind::text FROM rel),
           (SELECT oid::text FROM rel),
           coalesce((SELECT string_agg(oid::text, ',' ORDER BY oid) FROM tree), ''),
-          (SELECT string_agg(attnum || ' ' || quote_ident(attname) || ' ' || atttypid || ' ' || type || ' ' || attcollation, ', ' ORDER BY attnum) FROM cols),
+          (SELECT string_agg(attnum || ' ' || quote_ident(attname) || ' ' || atttypid || ' ' || type || ' ' || attcollation || ' ' || generated, ', ' ORDER BY attnum) FROM cols),
           (SELECT string_agg(t.oid || ' ' || t.typtype::text || ' ' || t.typname
              || coalesce(' (' || (SELECT string_agg(quote_literal(e.enumlabel), ',' ORDER BY e.enumsortorder) FROM pg_catalog.pg_enum e WHERE e.enumtypid = t.oid) || ')', ''),
              ', ' ORDER BY t.oid) FROM pg_catalog.pg_type t WHERE t.oid IN (SELECT oid FROM types)),
@@ -54,6 +58,7 @@ internal static class PostgresChangeTracking
           (SELECT timeline_id::text FROM pg_catalog.pg_control_checkpoint()),
           (SELECT oid::text FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()),
           pg_catalog.current_setting('server_version_num'),
+          pg_catalog.pg_postmaster_start_time()::text,
           pg_catalog.pg_is_in_recovery()::text,
           current_user::text,
           coalesce((SELECT string_agg(extname || ' ' || extversion, ', ' ORDER BY extname) FROM pg_catalog.pg_extension), ''),
@@ -68,7 +73,11 @@ internal static class PostgresChangeTracking
 
     // The signature's parts by the statement's columns 6.. (relation, children, columns and types come first).
     private static readonly string[] ServerParts =
-        ["system_identifier", "timeline_id", "database oid", "server_version_num", "pg_is_in_recovery", "current_user", "extensions", "DateStyle", "IntervalStyle", "lc_monetary", "extra_float_digits", "TimeZone"];
+        ["system_identifier", "timeline_id", "database oid", "server_version_num", "server start", "pg_is_in_recovery", "current_user", "extensions", "DateStyle", "IntervalStyle", "lc_monetary", "extra_float_digits", "TimeZone"];
+
+    // "server start": a server that went back in time (a restored file-system snapshot, pg_resetwal, another standby
+    // behind the same address) keeps its system identifier and timeline, and its xids may pass the base's again; each
+    // of those starts the server anew. The price is one full compare after every restart.
 
     /// <summary>The exporter build: a new one may render or digest values differently, so an old state's digests are not its own.</summary>
     private static readonly string ExporterBuild =
