@@ -172,6 +172,26 @@ public sealed class EntitySpec
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public Dictionary<string, string>? Columns { get; set; }
+    /// <summary>
+    /// How a delta finds the changed rows of a postgres <c>table</c> entity (one of <see cref="ChangeDetectionModes"/>):
+    /// <c>compare</c> (unset) reads every row and compares it with the base state; <c>xmin</c> reads every key but
+    /// only the rows written since the base generation's snapshot, falling back to <c>compare</c> whenever that
+    /// cannot be proven exact.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ChangeDetection { get; set; }
+}
+
+/// <summary>The values of <see cref="EntitySpec.ChangeDetection"/>.</summary>
+public static class ChangeDetectionModes
+{
+    public const string Compare = "compare";
+    public const string Xmin = "xmin";
+
+    public static readonly IReadOnlyList<string> Names = [Compare, Xmin];
+
+    /// <summary>Whether the entity asked for the xmin path (unset means compare).</summary>
+    public static bool IsXmin(EntitySpec entity) => string.Equals(entity?.ChangeDetection, Xmin, StringComparison.Ordinal);
 }
 
 /// <summary>

@@ -223,7 +223,7 @@ public static partial class ScheduleValidator
                 continue;
             }
 
-            v.Known(e, p, "name", "table", "query", "key", "temporal", "geometry", "formats", "columns");
+            v.Known(e, p, "name", "table", "query", "key", "temporal", "geometry", "formats", "columns", "changeDetection");
             var name = v.String(e, p, "name", required: true, pattern: EntityNameRegex(), patternText: EntityNamePattern);
             if (name is not null && !seen.Add(name))
             {
@@ -315,10 +315,46 @@ public static partial class ScheduleValidator
             }
 
             ValidateColumnTypes(v, e, p, sourceKind);
+            ValidateChangeDetection(v, e, p, sourceKind);
             ValidateEntityFormats(v, spec, e, p, hasGeometry);
         }
 
         return new EntityGeometries(geometryEntities, withoutGeometry);
+    }
+
+    /// <summary>entities[].changeDetection: xmin only where the exporter can read a table's row versions (a postgres table, not temporal).</summary>
+    private static void ValidateChangeDetection(Walker v, JsonObject e, string p, string? sourceKind)
+    {
+        var field = $"{p}.changeDetection";
+        if (e["changeDetection"] is null)
+        {
+            return;
+        }
+
+        if (e["changeDetection"]?.GetValueKind() != JsonValueKind.String || !ChangeDetectionModes.Names.Contains((string)e["changeDetection"]!))
+        {
+            v.Error(field, $"must be one of {string.Join(", ", ChangeDetectionModes.Names)}");
+            return;
+        }
+
+        if ((string)e["changeDetection"]! != ChangeDetectionModes.Xmin)
+        {
+            return;
+        }
+
+        if (sourceKind == "files")
+        {
+            v.Error(field, "xmin is not supported with spec.source.files (files have no row versions); remove it or use compare");
+        }
+        else if (e["query"] is not null)
+        {
+            v.Error(field, "xmin needs a table entity (a query's rows have no row versions the exporter can trust); use compare");
+        }
+
+        if (e["temporal"] is not null)
+        {
+            v.Error(field, "xmin is not supported for temporal entities (their state holds rows by registration time); use compare");
+        }
     }
 
     /// <summary>entities[].columns: a files-source CSV's declared column types, each a known type, none on a column another field types.</summary>

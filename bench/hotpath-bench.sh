@@ -4,7 +4,10 @@
 #   baseline        psql \copy (bench select) TO STDOUT CSV | gzip -1
 #   steady CSV/JSON an exporter total once a base exists
 #   first CSV       a total into a fresh register (also writes the all-insert delta)
-#   delta 1%        after `UPDATE … WHERE id % 100 = round`
+#   delta 1%        after `UPDATE … WHERE id % 100 = round`, compare mode (reads every row)
+#   delta 1% xmin   the same, `changeDetection: xmin` (every key, only changed rows' values); for builds
+#                   that know the field (its register's first total fails on the others: skipped). The two
+#                   deltas alternate which runs first after the UPDATE (the first scan sets hint bits).
 #   GeoJSON         a total of N PostGIS points, against psql | gzip -1 of the same table and
 #                   against ogr2ogr -f GeoJSON + zip -1 (skipped when ogr2ogr is missing)
 # Per run: wall, exporter CPU (user+sys), PostgreSQL CPU (the postmaster's reaped children: every
@@ -116,7 +119,17 @@ points_schedule() { # file register
 }
 
 # Steady registers get their first total (and so a base) before the timed rounds.
+declare -A xmin_ok=()
 for v in "${variants[@]}"; do
+  if [ "$GEO_ONLY" != 1 ]; then
+    write_schedule "$WORK/xmin-$v-CSV.yaml" CSV local "X${v^^}CSV" "$WORK"
+    sed -i 's|      key: \[id\]|      key: [id]\n      changeDetection: xmin|' "$WORK/xmin-$v-CSV.yaml"
+    if $(exe_of "$v") run --config "$WORK/xmin-$v-CSV.yaml" --type total >>"$BENCH_LOG" 2>&1; then
+      xmin_ok[$v]=1
+    else
+      echo "bench: $v does not take changeDetection: xmin; its xmin delta is skipped" | tee -a "$BENCH_LOG"
+    fi
+  fi
   for format in CSV JSON; do
     [ "$GEO_ONLY" = 1 ] && continue
     write_schedule "$WORK/steady-$v-$format.yaml" "$format" local "S${v^^}$format" "$WORK"
@@ -153,7 +166,13 @@ for ((r = 1; r <= ROUNDS; r++)); do
   [ "$GEO_ONLY" = 1 ] && continue
   psql -q -c "UPDATE public.bench SET score = score + 1, changed = changed + interval '1 day' WHERE id % 100 = $r" >>"$BENCH_LOG" 2>&1
   for v in "${variants[@]}"; do
+    if [ -n "${xmin_ok[$v]:-}" ] && [ $((r % 2)) = 1 ]; then
+      measure "$v delta 1% CSV xmin" "$r" $(exe_of "$v") run --config "$WORK/xmin-$v-CSV.yaml" --type delta
+    fi
     measure "$v delta 1% CSV" "$r" $(exe_of "$v") run --config "$WORK/steady-$v-CSV.yaml" --type delta
+    if [ -n "${xmin_ok[$v]:-}" ] && [ $((r % 2)) = 0 ]; then
+      measure "$v delta 1% CSV xmin" "$r" $(exe_of "$v") run --config "$WORK/xmin-$v-CSV.yaml" --type delta
+    fi
   done
 done
 load_end="$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -33,7 +33,48 @@ internal sealed class DeltaMerger(DeltaStateReader baseState, DeltaStateWriter n
     /// <param name="decoded">The reused view decoded rows are shown through.</param>
     public void Accept(ReadOnlySpan<byte> key, ReadOnlySpan<byte> hash, ReadOnlySpan<byte> encoded, ObjectRowView decoded) => Accept(key, hash, null, encoded, decoded);
 
+    /// <summary>
+    /// A row the source vouches is unchanged since the base's snapshot (<c>changeDetection: xmin</c>): it keeps the
+    /// base's digest, which is copied to <paramref name="digest"/> and into the new state, and gives no change.
+    /// </summary>
+    /// <returns>False when the base has no such key: the source's claim cannot be squared with the base, and the
+    /// caller must abandon this merge and compare every row instead.</returns>
+    public bool TryKeepUnchanged(ReadOnlySpan<byte> key, Span<byte> digest)
+    {
+        if (!Seek(key))
+        {
+            return false;
+        }
+
+        baseState.Digest.CopyTo(digest);
+        baseState.MoveNext();
+        newState.Write(key, digest);
+        return true;
+    }
+
     private void Accept(ReadOnlySpan<byte> key, ReadOnlySpan<byte> hash, IRowView? row, ReadOnlySpan<byte> encoded, ObjectRowView? decoded)
+    {
+        if (Seek(key))
+        {
+            if (!baseState.Hash.SequenceEqual(hash[..ExternalSorter.HashLength]))
+            {
+                sink.Change(row ?? decoded!.Reset(RowCodec.Decode(encoded)), DeltaOperation.Update);
+                Updates++;
+            }
+
+            baseState.MoveNext();
+        }
+        else
+        {
+            sink.Change(row ?? decoded!.Reset(RowCodec.Decode(encoded)), DeltaOperation.Insert);
+            Inserts++;
+        }
+
+        newState.Write(key, hash);
+    }
+
+    /// <summary>Checks the key order, emits the base's keys before <paramref name="key"/> as deletes; true when the base holds the key (then current).</summary>
+    private bool Seek(ReadOnlySpan<byte> key)
     {
         if (!_started)
         {
@@ -67,23 +108,7 @@ internal sealed class DeltaMerger(DeltaStateReader baseState, DeltaStateWriter n
             EmitDelete();
         }
 
-        if (baseState.HasCurrent && baseState.Key.SequenceEqual(key))
-        {
-            if (!baseState.Hash.SequenceEqual(hash[..ExternalSorter.HashLength]))
-            {
-                sink.Change(row ?? decoded!.Reset(RowCodec.Decode(encoded)), DeltaOperation.Update);
-                Updates++;
-            }
-
-            baseState.MoveNext();
-        }
-        else
-        {
-            sink.Change(row ?? decoded!.Reset(RowCodec.Decode(encoded)), DeltaOperation.Insert);
-            Inserts++;
-        }
-
-        newState.Write(key, hash);
+        return baseState.HasCurrent && baseState.Key.SequenceEqual(key);
     }
 
     public void Finish()

@@ -13,6 +13,13 @@ namespace BulkExport.Exporter.Pipeline;
 internal static class DeltaStateFormat
 {
     public static readonly byte[] Magic = "BXSTATE2"u8.ToArray();
+
+    /// <summary>
+    /// A state with a source watermark (<c>changeDetection: xmin</c>): after the magic a length-prefixed
+    /// watermark, and each record holds the row's whole digest, not only its row hash, because a delta that
+    /// keeps an unchanged row's digest without reading the row still has to add it to the fingerprint.
+    /// </summary>
+    public static readonly byte[] WatermarkedMagic = "BXSTATE3"u8.ToArray();
 }
 
 internal sealed class DeltaStateWriter : IDisposable
@@ -21,9 +28,12 @@ internal sealed class DeltaStateWriter : IDisposable
     private readonly DeflateStream _deflate;
     private readonly BufferedStream _output;
     private readonly ArrayBufferWriter<byte> _scratch = new(64);
+    private readonly int _hashLength;
     private bool _completed;
 
-    public DeltaStateWriter(string path)
+    /// <param name="path">The file to create.</param>
+    /// <param name="watermark">The source's watermark for the next delta; null writes the plain format (row hashes only).</param>
+    public DeltaStateWriter(string path, byte[]? watermark = null)
     {
         Path = path;
         _file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
@@ -32,20 +42,34 @@ internal sealed class DeltaStateWriter : IDisposable
         // writes or reads a state. Still a deflate stream, so states of either kind read the same.
         _deflate = new DeflateStream(_file, CompressionLevel.NoCompression, leaveOpen: true);
         _output = new BufferedStream(_deflate, 1 << 16);
-        _output.Write(DeltaStateFormat.Magic);
+        if (watermark is null)
+        {
+            _output.Write(DeltaStateFormat.Magic);
+            _hashLength = ExternalSorter.HashLength;
+        }
+        else
+        {
+            _output.Write(DeltaStateFormat.WatermarkedMagic);
+            RowCodec.WriteVarint(_scratch, (ulong)watermark.Length);
+            _output.Write(_scratch.WrittenSpan);
+            _output.Write(watermark);
+            _hashLength = RowDigest.Length;
+        }
     }
 
     public string Path { get; }
 
     public long Count { get; private set; }
 
+    /// <param name="key">The row's identity.</param>
+    /// <param name="hash">Its digest: the first <see cref="ExternalSorter.HashLength"/> bytes are kept, all <see cref="RowDigest.Length"/> in a watermarked state.</param>
     public void Write(ReadOnlySpan<byte> key, ReadOnlySpan<byte> hash)
     {
         _scratch.ResetWrittenCount();
         RowCodec.WriteVarint(_scratch, (ulong)key.Length);
         _output.Write(_scratch.WrittenSpan);
         _output.Write(key);
-        _output.Write(hash[..ExternalSorter.HashLength]);
+        _output.Write(hash[.._hashLength]);
         Count++;
     }
 
@@ -92,7 +116,7 @@ internal sealed class DeltaStateReader : IDisposable
     private bool _eof;
     private byte[] _key = new byte[64];
     private int _keyLength;
-    private readonly byte[] _hash = new byte[ExternalSorter.HashLength];
+    private readonly byte[] _hash;
     private long _read;
 
     private DeltaStateReader(Stream input)
@@ -100,11 +124,34 @@ internal sealed class DeltaStateReader : IDisposable
         _input = input;
         Span<byte> magic = stackalloc byte[8];
         _input.ReadExactly(magic);
-        if (!magic.SequenceEqual(DeltaStateFormat.Magic))
+        if (magic.SequenceEqual(DeltaStateFormat.Magic))
+        {
+            _hash = new byte[ExternalSorter.HashLength];
+        }
+        else if (magic.SequenceEqual(DeltaStateFormat.WatermarkedMagic))
+        {
+            _hash = new byte[RowDigest.Length];
+            var length = ReadVarint();
+            if (length > 1 << 20)
+            {
+                throw new InvalidDataException($"delta state is damaged: a watermark of {length} bytes");
+            }
+
+            Fill((int)length);
+            Watermark = _buffer.AsSpan(_start, (int)length).ToArray();
+            _start += (int)length;
+        }
+        else
         {
             throw new InvalidDataException("not a delta state file");
         }
     }
+
+    /// <summary>The source's watermark the state was written with; null for a plain state.</summary>
+    public byte[]? Watermark { get; }
+
+    /// <summary>Whether records hold whole digests (<see cref="Digest"/>), as watermarked states do.</summary>
+    public bool HasDigests => Watermark is not null;
 
     public static DeltaStateReader Open(string path) =>
         new(new DeflateStream(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan), CompressionMode.Decompress));
@@ -116,7 +163,10 @@ internal sealed class DeltaStateReader : IDisposable
     public ReadOnlySpan<byte> Key => _key.AsSpan(0, _keyLength);
 
     /// <summary>The current record's row hash; valid until the next <see cref="MoveNext"/>.</summary>
-    public ReadOnlySpan<byte> Hash => _hash;
+    public ReadOnlySpan<byte> Hash => _hash.AsSpan(0, ExternalSorter.HashLength);
+
+    /// <summary>The current record's whole <see cref="RowDigest"/> (<see cref="HasDigests"/> only); valid until the next <see cref="MoveNext"/>.</summary>
+    public ReadOnlySpan<byte> Digest => HasDigests ? _hash : throw new InvalidOperationException("a plain delta state holds row hashes, not digests");
 
     public bool HasCurrent { get; private set; }
 
@@ -141,7 +191,7 @@ internal sealed class DeltaStateReader : IDisposable
         }
 
         var length = (int)keyLength;
-        Fill(length + ExternalSorter.HashLength);
+        Fill(length + _hash.Length);
         if (_key.Length < length)
         {
             _key = new byte[Math.Max(length, _key.Length * 2)];
@@ -149,8 +199,8 @@ internal sealed class DeltaStateReader : IDisposable
 
         _buffer.AsSpan(_start, length).CopyTo(_key);
         _keyLength = length;
-        _buffer.AsSpan(_start + length, ExternalSorter.HashLength).CopyTo(_hash);
-        _start += length + ExternalSorter.HashLength;
+        _buffer.AsSpan(_start + length, _hash.Length).CopyTo(_hash);
+        _start += length + _hash.Length;
         _read++;
         HasCurrent = true;
         return true;

@@ -10,6 +10,8 @@ using BulkExport.Publishing.Verification;
 using BulkExport.Exporter.Sources;
 using BulkExport.Publishing.Stores;
 using BulkExport.Exporter.Rows;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace BulkExport.Exporter.Pipeline;
 
@@ -31,6 +33,8 @@ internal sealed record GenerationContext(
 
     /// <summary>The formats <c>spec.output.formats</c> names are resolved in; a new format registers there.</summary>
     public OutputFormatRegistry Formats { get; init; } = OutputFormatRegistry.Default;
+
+    public ILogger Logger { get; init; } = NullLogger.Instance;
 }
 
 internal sealed record EntityOutcome(ManifestEntity Entity, List<ManifestFile> Files, long Bytes, long DeltaRecords);
@@ -51,16 +55,46 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
 
     public async Task<EntityOutcome> RunAsync(ISourceSnapshot snapshot, CancellationToken cancellationToken)
     {
-        var temporal = entity.Temporal is not null;
+        // changeDetection xmin: a delta asks the source for the rows written since the base state's watermark;
+        // every run that writes a state asks for a watermark to record.
+        var trackChanges = ChangeDetectionModes.IsXmin(entity) && entity.Temporal is null;
+        using var deltaBase = await DeltaBase.LoadAsync(context, entity, cancellationToken).ConfigureAwait(false);
+        byte[]? changedSince = null;
+        if (trackChanges && !context.IsTotal)
+        {
+            changedSince = deltaBase.Watermark;
+            if (changedSince is null && deltaBase.HasState)
+            {
+                context.Logger.BaseWithoutWatermark(entity.Name);
+            }
+        }
+
         // Rows in identity order let the delta merge as they come; sources that cannot sort say so.
-        await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(SortByKey: true), cancellationToken).ConfigureAwait(false);
+        var request = new ReadRequest(SortByKey: true) { TrackChanges = trackChanges, ChangedSince = changedSince };
+        try
+        {
+            return await RunAsync(snapshot, deltaBase, request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChangedRowsAbandonedException e)
+        {
+            // Simple and safe: everything of the first attempt was scratch, and the snapshot is the same.
+            context.Logger.ChangedRowsAbandoned(entity.Name, e.Message);
+            return await RunAsync(snapshot, deltaBase, request with { ChangedSince = null }, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<EntityOutcome> RunAsync(ISourceSnapshot snapshot, DeltaBase deltaBase, ReadRequest request, CancellationToken cancellationToken)
+    {
+        var temporal = entity.Temporal is not null;
+        await using var reader = await snapshot.ReadAsync(entity, request, cancellationToken).ConfigureAwait(false);
+        var tracking = reader as IChangeTrackingReader;
         var layout = EntityLayout.Resolve(entity, reader.Columns);
         var writers = new OutputWriters(context, entity, layout);
         try
         {
             var sorted = reader is IRowReaderOrdering { IsSortedByKey: true };
-            using var delta = await EntityDelta.OpenAsync(context, entity, layout, writers, sorted, cancellationToken).ConfigureAwait(false);
-            var records = await PumpAsync(reader, layout, writers, delta, cancellationToken).ConfigureAwait(false);
+            using var delta = EntityDelta.Open(context, entity, layout, writers, deltaBase, sorted, request.TrackChanges ? tracking?.Watermark : null);
+            var records = await PumpAsync(reader, layout, writers, delta, tracking is { ChangedRowsOnly: true } ? tracking : null, cancellationToken).ConfigureAwait(false);
             var state = await delta.CompleteAsync(cancellationToken).ConfigureAwait(false);
             var (files, bytes) = await writers.PublishAsync(cancellationToken).ConfigureAwait(false);
             var manifestEntity = new ManifestEntity
@@ -93,6 +127,9 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
         public int[] Passed { get; } = new int[BatchSize];
 
         public int PassedCount { get; set; }
+
+        /// <summary>Per row, written since the base's watermark (a changed-rows read only).</summary>
+        public bool[] Changed { get; } = new bool[BatchSize];
     }
 
     /// <summary>
@@ -101,7 +138,8 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
     /// stage writes the rows the delta stage passed on, with their digests, and hands the batch back
     /// to the source. A batch is in one stage at a time.
     /// </summary>
-    private async Task<long> PumpAsync(IRowReader reader, EntityLayout layout, OutputWriters writers, EntityDelta delta, CancellationToken cancellationToken)
+    /// <param name="changedRows">A changed-rows read: rows it says are unchanged carry only their key and keep the base's digest.</param>
+    private async Task<long> PumpAsync(IRowReader reader, EntityLayout layout, OutputWriters writers, EntityDelta delta, IChangeTrackingReader? changedRows, CancellationToken cancellationToken)
     {
         var options = new BoundedChannelOptions(BatchesInFlight) { SingleReader = true, SingleWriter = true };
         var read = Channel.CreateBounded<PipelineBatch>(options);
@@ -128,6 +166,15 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
                     if (!await reader.FillAsync(batch.Rows, cts.Token).ConfigureAwait(false))
                     {
                         break;
+                    }
+
+                    if (changedRows is not null)
+                    {
+                        // The flags are the reader's until its next fill: they travel with the batch.
+                        for (var r = 0; r < batch.Rows.Count; r++)
+                        {
+                            batch.Changed[r] = changedRows.IsChanged(r);
+                        }
                     }
 
                     // Read before the hand-off: once written, the batch belongs to the next stages, and
@@ -164,6 +211,18 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
                     for (var r = 0; r < batch.Rows.Count; r++)
                     {
                         var row = batch.Rows.View(r);
+                        if (changedRows is not null && !batch.Changed[r])
+                        {
+                            // Not written since the base: its key only; no digest, no output (a delta run writes no totals).
+                            if (!delta.TryKeepUnchanged(row))
+                            {
+                                throw new ChangedRowsAbandonedException($"key ({layout.KeyText(row)}) was read as unchanged but is not in the base state (made visible by a policy or privilege change, or the base is not this table's)");
+                            }
+
+                            records++;
+                            continue;
+                        }
+
                         if (layout.Temporal is { } t)
                         {
                             var registrationFrom = Instant(row, t.RegistrationFrom, layout, entity)

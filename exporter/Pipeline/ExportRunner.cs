@@ -119,7 +119,7 @@ internal sealed partial class ExportRunner(
         var lastTotals = kind == RunKind.Total
             ? await FindLastTotalsAsync(ledger, ledgerState, cancellationToken).ConfigureAwait(false)
             : new Dictionary<string, List<ManifestFile>>();
-        var context = new GenerationContext(schedule, generation, kind == RunKind.Total, pointInTime, baseManifest, lastTotals, temp, store, progress);
+        var context = new GenerationContext(schedule, generation, kind == RunKind.Total, pointInTime, baseManifest, lastTotals, temp, store, progress) { Logger = logger };
 
         var outcomes = new EntityOutcome[spec.Entities.Count];
         var parallelism = Math.Max(1, Math.Min(snapshot.MaxParallelReaders, spec.Entities.Count));

@@ -80,7 +80,7 @@ internal sealed class StateFile
     public long SizeBytes { get; set; }
     public string Sha256 { get; set; } = "";
     public long Records { get; set; }
-    /// <summary>Format of the state file (<c>EntityDelta.StateFormat</c>); 0 for states of older exporters.</summary>
+    /// <summary>Format of the state file (<c>EntityDelta.StateFormat</c>, or <c>WatermarkedStateFormat</c> for changeDetection xmin); 0 for states of older exporters.</summary>
     public int Format { get; set; }
 }
 

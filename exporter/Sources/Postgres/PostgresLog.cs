@@ -22,4 +22,15 @@ internal static partial class PostgresLog
 
     [LoggerMessage(EventId = 2105, Level = LogLevel.Debug, Message = "Reader connection {Number} joined exported snapshot {SnapshotId}")]
     public static partial void ReaderJoined(this ILogger logger, int number, string snapshotId);
+
+    [LoggerMessage(EventId = 2106, Level = LogLevel.Information,
+        Message = "Entity {Entity}: reading every key and the rows written since xid {Horizon} (changeDetection xmin, snapshot's next xid {NextXid})")]
+    public static partial void ChangedRowsRead(this ILogger logger, string entity, long horizon, long nextXid);
+
+    [LoggerMessage(EventId = 2107, Level = LogLevel.Warning, Message = "Entity {Entity}: changeDetection xmin falls back to a full compare: {Reason}")]
+    public static partial void FullCompare(this ILogger logger, string entity, string reason);
+
+    [LoggerMessage(EventId = 2108, Level = LogLevel.Warning,
+        Message = "Entity {Entity}: no change-tracking watermark is recorded, so the next delta compares every row: {Reason}")]
+    public static partial void NoWatermark(this ILogger logger, string entity, string reason);
 }

@@ -44,7 +44,7 @@ internal static class PostgresValues
 }
 
 /// <summary>Common life cycle: hands the connection back to the snapshot when done, counts rows.</summary>
-internal abstract class PostgresRowReader : IRowReader, IRowReaderOrdering
+internal abstract class PostgresRowReader : IRowReader, IRowReaderOrdering, IChangeTrackingReader
 {
     private readonly PostgresSnapshot.Lease _lease;
     private readonly Stopwatch _elapsed = Stopwatch.StartNew();
@@ -79,6 +79,13 @@ internal abstract class PostgresRowReader : IRowReader, IRowReaderOrdering
     protected PostgresQueryPlan Plan { get; }
 
     protected PostgresSnapshot.Lease Lease => _lease;
+
+    public byte[]? Watermark => Plan.Watermark;
+
+    public bool ChangedRowsOnly => Plan.ChangedRowsOnly;
+
+    /// <summary>Every row is complete unless the plan reads changed rows only, which only the raw decoder does.</summary>
+    public virtual bool IsChanged(int row) => true;
 
     public async ValueTask<bool> ReadAsync(CancellationToken cancellationToken)
     {

@@ -70,6 +70,11 @@ internal sealed class PostgresSnapshot : ISourceSnapshot
         {
             await ExecuteAsync(lease.Connection, $"SAVEPOINT {Savepoint}", cancellationToken).ConfigureAwait(false);
             var plan = await PlanAsync(lease.Connection, entity, request, cancellationToken).ConfigureAwait(false);
+            if (request.TrackChanges)
+            {
+                plan = await PostgresChangeTracking.ApplyAsync(lease.Connection, entity, plan, request, Decoder, Logger, cancellationToken).ConfigureAwait(false);
+            }
+
             var sorted = request.SortByKey && entity.Key.Count > 0;
             Logger.ReadStarted(entity.Name, sorted, plan.Select);
             return Decoder == PostgresCopyDecoder.Raw

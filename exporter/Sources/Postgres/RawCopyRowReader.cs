@@ -46,13 +46,15 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
     private bool _headerRead;
     private bool _ended;
     private RowBatch? _single;
+    // Per row of the batch being filled, the trailing changed flag of a changed-rows read (plan.ChangedRowsOnly).
+    private bool[] _changed = [];
 
     private RawCopyRowReader(PostgresSnapshot.Lease lease, string entityName, PostgresQueryPlan plan, bool sorted, NpgsqlRawCopyStream stream)
         : base(lease, entityName, plan, sorted)
     {
         _stream = stream;
         _reads = [.. plan.Columns.Select(c => c.Read)];
-        _fields = plan.Columns.Sum(c => c.Projection.Count);
+        _fields = plan.Columns.Sum(c => c.Projection.Count) + (plan.ChangedRowsOnly ? 1 : 0);
         _geometryText = [.. plan.Columns.Select(c => c.Read == ValueRead.Geometry ? new PostgisText(plan.SpatialRefSys, c.Geography) : null)];
     }
 
@@ -274,7 +276,21 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
                 throw new ValueReadException(before, c, e is InvalidCastException ? e : new InvalidCastException(e.Message, e));
             }
         }
+
+        if (Plan.ChangedRowsOnly)
+        {
+            if (_changed.Length < batch.Capacity)
+            {
+                _changed = new bool[batch.Capacity];
+            }
+
+            // Not NULL by construction (a boolean of a comparison on xmin); NULL would count as changed.
+            var flag = NextField(tuple, ref at);
+            _changed[row] = flag.IsNull || Bool(flag.Bytes(tuple));
+        }
     }
+
+    public override bool IsChanged(int row) => !Plan.ChangedRowsOnly || _changed[row];
 
     private static Field NextField(ReadOnlySpan<byte> tuple, ref int at)
     {

@@ -65,7 +65,7 @@ public sealed class PostgresFixture : IAsyncLifetime
         Port = FreePort();
         await RunAsPostgresAsync(Path.Combine(_bin, "pg_ctl"),
             ["-D", DataDir, "-l", Path.Combine(_root, "server.log"), "-w", "-t", "60",
-             "-o", $"-p {Port} -k {_root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50", "start"]);
+             "-o", $"-p {Port} -k {_root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50 -c max_prepared_transactions=4", "start"]);
         _started = true;
 
         await using (var admin = new NpgsqlConnection(ConnectionStringFor("postgres")))

@@ -48,6 +48,43 @@ public sealed class DeltaStateTests : IDisposable
     }
 
     [Fact]
+    public void WatermarkedState_ReadsBack_ItsWatermark_AndWholeDigests_WhileAPlainOneHasNeither()
+    {
+        var path = Path.Combine(_directory, $"{Guid.NewGuid():N}.state");
+        byte[] watermark = [.. Enumerable.Range(0, 70_000).Select(b => (byte)b)];
+        using (var writer = new DeltaStateWriter(path, watermark))
+        {
+            for (var i = 0; i < 2_000; i++)
+            {
+                writer.Write(KeyOf(i), HashOf(i));
+            }
+
+            writer.Complete();
+        }
+
+        using (var reader = DeltaStateReader.Open(path))
+        {
+            Assert.Equal(watermark, reader.Watermark);
+            Assert.True(reader.HasDigests);
+            for (var i = 0; i < 2_000; i++)
+            {
+                Assert.True(reader.MoveNext());
+                Assert.True(reader.Key.SequenceEqual(KeyOf(i)), $"record {i}: key differs");
+                Assert.True(reader.Digest.SequenceEqual(HashOf(i)), $"record {i}: digest differs");
+                Assert.True(reader.Hash.SequenceEqual(HashOf(i).AsSpan(0, 16)), $"record {i}: hash differs");
+            }
+
+            Assert.False(reader.MoveNext());
+        }
+
+        using var plain = DeltaStateReader.Open(Write(10));
+        Assert.Null(plain.Watermark);
+        Assert.False(plain.HasDigests);
+        Assert.True(plain.MoveNext());
+        Assert.Throws<InvalidOperationException>(() => plain.Digest.Length);
+    }
+
+    [Fact]
     public void EmptyState_HasNoRecords()
     {
         using var reader = DeltaStateReader.Empty();

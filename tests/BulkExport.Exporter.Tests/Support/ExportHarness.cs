@@ -52,19 +52,19 @@ internal sealed class ExportHarness : IDisposable
     /// <summary>Signs every run's manifest and catalog when set.</summary>
     public PublicationSigner? Signer { get; set; }
 
-    public ExportRunner Runner(CrashPoint crashAt = CrashPoint.None, ISource? source = null, IObjectStore? store = null) => new(
+    public ExportRunner Runner(CrashPoint crashAt = CrashPoint.None, ISource? source = null, IObjectStore? store = null, Microsoft.Extensions.Logging.ILogger<ExportRunner>? logger = null) => new(
         Schedule,
         source ?? Source,
         store ?? Store,
         Time,
-        NullLogger<ExportRunner>.Instance,
+        logger ?? NullLogger<ExportRunner>.Instance,
         NoProgress.Instance,
         new ExportRunnerOptions { TempRoot = Path.Combine(Root, "tmp"), CrashAt = crashAt, Signer = Signer });
 
-    public async Task<RunSummary> RunAsync(RunKind kind, TimeSpan? advance = null, ISource? source = null)
+    public async Task<RunSummary> RunAsync(RunKind kind, TimeSpan? advance = null, ISource? source = null, Microsoft.Extensions.Logging.ILogger<ExportRunner>? logger = null)
     {
         Directory.CreateDirectory(Path.Combine(Root, "tmp"));
-        var summary = await Runner(source: source).RunAsync(kind, CancellationToken.None);
+        var summary = await Runner(source: source, logger: logger).RunAsync(kind, CancellationToken.None);
         Time.Advance(advance ?? TimeSpan.FromHours(1));
         return summary;
     }

@@ -62,6 +62,7 @@ public sealed class CrdModelTests
         Assert.Equal(TypesOfData.All, Enum(Walk(spec, "output", "typesOfData", "[]")));
         Assert.Equal(S3Compatibility.All, Enum(Walk(spec, "storage", "s3", "compatibility")));
         Assert.Equal(MissedRunPolicy.All, Enum(Walk(spec, "missedRuns")));
+        Assert.Equal(ChangeDetectionModes.Names, Enum(Walk(spec, "entities", "[]", "changeDetection")));
         Assert.Equal(1L, (long)Walk(spec, "version")["minimum"]!);
         Assert.Equal(16L, (long)Walk(spec, "source", "postgres", "parallelism")["maximum"]!);
         Assert.Contains(Walk(spec, "source")["x-kubernetes-validations"]!.AsArray(), r => (string?)r!["rule"] == "has(self.postgres) != has(self.files)");
