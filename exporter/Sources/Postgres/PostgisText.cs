@@ -65,13 +65,21 @@ internal sealed class PostgisText
 
     /// <summary>Renders one geometry; <paramref name="serverPoints"/> is its <c>ST_NPoints</c>.</summary>
     /// <exception cref="InvalidCastException">The server's ST_AsGeoJSON would have raised an error (PostGIS's message).</exception>
-    public void Render(ReadOnlySpan<byte> ewkb, long serverPoints)
+    public void Render(ReadOnlySpan<byte> ewkb, long serverPoints) => TryRender(ewkb, serverPoints);
+
+    /// <summary>
+    /// Renders one geometry, <paramref name="serverPoints"/> being its <c>ST_NPoints</c> when the caller has
+    /// it; false, with nothing rendered, when it has not and the EWKB holds an all-NaN point, which is
+    /// <c>POINT EMPTY</c> or <c>POINT(NaN NaN)</c> only the count tells apart.
+    /// </summary>
+    /// <exception cref="InvalidCastException">The server's ST_AsGeoJSON would have raised an error (PostGIS's message).</exception>
+    public bool TryRender(ReadOnlySpan<byte> ewkb, long? serverPoints)
     {
         _json.Clear();
         _wkt.Clear();
         if (TryRenderPoint(ewkb))
         {
-            return;
+            return true;
         }
 
         try
@@ -80,12 +88,18 @@ internal sealed class PostgisText
             var ambiguous = 0;
             _nanPoints = false;
             var vertices = Count(ref scan, ref ambiguous);
+            if (ambiguous > 0 && serverPoints is null)
+            {
+                return false;
+            }
+
             _nanPoints = ambiguous > 0 && vertices != serverPoints;
 
             var at = new Cursor(ewkb);
             var header = at.Header();
             Srid = header.Srid;
             Top(ref at, header);
+            return true;
         }
         catch (ArgumentOutOfRangeException e)
         {

@@ -22,4 +22,7 @@ internal static partial class PostgresLog
 
     [LoggerMessage(EventId = 2105, Level = LogLevel.Debug, Message = "Reader connection {Number} joined exported snapshot {SnapshotId}")]
     public static partial void ReaderJoined(this ILogger logger, int number, string snapshotId);
+
+    [LoggerMessage(EventId = 2110, Level = LogLevel.Debug, Message = "Entity {Entity}: row {Row} has a geometry only ST_NPoints can render (an empty or NaN point); its COPY restarts with point counts, passing over the rows read")]
+    public static partial void ReadRestartedWithPointCounts(this ILogger logger, string entity, long row);
 }

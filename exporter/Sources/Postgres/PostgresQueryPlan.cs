@@ -58,11 +58,12 @@ internal sealed class PostgresQueryPlan
 {
     private const string Alias = "q";
 
-    private PostgresQueryPlan(IReadOnlyList<ColumnPlan> columns, string select, IReadOnlyList<string> keyColumns)
+    private PostgresQueryPlan(IReadOnlyList<ColumnPlan> columns, string select, IReadOnlyList<string> keyColumns, string? selectWithoutPointCounts)
     {
         Columns = columns;
         Select = select;
         KeyColumns = keyColumns;
+        SelectWithoutPointCounts = selectWithoutPointCounts;
     }
 
     public IReadOnlyList<ColumnPlan> Columns { get; }
@@ -73,13 +74,22 @@ internal sealed class PostgresQueryPlan
     /// <summary>A geometry (not geography) column whose GeoJSON may name its SRID.</summary>
     public bool NeedsSpatialRefSys => Columns.Any(c => c.Read == ValueRead.Geometry && !c.Geography);
 
-    public PostgresQueryPlan With(SpatialRefSys spatialRefSys) => new(Columns, Select, KeyColumns) { SpatialRefSys = spatialRefSys };
+    public PostgresQueryPlan With(SpatialRefSys spatialRefSys) => new(Columns, Select, KeyColumns, SelectWithoutPointCounts) { SpatialRefSys = spatialRefSys };
 
     /// <summary>The entity's key columns, so a data error can say which row it is.</summary>
     public IReadOnlyList<string> KeyColumns { get; }
 
     /// <summary>The SELECT statement (no trailing semicolon), usable inside <c>COPY (…) TO STDOUT</c>.</summary>
     public string Select { get; }
+
+    /// <summary>
+    /// <see cref="Select"/> without the geometries' <c>ST_NPoints</c> items, for a read sorted by the key
+    /// (null otherwise, or without geometry): any item that is not a plain column makes the server project
+    /// every row (0.2–0.3 s per 1M points, bench/README.md). Its rows are <see cref="Select"/>'s in the
+    /// same order, so a reader that meets a geometry only the count can render reads on from there with
+    /// <see cref="Select"/> (<see cref="RawCopyRowReader"/>).
+    /// </summary>
+    public string? SelectWithoutPointCounts { get; }
 
     /// <summary>The inner statement every plan wraps: the table or the entity's own query.</summary>
     public static string InnerSelect(EntitySpec entity)
@@ -117,11 +127,11 @@ internal sealed class PostgresQueryPlan
     {
         var plans = fields.Select(f => PlanColumn(f.Name, f.Type, f.SqlType, f.Nullable)).ToList();
 
-        var sql = new StringBuilder("SELECT ");
-        sql.AppendJoin(", ", plans.SelectMany(p => p.Projection));
-        sql.Append(" FROM (").Append(InnerSelect(entity)).Append(") AS ").Append(Alias);
+        var sql = new StringBuilder(" FROM (");
+        sql.Append(InnerSelect(entity)).Append(") AS ").Append(Alias);
 
-        if (request.SortByKey && entity.Key.Count > 0)
+        var sorted = request.SortByKey && entity.Key.Count > 0;
+        if (sorted)
         {
             // NULLS FIRST: the pipeline's key encoding puts NULL before every value.
             var orderBy = Pipeline.EntityIdentity.Columns(entity).Select(k =>
@@ -130,7 +140,13 @@ internal sealed class PostgresQueryPlan
             sql.Append(" ORDER BY ").AppendJoin(", ", orderBy);
         }
 
-        return new PostgresQueryPlan(plans, sql.ToString(), entity.Key);
+        var from = sql.ToString();
+        var select = "SELECT " + string.Join(", ", plans.SelectMany(p => p.Projection)) + from;
+        // The EWKB item alone; only a key order makes the rows of two reads line up.
+        var withoutPointCounts = sorted && plans.Any(p => p.Read == ValueRead.Geometry)
+            ? "SELECT " + string.Join(", ", plans.SelectMany(p => p.Read == ValueRead.Geometry ? p.Projection.Take(1) : p.Projection)) + from
+            : null;
+        return new PostgresQueryPlan(plans, select, entity.Key, withoutPointCounts);
     }
 
     private static ColumnPlan PlanColumn(string name, PostgresType type, string sqlType, bool nullable)

@@ -36,9 +36,17 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
     private const int EpochDayNumber = 730119;
     private const long EpochTicks = 630822816000000000L;
 
-    private readonly NpgsqlRawCopyStream _stream;
     private readonly ValueRead[] _reads;
-    private readonly int _fields;
+    private readonly int _geometryColumns;
+    private NpgsqlRawCopyStream _stream;
+    // Whether the COPY's statement has each geometry's ST_NPoints after its EWKB (Plan.Select) or not
+    // (Plan.SelectWithoutPointCounts), and so how many fields a tuple has.
+    private bool _pointCounts;
+    private int _fields;
+    // After a restart with point counts: tuples to pass over (rows already read) and a copy of the tuple
+    // that needed the counts, which the first tuple read after them must equal.
+    private long _skip;
+    private byte[]? _resumeAt;
     private readonly PostgisText?[] _geometryText;
     private byte[] _buffer = new byte[256 * 1024];
     private int _start;
@@ -47,23 +55,33 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
     private bool _ended;
     private RowBatch? _single;
 
-    private RawCopyRowReader(PostgresSnapshot.Lease lease, string entityName, PostgresQueryPlan plan, bool sorted, NpgsqlRawCopyStream stream)
+    private RawCopyRowReader(PostgresSnapshot.Lease lease, string entityName, PostgresQueryPlan plan, bool sorted, NpgsqlRawCopyStream stream, bool pointCounts)
         : base(lease, entityName, plan, sorted)
     {
         _stream = stream;
         _reads = [.. plan.Columns.Select(c => c.Read)];
-        _fields = plan.Columns.Sum(c => c.Projection.Count);
+        _geometryColumns = _reads.Count(r => r == ValueRead.Geometry);
+        _pointCounts = pointCounts;
+        _fields = plan.Columns.Sum(c => c.Projection.Count) - (pointCounts ? 0 : _geometryColumns);
         _geometryText = [.. plan.Columns.Select(c => c.Read == ValueRead.Geometry ? new PostgisText(plan.SpatialRefSys, c.Geography) : null)];
     }
 
     public static async ValueTask<RawCopyRowReader> StartAsync(PostgresSnapshot.Lease lease, string entityName, PostgresQueryPlan plan, bool sorted, CancellationToken cancellationToken)
     {
+        // Without point counts where the plan allows it: most geometries render from their EWKB alone.
+        var select = plan.SelectWithoutPointCounts ?? plan.Select;
+        var stream = await BeginCopyAsync(lease, select, cancellationToken).ConfigureAwait(false);
+        return new RawCopyRowReader(lease, entityName, plan, sorted, stream, pointCounts: select == plan.Select);
+    }
+
+    private static async ValueTask<NpgsqlRawCopyStream> BeginCopyAsync(PostgresSnapshot.Lease lease, string select, CancellationToken cancellationToken)
+    {
         var stream = await lease.Connection
-            .BeginRawBinaryCopyAsync($"COPY ({plan.Select}) TO STDOUT (FORMAT BINARY)", cancellationToken)
+            .BeginRawBinaryCopyAsync($"COPY ({select}) TO STDOUT (FORMAT BINARY)", cancellationToken)
             .ConfigureAwait(false);
         // A sorted COPY may think for minutes before its first row; the job's deadline bounds it instead.
         stream.ReadTimeout = Timeout.Infinite;
-        return new RawCopyRowReader(lease, entityName, plan, sorted, stream);
+        return stream;
     }
 
     /// <summary>One row at a time (the <see cref="IRowReader"/> contract), boxed from a one-row batch.</summary>
@@ -99,15 +117,66 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
     /// </remarks>
     protected override async ValueTask<bool> FillBatchAsync(RowBatch batch, CancellationToken cancellationToken)
     {
-        if (!_headerRead)
+        while (true)
         {
-            await ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
-        }
+            if (!_headerRead)
+            {
+                await ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
+            }
 
-        return FillBatch(batch, cancellationToken);
+            if (FillBatch(batch, cancellationToken) is { } more)
+            {
+                return more;
+            }
+
+            await RestartWithPointCountsAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
-    private bool FillBatch(RowBatch batch, CancellationToken cancellationToken)
+    /// <summary>
+    /// The statement without point counts met a geometry only its ST_NPoints can render (an all-NaN point:
+    /// <c>POINT EMPTY</c> or <c>POINT(NaN NaN)</c>, the same EWKB). Rare, so instead of projecting the count
+    /// for every row, this COPY is cancelled and the statement with counts read from the start in the same
+    /// snapshot and key order, passing over the rows already read; the tuple that needed the count is kept
+    /// to prove the rows line up.
+    /// </summary>
+    private async ValueTask RestartWithPointCountsAsync(CancellationToken cancellationToken)
+    {
+        var length = TupleLength();
+        _resumeAt = _buffer.AsSpan(_start, length).ToArray();
+        _skip = Rows;
+        try
+        {
+            await _stream.CancelAsync().ConfigureAwait(false);
+            await _stream.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException || PostgresErrors.IsDatabaseError(e))
+        {
+            // The cancelled COPY's "canceling statement due to user request": expected.
+        }
+
+        try
+        {
+            await Lease.RollBackToSavepointAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.QueryCanceled && !cancellationToken.IsCancellationRequested)
+        {
+            // The cancel reached the server after the COPY had ended and hit the rollback instead: once more.
+            await Lease.RollBackToSavepointAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        _stream = await BeginCopyAsync(Lease, Plan.Select, cancellationToken).ConfigureAwait(false);
+        _pointCounts = true;
+        _fields += _geometryColumns;
+        _start = 0;
+        _end = 0;
+        _headerRead = false;
+        _ended = false;
+        Lease.Snapshot.Logger.ReadRestartedWithPointCounts(EntityName, Rows);
+    }
+
+    /// <summary>Fills <paramref name="batch"/> from the buffered and blocking-read tuples; null when the COPY must be restarted with point counts.</summary>
+    private bool? FillBatch(RowBatch batch, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         // One registration per batch, not per row: the callback only asks the server to stop.
@@ -126,11 +195,33 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
 
                 if (length == 0)
                 {
+                    if (_skip > 0 || _resumeAt is not null)
+                    {
+                        throw new InvalidDataException($"Read again with point counts, the COPY ended {_skip} rows before the row it was restarted for.");
+                    }
+
                     _ended = true;
                     break;
                 }
 
-                DecodeTuple(batch, _buffer.AsSpan(_start, length));
+                var tuple = _buffer.AsSpan(_start, length);
+                if (_skip > 0)
+                {
+                    _skip--;
+                    _start += length;
+                    continue;
+                }
+
+                if (_resumeAt is not null)
+                {
+                    CheckResumedAt(tuple);
+                }
+
+                if (!DecodeTuple(batch, tuple))
+                {
+                    return null;
+                }
+
                 _start += length;
                 CountRow();
             }
@@ -283,7 +374,34 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
         _end += read;
     }
 
-    private void DecodeTuple(RowBatch batch, ReadOnlySpan<byte> tuple)
+    /// <summary>
+    /// The tuple read again with point counts must be the one the restart was for: the same bytes in every
+    /// field but the counts. A key that is not unique (ties in the order) could otherwise shift the rows.
+    /// </summary>
+    private void CheckResumedAt(ReadOnlySpan<byte> tuple)
+    {
+        var before = _resumeAt.AsSpan();
+        int at = 2, beforeAt = 2;
+        for (var c = 0; c < _reads.Length; c++)
+        {
+            var field = NextField(tuple, ref at);
+            var beforeField = NextField(before, ref beforeAt);
+            if (field.IsNull != beforeField.IsNull || (!field.IsNull && !field.Bytes(tuple).SequenceEqual(beforeField.Bytes(before))))
+            {
+                throw new InvalidDataException("Read again with point counts, the COPY's rows are not in the same order (is the key unique?).");
+            }
+
+            if (_reads[c] == ValueRead.Geometry)
+            {
+                NextField(tuple, ref at);
+            }
+        }
+
+        _resumeAt = null;
+    }
+
+    /// <summary>Decodes one tuple into a new row of <paramref name="batch"/>; false, with no row added, when a geometry needs the point counts this COPY lacks.</summary>
+    private bool DecodeTuple(RowBatch batch, ReadOnlySpan<byte> tuple)
     {
         var row = batch.AddRow();
         var at = 2;
@@ -295,20 +413,25 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
                 var value = NextField(tuple, ref at);
                 if (read == ValueRead.Geometry)
                 {
-                    // EWKB and ST_NPoints: null together. The text is ASCII, but for a spatial_ref_sys name.
-                    var points = NextField(tuple, ref at);
+                    // EWKB and ST_NPoints (when projected): null together. The text is ASCII, but for a spatial_ref_sys name.
+                    var points = _pointCounts ? NextField(tuple, ref at) : default;
                     if (value.IsNull)
                     {
                         continue;
                     }
 
-                    if (points.IsNull)
+                    if (_pointCounts && points.IsNull)
                     {
                         throw new InvalidCastException("the geometry has EWKB but no ST_NPoints");
                     }
 
                     var text = _geometryText[c]!;
-                    text.Render(value.Bytes(tuple), Int32(points.Bytes(tuple)));
+                    if (!text.TryRender(value.Bytes(tuple), _pointCounts ? Int32(points.Bytes(tuple)) : null))
+                    {
+                        batch.RemoveLastRow();
+                        return false;
+                    }
+
                     batch.SetGeometry(row, c, text.GeoJson, text.Wkt, text.Srid);
                     continue;
                 }
@@ -331,6 +454,8 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
                 throw new ValueReadException(before, c, e is InvalidCastException ? e : new InvalidCastException(e.Message, e));
             }
         }
+
+        return true;
     }
 
     private static Field NextField(ReadOnlySpan<byte> tuple, ref int at)
