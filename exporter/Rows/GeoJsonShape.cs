@@ -89,6 +89,33 @@ internal static class GeoJsonShape
     private static int Memo(ReadOnlySpan<byte> type, ReadOnlySpan<byte> crs) =>
         type.Length is > 0 and <= 0xFF && crs.Length < 1 << 22 ? type.Length | (crs.Length << 8) : UnknownMemo;
 
+    /// <summary>
+    /// The memo <see cref="TryParse(IRowView, int, out ReadOnlySpan{byte}, out ReadOnlySpan{byte}, out ReadOnlySpan{byte})"/>
+    /// would store for <c>{"type":"Point",["crs":{"type":"name","properties":{"name":"<paramref name="crsName"/>"}},]"coordinates":[x,y]}</c>
+    /// (no crs member when <paramref name="crsName"/> is empty), given that x and y are each <see cref="IsNumber"/>:
+    /// for a writer that made those bytes and can so spare its readers the scan. Unknown where the name is
+    /// one TryParse does not take.
+    /// </summary>
+    public static int PointMemo(ReadOnlySpan<byte> crsName)
+    {
+        foreach (var b in crsName)
+        {
+            if (!IsCrsNameByte(b))
+            {
+                return UnknownMemo;
+            }
+        }
+
+        return Memo("Point"u8, crsName);
+    }
+
+    /// <summary>Whether all of <paramref name="s"/> is one JSON number (what TryParse accepts as an array element).</summary>
+    public static bool IsNumber(ReadOnlySpan<byte> s)
+    {
+        var p = 0;
+        return Number(s, ref p) && p == s.Length;
+    }
+
     /// <summary>True when <paramref name="geoJson"/> has a shape above without a crs member; then the type name (without quotes) and the coordinates' bytes.</summary>
     public static bool TryParse(ReadOnlySpan<byte> geoJson, out ReadOnlySpan<byte> type, out ReadOnlySpan<byte> coordinates) =>
         TryParse(geoJson, out type, out var crs, out coordinates) && crs.IsEmpty;

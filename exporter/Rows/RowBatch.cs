@@ -397,12 +397,16 @@ internal sealed class RowBatch
         TrimLastReserved(row, column, Encoding.UTF8.GetBytes(value, span));
     }
 
-    /// <summary>Sets a Geometry from its UTF-8 GeoJSON and WKT (copied into the arena) and its SRID.</summary>
-    public void SetGeometry(int row, int column, ReadOnlySpan<byte> geoJson, ReadOnlySpan<byte> wkt, int? srid)
+    /// <summary>
+    /// Sets a Geometry from its UTF-8 GeoJSON and WKT (copied into the arena) and its SRID; a writer that
+    /// knows how <see cref="GeoJsonShape"/> recognises its GeoJSON passes that memo (<see cref="GeoJsonShape.PointMemo"/>).
+    /// </summary>
+    public void SetGeometry(int row, int column, ReadOnlySpan<byte> geoJson, ReadOnlySpan<byte> wkt, int? srid, int geoJsonShapeMemo = GeoJsonShape.UnknownMemo)
     {
         var span = ReserveGeometry(row, column, geoJson.Length, wkt.Length, srid);
         geoJson.CopyTo(span);
         wkt.CopyTo(span[geoJson.Length..]);
+        _shapes[column]![row] = geoJsonShapeMemo;
     }
 
     /// <summary>Sets a Geometry from a boxed <see cref="GeometryValue"/> (the files source, the delta codec), as UTF-8 in the arena.</summary>

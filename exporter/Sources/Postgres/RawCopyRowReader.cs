@@ -432,7 +432,7 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
                         return false;
                     }
 
-                    batch.SetGeometry(row, c, text.GeoJson, text.Wkt, text.Srid);
+                    batch.SetGeometry(row, c, text.GeoJson, text.Wkt, text.Srid, text.GeoJsonShapeMemo);
                     continue;
                 }
 
