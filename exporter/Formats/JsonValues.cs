@@ -120,8 +120,8 @@ internal static class JsonValues
             case ColumnKind.Geometry:
                 // Validated like the boxed path: a malformed value (a NaN coordinate) fails rather than corrupts the
                 // file; PostGIS's usual shape is validated by GeoJsonShape, cheaper than the writer's JSON reader.
-                var geoJson = row.GetGeometryUtf8(column).GeoJson;
-                writer.WriteRawValue(geoJson, skipInputValidation: Geo.GeoJsonShape.TryParse(geoJson, out _, out _, out _));
+                var valid = GeoJsonShape.TryParse(row, column, out _, out _, out _);
+                writer.WriteRawValue(row.GetGeometryUtf8(column).GeoJson, skipInputValidation: valid);
                 break;
             default:
                 WriteValue(writer, col, col.Kind, row.GetValue(column));

@@ -154,16 +154,19 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
         var pointInTime = context.PointInTime;
         long records = 0;
 
-        var produce = Task.Run(async () =>
+        // The source's stage runs on a thread of its own, waiting synchronously: the raw COPY reader reads
+        // tuples with blocking socket reads (RawCopyRowReader), which on a pool thread took one of the two a
+        // 2-core machine starts with away from the delta and totals stages for the whole read.
+        var produce = OnOwnThread("bulkexport-read", () =>
         {
             try
             {
                 while (true)
                 {
-                    var batch = await free.Reader.ReadAsync(cts.Token).ConfigureAwait(false);
+                    var batch = Wait(free.Reader.ReadAsync(cts.Token));
                     batch.Rows.Clear();
                     batch.PassedCount = 0;
-                    if (!await reader.FillAsync(batch.Rows, cts.Token).ConfigureAwait(false))
+                    if (!Wait(reader.FillAsync(batch.Rows, cts.Token)))
                     {
                         break;
                     }
@@ -181,7 +184,7 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
                     // the totals stage clears it when done, so a full batch read afterwards can look
                     // short and end the read early, publishing the unread rows as deletes.
                     var full = batch.Rows.IsFull;
-                    await read.Writer.WriteAsync(batch, cts.Token).ConfigureAwait(false);
+                    Wait(read.Writer.WriteAsync(batch, cts.Token));
                     if (!full)
                     {
                         // A reader stops short of a full batch only at the end of its rows.
@@ -199,7 +202,7 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
             {
                 read.Writer.TryComplete(e);
             }
-        }, cts.Token);
+        });
 
         var computeDelta = Task.Run(async () =>
         {
@@ -310,6 +313,38 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
         }
 
         return records;
+    }
+
+    /// <summary>Runs <paramref name="body"/> on a new background thread; the task ends with it.</summary>
+    private static Task OnOwnThread(string name, Action body)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                body();
+                done.SetResult();
+            }
+            catch (Exception e)
+            {
+                done.SetException(e);
+            }
+        })
+        { IsBackground = true, Name = name };
+        thread.Start();
+        return done.Task;
+    }
+
+    // Blocking waits for the source's own thread; most calls have completed synchronously (no Task made).
+    private static T Wait<T>(ValueTask<T> task) => task.IsCompletedSuccessfully ? task.Result : task.AsTask().GetAwaiter().GetResult();
+
+    private static void Wait(ValueTask task)
+    {
+        if (!task.IsCompletedSuccessfully)
+        {
+            task.AsTask().GetAwaiter().GetResult();
+        }
     }
 
     internal static DateTimeOffset? Instant(IRowView row, int index, EntityLayout layout, EntitySpec entity)

@@ -393,14 +393,13 @@ internal sealed class RowDigest : IDisposable
                 case ColumnKind.Geometry:
                     // The GeoJSON's UTF-8 as the batch holds it: the bytes WriteJson makes of the boxed GeoJSON;
                     // PostGIS's usual shape is reordered without a JSON reader (GeoJsonShape proves it the same).
-                    var geoJson = row.GetGeometryUtf8(i).GeoJson;
-                    if (Formats.Geo.GeoJsonShape.TryParse(geoJson, out var type, out var crs, out var coordinates))
+                    if (GeoJsonShape.TryParse(row, i, out var type, out var crs, out var coordinates))
                     {
-                        Formats.Geo.GeoJsonShape.WriteCanonical(type, crs, coordinates, output);
+                        GeoJsonShape.WriteCanonical(type, crs, coordinates, output);
                     }
                     else
                     {
-                        CanonicalJson.Write(geoJson, output);
+                        CanonicalJson.Write(row.GetGeometryUtf8(i).GeoJson, output);
                     }
 
                     break;

@@ -28,6 +28,8 @@ internal sealed class RowBatch
     private readonly int[]?[] _lengths;
     // Geometry: the WKT's length; it follows the GeoJSON (_starts, _lengths) in the arena.
     private readonly int[]?[] _wktLengths;
+    // Geometry: GeoJsonShape's memo of the GeoJSON, reset when the value is set.
+    private readonly int[]?[] _shapes;
     private readonly object?[]?[] _objects;
     // Integer arrays held unboxed: elements of all rows and columns, by _starts/_lengths (a row whose
     // _objects entry is set holds its array boxed instead).
@@ -61,6 +63,7 @@ internal sealed class RowBatch
         _starts = new int[]?[width];
         _lengths = new int[]?[width];
         _wktLengths = new int[]?[width];
+        _shapes = new int[]?[width];
         _objects = new object?[]?[width];
         _spellings = new byte[]?[width];
         for (var c = 0; c < width; c++)
@@ -82,6 +85,7 @@ internal sealed class RowBatch
                     _starts[c] = new int[capacity];
                     _lengths[c] = new int[capacity];
                     _wktLengths[c] = new int[capacity];
+                    _shapes[c] = new int[capacity];
                     // The SRID, or NoSrid.
                     _words[c] = new long[capacity];
                     break;
@@ -393,12 +397,16 @@ internal sealed class RowBatch
         TrimLastReserved(row, column, Encoding.UTF8.GetBytes(value, span));
     }
 
-    /// <summary>Sets a Geometry from its UTF-8 GeoJSON and WKT (copied into the arena) and its SRID.</summary>
-    public void SetGeometry(int row, int column, ReadOnlySpan<byte> geoJson, ReadOnlySpan<byte> wkt, int? srid)
+    /// <summary>
+    /// Sets a Geometry from its UTF-8 GeoJSON and WKT (copied into the arena) and its SRID; a writer that
+    /// knows how <see cref="GeoJsonShape"/> recognises its GeoJSON passes that memo (<see cref="GeoJsonShape.PointMemo"/>).
+    /// </summary>
+    public void SetGeometry(int row, int column, ReadOnlySpan<byte> geoJson, ReadOnlySpan<byte> wkt, int? srid, int geoJsonShapeMemo = GeoJsonShape.UnknownMemo)
     {
         var span = ReserveGeometry(row, column, geoJson.Length, wkt.Length, srid);
         geoJson.CopyTo(span);
         wkt.CopyTo(span[geoJson.Length..]);
+        _shapes[column]![row] = geoJsonShapeMemo;
     }
 
     /// <summary>Sets a Geometry from a boxed <see cref="GeometryValue"/> (the files source, the delta codec), as UTF-8 in the arena.</summary>
@@ -427,6 +435,7 @@ internal sealed class RowBatch
         _starts[column]![row] = start;
         _lengths[column]![row] = geoJsonLength;
         _wktLengths[column]![row] = wktLength;
+        _shapes[column]![row] = GeoJsonShape.UnknownMemo;
         _words[column]![row] = srid ?? NoSrid;
         MarkPresent(row, column);
         return _arena.AsSpan(start, length);
@@ -675,6 +684,11 @@ internal sealed class RowBatch
                 batch._arena.AsSpan(start + json, batch._wktLengths[column]![Row]),
                 srid == NoSrid ? null : (int)srid);
         }
+
+        /// <summary>GeoJsonShape's memo of the present geometry at <paramref name="column"/> (its only user).</summary>
+        internal int GeoJsonShapeMemo(int column) => batch._shapes[column]![Row];
+
+        internal void SetGeoJsonShapeMemo(int column, int memo) => batch._shapes[column]![Row] = memo;
 
         public IReadOnlyList<object?> GetArray(int column) =>
             Present(column).Kind == ColumnKind.Array ? ArrayValue(column) : throw Mismatch(column, "array");

@@ -90,10 +90,10 @@ internal sealed class GeoJsonFeatureEncoder : IRecordEncoder
 
         if (row is not ObjectRowView && !row.IsNull(_geometry))
         {
-            var geoJson = row.GetGeometryUtf8(_geometry).GeoJson;
-            if (GeoJsonShape.TryParse(geoJson, out _, out _, out _))
+            // The row digest recognised the same value before (memo in the batch): no second scan.
+            if (GeoJsonShape.TryParse(row, _geometry, out _, out _, out _))
             {
-                output.Write(geoJson);
+                output.Write(row.GetGeometryUtf8(_geometry).GeoJson);
                 return;
             }
         }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 using Npgsql;
+using BulkExport.Exporter.Rows;
 
 namespace BulkExport.Exporter.Sources.Postgres;
 
@@ -43,6 +44,7 @@ internal sealed class PostgisText
     private readonly SpatialRefSys? _spatialRefSys;
     private readonly bool _geography;
     private readonly Dictionary<int, byte[]> _crsMembers = [];
+    private readonly Dictionary<int, int> _crsPointMemos = [];
     private readonly Utf8Buffer _json = new();
     private readonly Utf8Buffer _wkt = new();
     private readonly Utf8Buffer _ordinates = new();
@@ -63,15 +65,31 @@ internal sealed class PostgisText
 
     public int Srid { get; private set; }
 
+    /// <summary>
+    /// <see cref="GeoJsonShape"/>'s memo of <see cref="GeoJson"/> where this writer knows it (a point of the
+    /// fast path below, its ordinates JSON numbers); otherwise <see cref="GeoJsonShape.UnknownMemo"/>, and
+    /// readers scan the text. Spares the row digest's scan of every point (bench/README, geo10).
+    /// </summary>
+    public int GeoJsonShapeMemo { get; private set; }
+
     /// <summary>Renders one geometry; <paramref name="serverPoints"/> is its <c>ST_NPoints</c>.</summary>
     /// <exception cref="InvalidCastException">The server's ST_AsGeoJSON would have raised an error (PostGIS's message).</exception>
-    public void Render(ReadOnlySpan<byte> ewkb, long serverPoints)
+    public void Render(ReadOnlySpan<byte> ewkb, long serverPoints) => TryRender(ewkb, serverPoints);
+
+    /// <summary>
+    /// Renders one geometry, <paramref name="serverPoints"/> being its <c>ST_NPoints</c> when the caller has
+    /// it; false, with nothing rendered, when it has not and the EWKB holds an all-NaN point, which is
+    /// <c>POINT EMPTY</c> or <c>POINT(NaN NaN)</c> only the count tells apart.
+    /// </summary>
+    /// <exception cref="InvalidCastException">The server's ST_AsGeoJSON would have raised an error (PostGIS's message).</exception>
+    public bool TryRender(ReadOnlySpan<byte> ewkb, long? serverPoints)
     {
         _json.Clear();
         _wkt.Clear();
+        GeoJsonShapeMemo = GeoJsonShape.UnknownMemo;
         if (TryRenderPoint(ewkb))
         {
-            return;
+            return true;
         }
 
         try
@@ -80,12 +98,18 @@ internal sealed class PostgisText
             var ambiguous = 0;
             _nanPoints = false;
             var vertices = Count(ref scan, ref ambiguous);
+            if (ambiguous > 0 && serverPoints is null)
+            {
+                return false;
+            }
+
             _nanPoints = ambiguous > 0 && vertices != serverPoints;
 
             var at = new Cursor(ewkb);
             var header = at.Header();
             Srid = header.Srid;
             Top(ref at, header);
+            return true;
         }
         catch (ArgumentOutOfRangeException e)
         {
@@ -139,13 +163,20 @@ internal sealed class PostgisText
         var yText = digits.Slice(xLength, yLength);
         Srid = srid;
         _json.Append("{\"type\":\"Point\","u8);
-        if (!_geography && srid != 0 && srid != 4326)
+        var crs = !_geography && srid != 0 && srid != 4326;
+        if (crs)
         {
             _json.Append(CrsMember(srid));
         }
 
         _json.Append("\"coordinates\":["u8).Append(xText).Append(',').Append(yText).Append("]}"u8);
         _wkt.Append("POINT("u8).Append(xText).Append(' ').Append(yText).Append(')');
+        // Infinity is no JSON number: such a point is left for the readers' scan (and fails there).
+        if (GeoJsonShape.IsNumber(xText) && GeoJsonShape.IsNumber(yText))
+        {
+            GeoJsonShapeMemo = crs ? _crsPointMemos[srid] : GeoJsonShape.PointMemo(default);
+        }
+
         return true;
     }
 
@@ -722,6 +753,7 @@ internal sealed class PostgisText
             var name = _spatialRefSys?.Name(srid) ?? throw new InvalidCastException($"SRID {srid} unknown in spatial_ref_sys table");
             member = Encoding.UTF8.GetBytes("\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\"" + name + "\"}},");
             _crsMembers[srid] = member;
+            _crsPointMemos[srid] = GeoJsonShape.PointMemo(Encoding.UTF8.GetBytes(name));
         }
 
         return member;

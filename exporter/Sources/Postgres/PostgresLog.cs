@@ -33,4 +33,7 @@ internal static partial class PostgresLog
     [LoggerMessage(EventId = 2108, Level = LogLevel.Warning,
         Message = "Entity {Entity}: no change-tracking watermark is recorded, so the next delta compares every row: {Reason}")]
     public static partial void NoWatermark(this ILogger logger, string entity, string reason);
+
+    [LoggerMessage(EventId = 2110, Level = LogLevel.Debug, Message = "Entity {Entity}: row {Row} has a geometry only ST_NPoints can render (an empty or NaN point); its COPY restarts with point counts, passing over the rows read")]
+    public static partial void ReadRestartedWithPointCounts(this ILogger logger, string entity, long row);
 }

@@ -76,7 +76,8 @@ internal sealed class PostgresSnapshot : ISourceSnapshot
             }
 
             var sorted = request.SortByKey && entity.Key.Count > 0;
-            Logger.ReadStarted(entity.Name, sorted, plan.Select);
+            // The raw decoder starts without the geometries' point counts where the plan allows it.
+            Logger.ReadStarted(entity.Name, sorted, Decoder == PostgresCopyDecoder.Raw ? plan.SelectWithoutPointCounts ?? plan.Select : plan.Select);
             return Decoder == PostgresCopyDecoder.Raw
                 ? await RawCopyRowReader.StartAsync(lease, entity.Name, plan, sorted, cancellationToken).ConfigureAwait(false)
                 : await CopyRowReader.StartAsync(lease, entity.Name, plan, sorted, cancellationToken).ConfigureAwait(false);
@@ -277,6 +278,10 @@ internal sealed class PostgresSnapshot : ISourceSnapshot
         public PostgresSnapshot Snapshot { get; } = snapshot;
 
         public NpgsqlConnection Connection { get; } = connection;
+
+        /// <summary>Undoes what the reader's statements did since the read began (an aborted COPY), keeping the savepoint for the next.</summary>
+        public Task RollBackToSavepointAsync(CancellationToken cancellationToken) =>
+            ExecuteAsync(Connection, $"ROLLBACK TO SAVEPOINT {Savepoint}", cancellationToken);
 
         public ValueTask ReturnAsync() =>
             Interlocked.Exchange(ref _returned, 1) == 0 ? Snapshot.ReleaseAsync(Connection) : ValueTask.CompletedTask;

@@ -36,9 +36,17 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
     private const int EpochDayNumber = 730119;
     private const long EpochTicks = 630822816000000000L;
 
-    private readonly NpgsqlRawCopyStream _stream;
     private readonly ValueRead[] _reads;
-    private readonly int _fields;
+    private readonly int _geometryColumns;
+    private NpgsqlRawCopyStream _stream;
+    // Whether the COPY's statement has each geometry's ST_NPoints after its EWKB (Plan.Select) or not
+    // (Plan.SelectWithoutPointCounts), and so how many fields a tuple has.
+    private bool _pointCounts;
+    private int _fields;
+    // After a restart with point counts: tuples to pass over (rows already read) and a copy of the tuple
+    // that needed the counts, which the first tuple read after them must equal.
+    private long _skip;
+    private byte[]? _resumeAt;
     private readonly PostgisText?[] _geometryText;
     private byte[] _buffer = new byte[256 * 1024];
     private int _start;
@@ -49,23 +57,33 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
     // Per row of the batch being filled, the trailing changed flag of a changed-rows read (plan.ChangedRowsOnly).
     private bool[] _changed = [];
 
-    private RawCopyRowReader(PostgresSnapshot.Lease lease, string entityName, PostgresQueryPlan plan, bool sorted, NpgsqlRawCopyStream stream)
+    private RawCopyRowReader(PostgresSnapshot.Lease lease, string entityName, PostgresQueryPlan plan, bool sorted, NpgsqlRawCopyStream stream, bool pointCounts)
         : base(lease, entityName, plan, sorted)
     {
         _stream = stream;
         _reads = [.. plan.Columns.Select(c => c.Read)];
-        _fields = plan.Columns.Sum(c => c.Projection.Count) + (plan.ChangedRowsOnly ? 1 : 0);
+        _geometryColumns = _reads.Count(r => r == ValueRead.Geometry);
+        _pointCounts = pointCounts;
+        _fields = plan.Columns.Sum(c => c.Projection.Count) - (pointCounts ? 0 : _geometryColumns) + (plan.ChangedRowsOnly ? 1 : 0);
         _geometryText = [.. plan.Columns.Select(c => c.Read == ValueRead.Geometry ? new PostgisText(plan.SpatialRefSys, c.Geography) : null)];
     }
 
     public static async ValueTask<RawCopyRowReader> StartAsync(PostgresSnapshot.Lease lease, string entityName, PostgresQueryPlan plan, bool sorted, CancellationToken cancellationToken)
     {
+        // Without point counts where the plan allows it: most geometries render from their EWKB alone.
+        var select = plan.SelectWithoutPointCounts ?? plan.Select;
+        var stream = await BeginCopyAsync(lease, select, cancellationToken).ConfigureAwait(false);
+        return new RawCopyRowReader(lease, entityName, plan, sorted, stream, pointCounts: select == plan.Select);
+    }
+
+    private static async ValueTask<NpgsqlRawCopyStream> BeginCopyAsync(PostgresSnapshot.Lease lease, string select, CancellationToken cancellationToken)
+    {
         var stream = await lease.Connection
-            .BeginRawBinaryCopyAsync($"COPY ({plan.Select}) TO STDOUT (FORMAT BINARY)", cancellationToken)
+            .BeginRawBinaryCopyAsync($"COPY ({select}) TO STDOUT (FORMAT BINARY)", cancellationToken)
             .ConfigureAwait(false);
         // A sorted COPY may think for minutes before its first row; the job's deadline bounds it instead.
         stream.ReadTimeout = Timeout.Infinite;
-        return new RawCopyRowReader(lease, entityName, plan, sorted, stream);
+        return stream;
     }
 
     /// <summary>One row at a time (the <see cref="IRowReader"/> contract), boxed from a one-row batch.</summary>
@@ -90,35 +108,146 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
     }
 
     /// <summary>Decodes whole tuples into <paramref name="batch"/> until it is full or the COPY ends.</summary>
+    /// <remarks>
+    /// The first bytes (the header arrives with the first tuple, after a sort or a slow plan) are awaited;
+    /// the tuples after them are read synchronously. Npgsql's raw stream returns one CopyData message, i.e.
+    /// one row, per call, and its <c>ReadAsync</c> cost an async state machine and a cancellation
+    /// registration each: 46 MB allocated and ~6% of the exporter's CPU per 1M rows (bench/README.md).
+    /// A synchronous read is not cancellable by itself, so the token cancels the COPY on the server (the
+    /// stream's <see cref="NpgsqlRawCopyStream.Cancel"/>), which ends the blocked read with an error that
+    /// becomes the <see cref="OperationCanceledException"/> the awaited read gave.
+    /// </remarks>
     protected override async ValueTask<bool> FillBatchAsync(RowBatch batch, CancellationToken cancellationToken)
     {
-        if (!_headerRead)
+        while (true)
         {
-            await ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
+            if (!_headerRead)
+            {
+                await ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            if (FillBatch(batch, cancellationToken) is { } more)
+            {
+                return more;
+            }
+
+            await RestartWithPointCountsAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The statement without point counts met a geometry only its ST_NPoints can render (an all-NaN point:
+    /// <c>POINT EMPTY</c> or <c>POINT(NaN NaN)</c>, the same EWKB). Rare, so instead of projecting the count
+    /// for every row, this COPY is cancelled and the statement with counts read from the start in the same
+    /// snapshot and key order, passing over the rows already read; the tuple that needed the count is kept
+    /// to prove the rows line up.
+    /// </summary>
+    private async ValueTask RestartWithPointCountsAsync(CancellationToken cancellationToken)
+    {
+        var length = TupleLength();
+        _resumeAt = _buffer.AsSpan(_start, length).ToArray();
+        _skip = Rows;
+        try
+        {
+            await _stream.CancelAsync().ConfigureAwait(false);
+            await _stream.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException || PostgresErrors.IsDatabaseError(e))
+        {
+            // The cancelled COPY's "canceling statement due to user request": expected.
         }
 
-        while (!batch.IsFull && !_ended)
+        try
         {
-            var length = TupleLength();
-            if (length < 0)
-            {
-                // The tuple (or its length words) straddles the buffer's end: read on, keeping its start.
-                await ReadMoreAsync(-length, cancellationToken).ConfigureAwait(false);
-                continue;
-            }
+            await Lease.RollBackToSavepointAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.QueryCanceled && !cancellationToken.IsCancellationRequested)
+        {
+            // The cancel reached the server after the COPY had ended and hit the rollback instead: once more.
+            await Lease.RollBackToSavepointAsync(cancellationToken).ConfigureAwait(false);
+        }
 
-            if (length == 0)
-            {
-                _ended = true;
-                break;
-            }
+        _stream = await BeginCopyAsync(Lease, Plan.Select, cancellationToken).ConfigureAwait(false);
+        _pointCounts = true;
+        _fields += _geometryColumns;
+        _start = 0;
+        _end = 0;
+        _headerRead = false;
+        _ended = false;
+        Lease.Snapshot.Logger.ReadRestartedWithPointCounts(EntityName, Rows);
+    }
 
-            DecodeTuple(batch, _buffer.AsSpan(_start, length));
-            _start += length;
-            CountRow();
+    /// <summary>Fills <paramref name="batch"/> from the buffered and blocking-read tuples; null when the COPY must be restarted with point counts.</summary>
+    private bool? FillBatch(RowBatch batch, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        // One registration per batch, not per row: the callback only asks the server to stop.
+        using var cancel = cancellationToken.UnsafeRegister(static state => ((RawCopyRowReader)state!).CancelCopy(), this);
+        try
+        {
+            while (!batch.IsFull && !_ended)
+            {
+                var length = TupleLength();
+                if (length < 0)
+                {
+                    // The tuple (or its length words) straddles the buffer's end: read on, keeping its start.
+                    ReadMore(-length);
+                    continue;
+                }
+
+                if (length == 0)
+                {
+                    if (_skip > 0 || _resumeAt is not null)
+                    {
+                        throw new InvalidDataException($"Read again with point counts, the COPY ended {_skip} rows before the row it was restarted for.");
+                    }
+
+                    _ended = true;
+                    break;
+                }
+
+                var tuple = _buffer.AsSpan(_start, length);
+                if (_skip > 0)
+                {
+                    _skip--;
+                    _start += length;
+                    continue;
+                }
+
+                if (_resumeAt is not null)
+                {
+                    CheckResumedAt(tuple);
+                }
+
+                if (!DecodeTuple(batch, tuple))
+                {
+                    return null;
+                }
+
+                _start += length;
+                CountRow();
+            }
+        }
+        catch (Exception e) when (cancellationToken.IsCancellationRequested && (e is OperationCanceledException || PostgresErrors.IsDatabaseError(e)))
+        {
+            // The server's "canceling statement due to user request", or the connection Npgsql broke when
+            // the server did not answer the cancel in time: the caller asked for it, as with an awaited read.
+            throw new OperationCanceledException("The COPY was cancelled.", e, cancellationToken);
         }
 
         return !_ended || batch.Count > 0;
+    }
+
+    private void CancelCopy()
+    {
+        try
+        {
+            _stream.Cancel();
+        }
+        catch (Exception e) when (e is ObjectDisposedException || PostgresErrors.IsDatabaseError(e))
+        {
+            // The COPY has ended or the connection is gone: nothing is left to cancel.
+        }
     }
 
     private async ValueTask ReadHeaderAsync(CancellationToken cancellationToken)
@@ -198,8 +327,28 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
         return at <= data.Length ? at : -at;
     }
 
-    /// <summary>Reads until at least <paramref name="needed"/> bytes from the current tuple's start are buffered.</summary>
+    /// <summary>Awaits until at least <paramref name="needed"/> bytes from the current tuple's start are buffered.</summary>
     private async ValueTask ReadMoreAsync(int needed, CancellationToken cancellationToken)
+    {
+        MakeRoom(needed);
+        while (_end - _start < needed)
+        {
+            Received(await _stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false));
+        }
+    }
+
+    /// <summary>Reads (blocking) until at least <paramref name="needed"/> bytes from the current tuple's start are buffered.</summary>
+    private void ReadMore(int needed)
+    {
+        MakeRoom(needed);
+        while (_end - _start < needed)
+        {
+            Received(_stream.Read(_buffer.AsSpan(_end)));
+        }
+    }
+
+    /// <summary>Grows or compacts the buffer so that <paramref name="needed"/> bytes from the current tuple's start fit.</summary>
+    private void MakeRoom(int needed)
     {
         if (needed > _buffer.Length)
         {
@@ -215,20 +364,46 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
             _end -= _start;
             _start = 0;
         }
-
-        while (_end - _start < needed)
-        {
-            var read = await _stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
-            if (read == 0)
-            {
-                throw new InvalidDataException("The binary COPY stream ended inside a tuple (no trailer).");
-            }
-
-            _end += read;
-        }
     }
 
-    private void DecodeTuple(RowBatch batch, ReadOnlySpan<byte> tuple)
+    private void Received(int read)
+    {
+        if (read == 0)
+        {
+            throw new InvalidDataException("The binary COPY stream ended inside a tuple (no trailer).");
+        }
+
+        _end += read;
+    }
+
+    /// <summary>
+    /// The tuple read again with point counts must be the one the restart was for: the same bytes in every
+    /// field but the counts. A key that is not unique (ties in the order) could otherwise shift the rows.
+    /// </summary>
+    private void CheckResumedAt(ReadOnlySpan<byte> tuple)
+    {
+        var before = _resumeAt.AsSpan();
+        int at = 2, beforeAt = 2;
+        for (var c = 0; c < _reads.Length; c++)
+        {
+            var field = NextField(tuple, ref at);
+            var beforeField = NextField(before, ref beforeAt);
+            if (field.IsNull != beforeField.IsNull || (!field.IsNull && !field.Bytes(tuple).SequenceEqual(beforeField.Bytes(before))))
+            {
+                throw new InvalidDataException("Read again with point counts, the COPY's rows are not in the same order (is the key unique?).");
+            }
+
+            if (_reads[c] == ValueRead.Geometry)
+            {
+                NextField(tuple, ref at);
+            }
+        }
+
+        _resumeAt = null;
+    }
+
+    /// <summary>Decodes one tuple into a new row of <paramref name="batch"/>; false, with no row added, when a geometry needs the point counts this COPY lacks.</summary>
+    private bool DecodeTuple(RowBatch batch, ReadOnlySpan<byte> tuple)
     {
         var row = batch.AddRow();
         var at = 2;
@@ -240,21 +415,26 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
                 var value = NextField(tuple, ref at);
                 if (read == ValueRead.Geometry)
                 {
-                    // EWKB and ST_NPoints: null together. The text is ASCII, but for a spatial_ref_sys name.
-                    var points = NextField(tuple, ref at);
+                    // EWKB and ST_NPoints (when projected): null together. The text is ASCII, but for a spatial_ref_sys name.
+                    var points = _pointCounts ? NextField(tuple, ref at) : default;
                     if (value.IsNull)
                     {
                         continue;
                     }
 
-                    if (points.IsNull)
+                    if (_pointCounts && points.IsNull)
                     {
                         throw new InvalidCastException("the geometry has EWKB but no ST_NPoints");
                     }
 
                     var text = _geometryText[c]!;
-                    text.Render(value.Bytes(tuple), Int32(points.Bytes(tuple)));
-                    batch.SetGeometry(row, c, text.GeoJson, text.Wkt, text.Srid);
+                    if (!text.TryRender(value.Bytes(tuple), _pointCounts ? Int32(points.Bytes(tuple)) : null))
+                    {
+                        batch.RemoveLastRow();
+                        return false;
+                    }
+
+                    batch.SetGeometry(row, c, text.GeoJson, text.Wkt, text.Srid, text.GeoJsonShapeMemo);
                     continue;
                 }
 
@@ -288,6 +468,8 @@ internal sealed class RawCopyRowReader : PostgresRowReader, IRowBatchReader
             var flag = NextField(tuple, ref at);
             _changed[row] = flag.IsNull || Bool(flag.Bytes(tuple));
         }
+
+        return true;
     }
 
     public override bool IsChanged(int row) => !Plan.ChangedRowsOnly || _changed[row];

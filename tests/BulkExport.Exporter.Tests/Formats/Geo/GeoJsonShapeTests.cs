@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
-using BulkExport.Exporter.Formats.Geo;
+using BulkExport.Exporter.Rows;
 using BulkExport.Publishing.Layout;
 
 namespace BulkExport.Exporter.Tests.Formats.Geo;
@@ -128,5 +128,34 @@ public sealed class GeoJsonShapeTests
         }
 
         Assert.True(recognised > 100, $"only {recognised} random arrays were valid: the generator tests nothing");
+    }
+    [Fact]
+    public void BatchMemo_GivesTheSpanParse_ForEveryValueSetAgainInAReusedBatch()
+    {
+        // One slot reused for values of each kind, twice each: the memo of one value never answers for the next.
+        string[] values =
+        [
+            "{\"type\":\"Point\",\"coordinates\":[8.001,54]}",
+            "{\"type\":\"Point\",\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\"EPSG:25832\"}},\"coordinates\":[1,2]}",
+            "{\"type\": \"Point\", \"coordinates\": [1, 2]}",
+            "{\"type\":\"Point\",\"coordinates\":[NaN,NaN]}",
+            "{\"type\":\"MultiLineString\",\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\"ESRI:102100\"}},\"coordinates\":[[[0,0],[1,1]]]}",
+            "{\"type\":\"Point\",\"coordinates\":[]}",
+        ];
+        var batch = new RowBatch([new Column("g", ColumnKind.Geometry)], 1);
+        foreach (var value in values.Concat(values.Reverse()))
+        {
+            batch.Clear();
+            batch.SetGeometry(batch.AddRow(), 0, Encoding.UTF8.GetBytes(value), "POINT(1 2)"u8, null);
+            var expected = GeoJsonShape.TryParse(Encoding.UTF8.GetBytes(value), out var type, out var crs, out var coordinates);
+            for (var call = 0; call < 2; call++)
+            {
+                // The first call fills the memo, the second answers from it.
+                Assert.Equal(expected, GeoJsonShape.TryParse(batch.View(0), 0, out var memoType, out var memoCrs, out var memoCoordinates));
+                Assert.Equal(Encoding.UTF8.GetString(type), Encoding.UTF8.GetString(memoType));
+                Assert.Equal(Encoding.UTF8.GetString(crs), Encoding.UTF8.GetString(memoCrs));
+                Assert.Equal(Encoding.UTF8.GetString(coordinates), Encoding.UTF8.GetString(memoCoordinates));
+            }
+        }
     }
 }

@@ -1,4 +1,4 @@
-namespace BulkExport.Exporter.Formats.Geo;
+namespace BulkExport.Exporter.Rows;
 
 /// <summary>
 /// Recognises the GeoJSON PostGIS's <c>ST_AsGeoJSON</c> writes for a geometry in EPSG:4326 (no
@@ -15,6 +15,11 @@ namespace BulkExport.Exporter.Formats.Geo;
 /// depth above <see cref="MaxDepth"/>) is not recognised and the caller takes its general path, so
 /// what is accepted or refused does not change.
 /// </summary>
+/// <remarks>
+/// The row digest and the GeoJSON and JSON encoders each need the recognition of the same value; a
+/// <see cref="RowBatch"/> keeps it per value (<see cref="TryParse(IRowView, int, out ReadOnlySpan{byte}, out ReadOnlySpan{byte}, out ReadOnlySpan{byte})"/>),
+/// so a row is scanned once however many of them read it.
+/// </remarks>
 internal static class GeoJsonShape
 {
     // MultiPolygon coordinates nest 4 deep; well under Utf8JsonReader's default limit of 64.
@@ -27,6 +32,89 @@ internal static class GeoJsonShape
     private static ReadOnlySpan<byte> CrsPrefix => "\",\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\""u8;
 
     private static ReadOnlySpan<byte> CrsCoordinates => "\"}},\"coordinates\":"u8;
+
+    /// <summary>
+    /// <see cref="TryParse(ReadOnlySpan{byte}, out ReadOnlySpan{byte}, out ReadOnlySpan{byte}, out ReadOnlySpan{byte})"/>
+    /// of the present geometry at <paramref name="column"/> of <paramref name="row"/>, from the batch's memo
+    /// of an earlier call on the same value when the row is a batch's.
+    /// </summary>
+    public static bool TryParse(IRowView row, int column, out ReadOnlySpan<byte> type, out ReadOnlySpan<byte> crs, out ReadOnlySpan<byte> coordinates)
+    {
+        var geoJson = row.GetGeometryUtf8(column).GeoJson;
+        if (row is not RowBatch.BatchRowView batchRow)
+        {
+            return TryParse(geoJson, out type, out crs, out coordinates);
+        }
+
+        var memo = batchRow.GeoJsonShapeMemo(column);
+        if (memo == UnknownMemo)
+        {
+            var recognised = TryParse(geoJson, out type, out crs, out coordinates);
+            batchRow.SetGeoJsonShapeMemo(column, recognised ? Memo(type, crs) : NotRecognisedMemo);
+            return recognised;
+        }
+
+        if (memo == NotRecognisedMemo)
+        {
+            type = crs = coordinates = default;
+            return false;
+        }
+
+        // The lengths of the type and crs names fix every other offset (TryParse's prefixes are constant).
+        var typeLength = memo & 0xFF;
+        var crsLength = memo >> 8;
+        var afterType = TypePrefix.Length + typeLength;
+        type = geoJson.Slice(TypePrefix.Length, typeLength);
+        if (crsLength == 0)
+        {
+            crs = default;
+            coordinates = geoJson[(afterType + CoordinatesMember.Length)..^1];
+        }
+        else
+        {
+            crs = geoJson.Slice(afterType + CrsPrefix.Length, crsLength);
+            coordinates = geoJson[(afterType + CrsPrefix.Length + crsLength + CrsCoordinates.Length)..^1];
+        }
+
+        return true;
+    }
+
+    /// <summary>A batch's memo before the first call on its value (a freshly set geometry).</summary>
+    internal const int UnknownMemo = 0;
+
+    private const int NotRecognisedMemo = -1;
+
+    // The type name's length in the low byte (PostGIS's longest is 18), the crs name's above; names too long
+    // for that (never PostGIS's) stay unknown and are scanned on each call.
+    private static int Memo(ReadOnlySpan<byte> type, ReadOnlySpan<byte> crs) =>
+        type.Length is > 0 and <= 0xFF && crs.Length < 1 << 22 ? type.Length | (crs.Length << 8) : UnknownMemo;
+
+    /// <summary>
+    /// The memo <see cref="TryParse(IRowView, int, out ReadOnlySpan{byte}, out ReadOnlySpan{byte}, out ReadOnlySpan{byte})"/>
+    /// would store for <c>{"type":"Point",["crs":{"type":"name","properties":{"name":"<paramref name="crsName"/>"}},]"coordinates":[x,y]}</c>
+    /// (no crs member when <paramref name="crsName"/> is empty), given that x and y are each <see cref="IsNumber"/>:
+    /// for a writer that made those bytes and can so spare its readers the scan. Unknown where the name is
+    /// one TryParse does not take.
+    /// </summary>
+    public static int PointMemo(ReadOnlySpan<byte> crsName)
+    {
+        foreach (var b in crsName)
+        {
+            if (!IsCrsNameByte(b))
+            {
+                return UnknownMemo;
+            }
+        }
+
+        return Memo("Point"u8, crsName);
+    }
+
+    /// <summary>Whether all of <paramref name="s"/> is one JSON number (what TryParse accepts as an array element).</summary>
+    public static bool IsNumber(ReadOnlySpan<byte> s)
+    {
+        var p = 0;
+        return Number(s, ref p) && p == s.Length;
+    }
 
     /// <summary>True when <paramref name="geoJson"/> has a shape above without a crs member; then the type name (without quotes) and the coordinates' bytes.</summary>
     public static bool TryParse(ReadOnlySpan<byte> geoJson, out ReadOnlySpan<byte> type, out ReadOnlySpan<byte> coordinates) =>
