@@ -10,6 +10,7 @@
 # timed twice: that first total, and a steady total (a second one, whose delta is empty), which is
 # what a scheduled total costs and the fair comparison. Peak RSS from GNU time.
 #   (l) the same PostGIS table → GML (no outside baseline: its peak RSS is the goal).
+# EXPORTER_DLL and BEFORE_DLL are an exporter.dll (run with dotnet) or an apphost / native AOT binary (run as it is).
 # BEFORE_DLL=path/to/exporter.dll runs an earlier build in the same rounds, interleaved with this one
 # (each round: before first+steady, then after first+steady, in fresh output directories); ROUNDS=3
 # repeats and reports medians of the steady totals. ONLY="g p l" picks the parts.
@@ -82,6 +83,8 @@ ogr_round() { # round
 VARIANTS="after"
 [ -n "$BEFORE_DLL" ] && VARIANTS="before after"
 dll_of() { if [ "$1" = before ]; then echo "$BEFORE_DLL"; else echo "$EXPORTER_DLL"; fi; }
+# A build is a framework-dependent exporter.dll (run with dotnet) or a self-contained apphost or native AOT binary.
+exe_of() { local d; d=$(dll_of "$1"); if [[ $d == *.dll ]]; then echo "dotnet $d"; else echo "$d"; fi; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR==0) print ""; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 declare -A STEADY STEADY_RSS STEADY_CPU RATIO
 
@@ -120,9 +123,9 @@ exporter_pair() {
     for variant in $VARIANTS; do
       out="$WORK/out-$part-$variant-$round"
       "$configure" "$part-$variant-$round" "$format" "$out"
-      timed "exporter $part $variant first" dotnet "$(dll_of "$variant")" run --config "$WORK/$part-$variant-$round.yaml" --type total --temp "$WORK"
+      timed "exporter $part $variant first" $(exe_of "$variant") run --config "$WORK/$part-$variant-$round.yaml" --type total --temp "$WORK"
       line "($part) $variant $label, first total (+ full delta)" "$T_SECONDS" "$T_RSS_MB" "" "$base" | tee -a "$REPORT"
-      timed "exporter $part $variant steady" dotnet "$(dll_of "$variant")" run --config "$WORK/$part-$variant-$round.yaml" --type total --temp "$WORK"
+      timed "exporter $part $variant steady" $(exe_of "$variant") run --config "$WORK/$part-$variant-$round.yaml" --type total --temp "$WORK"
       FILE_BYTES=""
       zip_path=$(find "$out" -name "*TotalDownload_${format}_Current_2.zip" | head -1)
       if [ -n "$zip_path" ] && [ "$part" = p ]; then

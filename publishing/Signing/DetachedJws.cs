@@ -2,7 +2,6 @@ using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Serialization.Metadata;
 using BulkExport.Publishing.Layout;
 
 namespace BulkExport.Publishing.Signing;
@@ -16,11 +15,9 @@ namespace BulkExport.Publishing.Signing;
 /// </summary>
 internal static class DetachedJws
 {
-    private static readonly JsonTypeInfo<Dictionary<string, string>> HeaderTypeInfo = PublishingJsonContext.For<Dictionary<string, string>>(JsonSerializerOptions.Default);
-
     public static string Sign(ReadOnlySpan<byte> payload, ECDsa key, string kid)
     {
-        var header = Base64Url.EncodeToString(JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string> { ["alg"] = SigningJwk.Algorithm, ["kid"] = kid }, HeaderTypeInfo));
+        var header = Base64Url.EncodeToString(JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string> { ["alg"] = SigningJwk.Algorithm, ["kid"] = kid }, PublishingJsonContext.Default.DictionaryStringString));
         var signature = key.SignData(SigningInput(header, payload), HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
         return $"{header}..{Base64Url.EncodeToString(signature)}";
     }

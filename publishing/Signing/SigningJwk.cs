@@ -28,9 +28,6 @@ internal sealed class SigningJwk
 
     private static readonly JsonTypeInfo<SigningJwk> TypeInfo = PublishingJsonContext.For<SigningJwk>(new() { WriteIndented = true });
 
-    /// <summary>A JWK file as read: the serializer's defaults (not indented, names as declared).</summary>
-    private static readonly JsonTypeInfo<SigningJwk> ReadTypeInfo = PublishingJsonContext.For<SigningJwk>(JsonSerializerOptions.Default);
-
     public static SigningJwk FromKey(ECDsa key)
     {
         var p = key.ExportParameters(includePrivateParameters: false);
@@ -77,7 +74,7 @@ internal sealed class SigningJwk
         {
             if (text.TrimStart().StartsWith('{'))
             {
-                var jwk = JsonSerializer.Deserialize(text, ReadTypeInfo) ?? throw new CryptographicException("empty JWK");
+                var jwk = JsonSerializer.Deserialize(text, PublishingJsonContext.Default.SigningJwk) ?? throw new CryptographicException("empty JWK");
                 using var key = jwk.ToPublicKey();
                 return FromKey(key);
             }
