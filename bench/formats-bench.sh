@@ -10,7 +10,8 @@
 # timed twice: that first total, and a steady total (a second one, whose delta is empty), which is
 # what a scheduled total costs and the fair comparison. Peak RSS from GNU time.
 #   (l) the same PostGIS table → GML (no outside baseline: its peak RSS is the goal).
-# EXPORTER_DLL and BEFORE_DLL are an exporter.dll (run with dotnet) or an apphost / native AOT binary (run as it is).
+# EXPORTER_DLL (default: this tree's native exporter from packaging/publish.sh, the build the images ship) and BEFORE_DLL
+# are an exporter.dll (run with dotnet) or an apphost / native AOT binary (run as it is).
 # BEFORE_DLL=path/to/exporter.dll runs an earlier build in the same rounds, interleaved with this one
 # (each round: before first+steady, then after first+steady, in fresh output directories); ROUNDS=3
 # repeats and reports medians of the steady totals. ONLY="g p l" picks the parts.
@@ -21,7 +22,7 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 
 N="${N:-1000000}"
-EXPORTER_DLL="${EXPORTER_DLL:-exporter/bin/Release/net10.0/exporter.dll}"
+EXPORTER_DLL="${EXPORTER_DLL:-}"
 BEFORE_DLL="${BEFORE_DLL:-}"
 ROUNDS="${ROUNDS:-1}"
 ONLY="${ONLY:-g p l}"
@@ -35,7 +36,11 @@ for tool in ogr2ogr zip node /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "bench: $tool missing; run .ci/install.sh" >&2; exit 1; }
 done
 [ -d tests/duckdb/node_modules/@duckdb/node-api ] || { echo "bench: DuckDB missing (tests/duckdb); run .ci/install.sh" >&2; exit 1; }
-dotnet build exporter/BulkExport.Exporter.csproj -c Release -nologo -v q >>"$BENCH_LOG" 2>&1
+if [ -z "$EXPORTER_DLL" ]; then
+  # The build the images ship: the same publish (native AOT, BulkExport.Exporter.csproj).
+  EXPORTER_DLL="exporter/bin/Release/net10.0/bench-publish/exporter"
+  packaging/publish.sh exporter "$(dirname "$EXPORTER_DLL")" >>"$BENCH_LOG" 2>&1
+fi
 
 WORK="$(mktemp -d /tmp/bulkexport-formats-bench.XXXXXX)"
 bench_on_exit "rm -rf '$WORK'"
