@@ -35,6 +35,7 @@ jit=exporter/bin/Release/net10.0/exporter.dll
 
 pg_start
 export BULKEXPORT_POSTGRES_CONNECTION="$PG_CONNECTION"
+export PGOPTIONS="-c client_min_messages=warning"
 psql -q -v ON_ERROR_STOP=1 -v n=500 -f bench/generate.sql >/dev/null
 psql -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 CREATE EXTENSION IF NOT EXISTS postgis;
@@ -110,6 +111,8 @@ run() { # run <exe...> -- <config> <type>: quiet unless it fails
   return $rc
 }
 
+has_match() { compgen -G "$1" >/dev/null; }
+
 same_data() { # same_data <store-a> <store-b> <register>: every zip's files alike, GPKG's aside
   local a=$1 b=$2 reg=$3 zip name bad=0 n=0
   for zip in "$a/$reg"/V1/*/*.zip; do
@@ -133,7 +136,7 @@ for source in PG FILES; do
   check "$source: JIT delta exits 0" run dotnet "$jit" run --config "$work/$source-jit.yaml" --type delta --temp "$work"
   for format in CSV JSON JSONL GEOJSON GPKG GML PARQUET; do
     check "$source: native wrote a $format total and delta" \
-      compgen -G "$work/store-native-$source/$reg/V1/*/${reg}_V1_*_DeltaDownload_${format}_Current_2.zip" >/dev/null
+      has_match "$work/store-native-$source/$reg/V1/*/${reg}_V1_*_DeltaDownload_${format}_Current_2.zip"
   done
   check "$source: native verify of its own store" run "$native" verify --config "$work/$source-native.yaml"
   check "$source: JIT verify of the native store" run dotnet "$jit" verify --config "$work/$source-native.yaml"
