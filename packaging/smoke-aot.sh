@@ -6,6 +6,7 @@
 #   - PostgreSQL (a throwaway cluster, bench/lib.sh): the bench's ten mixed columns and a PostGIS point table;
 #   - files: a typed CSV (every declared column type) and a JSONL with GeoJSON geometries;
 #   - every format an entity allows (CSV, JSON, JSONL, GEOJSON, GPKG, GML, PARQUET): a total, a change, a delta;
+#   - the files register signed (ES256, a next key announced), `gc`;
 #   - `verify` by the native binary, and by the JIT build over the store the native binary wrote (the
 #     fingerprints it recorded are recomputed by the code the tests cover);
 #   - the same runs with the JIT build into a second store: every data file but GeoPackage's (whose header
@@ -63,6 +64,11 @@ mkdir -p "$work/data"
   printf '{"id":1000,"name":null,"geom":null}\n'
 } >"$work/data/Places.jsonl"
 
+# The files register is signed (ES256 JWS over manifests and catalogs, a next key announced as a JWK).
+openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl pkcs8 -topk8 -nocrypt -out "$work/signing.pem"
+openssl ec -in "$work/signing.pem" -pubout -out "$work/signing.pub" 2>/dev/null
+openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl ec -pubout -out "$work/next.pub" 2>/dev/null
+
 schedule() { # schedule <file> <register> <store>
   cat >"$1" <<YAML
 apiVersion: bulkexport.io/v1alpha1
@@ -86,6 +92,7 @@ else cat <<FILES
       key: [id]
       columns: {id: integer, amount: "numeric(12,2)", price: numeric, score: float, active: boolean, day: date, changed: timestamptz, ref: uuid}
     - {name: Places, key: [id], geometry: {column: geom, epsg: 4326}}
+  signing: {keyFile: $work/signing.pem, nextPublicKeyFile: $work/next.pub}
 FILES
 fi)
   output: {formats: [CSV, JSON, JSONL, GEOJSON, GPKG, GML, PARQUET], typesOfData: [Current]}
@@ -138,8 +145,11 @@ for source in PG FILES; do
     check "$source: native wrote a $format total and delta" \
       has_match "$work/store-native-$source/$reg/V1/*/${reg}_V1_*_DeltaDownload_${format}_Current_2.zip"
   done
-  check "$source: native verify of its own store" run "$native" verify --config "$work/$source-native.yaml"
-  check "$source: JIT verify of the native store" run dotnet "$jit" verify --config "$work/$source-native.yaml"
+  keys=()
+  [[ $source == FILES ]] && keys=(--public-key "$work/signing.pub")
+  check "$source: native verify of its own store${keys:+ (signatures too)}" run "$native" verify --config "$work/$source-native.yaml" "${keys[@]}"
+  check "$source: JIT verify of the native store${keys:+ (signatures too)}" run dotnet "$jit" verify --config "$work/$source-native.yaml" "${keys[@]}"
+  check "$source: native gc exits 0" run "$native" gc --config "$work/$source-native.yaml"
   check "$source: native list --json names every file" \
     bash -c "\"$native\" list --config \"$work/$source-native.yaml\" --json | grep -q '_PARQUET_Current_2.zip'"
   check "$source: native data files are the JIT build's, byte for byte (GPKG aside)" \
