@@ -47,7 +47,7 @@ clean:
 	find . -name bin -o -name obj -type d -prune -exec rm -rf {} + 2>/dev/null || true
 
 # ---- packaging: images, Helm chart, manifest validation, e2e -----------------------------------
-.PHONY: test-packaging test-validator test-chart test-image image image-local helm-lint chart-crds deploy e2e e2e-script
+.PHONY: test-packaging test-validator test-chart test-aot test-image image image-local helm-lint chart-crds deploy e2e e2e-script
 
 HELM ?= $(or $(wildcard $(CURDIR)/.tools/bin/helm),helm)
 KUBECTL ?= $(or $(wildcard $(CURDIR)/.tools/bin/kubectl),kubectl)
@@ -58,13 +58,17 @@ RELEASE ?= bulkexport-operator
 NAMESPACE ?= bulkexport
 CHART := charts/bulkexport-operator
 
-test-packaging: test-validator test-chart test-image
+test-packaging: test-validator test-chart test-aot test-image
 
 test-validator: deps
 	cd tools/k8s-validate && node --test test/
 
 test-chart: deps
 	HELM=$(HELM) node --test packaging/
+
+# The native AOT exporter (the images' build) through every format, total and delta, from PostgreSQL and files.
+test-aot: deps
+	bash packaging/smoke-aot.sh
 
 # Builds the FROM-scratch images and runs them; prints SKIP when no Docker engine is reachable.
 test-image: deps

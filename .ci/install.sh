@@ -14,6 +14,11 @@ command -v npm >/dev/null 2>&1 || apt_missing+=(nodejs npm)
 # The download service's page is tested in Debian's chromium driven by playwright-core (the npm
 # package only; `playwright install` is never run, the browser comes from apt).
 command -v chromium >/dev/null 2>&1 || apt_missing+=(chromium)
+# The exporter publishes as native AOT (packaging/publish.sh; make test-aot and the image smoke test run it):
+# its link step needs a C toolchain. gcc, which the ILCompiler package falls back to when clang is
+# absent, plus the C library's headers and start files (libc6-dev: a Recommends of gcc, which
+# --no-install-recommends leaves out). zlib and brotli come with the runtime's static libraries.
+{ command -v gcc >/dev/null 2>&1 && [ -f /usr/include/stdio.h ]; } || apt_missing+=(gcc libc6-dev)
 if [ "${#apt_missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install: missing ${apt_missing[*]}; installing Debian packages needs root." >&2

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -32,6 +33,11 @@ public static class ScheduleDocument
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
         WriteIndented = false,
     };
+
+    private static readonly JsonTypeInfo<ExportSchedule> ScheduleTypeInfo = ApiJsonContext.For<ExportSchedule>(JsonOptions);
+
+    /// <summary>The run summary (the exporter's stdout and termination message) under <see cref="JsonOptions"/>.</summary>
+    public static readonly JsonTypeInfo<RunSummary> RunSummaryTypeInfo = ApiJsonContext.For<RunSummary>(JsonOptions);
 
     public static ExportSchedule LoadFile(string path)
     {
@@ -79,7 +85,7 @@ public static class ScheduleDocument
     public static ExportSchedule BindValidated(JsonNode node)
     {
         var normalized = ScheduleValidator.Normalize(node.DeepClone());
-        return normalized.Deserialize<ExportSchedule>(JsonOptions)!;
+        return normalized.Deserialize(ScheduleTypeInfo)!;
     }
 
     /// <summary>YAML documents as JSON, with YAML 1.2 core-schema typing of plain scalars.</summary>

@@ -10,6 +10,8 @@
 # timed twice: that first total, and a steady total (a second one, whose delta is empty), which is
 # what a scheduled total costs and the fair comparison. Peak RSS from GNU time.
 #   (l) the same PostGIS table → GML (no outside baseline: its peak RSS is the goal).
+# EXPORTER_DLL (default: this tree's native exporter from packaging/publish.sh, the build the images ship) and BEFORE_DLL
+# are an exporter.dll (run with dotnet) or an apphost / native AOT binary (run as it is).
 # BEFORE_DLL=path/to/exporter.dll runs an earlier build in the same rounds, interleaved with this one
 # (each round: before first+steady, then after first+steady, in fresh output directories); ROUNDS=3
 # repeats and reports medians of the steady totals. ONLY="g p l" picks the parts.
@@ -20,7 +22,7 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 
 N="${N:-1000000}"
-EXPORTER_DLL="${EXPORTER_DLL:-exporter/bin/Release/net10.0/exporter.dll}"
+EXPORTER_DLL="${EXPORTER_DLL:-}"
 BEFORE_DLL="${BEFORE_DLL:-}"
 ROUNDS="${ROUNDS:-1}"
 ONLY="${ONLY:-g p l}"
@@ -34,7 +36,11 @@ for tool in ogr2ogr zip node /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "bench: $tool missing; run .ci/install.sh" >&2; exit 1; }
 done
 [ -d tests/duckdb/node_modules/@duckdb/node-api ] || { echo "bench: DuckDB missing (tests/duckdb); run .ci/install.sh" >&2; exit 1; }
-dotnet build exporter/BulkExport.Exporter.csproj -c Release -nologo -v q >>"$BENCH_LOG" 2>&1
+if [ -z "$EXPORTER_DLL" ]; then
+  # The build the images ship: the same publish (native AOT, BulkExport.Exporter.csproj).
+  EXPORTER_DLL="exporter/bin/Release/net10.0/bench-publish/exporter"
+  packaging/publish.sh exporter "$(dirname "$EXPORTER_DLL")" >>"$BENCH_LOG" 2>&1
+fi
 
 WORK="$(mktemp -d /tmp/bulkexport-formats-bench.XXXXXX)"
 bench_on_exit "rm -rf '$WORK'"
@@ -82,6 +88,8 @@ ogr_round() { # round
 VARIANTS="after"
 [ -n "$BEFORE_DLL" ] && VARIANTS="before after"
 dll_of() { if [ "$1" = before ]; then echo "$BEFORE_DLL"; else echo "$EXPORTER_DLL"; fi; }
+# A build is a framework-dependent exporter.dll (run with dotnet) or a self-contained apphost or native AOT binary.
+exe_of() { local d; d=$(dll_of "$1"); if [[ $d == *.dll ]]; then echo "dotnet $d"; else echo "$d"; fi; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR==0) print ""; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 declare -A STEADY STEADY_RSS STEADY_CPU RATIO
 
@@ -120,9 +128,9 @@ exporter_pair() {
     for variant in $VARIANTS; do
       out="$WORK/out-$part-$variant-$round"
       "$configure" "$part-$variant-$round" "$format" "$out"
-      timed "exporter $part $variant first" dotnet "$(dll_of "$variant")" run --config "$WORK/$part-$variant-$round.yaml" --type total --temp "$WORK"
+      timed "exporter $part $variant first" $(exe_of "$variant") run --config "$WORK/$part-$variant-$round.yaml" --type total --temp "$WORK"
       line "($part) $variant $label, first total (+ full delta)" "$T_SECONDS" "$T_RSS_MB" "" "$base" | tee -a "$REPORT"
-      timed "exporter $part $variant steady" dotnet "$(dll_of "$variant")" run --config "$WORK/$part-$variant-$round.yaml" --type total --temp "$WORK"
+      timed "exporter $part $variant steady" $(exe_of "$variant") run --config "$WORK/$part-$variant-$round.yaml" --type total --temp "$WORK"
       FILE_BYTES=""
       zip_path=$(find "$out" -name "*TotalDownload_${format}_Current_2.zip" | head -1)
       if [ -n "$zip_path" ] && [ "$part" = p ]; then
@@ -187,11 +195,13 @@ duck_round() { # round
 
 # The files source reads a CSV column as text unless the entity declares its type; DuckDB infers
 # BIGINT, DOUBLE, DATE, BOOLEAN, DOUBLE for these, so the entity declares the same (TYPED=0: all text,
-# the comparison before parquet9). A BEFORE_DLL older than entities[].columns gets the text config.
+# the comparison before parquet9). A BEFORE_DLL older than entities[].columns gets the text config
+# unless BEFORE_TYPED=1 (a before build that has entities[].columns: the fair comparison).
 TYPED="${TYPED:-1}"
+BEFORE_TYPED="${BEFORE_TYPED:-0}"
 files_config() {
   local columns=""
-  if [ "$TYPED" = 1 ] && [[ "$1" != *before* ]]; then
+  if [ "$TYPED" = 1 ] && { [[ "$1" != *before* ]] || [ "$BEFORE_TYPED" = 1 ]; }; then
     columns="      columns: {id: integer, amount: float, day: date, active: boolean, score: float}"
   fi
   cat >"$WORK/$1.yaml" <<YAML

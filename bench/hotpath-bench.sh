@@ -15,8 +15,8 @@
 # BEFORE_DLL=path/to/exporter.dll adds the same runs for an older build, interleaved, so "before"
 # and "after" share the machine's load; EXTRA_DLLS="name=path …" adds more (names: letters and digits; a path is an
 # exporter.dll run with dotnet, or a self-contained apphost run as it is).
-# "after" is the ReadyToRun publish of this tree (as the image ships it), unless EXPORTER_DLL names
-# another build; compare it with a "before" built the same way. SKIP_GEO=1 skips the GeoJSON runs;
+# "after" is this tree's native AOT exporter from packaging/publish.sh (the build the images ship),
+# unless EXPORTER_DLL names another build; compare it with a "before" built the same way. SKIP_GEO=1 skips the GeoJSON runs;
 # GEO_ONLY=1 runs only the GeoJSON part (points baseline, GeoJSON totals, ogr2ogr).
 # Zip sizes are printed beside gzip -1 of the same CSV bytes.
 set -euo pipefail
@@ -42,11 +42,9 @@ printf 'label\tround\twall_s\texporter_cpu_s\tpg_cpu_s\trss_mb\talloc_mb\texit\n
 
 [ -x /usr/bin/time ] || { echo "bench: /usr/bin/time missing (apt package 'time'); run .ci/install.sh" >&2; exit 1; }
 if [ -z "$AFTER_DLL" ]; then
-  # The build the image ships: published for this machine's runtime identifier, so ReadyToRun applies
-  # (BulkExport.Exporter.csproj); framework-dependent, like the before builds.
-  AFTER_DLL="exporter/bin/Release/net10.0/bench-publish/exporter.dll"
-  dotnet publish exporter/BulkExport.Exporter.csproj -c Release -nologo -v q --ucr --self-contained false \
-    -o "$(dirname "$AFTER_DLL")" >>"$BENCH_LOG" 2>&1
+  # The build the images ship: the same publish (native AOT, BulkExport.Exporter.csproj).
+  AFTER_DLL="exporter/bin/Release/net10.0/bench-publish/exporter"
+  packaging/publish.sh exporter "$(dirname "$AFTER_DLL")" >>"$BENCH_LOG" 2>&1
 fi
 
 variants=(after)
@@ -58,7 +56,7 @@ for extra in $EXTRA_DLLS; do
   variants+=("$name"); dlls[$name]="${extra#*=}"
 done
 dll_of() { echo "${dlls[$1]}"; }
-# A build is a framework-dependent exporter.dll (run with dotnet) or a self-contained apphost.
+# A build is a framework-dependent exporter.dll (run with dotnet), a self-contained apphost or the native binary.
 exe_of() { local d; d=$(dll_of "$1"); if [[ $d == *.dll ]]; then echo "dotnet $d"; else echo "$d"; fi; }
 
 echo "bench: PostgreSQL with $N rows (+ $N PostGIS points)"

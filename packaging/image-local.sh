@@ -22,12 +22,12 @@ case "$arch" in x86_64) rid=linux-x64 ;; aarch64) rid=linux-arm64 ;; *) echo "un
 ctx=artifacts/image-local/$app
 rm -rf "$ctx"
 mkdir -p "$ctx/rootfs/app" "$ctx/rootfs/tmp" "$ctx/rootfs/etc/ssl/certs"
-dotnet publish "$project" -c Release -r "$rid" --self-contained -nologo -v q \
-  -p:DebugType=none -p:GenerateDocumentationFile=false -o "$ctx/rootfs/app"
+# The release publish the Dockerfile and the bench use too (for the exporter: one native AOT binary).
+RID=$rid packaging/publish.sh "$app" "$ctx/rootfs/app"
 # One entrypoint name for both images keeps Dockerfile.local shared.
 ln -s "$app" "$ctx/rootfs/app/entrypoint"
 
-# Everything the apphost and the runtime's native parts link against, plus what the runtime
+# Everything the apphost (or the exporter's native binary) and the runtime's native parts link against, plus what the runtime
 # dlopen()s by name and ldd therefore cannot see: OpenSSL (HTTPS to S3, TLS to PostgreSQL).
 # ICU is not needed: the projects set InvariantGlobalization.
 libs=$( { ldd "$ctx/rootfs/app/$app"; find "$ctx/rootfs/app" -name '*.so' -exec ldd {} \; ; } 2>/dev/null \

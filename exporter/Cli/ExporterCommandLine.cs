@@ -118,7 +118,7 @@ internal static class ExporterCommandLine
             var catalog = Catalog.FromBytes(bytes, store.Describe(key));
             if (json)
             {
-                await Console.Out.WriteLineAsync(JsonSerializer.Serialize(catalog.Files, Catalog.Json)).ConfigureAwait(false);
+                await Console.Out.WriteLineAsync(JsonSerializer.Serialize(catalog.Files, Catalog.RowsTypeInfo)).ConfigureAwait(false);
             }
             else
             {
@@ -317,7 +317,7 @@ internal static class SummaryOutput
     /// <summary>Serialized within the kubelet's 4 KiB termination-message limit (the error text gives way).</summary>
     public static byte[] Serialize(RunSummary summary)
     {
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(summary, ScheduleDocument.JsonOptions);
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(summary, ScheduleDocument.RunSummaryTypeInfo);
         if (bytes.Length <= RunSummary.MaxBytes || summary.Error is null)
         {
             return bytes;

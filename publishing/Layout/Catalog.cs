@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using BulkExport.Publishing.Retention;
 using BulkExport.Publishing.Signing;
 
@@ -44,13 +45,18 @@ internal sealed class Catalog
             .ThenBy(r => r.Part)],
     };
 
-    public byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
+    private static readonly JsonTypeInfo<Catalog> TypeInfo = PublishingJsonContext.For<Catalog>(Json);
+
+    /// <summary>The catalog's rows as <c>list --json</c> prints them.</summary>
+    public static readonly JsonTypeInfo<List<CatalogRow>> RowsTypeInfo = PublishingJsonContext.For<List<CatalogRow>>(Json);
+
+    public byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(this, TypeInfo);
 
     public static Catalog FromBytes(byte[] bytes, string where)
     {
         try
         {
-            return JsonSerializer.Deserialize<Catalog>(bytes, Json) ?? throw new InvalidDataException($"{where}: empty catalog");
+            return JsonSerializer.Deserialize(bytes, TypeInfo) ?? throw new InvalidDataException($"{where}: empty catalog");
         }
         catch (JsonException e)
         {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using BulkExport.Publishing.Signing;
 
 namespace BulkExport.Publishing.Layout;
@@ -39,13 +40,15 @@ internal sealed class GenerationManifest
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    public byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
+    private static readonly JsonTypeInfo<GenerationManifest> TypeInfo = PublishingJsonContext.For<GenerationManifest>(Json);
+
+    public byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(this, TypeInfo);
 
     public static GenerationManifest FromBytes(ReadOnlySpan<byte> bytes, string key)
     {
         try
         {
-            return JsonSerializer.Deserialize<GenerationManifest>(bytes, Json)
+            return JsonSerializer.Deserialize(bytes, TypeInfo)
                 ?? throw new InvalidDataException($"{key}: empty manifest");
         }
         catch (JsonException e)

@@ -2,6 +2,7 @@ using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using BulkExport.Publishing.Layout;
 
 namespace BulkExport.Publishing.Signing;
 
@@ -16,7 +17,7 @@ internal static class DetachedJws
 {
     public static string Sign(ReadOnlySpan<byte> payload, ECDsa key, string kid)
     {
-        var header = Base64Url.EncodeToString(JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string> { ["alg"] = SigningJwk.Algorithm, ["kid"] = kid }));
+        var header = Base64Url.EncodeToString(JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string> { ["alg"] = SigningJwk.Algorithm, ["kid"] = kid }, PublishingJsonContext.Default.DictionaryStringString));
         var signature = key.SignData(SigningInput(header, payload), HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
         return $"{header}..{Base64Url.EncodeToString(signature)}";
     }

@@ -3,6 +3,8 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using BulkExport.Publishing.Layout;
 
 namespace BulkExport.Publishing.Signing;
 
@@ -24,7 +26,7 @@ internal sealed class SigningJwk
     [JsonPropertyName("alg")] public string Alg { get; set; } = Algorithm;
     [JsonPropertyName("use")] public string Use { get; set; } = "sig";
 
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+    private static readonly JsonTypeInfo<SigningJwk> TypeInfo = PublishingJsonContext.For<SigningJwk>(new() { WriteIndented = true });
 
     public static SigningJwk FromKey(ECDsa key)
     {
@@ -60,7 +62,7 @@ internal sealed class SigningJwk
         });
     }
 
-    public byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(this, Json);
+    public byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(this, TypeInfo);
 
     /// <summary>
     /// Reads a public key for verification: a PEM file (SubjectPublicKeyInfo, or a private key whose
@@ -72,7 +74,7 @@ internal sealed class SigningJwk
         {
             if (text.TrimStart().StartsWith('{'))
             {
-                var jwk = JsonSerializer.Deserialize<SigningJwk>(text) ?? throw new CryptographicException("empty JWK");
+                var jwk = JsonSerializer.Deserialize(text, PublishingJsonContext.Default.SigningJwk) ?? throw new CryptographicException("empty JWK");
                 using var key = jwk.ToPublicKey();
                 return FromKey(key);
             }

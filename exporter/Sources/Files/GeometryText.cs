@@ -64,7 +64,13 @@ internal static class GeometryText
         var wkt = new StringBuilder();
         AppendWkt(geometry, wkt);
         // Re-serialised compactly, so the file's own whitespace does not leak into every format.
-        return new GeometryValue(JsonSerializer.Serialize(geometry), wkt.ToString());
+        var compact = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(compact))
+        {
+            geometry.WriteTo(writer);
+        }
+
+        return new GeometryValue(Encoding.UTF8.GetString(compact.WrittenSpan), wkt.ToString());
     }
 
     private static void AppendWkt(JsonElement geometry, StringBuilder wkt)
