@@ -236,6 +236,13 @@ internal sealed class RowDigest : IDisposable
                     output.Advance(ScalarText.FormatInt64(batch.WordAt(row, i), span));
                     break;
                 case ColumnKind.Float:
+                    if (batch.TryGetSpelling(row, i, out var kept))
+                    {
+                        // The source read the value from this very text (FileValues.TryParseCanonicalDouble).
+                        Put(output, kept);
+                        break;
+                    }
+
                     var d = BitConverter.Int64BitsToDouble(batch.WordAt(row, i));
                     if (ScalarText.NonFiniteName(d) is { } name)
                     {

@@ -321,8 +321,13 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
             case ColumnKind.Integer when Utf8Parser.TryParse(bytes, out long l, out var used) && used == bytes.Length:
                 batch.SetInt64(row, i, l);
                 break;
-            case ColumnKind.Float when double.TryParse(bytes, NumberStyles.Float & ~NumberStyles.AllowLeadingWhite & ~NumberStyles.AllowTrailingWhite, CultureInfo.InvariantCulture, out var d):
+            case ColumnKind.Float when FileValues.TryParseCanonicalDouble(bytes, out var d):
+                // Spelled as the digest and the formats would spell the double: they copy it instead.
                 batch.SetDouble(row, i, d);
+                batch.KeepSpelling(row, i, bytes);
+                break;
+            case ColumnKind.Float when double.TryParse(bytes, NumberStyles.Float & ~NumberStyles.AllowLeadingWhite & ~NumberStyles.AllowTrailingWhite, CultureInfo.InvariantCulture, out var parsed):
+                batch.SetDouble(row, i, parsed);
                 break;
             case ColumnKind.Boolean when FileValues.TryParseBoolean(bytes, out var b):
                 batch.SetBoolean(row, i, b);
