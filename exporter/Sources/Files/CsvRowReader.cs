@@ -107,10 +107,16 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
         var skipped = false;
         while (true)
         {
-            var (found, length, consumed, _) = await NextRecordAsync(reader, cancellationToken).ConfigureAwait(false);
-            if (!found)
+            // Whole records in the buffer are found without an async call each, as in ReadBatchAsync:
+            // this pass reads every record before any row flows, so its cost is all wall time.
+            if (!TryFindRecordEnd(reader.Available, out var length, out var consumed, out _))
             {
-                return true;
+                bool found;
+                (found, length, consumed, _) = await NextRecordAsync(reader, cancellationToken).ConfigureAwait(false);
+                if (!found)
+                {
+                    return true;
+                }
             }
 
             var record = reader.Buffer.AsSpan(reader.Start, length);
