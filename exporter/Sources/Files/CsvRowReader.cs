@@ -307,7 +307,7 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
 
             if (_order is not null)
             {
-                CheckOrder(record);
+                CheckOrder(record, batch, row);
             }
         }
         catch
@@ -383,27 +383,35 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
         _ => "a decimal number",
     };
 
-    /// <summary>The scan promised key order (so the delta does not sort): a record that breaks it fails the run here, by line.</summary>
-    private void CheckOrder(ReadOnlySpan<byte> record)
+    /// <summary>
+    /// The scan promised key order (so the delta does not sort): a record that breaks it fails the run here, by line.
+    /// With <paramref name="batch"/>, an integer key is read from the row just parsed into it rather than parsed again.
+    /// </summary>
+    private void CheckOrder(ReadOnlySpan<byte> record, RowBatch? batch = null, int row = 0)
     {
         _order!.BeginRow();
-        foreach (var (slot, c) in _sortedKeys!.Index())
+        var keys = _sortedKeys!;
+        for (var slot = 0; slot < keys.Length; slot++)
         {
+            var c = keys[slot];
             if (_split.IsNull(c))
             {
                 throw Error($"key column '{_columns[c].Name}' is empty");
             }
 
-            var field = _split.Field(c, record);
-            if (_columns[c].Kind == ColumnKind.Integer)
+            if (_columns[c].Kind != ColumnKind.Integer)
             {
-                // The field parsed as a declared integer already.
-                Utf8Parser.TryParse(field, out long key, out _);
-                _order.SetInteger(slot, key);
+                _order.SetText(slot, _split.Field(c, record));
+            }
+            else if (batch is not null)
+            {
+                _order.SetInteger(slot, batch.WordAt(row, c));
             }
             else
             {
-                _order.SetText(slot, field);
+                // The field parsed as a declared integer already.
+                Utf8Parser.TryParse(_split.Field(c, record), out long key, out _);
+                _order.SetInteger(slot, key);
             }
         }
 
