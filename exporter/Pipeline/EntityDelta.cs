@@ -46,22 +46,46 @@ internal sealed class EntityDelta : IDisposable
     /// <summary>The base had no usable state for this entity, so the delta holds the whole state as inserts.</summary>
     public bool Rebase { get; }
 
-    public static async Task<EntityDelta> OpenAsync(GenerationContext context, EntitySpec entity, EntityLayout layout, IDeltaSink sink, bool sortedSource, CancellationToken cancellationToken)
+    /// <summary>
+    /// The base generation's state of <paramref name="entity"/>, copied and checked against its manifest's
+    /// checksum; null when the base has no state of this format for it (<see cref="Open"/> then decides
+    /// between a first delta and a re-base). It needs nothing the source's reader decides, so the caller
+    /// runs it while the reader opens.
+    /// </summary>
+    public static async Task<DeltaStateReader?> FetchBaseStateAsync(GenerationContext context, EntitySpec entity, CancellationToken cancellationToken)
+    {
+        var state = context.Base?.Entities.FirstOrDefault(e => e.Name == entity.Name)?.State;
+        return state is null || state.Format != StateFormat ? null : await OpenBaseStateAsync(context, state, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <param name="context">The generation.</param>
+    /// <param name="entity">The entity.</param>
+    /// <param name="layout">Its columns.</param>
+    /// <param name="sink">Where delta records go.</param>
+    /// <param name="sortedSource">Whether the reader gives rows in identity order.</param>
+    /// <param name="baseState">From <see cref="FetchBaseStateAsync"/>; the delta owns it from here on.</param>
+    public static EntityDelta Open(GenerationContext context, EntitySpec entity, EntityLayout layout, IDeltaSink sink, bool sortedSource, DeltaStateReader? baseState)
     {
         var sorted = sortedSource && layout.IdentityIndexes.All(i => KeyEncoder.HasSourceCompatibleOrder(layout.Columns[i].Kind));
-        var baseEntity = context.Base?.Entities.FirstOrDefault(e => e.Name == entity.Name);
-        var state = baseEntity?.State;
-        if (state is null || state.Format != StateFormat)
+        if (baseState is null)
         {
             // No base (first generation), an entity new to the register: all inserts, which is exact.
             // A base that lists the entity without a state of this format (written by an exporter
             // before state-compared temporal deltas, or an older state format): the consumer's copy
             // cannot be brought up to date by changes we can name, so the delta is a re-base.
-            return new EntityDelta(context, entity, layout, sink, DeltaStateReader.Empty(), sorted, rebase: baseEntity is not null);
+            var listed = context.Base?.Entities.Any(e => e.Name == entity.Name) == true;
+            return new EntityDelta(context, entity, layout, sink, DeltaStateReader.Empty(), sorted, rebase: listed);
         }
 
-        var baseState = await OpenBaseStateAsync(context, state, cancellationToken).ConfigureAwait(false);
-        return new EntityDelta(context, entity, layout, sink, baseState, sorted, rebase: false);
+        try
+        {
+            return new EntityDelta(context, entity, layout, sink, baseState, sorted, rebase: false);
+        }
+        catch
+        {
+            baseState.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The base generation's state, checked against the checksum in its manifest.</summary>

@@ -52,33 +52,62 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
     public async Task<EntityOutcome> RunAsync(ISourceSnapshot snapshot, CancellationToken cancellationToken)
     {
         var temporal = entity.Temporal is not null;
-        // Rows in identity order let the delta merge as they come; sources that cannot sort say so.
-        await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(SortByKey: true), cancellationToken).ConfigureAwait(false);
-        var layout = EntityLayout.Resolve(entity, reader.Columns);
-        var writers = new OutputWriters(context, entity, layout);
+        // The base state's copy and checksum need nothing the reader decides, so they run while the source
+        // opens: a CSV file's key-order scan reads the whole file before the first row flows.
+        var fetch = Task.Run(() => EntityDelta.FetchBaseStateAsync(context, entity, cancellationToken), cancellationToken);
+        var fetchTaken = false;
         try
         {
-            var sorted = reader is IRowReaderOrdering { IsSortedByKey: true };
-            using var delta = await EntityDelta.OpenAsync(context, entity, layout, writers, sorted, cancellationToken).ConfigureAwait(false);
-            var records = await PumpAsync(reader, layout, writers, delta, cancellationToken).ConfigureAwait(false);
-            var state = await delta.CompleteAsync(cancellationToken).ConfigureAwait(false);
-            var (files, bytes) = await writers.PublishAsync(cancellationToken).ConfigureAwait(false);
-            var manifestEntity = new ManifestEntity
+            // Rows in identity order let the delta merge as they come; sources that cannot sort say so.
+            await using var reader = await snapshot.ReadAsync(entity, new ReadRequest(SortByKey: true), cancellationToken).ConfigureAwait(false);
+            var layout = EntityLayout.Resolve(entity, reader.Columns);
+            var writers = new OutputWriters(context, entity, layout);
+            try
             {
-                Name = entity.Name,
-                Temporal = temporal,
-                Records = records,
-                State = state,
-                Identity = [.. EntityIdentity.Columns(entity)],
-                Fingerprint = delta.Fingerprint.ToHex(),
-                Rebase = delta.Rebase ? true : null,
-            };
-            context.Progress.EntityFinished(entity.Name, records, bytes, files.Count);
-            return new EntityOutcome(manifestEntity, files, bytes, writers.DeltaRecords);
+                var sorted = reader is IRowReaderOrdering { IsSortedByKey: true };
+                var baseState = await fetch.ConfigureAwait(false);
+                fetchTaken = true;
+                using var delta = EntityDelta.Open(context, entity, layout, writers, sorted, baseState);
+                var records = await PumpAsync(reader, layout, writers, delta, cancellationToken).ConfigureAwait(false);
+                var state = await delta.CompleteAsync(cancellationToken).ConfigureAwait(false);
+                var (files, bytes) = await writers.PublishAsync(cancellationToken).ConfigureAwait(false);
+                var manifestEntity = new ManifestEntity
+                {
+                    Name = entity.Name,
+                    Temporal = temporal,
+                    Records = records,
+                    State = state,
+                    Identity = [.. EntityIdentity.Columns(entity)],
+                    Fingerprint = delta.Fingerprint.ToHex(),
+                    Rebase = delta.Rebase ? true : null,
+                };
+                context.Progress.EntityFinished(entity.Name, records, bytes, files.Count);
+                return new EntityOutcome(manifestEntity, files, bytes, writers.DeltaRecords);
+            }
+            finally
+            {
+                writers.Dispose();
+            }
         }
         finally
         {
-            writers.Dispose();
+            if (!fetchTaken)
+            {
+                await DiscardAsync(fetch).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>A fetched base state nothing took over (the run failed before the delta opened): closed, its own failure left unreported.</summary>
+    private static async Task DiscardAsync(Task<DeltaStateReader?> fetch)
+    {
+        try
+        {
+            (await fetch.ConfigureAwait(false))?.Dispose();
+        }
+        catch (Exception)
+        {
+            // The run already fails with the error that brought it here; a cancelled or failed copy adds nothing.
         }
     }
 
