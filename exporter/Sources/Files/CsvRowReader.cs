@@ -332,6 +332,9 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
                 batch.SetDouble(row, i, d);
                 batch.KeepSpelling(row, i, bytes);
                 break;
+            case ColumnKind.Float when FileValues.TryParseLongDecimalDouble(bytes, out var exact):
+                batch.SetDouble(row, i, exact);
+                break;
             case ColumnKind.Float when double.TryParse(bytes, NumberStyles.Float & ~NumberStyles.AllowLeadingWhite & ~NumberStyles.AllowTrailingWhite, CultureInfo.InvariantCulture, out var parsed):
                 batch.SetDouble(row, i, parsed);
                 break;

@@ -206,4 +206,70 @@ public sealed class FileValuesTests : IDisposable
         var length = BulkExport.Exporter.Formats.ScalarText.FormatDouble(fast, spelled);
         Assert.Equal(text, Encoding.ASCII.GetString(spelled, 0, length));
     }
+
+    [Theory]
+    [InlineData("1131.2857142857142")]
+    [InlineData("-1131.2857142857142")]
+    [InlineData("0.10000000000000001")]
+    [InlineData("4503599627370496.5")]
+    [InlineData("4503599627370497.5")]
+    [InlineData("9007199254740993.0")]
+    [InlineData("1844674407370955.161")]
+    [InlineData("999999999999999999.9")]
+    [InlineData("0.0000000000000000001")]
+    [InlineData("007.5")]
+    [InlineData("1.50")]
+    public void LongDecimals_ParseToTheBitsDoubleParseGives(string text)
+    {
+        Assert.True(FileValues.TryParseLongDecimalDouble(Encoding.ASCII.GetBytes(text), out var fast));
+        var general = double.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(BitConverter.DoubleToInt64Bits(general), BitConverter.DoubleToInt64Bits(fast));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("-")]
+    [InlineData("1")]
+    [InlineData("1.")]
+    [InlineData(".5")]
+    [InlineData("-.5")]
+    [InlineData("+1.5")]
+    [InlineData("0.0")]
+    [InlineData("1.5e3")]
+    [InlineData("12345678901234567890.5")]
+    [InlineData("1.00000000000000000001")]
+    [InlineData("1.2.3")]
+    [InlineData("NaN")]
+    public void OtherLongSpellings_AreLeftToTheGeneralParse(string text) =>
+        Assert.False(FileValues.TryParseLongDecimalDouble(Encoding.ASCII.GetBytes(text), out _));
+
+    [Fact]
+    public void RandomLongDecimals_AndExactHalves_ParseToTheBitsDoubleParseGives()
+    {
+        var random = new Random(20261204);
+        for (var n = 0; n < 500_000; n++)
+        {
+            var digits = random.Next(2, 20);
+            var point = random.Next(1, digits);
+            var text = new StringBuilder(random.Next(2) == 0 ? "-" : "");
+            var all = RandomDigits(random, digits);
+            text.Append(all[..point]).Append('.').Append(all[point..]);
+            AssertLongParsesLikeDoubleParse(text.ToString());
+        }
+
+        // Ties between two doubles: an odd integer above 2^53 halved is exactly halfway (x.5).
+        for (var n = 0; n < 100_000; n++)
+        {
+            var odd = (1UL << 53) + ((ulong)random.NextInt64(0, 1L << 53) | 1);
+            AssertLongParsesLikeDoubleParse($"{odd / 2}.5");
+            AssertLongParsesLikeDoubleParse($"{odd / 2}.50000000000000000"[..19]);
+        }
+    }
+
+    private static void AssertLongParsesLikeDoubleParse(string s)
+    {
+        Assert.True(FileValues.TryParseLongDecimalDouble(Encoding.ASCII.GetBytes(s), out var fast), s);
+        var general = double.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(BitConverter.DoubleToInt64Bits(general) == BitConverter.DoubleToInt64Bits(fast), s);
+    }
 }
