@@ -120,6 +120,8 @@ public sealed class RowBatchTests
         var columns = kept.Select(i => Columns[i]).ToArray();
         Assert.Contains(columns, c => c.Kind == ColumnKind.Array);
         var rows = BoundaryRows().Select(row => kept.Select(i => row[i]).ToArray())
+            // Values longer than the digest's working span, which need no escaping.
+            .Append([.. columns.Select(c => c.Kind switch { ColumnKind.Text => new string('x', 5000), ColumnKind.Decimal => new DecimalText(new string('9', 400)), _ => (object?)null })])
             // Text that needs escaping, and integer arrays held unboxed next to boxed ones.
             .Append([.. columns.Select(c => c.Kind switch { ColumnKind.Text => "tab\t \"q\" \\ \u0001 æ", ColumnKind.Array => new object?[] { 1L, -2L }, _ => (object?)null })])
             .ToArray();
