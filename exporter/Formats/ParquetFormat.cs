@@ -71,6 +71,9 @@ internal sealed class ParquetDataFile : IDataFileWriter
     private readonly long _maxBytes;
     private int _buffered;
     private long _bufferedBytes;
+    // The file's length so far: it grows only when a row group (or the header, or the footer) is written,
+    // and EstimatedBytes is read twice per row (FileStream.Position was ~0.5% of a steady total's samples).
+    private long _fileBytes;
     private bool _finished;
 
     public ParquetDataFile(string path, IReadOnlyList<Column> columns, EntityGeometry entity, string compression, int maxRowGroupRows, long maxRowGroupBytes)
@@ -113,6 +116,7 @@ internal sealed class ParquetDataFile : IDataFileWriter
         try
         {
             _writer = ParquetWriter.CreateAsync(new ParquetSchema(_fields), _stream, options).GetAwaiter().GetResult();
+            _fileBytes = _stream.Position;
         }
         catch
         {
@@ -134,7 +138,7 @@ internal sealed class ParquetDataFile : IDataFileWriter
         _ => null,
     };
 
-    public long EstimatedBytes => _stream.Position + _bufferedBytes;
+    public long EstimatedBytes => _fileBytes + _bufferedBytes;
 
     /// <summary>The Parquet field of a column and its buffer: exact decimals as DECIMAL(p,s) when the source says p ≤ 28 (System.Decimal), text otherwise.</summary>
     private (DataField, ColumnBuffer) Field(Column column, int index) => column.Kind switch
@@ -211,6 +215,7 @@ internal sealed class ParquetDataFile : IDataFileWriter
             }
         }
 
+        _fileBytes = _stream.Position;
         var flushed = _bufferedBytes;
         _buffered = 0;
         _bufferedBytes = 0;
