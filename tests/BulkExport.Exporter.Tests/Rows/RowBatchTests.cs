@@ -111,6 +111,44 @@ public sealed class RowBatchTests
     }
 
     [Fact]
+    public void Parquet_OfBatchRowsReadFromTheirWords_IsByteForByteThatOfTheirBoxedValues()
+    {
+        // The Parquet writer reads fixed-width values of batch rows from the batch's words; the file must be
+        // the one the same rows give through their boxed values (ObjectRowView), nulls and extremes included.
+        var rows = BoundaryRows();
+        var batch = Fill(Columns, rows);
+        var entity = new BulkExport.Exporter.Formats.Geo.EntityGeometry("T", "geom", 4326, []);
+        var dir = Directory.CreateTempSubdirectory("parquet-words-").FullName;
+        try
+        {
+            byte[] Write(string name, Func<int, IRowView> row)
+            {
+                var path = Path.Combine(dir, name);
+                using (var file = new ParquetDataFile(path, Columns, entity, "ZSTD", ParquetDataFile.MaxRowGroupRows, ParquetDataFile.MaxRowGroupBytes))
+                {
+                    for (var r = 0; r < rows.Length; r++)
+                    {
+                        file.Write(row(r));
+                    }
+
+                    file.Finish();
+                }
+
+                return File.ReadAllBytes(path);
+            }
+
+            var boxed = new ObjectRowView(Columns);
+            var expected = Write("boxed.parquet", r => boxed.Reset(rows[r]));
+            var actual = Write("batch.parquet", batch.View);
+            Assert.True(expected.AsSpan().SequenceEqual(actual), "the batch rows' Parquet file differs from the boxed rows'");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Digest_OfBatchRowsReadWithoutTheView_IsThatOfTheirBoxedValues_AtEveryBoundary()
     {
         // The kinds the digest reads straight from the batch's arrays: all but geometry, bytes and non-integer arrays.
