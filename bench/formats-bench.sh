@@ -194,14 +194,13 @@ duck_round() { # round
 }
 
 # The files source reads a CSV column as text unless the entity declares its type; DuckDB infers
-# BIGINT, DOUBLE, DATE, BOOLEAN, DOUBLE for these, so the entity declares the same (TYPED=0: all text,
-# the comparison before parquet9). A BEFORE_DLL older than entities[].columns gets the text config
-# unless BEFORE_TYPED=1 (a before build that has entities[].columns: the fair comparison).
+# BIGINT, DOUBLE, DATE, BOOLEAN, DOUBLE for these, so the entity declares the same for both builds
+# (TYPED=0: all text, the comparison before parquet9, and what a BEFORE_DLL older than
+# entities[].columns needs).
 TYPED="${TYPED:-1}"
-BEFORE_TYPED="${BEFORE_TYPED:-0}"
 files_config() {
   local columns=""
-  if [ "$TYPED" = 1 ] && { [[ "$1" != *before* ]] || [ "$BEFORE_TYPED" = 1 ]; }; then
+  if [ "$TYPED" = 1 ]; then
     columns="      columns: {id: integer, amount: float, day: date, active: boolean, score: float}"
   fi
   cat >"$WORK/$1.yaml" <<YAML

@@ -71,6 +71,9 @@ internal sealed class ParquetDataFile : IDataFileWriter
     private readonly long _maxBytes;
     private int _buffered;
     private long _bufferedBytes;
+    // The file's length so far: it grows only when a row group (or the header, or the footer) is written,
+    // and EstimatedBytes is read twice per row (FileStream.Position was ~0.5% of a steady total's samples).
+    private long _fileBytes;
     private bool _finished;
 
     public ParquetDataFile(string path, IReadOnlyList<Column> columns, EntityGeometry entity, string compression, int maxRowGroupRows, long maxRowGroupBytes)
@@ -113,6 +116,7 @@ internal sealed class ParquetDataFile : IDataFileWriter
         try
         {
             _writer = ParquetWriter.CreateAsync(new ParquetSchema(_fields), _stream, options).GetAwaiter().GetResult();
+            _fileBytes = _stream.Position;
         }
         catch
         {
@@ -134,19 +138,19 @@ internal sealed class ParquetDataFile : IDataFileWriter
         _ => null,
     };
 
-    public long EstimatedBytes => _stream.Position + _bufferedBytes;
+    public long EstimatedBytes => _fileBytes + _bufferedBytes;
 
     /// <summary>The Parquet field of a column and its buffer: exact decimals as DECIMAL(p,s) when the source says p ≤ 28 (System.Decimal), text otherwise.</summary>
     private (DataField, ColumnBuffer) Field(Column column, int index) => column.Kind switch
     {
-        ColumnKind.Integer => (new DataField<long?>(column.Name), new ValueBuffer<long>(static (row, i) => row.GetInt64(i), 8)),
-        ColumnKind.Float => (new DataField<double?>(column.Name), new ValueBuffer<double>(static (row, i) => row.GetDouble(i), 8)),
-        ColumnKind.Boolean => (new DataField<bool?>(column.Name), new ValueBuffer<bool>(static (row, i) => row.GetBoolean(i), 1)),
-        ColumnKind.Date => (new DataField<DateOnly?>(column.Name), new ValueBuffer<DateOnly>(static (row, i) => row.GetDate(i), 4)),
+        ColumnKind.Integer => (new DataField<long?>(column.Name), new ValueBuffer<long>(static (row, i) => row.GetInt64(i), 8, static word => word)),
+        ColumnKind.Float => (new DataField<double?>(column.Name), new ValueBuffer<double>(static (row, i) => row.GetDouble(i), 8, BitConverter.Int64BitsToDouble)),
+        ColumnKind.Boolean => (new DataField<bool?>(column.Name), new ValueBuffer<bool>(static (row, i) => row.GetBoolean(i), 1, static word => word != 0)),
+        ColumnKind.Date => (new DataField<DateOnly?>(column.Name), new ValueBuffer<DateOnly>(static (row, i) => row.GetDate(i), 4, static word => DateOnly.FromDayNumber((int)word))),
         ColumnKind.Timestamp => (new DateTimeDataField(column.Name, DateTimeFormat.Timestamp, isAdjustedToUTC: false, unit: DateTimeTimeUnit.Micros, isNullable: true),
-            new ValueBuffer<DateTime>(static (row, i) => DateTime.SpecifyKind(row.GetTimestamp(i), DateTimeKind.Unspecified), 8)),
+            new ValueBuffer<DateTime>(static (row, i) => DateTime.SpecifyKind(row.GetTimestamp(i), DateTimeKind.Unspecified), 8, static word => new DateTime(word, DateTimeKind.Unspecified))),
         ColumnKind.TimestampTz => (new DateTimeDataField(column.Name, DateTimeFormat.Timestamp, isAdjustedToUTC: true, unit: DateTimeTimeUnit.Micros, isNullable: true),
-            new ValueBuffer<DateTime>(static (row, i) => DateTime.SpecifyKind(row.GetTimestampTz(i).UtcDateTime, DateTimeKind.Utc), 8)),
+            new ValueBuffer<DateTime>(static (row, i) => DateTime.SpecifyKind(row.GetTimestampTz(i).UtcDateTime, DateTimeKind.Utc), 8, static word => new DateTime(word, DateTimeKind.Utc))),
         ColumnKind.Decimal when GeoPackageFile.NumericPrecision(column.SqlType) is { Precision: <= 28 } n
             => (new DecimalDataField(column.Name, n.Precision, n.Scale, isNullable: true), new ValueBuffer<decimal>((row, i) => ToDecimal(row.GetUtf8(i), column), 16)),
         ColumnKind.Geometry => (new DataField<byte[]>(column.Name, true), new BlobBuffer((row, i) => Wkb(row.GetGeometryUtf8(i), column, index))),
@@ -163,9 +167,20 @@ internal sealed class ParquetDataFile : IDataFileWriter
     {
         long bytes = 0;
         var buffers = _buffers;
-        for (var i = 0; i < buffers.Length; i++)
+        if (row is RowBatch.BatchRowView view && ReadsWords(view.Batch))
         {
-            bytes += buffers[i].Add(row, i);
+            // The fixed-width values straight from the batch's words: no interface call per value.
+            for (var i = 0; i < buffers.Length; i++)
+            {
+                bytes += buffers[i].Add(view.Batch, view.Row, row, i);
+            }
+        }
+        else
+        {
+            for (var i = 0; i < buffers.Length; i++)
+            {
+                bytes += buffers[i].Add(row, i);
+            }
         }
 
         _buffered++;
@@ -174,6 +189,29 @@ internal sealed class ParquetDataFile : IDataFileWriter
         {
             FlushRowGroup();
         }
+    }
+
+    // The last batch checked by ReadsWords (batches are pooled and reused, so this holds for many rows).
+    private RowBatch? _checkedBatch;
+    private bool _checkedResult;
+
+    /// <summary>Whether <paramref name="batch"/> holds this file's columns, kind for kind, so a word-backed buffer may read its words.</summary>
+    private bool ReadsWords(RowBatch batch)
+    {
+        if (!ReferenceEquals(batch, _checkedBatch))
+        {
+            var columns = batch.Columns;
+            var ok = columns.Count == _columns.Count;
+            for (var i = 0; ok && i < columns.Count; i++)
+            {
+                ok = columns[i].Kind == _columns[i].Kind;
+            }
+
+            _checkedBatch = batch;
+            _checkedResult = ok;
+        }
+
+        return _checkedResult;
     }
 
     /// <summary>WKB straight from the WKT (<see cref="WktToWkb"/>), NetTopologySuite for what that does not take.</summary>
@@ -211,6 +249,7 @@ internal sealed class ParquetDataFile : IDataFileWriter
             }
         }
 
+        _fileBytes = _stream.Position;
         var flushed = _bufferedBytes;
         _buffered = 0;
         _bufferedBytes = 0;
@@ -369,7 +408,30 @@ internal sealed class ParquetDataFile : IDataFileWriter
             return bytes;
         }
 
+        /// <summary>As <see cref="Add(IRowView, int)"/>, for a row of a batch that holds this file's columns (<paramref name="view"/> is that row).</summary>
+        public int Add(RowBatch batch, int row, IRowView view, int column)
+        {
+            if (Rows == _levels.Length)
+            {
+                Array.Resize(ref _levels, NextLength(_levels.Length));
+            }
+
+            if (batch.IsNull(row, column))
+            {
+                _levels[Rows++] = 0;
+                return NullBytes;
+            }
+
+            _levels[Rows++] = 1;
+            var bytes = AddValue(batch, row, view, column, Present);
+            Present++;
+            return bytes;
+        }
+
         protected abstract int AddValue(IRowView row, int column, int slot);
+
+        /// <summary>A present value of a batch row; through the view unless the buffer reads the batch's words.</summary>
+        protected virtual int AddValue(RowBatch batch, int row, IRowView view, int column, int slot) => AddValue(view, column, slot);
 
         /// <summary>What a null adds to the row group's estimated size (as much as a value for fixed-size types, a length's 4 bytes otherwise).</summary>
         protected virtual int NullBytes => 4;
@@ -398,7 +460,10 @@ internal sealed class ParquetDataFile : IDataFileWriter
         private static int NextLength(int length) => length < MaxRowGroupRows ? MaxRowGroupRows : length * 2;
     }
 
-    private sealed class ValueBuffer<T>(Func<IRowView, int, T> read, int size) : ColumnBuffer
+    /// <param name="read">The value through the row's typed getter.</param>
+    /// <param name="size">Its estimated size in bytes.</param>
+    /// <param name="fromWord">The value from the 64-bit word a <see cref="RowBatch"/> keeps for it, or null when the kind has no word.</param>
+    private sealed class ValueBuffer<T>(Func<IRowView, int, T> read, int size, Func<long, T>? fromWord = null) : ColumnBuffer
         where T : struct
     {
         private T[] _values = new T[1024];
@@ -409,6 +474,18 @@ internal sealed class ParquetDataFile : IDataFileWriter
         {
             EnsureRoom(ref _values, slot);
             _values[slot] = read(row, column);
+            return size;
+        }
+
+        protected override int AddValue(RowBatch batch, int row, IRowView view, int column, int slot)
+        {
+            if (fromWord is null)
+            {
+                return AddValue(view, column, slot);
+            }
+
+            EnsureRoom(ref _values, slot);
+            _values[slot] = fromWord(batch.WordAt(row, column));
             return size;
         }
 

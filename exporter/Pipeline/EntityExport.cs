@@ -58,32 +58,56 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
         // changeDetection xmin: a delta asks the source for the rows written since the base state's watermark;
         // every run that writes a state asks for a watermark to record.
         var trackChanges = ChangeDetectionModes.IsXmin(entity) && entity.Temporal is null;
-        using var deltaBase = await DeltaBase.LoadAsync(context, entity, cancellationToken).ConfigureAwait(false);
-        byte[]? changedSince = null;
-        if (trackChanges && !context.IsTotal)
-        {
-            changedSince = deltaBase.Watermark;
-            if (changedSince is null && deltaBase.HasState)
-            {
-                context.Logger.BaseWithoutWatermark(entity.Name);
-            }
-        }
-
-        // Rows in identity order let the delta merge as they come; sources that cannot sort say so.
-        var request = new ReadRequest(SortByKey: true) { TrackChanges = trackChanges, ChangedSince = changedSince };
+        // The base state's copy and checksum need nothing the reader decides, so they run while the source opens
+        // (a CSV file's key-order scan reads the whole file before the first row flows); only a changed-rows delta
+        // waits for them first, because its read needs the base's watermark.
+        var loading = Task.Run(() => DeltaBase.LoadAsync(context, entity, cancellationToken), cancellationToken);
         try
         {
-            return await RunAsync(snapshot, deltaBase, request, cancellationToken).ConfigureAwait(false);
+            byte[]? changedSince = null;
+            if (trackChanges && !context.IsTotal)
+            {
+                var deltaBase = await loading.ConfigureAwait(false);
+                changedSince = deltaBase.Watermark;
+                if (changedSince is null && deltaBase.HasState)
+                {
+                    context.Logger.BaseWithoutWatermark(entity.Name);
+                }
+            }
+
+            // Rows in identity order let the delta merge as they come; sources that cannot sort say so.
+            var request = new ReadRequest(SortByKey: true) { TrackChanges = trackChanges, ChangedSince = changedSince };
+            try
+            {
+                return await RunAsync(snapshot, loading, request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ChangedRowsAbandonedException e)
+            {
+                // Simple and safe: everything of the first attempt was scratch, and the snapshot is the same.
+                context.Logger.ChangedRowsAbandoned(entity.Name, e.Message);
+                return await RunAsync(snapshot, loading, request with { ChangedSince = null }, cancellationToken).ConfigureAwait(false);
+            }
         }
-        catch (ChangedRowsAbandonedException e)
+        finally
         {
-            // Simple and safe: everything of the first attempt was scratch, and the snapshot is the same.
-            context.Logger.ChangedRowsAbandoned(entity.Name, e.Message);
-            return await RunAsync(snapshot, deltaBase, request with { ChangedSince = null }, cancellationToken).ConfigureAwait(false);
+            await DisposeAsync(loading).ConfigureAwait(false);
         }
     }
 
-    private async Task<EntityOutcome> RunAsync(ISourceSnapshot snapshot, DeltaBase deltaBase, ReadRequest request, CancellationToken cancellationToken)
+    /// <summary>The base state's local copy, whether or not a run took it; a failed load's error is the run's already.</summary>
+    private static async Task DisposeAsync(Task<DeltaBase> loading)
+    {
+        try
+        {
+            (await loading.ConfigureAwait(false)).Dispose();
+        }
+        catch (Exception)
+        {
+            // The run awaited the load and failed with its error, or failed first with the error that brought it here.
+        }
+    }
+
+    private async Task<EntityOutcome> RunAsync(ISourceSnapshot snapshot, Task<DeltaBase> loading, ReadRequest request, CancellationToken cancellationToken)
     {
         var temporal = entity.Temporal is not null;
         await using var reader = await snapshot.ReadAsync(entity, request, cancellationToken).ConfigureAwait(false);
@@ -93,6 +117,7 @@ internal sealed class EntityExport(GenerationContext context, EntitySpec entity)
         try
         {
             var sorted = reader is IRowReaderOrdering { IsSortedByKey: true };
+            var deltaBase = await loading.ConfigureAwait(false);
             using var delta = EntityDelta.Open(context, entity, layout, writers, deltaBase, sorted, request.TrackChanges ? tracking?.Watermark : null);
             var records = await PumpAsync(reader, layout, writers, delta, tracking is { ChangedRowsOnly: true } ? tracking : null, cancellationToken).ConfigureAwait(false);
             var state = await delta.CompleteAsync(cancellationToken).ConfigureAwait(false);

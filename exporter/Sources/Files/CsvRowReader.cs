@@ -107,10 +107,16 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
         var skipped = false;
         while (true)
         {
-            var (found, length, consumed, _) = await NextRecordAsync(reader, cancellationToken).ConfigureAwait(false);
-            if (!found)
+            // Whole records in the buffer are found without an async call each, as in ReadBatchAsync:
+            // this pass reads every record before any row flows, so its cost is all wall time.
+            if (!TryFindRecordEnd(reader.Available, out var length, out var consumed, out _))
             {
-                return true;
+                bool found;
+                (found, length, consumed, _) = await NextRecordAsync(reader, cancellationToken).ConfigureAwait(false);
+                if (!found)
+                {
+                    return true;
+                }
             }
 
             var record = reader.Buffer.AsSpan(reader.Start, length);
@@ -301,7 +307,7 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
 
             if (_order is not null)
             {
-                CheckOrder(record);
+                CheckOrder(record, batch, row);
             }
         }
         catch
@@ -321,8 +327,16 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
             case ColumnKind.Integer when Utf8Parser.TryParse(bytes, out long l, out var used) && used == bytes.Length:
                 batch.SetInt64(row, i, l);
                 break;
-            case ColumnKind.Float when double.TryParse(bytes, NumberStyles.Float & ~NumberStyles.AllowLeadingWhite & ~NumberStyles.AllowTrailingWhite, CultureInfo.InvariantCulture, out var d):
+            case ColumnKind.Float when FileValues.TryParseCanonicalDouble(bytes, out var d):
+                // Spelled as the digest and the formats would spell the double: they copy it instead.
                 batch.SetDouble(row, i, d);
+                batch.KeepSpelling(row, i, bytes);
+                break;
+            case ColumnKind.Float when FileValues.TryParseLongDecimalDouble(bytes, out var exact):
+                batch.SetDouble(row, i, exact);
+                break;
+            case ColumnKind.Float when double.TryParse(bytes, NumberStyles.Float & ~NumberStyles.AllowLeadingWhite & ~NumberStyles.AllowTrailingWhite, CultureInfo.InvariantCulture, out var parsed):
+                batch.SetDouble(row, i, parsed);
                 break;
             case ColumnKind.Boolean when FileValues.TryParseBoolean(bytes, out var b):
                 batch.SetBoolean(row, i, b);
@@ -372,27 +386,35 @@ internal sealed class CsvRowReader : IRowReader, IRowBatchReader, IRowReaderOrde
         _ => "a decimal number",
     };
 
-    /// <summary>The scan promised key order (so the delta does not sort): a record that breaks it fails the run here, by line.</summary>
-    private void CheckOrder(ReadOnlySpan<byte> record)
+    /// <summary>
+    /// The scan promised key order (so the delta does not sort): a record that breaks it fails the run here, by line.
+    /// With <paramref name="batch"/>, an integer key is read from the row just parsed into it rather than parsed again.
+    /// </summary>
+    private void CheckOrder(ReadOnlySpan<byte> record, RowBatch? batch = null, int row = 0)
     {
         _order!.BeginRow();
-        foreach (var (slot, c) in _sortedKeys!.Index())
+        var keys = _sortedKeys!;
+        for (var slot = 0; slot < keys.Length; slot++)
         {
+            var c = keys[slot];
             if (_split.IsNull(c))
             {
                 throw Error($"key column '{_columns[c].Name}' is empty");
             }
 
-            var field = _split.Field(c, record);
-            if (_columns[c].Kind == ColumnKind.Integer)
+            if (_columns[c].Kind != ColumnKind.Integer)
             {
-                // The field parsed as a declared integer already.
-                Utf8Parser.TryParse(field, out long key, out _);
-                _order.SetInteger(slot, key);
+                _order.SetText(slot, _split.Field(c, record));
+            }
+            else if (batch is not null)
+            {
+                _order.SetInteger(slot, batch.WordAt(row, c));
             }
             else
             {
-                _order.SetText(slot, field);
+                // The field parsed as a declared integer already.
+                Utf8Parser.TryParse(_split.Field(c, record), out long key, out _);
+                _order.SetInteger(slot, key);
             }
         }
 

@@ -107,4 +107,169 @@ public sealed class FileValuesTests : IDisposable
         Assert.Contains("T.jsonl:1", e.Message, StringComparison.Ordinal);
         Assert.Contains("column 'j'", e.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-0")]
+    [InlineData("1")]
+    [InlineData("1.01")]
+    [InlineData("-99999.99")]
+    [InlineData("100")]
+    [InlineData("0.5")]
+    [InlineData("0.0001")]
+    [InlineData("0.000123456789012345")]
+    [InlineData("123456789012345")]
+    [InlineData("12345678901234.5")]
+    [InlineData("1131.28571428571")]
+    public void CanonicalShortDoubles_ParseToDoubleParsesBits_AndAreItsShortestText(string text)
+    {
+        Assert.True(FileValues.TryParseCanonicalDouble(Encoding.ASCII.GetBytes(text), out var fast));
+        AssertSameAsGeneralPath(text, fast);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("-")]
+    [InlineData("+1")]
+    [InlineData(".5")]
+    [InlineData("1.")]
+    [InlineData("1.50")]
+    [InlineData("0.0")]
+    [InlineData("00")]
+    [InlineData("01")]
+    [InlineData("0.00001")]
+    [InlineData("1e5")]
+    [InlineData("1E5")]
+    [InlineData("1234567890123456")]
+    [InlineData("1131.2857142857142")]
+    [InlineData("1.2.3")]
+    [InlineData("NaN")]
+    [InlineData("Infinity")]
+    [InlineData(" 1")]
+    public void OtherFloatSpellings_AreLeftToTheGeneralParse(string text) =>
+        Assert.False(FileValues.TryParseCanonicalDouble(Encoding.ASCII.GetBytes(text), out _));
+
+    [Fact]
+    public void RandomDecimalSpellings_TheFastPathTakesOnlyCanonicalOnes_WithDoubleParsesBits()
+    {
+        // Random spellings around the fast path's edges: up to 17 digits, leading zeros, trailing zeros,
+        // the point anywhere. Whatever it takes must be exactly the general path's double and its shortest text.
+        var random = new Random(20261204);
+        var taken = 0;
+        for (var n = 0; n < 300_000; n++)
+        {
+            var text = new StringBuilder(random.Next(3) == 0 ? "-" : "");
+            var whole = random.Next(4) == 0 ? "0" : RandomDigits(random, random.Next(1, 17));
+            text.Append(whole);
+            if (random.Next(4) != 0)
+            {
+                text.Append('.');
+                text.Append('0', random.Next(0, 3) == 0 ? random.Next(0, 6) : 0);
+                text.Append(RandomDigits(random, random.Next(1, 17)));
+            }
+
+            var s = text.ToString();
+            if (FileValues.TryParseCanonicalDouble(Encoding.ASCII.GetBytes(s), out var fast))
+            {
+                taken++;
+                AssertSameAsGeneralPath(s, fast);
+            }
+            else
+            {
+                var general = double.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
+                var spelled = new byte[64];
+                var length = BulkExport.Exporter.Formats.ScalarText.FormatDouble(general, spelled);
+                // Refused only when the text is not the double's own spelling, or has more than 15 digits.
+                Assert.True(Encoding.ASCII.GetString(spelled, 0, length) != s || s.Count(char.IsAsciiDigit) > 15, s);
+            }
+        }
+
+        Assert.True(taken > 50_000, $"only {taken} spellings took the fast path");
+    }
+
+    private static string RandomDigits(Random random, int count)
+    {
+        var digits = new char[count];
+        for (var i = 0; i < count; i++)
+        {
+            digits[i] = (char)('0' + random.Next(i == 0 ? 1 : 0, 10));
+        }
+
+        return new string(digits);
+    }
+
+    private static void AssertSameAsGeneralPath(string text, double fast)
+    {
+        var general = double.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(BitConverter.DoubleToInt64Bits(general) == BitConverter.DoubleToInt64Bits(fast), text);
+        var spelled = new byte[64];
+        var length = BulkExport.Exporter.Formats.ScalarText.FormatDouble(fast, spelled);
+        Assert.Equal(text, Encoding.ASCII.GetString(spelled, 0, length));
+    }
+
+    [Theory]
+    [InlineData("1131.2857142857142")]
+    [InlineData("-1131.2857142857142")]
+    [InlineData("0.10000000000000001")]
+    [InlineData("4503599627370496.5")]
+    [InlineData("4503599627370497.5")]
+    [InlineData("9007199254740993.0")]
+    [InlineData("1844674407370955.161")]
+    [InlineData("999999999999999999.9")]
+    [InlineData("0.0000000000000000001")]
+    [InlineData("007.5")]
+    [InlineData("1.50")]
+    public void LongDecimals_ParseToTheBitsDoubleParseGives(string text)
+    {
+        Assert.True(FileValues.TryParseLongDecimalDouble(Encoding.ASCII.GetBytes(text), out var fast));
+        var general = double.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(BitConverter.DoubleToInt64Bits(general), BitConverter.DoubleToInt64Bits(fast));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("-")]
+    [InlineData("1")]
+    [InlineData("1.")]
+    [InlineData(".5")]
+    [InlineData("-.5")]
+    [InlineData("+1.5")]
+    [InlineData("0.0")]
+    [InlineData("1.5e3")]
+    [InlineData("12345678901234567890.5")]
+    [InlineData("1.00000000000000000001")]
+    [InlineData("1.2.3")]
+    [InlineData("NaN")]
+    public void OtherLongSpellings_AreLeftToTheGeneralParse(string text) =>
+        Assert.False(FileValues.TryParseLongDecimalDouble(Encoding.ASCII.GetBytes(text), out _));
+
+    [Fact]
+    public void RandomLongDecimals_AndExactHalves_ParseToTheBitsDoubleParseGives()
+    {
+        var random = new Random(20261204);
+        for (var n = 0; n < 500_000; n++)
+        {
+            var digits = random.Next(2, 20);
+            var point = random.Next(1, digits);
+            var text = new StringBuilder(random.Next(2) == 0 ? "-" : "");
+            var all = RandomDigits(random, digits);
+            text.Append(all[..point]).Append('.').Append(all[point..]);
+            AssertLongParsesLikeDoubleParse(text.ToString());
+        }
+
+        // Ties between two doubles: an odd integer above 2^53 halved is exactly halfway (x.5).
+        for (var n = 0; n < 100_000; n++)
+        {
+            var odd = (1UL << 53) + ((ulong)random.NextInt64(0, 1L << 53) | 1);
+            AssertLongParsesLikeDoubleParse($"{odd / 2}.5");
+            AssertLongParsesLikeDoubleParse($"{odd / 2}.50000000000000000"[..19]);
+        }
+    }
+
+    private static void AssertLongParsesLikeDoubleParse(string s)
+    {
+        Assert.True(FileValues.TryParseLongDecimalDouble(Encoding.ASCII.GetBytes(s), out var fast), s);
+        var general = double.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(BitConverter.DoubleToInt64Bits(general) == BitConverter.DoubleToInt64Bits(fast), s);
+    }
 }
