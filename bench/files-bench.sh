@@ -6,8 +6,9 @@
 #   steady CSV    a total to zipped CSV once a base exists (what every scheduled total after the first is)
 #   first CSV     a total into a fresh register (it also writes the all-insert delta)
 # and, once at the end, a delta after 1% of the rows changed. INPUT=csv reads the same rows as a CSV
-# file instead (every column Text). BEFORE_DLL=path/to/exporter.dll adds the same runs for an older
-# build, interleaved, so "before" and "after" share the machine's load. Per run: wall, exporter CPU
+# file instead (every column Text). "after" is this tree's native AOT exporter from packaging/publish.sh
+# (the build the images ship) unless EXPORTER_DLL names another build (an exporter.dll or an executable).
+# BEFORE_DLL=path/to/exporter.dll (or an executable) adds the same runs for an older build, interleaved, so "before" and "after" share the machine's load. Per run: wall, exporter CPU
 # (user + sys, GNU time), peak RSS; the load average at start and end. The machine is shared: compare
 # only ratios of one run.
 set -euo pipefail
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 N="${N:-1000000}"
 ROUNDS="${ROUNDS:-3}"
 INPUT="${INPUT:-jsonl}"
-AFTER_DLL="${EXPORTER_DLL:-exporter/bin/Release/net10.0/exporter.dll}"
+AFTER_DLL="${EXPORTER_DLL:-exporter/bin/Release/net10.0/bench-publish/exporter}"
 BEFORE_DLL="${BEFORE_DLL:-}"
 RESULTS="bench/results"
 mkdir -p "$RESULTS"
@@ -26,15 +27,17 @@ RAW="$RESULTS/files-bench-$N-$STAMP.tsv"
 : >"$LOG"
 printf 'label\tround\twall_s\tcpu_s\trss_mb\texit\n' >"$RAW"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/bulkexport-files-bench.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+source bench/lib.sh
+bench_on_exit "rm -rf '$WORK'"
 
 [ -x /usr/bin/time ] || { echo "bench: /usr/bin/time missing (apt package 'time'); run .ci/install.sh" >&2; exit 1; }
 if [ -z "${EXPORTER_DLL:-}" ]; then
-  dotnet build exporter/BulkExport.Exporter.csproj -c Release -nologo -v q >>"$LOG" 2>&1
+  packaging/publish.sh exporter "$(dirname "$AFTER_DLL")" >>"$LOG" 2>&1
 fi
 variants=(after)
 [ -n "$BEFORE_DLL" ] && variants+=(before)
 dll_of() { if [ "$1" = before ]; then echo "$BEFORE_DLL"; else echo "$AFTER_DLL"; fi; }
+exe_of() { exporter_cmd "$(dll_of "$1")"; }
 
 echo "bench: generating $N rows ($INPUT)" >&2
 mkdir -p "$WORK/src"
@@ -93,7 +96,7 @@ measure() {
 # Steady registers get their first total (and so a base) before the timed rounds.
 for v in "${variants[@]}"; do
   schedule "$WORK/steady-$v.yaml" "S${v^^}"
-  dotnet "$(dll_of "$v")" run --config "$WORK/steady-$v.yaml" --type total --temp "$WORK" >>"$LOG" 2>&1
+  $(exe_of "$v") run --config "$WORK/steady-$v.yaml" --type total --temp "$WORK" >>"$LOG" 2>&1
 done
 
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -101,9 +104,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
   echo "bench: round $r of $ROUNDS" >&2
   measure baseline "$r" bash -c "gzip -1 < '$SRC' > /dev/null"
   for v in "${variants[@]}"; do
-    measure "$v steady CSV" "$r" dotnet "$(dll_of "$v")" run --config "$WORK/steady-$v.yaml" --type total --temp "$WORK"
+    measure "$v steady CSV" "$r" $(exe_of "$v") run --config "$WORK/steady-$v.yaml" --type total --temp "$WORK"
     schedule "$WORK/first-$v-$r.yaml" "F${v^^}R$r"
-    measure "$v first CSV" "$r" dotnet "$(dll_of "$v")" run --config "$WORK/first-$v-$r.yaml" --type total --temp "$WORK"
+    measure "$v first CSV" "$r" $(exe_of "$v") run --config "$WORK/first-$v-$r.yaml" --type total --temp "$WORK"
     rm -rf "$WORK/out-F${v^^}R$r"
   done
 done
@@ -121,7 +124,7 @@ with open(path) as f, open(path + ".new", "w") as out:
 os.replace(path + ".new", path)
 PY
 for v in "${variants[@]}"; do
-  measure "$v delta 1% CSV" 1 dotnet "$(dll_of "$v")" run --config "$WORK/steady-$v.yaml" --type delta --temp "$WORK"
+  measure "$v delta 1% CSV" 1 $(exe_of "$v") run --config "$WORK/steady-$v.yaml" --type delta --temp "$WORK"
 done
 load_end="$(cut -d' ' -f1-3 /proc/loadavg)"
 

@@ -89,7 +89,7 @@ VARIANTS="after"
 [ -n "$BEFORE_DLL" ] && VARIANTS="before after"
 dll_of() { if [ "$1" = before ]; then echo "$BEFORE_DLL"; else echo "$EXPORTER_DLL"; fi; }
 # A build is a framework-dependent exporter.dll (run with dotnet) or a self-contained apphost or native AOT binary.
-exe_of() { local d; d=$(dll_of "$1"); if [[ $d == *.dll ]]; then echo "dotnet $d"; else echo "$d"; fi; }
+exe_of() { exporter_cmd "$(dll_of "$1")"; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR==0) print ""; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 declare -A STEADY STEADY_RSS STEADY_CPU RATIO
 

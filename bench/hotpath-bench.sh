@@ -57,7 +57,7 @@ for extra in $EXTRA_DLLS; do
 done
 dll_of() { echo "${dlls[$1]}"; }
 # A build is a framework-dependent exporter.dll (run with dotnet), a self-contained apphost or the native binary.
-exe_of() { local d; d=$(dll_of "$1"); if [[ $d == *.dll ]]; then echo "dotnet $d"; else echo "$d"; fi; }
+exe_of() { exporter_cmd "$(dll_of "$1")"; }
 
 echo "bench: PostgreSQL with $N rows (+ $N PostGIS points)"
 pg_start

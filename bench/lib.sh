@@ -66,6 +66,10 @@ s3rver_start() {
   export S3_ENDPOINT="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
 }
 
+# exporter_cmd BUILD: the command that runs an exporter build, a framework-dependent exporter.dll (through
+# dotnet) or an executable (the native AOT binary packaging/publish.sh gives, or an apphost).
+exporter_cmd() { if [[ $1 == *.dll ]]; then echo "dotnet $1"; else echo "$1"; fi; }
+
 # timed NAME CMD...: runs CMD under GNU time; sets T_SECONDS, T_CPU, T_RSS_MB, T_EXIT. Output goes to $BENCH_LOG.
 timed() {
   local name="$1"; shift
