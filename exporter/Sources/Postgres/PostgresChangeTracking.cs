@@ -160,10 +160,7 @@ internal static class PostgresChangeTracking
         }
 
         // Its own savepoint: a failure (no privilege on pg_control_system(), say) must leave the read usable.
-        await using (var savepoint = new NpgsqlCommand("SAVEPOINT bulkexport_watermark", connection))
-        {
-            await savepoint.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
+        await PostgresSnapshot.ExecuteAsync(connection, "SAVEPOINT bulkexport_watermark", cancellationToken).ConfigureAwait(false);
 
         string?[] values;
         try
@@ -180,16 +177,12 @@ internal static class PostgresChangeTracking
         }
         catch (PostgresException e)
         {
-            await using var rollback = new NpgsqlCommand("ROLLBACK TO SAVEPOINT bulkexport_watermark; RELEASE SAVEPOINT bulkexport_watermark", connection);
-            await rollback.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await PostgresSnapshot.ExecuteAsync(connection, "ROLLBACK TO SAVEPOINT bulkexport_watermark; RELEASE SAVEPOINT bulkexport_watermark", cancellationToken).ConfigureAwait(false);
             logger.NoWatermark(entity.Name, $"reading the table's signature failed: {e.SqlState} {e.MessageText}");
             return null;
         }
 
-        await using (var release = new NpgsqlCommand("RELEASE SAVEPOINT bulkexport_watermark", connection))
-        {
-            await release.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
+        await PostgresSnapshot.ExecuteAsync(connection, "RELEASE SAVEPOINT bulkexport_watermark", cancellationToken).ConfigureAwait(false);
 
         if (values[0] is not ("r" or "p"))
         {

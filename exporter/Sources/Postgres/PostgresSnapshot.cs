@@ -241,7 +241,8 @@ internal sealed class PostgresSnapshot : ISourceSnapshot
         await connection.DisposeAsync().ConfigureAwait(false);
     }
 
-    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    /// <summary>One statement without results on the snapshot's connection (savepoints, settings).</summary>
+    internal static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(sql, connection);
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
