@@ -289,13 +289,13 @@ internal static class Program
     }
 
     /// <summary>Process CPU, GC pauses and collections over one phase (operator and fake server share the process).</summary>
-    private readonly record struct Usage(TimeSpan Cpu, TimeSpan Jit, TimeSpan GcPause, int Gen0, int Gen1, int Gen2)
+    private readonly record struct Usage(TimeSpan Cpu, TimeSpan Jit, TimeSpan GcPause, int Gen0, int Gen1, int Gen2, long Allocated)
     {
-        public static Usage Start() => new(Process.GetCurrentProcess().TotalProcessorTime, System.Runtime.JitInfo.GetCompilationTime(), GC.GetTotalPauseDuration(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+        public static Usage Start() => new(Process.GetCurrentProcess().TotalProcessorTime, System.Runtime.JitInfo.GetCompilationTime(), GC.GetTotalPauseDuration(), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalAllocatedBytes());
 
-        public Usage Stop() => new(Process.GetCurrentProcess().TotalProcessorTime - Cpu, System.Runtime.JitInfo.GetCompilationTime() - Jit, GC.GetTotalPauseDuration() - GcPause, GC.CollectionCount(0) - Gen0, GC.CollectionCount(1) - Gen1, GC.CollectionCount(2) - Gen2);
+        public Usage Stop() => new(Process.GetCurrentProcess().TotalProcessorTime - Cpu, System.Runtime.JitInfo.GetCompilationTime() - Jit, GC.GetTotalPauseDuration() - GcPause, GC.CollectionCount(0) - Gen0, GC.CollectionCount(1) - Gen1, GC.CollectionCount(2) - Gen2, GC.GetTotalAllocatedBytes() - Allocated);
 
-        public override string ToString() => $"CPU {Cpu.TotalSeconds:F2} s, of it JIT {Jit.TotalSeconds:F2} s; GC pause {GcPause.TotalMilliseconds:F0} ms, GCs {Gen0}/{Gen1}/{Gen2}";
+        public override string ToString() => $"CPU {Cpu.TotalSeconds:F2} s, of it JIT {Jit.TotalSeconds:F2} s; GC pause {GcPause.TotalMilliseconds:F0} ms, GCs {Gen0}/{Gen1}/{Gen2}, allocated {Allocated / 1048576.0:F0} MiB";
     }
 
     /// <summary>CPU time by thread name (Linux /proc), to see what wakes up while idle.</summary>
