@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Reflection;
 using System.Text.RegularExpressions;
@@ -58,14 +59,35 @@ public sealed class KubeCron
             return false;
         }
 
+        if (Parsed.TryGetValue(text, out var known))
+        {
+            (cron, error) = known;
+            return cron is not null;
+        }
+
         if (!TryParseCore(text, out cron, out var reason))
         {
             error = $"'{text}' is not a valid cron expression for a Kubernetes CronJob: {reason}";
-            return false;
         }
 
-        return true;
+        if (Parsed.Count >= MaxParsed)
+        {
+            Parsed.Clear();
+        }
+
+        Parsed[text] = (cron, error);
+        return cron is not null;
     }
+
+    /// <summary>
+    /// Parses by text, shared: the verdict is a pure function of the text and a KubeCron is immutable,
+    /// and one reconcile asks for the same two expressions several times (validation, status, the
+    /// missed-run policy of each CronJob, the catch-up check). Bounded: emptied when full, so changing
+    /// specs cannot grow it without limit.
+    /// </summary>
+    private static readonly ConcurrentDictionary<string, (KubeCron? Cron, string? Error)> Parsed = new(StringComparer.Ordinal);
+
+    private const int MaxParsed = 4096;
 
     private static bool TryParseCore(string text, out KubeCron? cron, out string? error)
     {

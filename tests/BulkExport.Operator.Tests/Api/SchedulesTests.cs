@@ -121,6 +121,22 @@ public sealed class SchedulesTests
     }
 
     [Fact]
+    public void Parsing_the_same_text_again_gives_the_same_verdict_and_the_same_parsed_value()
+    {
+        // The parse is shared between callers: a second ask must give the first answer, valid or not.
+        Assert.True(Schedules.TryParseCron("17 3 * * 1-5", out var first, out _));
+        Assert.True(Schedules.TryParseCron("17 3 * * 1-5", out var second, out var noError));
+        Assert.Same(first, second);
+        Assert.Null(noError);
+
+        Assert.False(Schedules.TryParseCron("61 * * * *", out _, out var error));
+        Assert.False(Schedules.TryParseCron("61 * * * *", out var none, out var again));
+        Assert.Null(none);
+        Assert.Equal(error, again);
+        Assert.Contains("above maximum", again, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_schedule_that_never_matches_has_no_next_run()
     {
         Assert.True(Schedules.TryParseCron("0 0 30 2 *", out var cron, out _));
