@@ -61,8 +61,23 @@ internal static class DesiredState
             CronJob(schedule, Labels.Delta, schedule.Spec.Delta.Schedule, ownerUid, exporterImage));
     }
 
-    /// <summary>A typed model in the JSON form the API server takes, by the client's own serializer.</summary>
-    public static JsonObject Wire(object model) => JsonNode.Parse(KubernetesJson.Serialize(model))!.AsObject();
+    /// <summary>A typed model in the JSON form the API server takes, by the client's own serializer settings.</summary>
+    public static JsonObject Wire(object model) => JsonSerializer.SerializeToNode(model, model.GetType(), ClientJsonOptions)!.AsObject();
+
+    /// <summary>
+    /// The client's serializer options (its converters for quantities, int-or-string, times; camelCase;
+    /// nulls omitted). The library keeps them private and hands them out only to a configure callback;
+    /// reading them there changes nothing. Serializing to a node with them skips the text that
+    /// <see cref="KubernetesJson.Serialize(object, JsonSerializerOptions?)"/> would make and parse back.
+    /// </summary>
+    private static readonly JsonSerializerOptions ClientJsonOptions = CaptureClientOptions();
+
+    private static JsonSerializerOptions CaptureClientOptions()
+    {
+        JsonSerializerOptions? captured = null;
+        KubernetesJson.AddJsonOptions(o => captured = o);
+        return captured ?? throw new InvalidOperationException("KubernetesJson.AddJsonOptions did not hand out its options");
+    }
 
     /// <summary>The exporter's config file: the schedule itself without server metadata or status.</summary>
     public static string ExporterConfig(ExportSchedule schedule)

@@ -119,6 +119,20 @@ public sealed class DesiredStateTests
     }
 
     [Fact]
+    public void Wire_form_is_the_json_text_the_clients_serializer_writes_for_the_typed_model()
+    {
+        // Wire serializes straight to a node with the client's options; the text must be the one
+        // KubernetesJson.Serialize gives (quantities, escaping of the config YAML, omitted nulls),
+        // or hashes and request bodies would change.
+        var typed = DesiredState.BuildTyped(ScheduleDocument.LoadFile(TestSchedules.SamplePath), "uid-1", "exporter:1");
+        Assert.NotNull(typed.TotalCronJob.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Resources);
+        foreach (var model in new object[] { typed.ConfigMap, typed.TotalCronJob, typed.DeltaCronJob })
+        {
+            Assert.Equal(JsonNode.Parse(k8s.KubernetesJson.Serialize(model))!.ToJsonString(), DesiredState.Wire(model).ToJsonString());
+        }
+    }
+
+    [Fact]
     public void ExporterConfig_LoadsThroughTheExportersOwnValidator_AndKeepsTheSpec()
     {
         var schedule = ScheduleDocument.LoadFile(TestSchedules.SamplePath);
